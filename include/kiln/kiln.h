@@ -5,6 +5,7 @@
 #include "kiln/error.h"
 #include "kiln/spec.h"
 #include "kiln/generate.h"
+#include "kiln/labels.h"
 
 /* The version baked into labels and `kiln version`. */
 const char *kiln_version(void);

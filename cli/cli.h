@@ -1,0 +1,68 @@
+/* The kiln command line: shared state, the command table type, and the
+ * helpers every cmd_<group>.c uses. cli/ is the only code that prints. */
+#ifndef KILN_CLI_H
+#define KILN_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "kiln/kiln.h"
+
+/* Global options, parsed before the command name. */
+typedef struct {
+  bool json;     /* --json: machine-readable output, one JSON value per line */
+  bool quiet;    /* --quiet: only results and errors */
+  bool color;    /* false with --no-color, NO_COLOR or when stdout is no TTY */
+  bool tty;      /* stdout is a terminal */
+  const char *host; /* --host, else DOCKER_HOST, else the default socket */
+  const char *ns;   /* --namespace / KILN_NAMESPACE; NULL = "kiln" */
+} kiln_cli;
+
+typedef int (*kiln_cmd_fn)(kiln_cli *cli, int argc, char **argv);
+
+typedef struct {
+  const char *name;
+  kiln_cmd_fn fn;
+  const char *summary; /* one line for `kiln help` */
+} kiln_command;
+
+/* Runs the entry of table named argv[0]; prints the table as help for
+ * "help", "--help", "-h" or no argument. `group` is "image", "container", ...
+ * Returns an exit code. */
+int cli_dispatch(kiln_cli *cli, const char *group, const kiln_command *table, int argc,
+                 char **argv);
+
+/* Prints every error in the chain once ("kiln: message", or a JSON object
+ * {"error":..., "code":...} per error with --json), frees it, and returns
+ * its exit code. */
+int cli_fail(kiln_cli *cli, kiln_error *err);
+/* A usage error for command cmd; prints "kiln CMD: message" and a hint to
+ * --help, returns KILN_EXIT_USAGE. */
+int cli_usage(kiln_cli *cli, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Progress and information for people: stderr, suppressed by --quiet and
+ * --json. */
+void cli_info(kiln_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Everything needed to turn PATH into a checked spec: locate kiln.yaml, read
+ * the caller's identity, find templates and the catalog, parse. On success
+ * the context owns all of it; release with cli_spec_context_clear(). */
+typedef struct {
+  char *yaml_path;
+  char *templates_dir;
+  kiln_identity identity;
+  kiln_catalog *catalog;
+  kiln_spec *spec;
+} cli_spec_context;
+
+int cli_load_spec(kiln_cli *cli, const char *path, cli_spec_context *ctx, kiln_error **err);
+void cli_spec_context_clear(cli_spec_context *ctx);
+
+/* Command groups, one file each. */
+int cmd_generate(kiln_cli *cli, int argc, char **argv); /* cmd_spec.c */
+int cmd_validate(kiln_cli *cli, int argc, char **argv); /* cmd_spec.c */
+int cmd_image(kiln_cli *cli, int argc, char **argv);    /* cmd_image.c */
+int cmd_context(kiln_cli *cli, int argc, char **argv);  /* cmd_image.c */
+
+#endif
