@@ -64,5 +64,16 @@ int cmd_generate(kiln_cli *cli, int argc, char **argv); /* cmd_spec.c */
 int cmd_validate(kiln_cli *cli, int argc, char **argv); /* cmd_spec.c */
 int cmd_image(kiln_cli *cli, int argc, char **argv);    /* cmd_image.c */
 int cmd_context(kiln_cli *cli, int argc, char **argv);  /* cmd_image.c */
+int cmd_container(kiln_cli *cli, int argc, char **argv); /* cmd_container.c */
+int cmd_volume(kiln_cli *cli, int argc, char **argv);    /* cmd_volume.c */
+int cmd_gc(kiln_cli *cli, int argc, char **argv);        /* cmd_gc.c */
+/* Distribution (cmd_distribute.c); the image/container tables list them. */
+int cmd_image_export(kiln_cli *cli, int argc, char **argv);
+int cmd_image_import(kiln_cli *cli, int argc, char **argv);
+int cmd_image_push(kiln_cli *cli, int argc, char **argv);
+int cmd_image_pull(kiln_cli *cli, int argc, char **argv);
+int cmd_image_delete_remote(kiln_cli *cli, int argc, char **argv);
+int cmd_container_commit(kiln_cli *cli, int argc, char **argv);
+int cmd_tar(kiln_cli *cli, int argc, char **argv);
 
 #endif

@@ -96,3 +96,31 @@ build_kiln() {
   cmake -S "$KILN_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
   cmake --build "$dir" -j "$(nproc)"
 }
+
+# Every C file must match .clang-format.
+check_format() {
+  local files
+  mapfile -t files < <(cd "$KILN_ROOT" && git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+  [ ${#files[@]} -eq 0 ] && return 0
+  (cd "$KILN_ROOT" && clang-format --dry-run --Werror "${files[@]}") ||
+    die "formatting differs from .clang-format; run: clang-format -i \$(git ls-files '*.[ch]')"
+}
+
+# Runs each libFuzzer target for a few seconds from its seed corpus.
+run_fuzzers() {
+  local dir=$1 seconds=$2 f corpus
+  for f in "$dir"/fuzz_*; do
+    [ -x "$f" ] || continue
+    corpus="$KILN_ROOT/tests/fuzz/corpus/$(basename "$f")"
+    log "fuzzing $(basename "$f") for ${seconds}s"
+    local args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10)
+    if [ -d "$corpus" ]; then
+      local work
+      work=$(mktemp -d)
+      "$f" "${args[@]}" "$work" "$corpus" >/dev/null 2>"$work.log" || { tail -40 "$work.log" >&2; rm -rf "$work" "$work.log"; die "fuzzer $(basename "$f") failed"; }
+      rm -rf "$work" "$work.log"
+    else
+      "$f" "${args[@]}" >/dev/null 2>/tmp/kiln-fuzz.log || { tail -40 /tmp/kiln-fuzz.log >&2; die "fuzzer $(basename "$f") failed"; }
+    fi
+  done
+}

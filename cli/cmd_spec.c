@@ -1,0 +1,141 @@
+/* kiln generate / kiln validate: everything that needs no engine. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+static const char generate_help[] =
+    "usage: kiln generate [PATH] [-o FILE]\n"
+    "\n"
+    "Prints the Dockerfile kiln would build from PATH (a kiln.yaml, or a folder\n"
+    "holding one; default: the current folder).\n"
+    "\n"
+    "  -o, --output FILE  write it to FILE instead (replaced atomically; left\n"
+    "                     untouched when the spec is bad)\n";
+
+static const char validate_help[] =
+    "usage: kiln validate [PATH]\n"
+    "\n"
+    "Checks PATH (a kiln.yaml, or a folder holding one; default: the current\n"
+    "folder) and prints every problem as FILE:LINE:COL: message.\n"
+    "Exit 0 when the spec is good, 2 when it is not.\n";
+
+static const struct option path_opts[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"output", required_argument, NULL, 'o'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Parses "[PATH] [-o FILE]"; returns 0, 1 for --help, or an exit code < 0. */
+static int parse_path_args(kiln_cli *cli, const char *cmd, const char *shortopts, int argc,
+                           char **argv, const char **path, const char **output) {
+  int c;
+  while ((c = getopt_long(argc, argv, shortopts, path_opts, NULL)) != -1) {
+    if (c == 'h') return 1;
+    if (c == 'o' && output) {
+      *output = optarg;
+      continue;
+    }
+    return -cli_usage(cli, cmd, "unknown option '%s'", argv[optind - 1]);
+  }
+  if (argc - optind > 1) return -cli_usage(cli, cmd, "expected at most one PATH");
+  *path = optind < argc ? argv[optind] : NULL;
+  return 0;
+}
+
+/* Writes data to path through a temporary name in the same folder, so a
+ * reader never sees a half-written file and a failure leaves the old one. */
+static int write_atomically(const char *path, const char *data, size_t len, kiln_error **err) {
+  _cleanup_free_ char *dir = strdup(path);
+  _cleanup_free_ char *base = strdup(path);
+  _cleanup_free_ char *tmp = NULL;
+  if (!dir || !base || asprintf(&tmp, "%s/.%s.XXXXXX", dirname(dir), basename(base)) < 0)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  _cleanup_close_ int fd = mkstemp(tmp);
+  if (fd < 0) return kiln_error_errno(err, errno, "cannot write %s", path);
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = write(fd, data + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) goto fail;
+    off += (size_t)n;
+  }
+  if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) goto fail;
+  if (rename(tmp, path) < 0) goto fail;
+  return 0;
+fail:;
+  int saved = errno;
+  unlink(tmp);
+  return kiln_error_errno(err, saved, "cannot write %s", path);
+}
+
+int cmd_generate(kiln_cli *cli, int argc, char **argv) {
+  const char *path = NULL, *output = NULL;
+  int r = parse_path_args(cli, "generate", "ho:", argc, argv, &path, &output);
+  if (r == 1) return fputs(generate_help, stdout), KILN_EXIT_OK;
+  if (r < 0) return -r;
+
+  kiln_error *err = NULL;
+  cli_spec_context ctx;
+  kiln_generated gen = {0};
+  kiln_generate_options gopts = KILN_GENERATE_OPTIONS_INIT;
+  int code = KILN_EXIT_OK;
+  if (cli_load_spec(cli, path, &ctx, &err) < 0) goto out;
+  gopts.templates_dir = ctx.templates_dir;
+  gopts.catalog = ctx.catalog;
+  gopts.ns = cli->ns;
+  if (kiln_generate(ctx.spec, &gopts, &gen, &err) < 0) goto out;
+  if (output) {
+    if (write_atomically(output, gen.dockerfile, gen.dockerfile_len, &err) < 0) goto out;
+    cli_info(cli, "wrote %s for %s\n", output, gen.image_name);
+  } else {
+    fwrite(gen.dockerfile, 1, gen.dockerfile_len, stdout);
+  }
+out:
+  if (err) code = cli_fail(cli, err);
+  kiln_generated_clear(&gen);
+  cli_spec_context_clear(&ctx);
+  return code;
+}
+
+static void print_valid(kiln_cli *cli, const cli_spec_context *ctx) {
+  const kiln_spec *s = ctx->spec;
+  if (cli->json) {
+    _cleanup_json_ json_t *o =
+        json_pack("{s:b, s:s, s:s, s:s, s:I, s:I}", "valid", 1, "file", ctx->yaml_path,
+                  "project", s->project, "user", s->user.name, "uid", (json_int_t)s->user.uid,
+                  "gid", (json_int_t)s->user.gid);
+    _cleanup_free_ char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text) puts(text);
+  } else if (!cli->quiet) {
+    printf("%s: ok (project %s, base %s, user %s %u:%u)\n", ctx->yaml_path, s->project,
+           s->base_image, s->user.name, s->user.uid, s->user.gid);
+  }
+}
+
+int cmd_validate(kiln_cli *cli, int argc, char **argv) {
+  const char *path = NULL;
+  int r = parse_path_args(cli, "validate", "h", argc, argv, &path, NULL);
+  if (r == 1) return fputs(validate_help, stdout), KILN_EXIT_OK;
+  if (r < 0) return -r;
+
+  kiln_error *err = NULL;
+  cli_spec_context ctx;
+  int code = KILN_EXIT_OK;
+  if (cli_load_spec(cli, path, &ctx, &err) < 0)
+    code = cli_fail(cli, err);
+  else
+    print_valid(cli, &ctx);
+  cli_spec_context_clear(&ctx);
+  return code;
+}

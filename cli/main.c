@@ -1,0 +1,164 @@
+/* kiln: the entry point. Global options, the top-level command table and
+ * DS01's hyphenated names (also honoured when kiln runs through a symlink
+ * named after one). */
+#include <getopt.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static int cmd_version(kiln_cli *cli, int argc, char **argv);
+static int cmd_help(kiln_cli *cli, int argc, char **argv);
+
+static const kiln_command commands[] = {
+    {"generate", cmd_generate, "print the Dockerfile kiln would build from kiln.yaml"},
+    {"validate", cmd_validate, "check kiln.yaml and report every problem"},
+    {"image", cmd_image, "create, update, list and retire your project images"},
+    {"context", cmd_context, "show what a build would send to the engine"},
+    {"container", cmd_container, "deploy, list, start, stop, shell into and retire containers"},
+    {"volume", cmd_volume, "create, list and remove your volumes"},
+    {"gc", cmd_gc, "remove kiln's leftovers (temporary containers, stale adaptations)"},
+    {"version", cmd_version, "print kiln's version"},
+    {"help", cmd_help, "show this help"},
+    {NULL, NULL, NULL},
+};
+
+/* DS01's command names map to a group and its subcommand. */
+static const struct {
+  const char *alias;
+  kiln_cmd_fn group;
+  const char *sub;
+} aliases[] = {
+    {"image-create", cmd_image, "create"},
+    {"image-update", cmd_image, "update"},
+    {"image-list", cmd_image, "list"},
+    {"image-retire", cmd_image, "retire"},
+    {"container-deploy", cmd_container, "deploy"},
+    {"container-list", cmd_container, "list"},
+    {"container-retire", cmd_container, "retire"},
+    {NULL, NULL, NULL},
+};
+
+static const char usage_text[] =
+    "usage: kiln [--json] [--quiet] [--no-color] [--host URL] [--namespace NS] COMMAND [ARGS]\n"
+    "\n"
+    "Project environments as Docker images whose user matches you.\n"
+    "\n"
+    "Options:\n"
+    "  --json          machine-readable output (one JSON value per line)\n"
+    "  --quiet         only results and errors\n"
+    "  --no-color      no colour (also NO_COLOR)\n"
+    "  --host URL      engine address: unix:///path or tcp://host:port (default $DOCKER_HOST)\n"
+    "  --namespace NS  image namespace, images are NS-UID/PROJECT (default kiln, $KILN_NAMESPACE)\n"
+    "\n"
+    "Commands:\n";
+
+static const char exit_codes_text[] =
+    "\nExit codes: 0 ok, 1 failure, 2 bad usage or bad spec, 3 engine unreachable or engine "
+    "error.\n"
+    "DS01 names work too: image-create, image-update, image-list, image-retire,\n"
+    "container-deploy, container-list, container-retire.\n"
+    "Run 'kiln COMMAND --help' for a command's options.\n";
+
+static int cmd_help(kiln_cli *cli, int argc, char **argv) {
+  (void)cli;
+  (void)argc;
+  (void)argv;
+  fputs(usage_text, stdout);
+  for (const kiln_command *c = commands; c->name; c++)
+    printf("  %-10s %s\n", c->name, c->summary);
+  fputs(exit_codes_text, stdout);
+  return KILN_EXIT_OK;
+}
+
+static int cmd_version(kiln_cli *cli, int argc, char **argv) {
+  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    puts("usage: kiln version\n\nPrints kiln's version.");
+    return KILN_EXIT_OK;
+  }
+  if (argc > 1) return cli_usage(cli, "version", "unexpected argument '%s'", argv[1]);
+  if (cli->json)
+    printf("{\"version\":\"%s\"}\n", kiln_version());
+  else
+    printf("kiln %s\n", kiln_version());
+  return KILN_EXIT_OK;
+}
+
+/* Runs an alias: argv[0] is the alias, argv[1..] its arguments. */
+static int run_alias(kiln_cli *cli, int idx, int argc, char **argv) {
+  static char sub[32];
+  snprintf(sub, sizeof sub, "%s", aliases[idx].sub);
+  argv[0] = sub; /* the group sees "create ..." */
+  return aliases[idx].group(cli, argc, argv);
+}
+
+static int find_alias(const char *name) {
+  for (int i = 0; aliases[i].alias; i++)
+    if (!strcmp(aliases[i].alias, name)) return i;
+  return -1;
+}
+
+static int run_command(kiln_cli *cli, int argc, char **argv) {
+  int a = find_alias(argv[0]);
+  if (a >= 0) return run_alias(cli, a, argc, argv);
+  for (const kiln_command *c = commands; c->name; c++)
+    if (!strcmp(c->name, argv[0])) return c->fn(cli, argc, argv);
+  return cli_usage(cli, NULL, "unknown command '%s'", argv[0]);
+}
+
+enum { OPT_NO_COLOR = 256, OPT_HOST, OPT_NAMESPACE };
+
+static int parse_global(kiln_cli *cli, int argc, char **argv) {
+  static const struct option opts[] = {
+      {"json", no_argument, NULL, 'j'},       {"quiet", no_argument, NULL, 'q'},
+      {"no-color", no_argument, NULL, OPT_NO_COLOR},
+      {"host", required_argument, NULL, OPT_HOST},
+      {"namespace", required_argument, NULL, OPT_NAMESPACE},
+      {"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0},
+  };
+  int c;
+  /* '+' stops at the command name so commands parse their own options. */
+  while ((c = getopt_long(argc, argv, "+jqhV", opts, NULL)) != -1) {
+    switch (c) {
+    case 'j': cli->json = true; break;
+    case 'q': cli->quiet = true; break;
+    case OPT_NO_COLOR: cli->color = false; break;
+    case OPT_HOST: cli->host = optarg; break;
+    case OPT_NAMESPACE: cli->ns = optarg; break;
+    case 'h': return -'h';
+    case 'V': return -'V';
+    default: return -'?';
+    }
+  }
+  return optind;
+}
+
+int main(int argc, char **argv) {
+  kiln_cli cli = {0};
+  cli.tty = isatty(STDOUT_FILENO);
+  cli.color = cli.tty && !getenv("NO_COLOR");
+  cli.ns = getenv("KILN_NAMESPACE");
+
+  /* Invoked through a symlink named like a DS01 command. */
+  int a = find_alias(basename(argv[0]));
+  if (a >= 0) {
+    static char name[32];
+    snprintf(name, sizeof name, "%s", aliases[a].alias);
+    argv[0] = name;
+    return run_command(&cli, argc, argv);
+  }
+
+  int first = parse_global(&cli, argc, argv);
+  if (first == -'h') return cmd_help(&cli, 0, NULL);
+  if (first == -'V') return cmd_version(&cli, 1, argv);
+  if (first < 0) return cli_usage(&cli, NULL, "unknown option (see 'kiln --help')");
+  if (first >= argc) {
+    cmd_help(&cli, 0, NULL);
+    return KILN_EXIT_USAGE;
+  }
+  optind = 0; /* reset getopt for the command's own parsing */
+  return run_command(&cli, argc - first, argv + first);
+}

@@ -1,0 +1,3 @@
+#include "kiln/kiln.h"
+
+const char *kiln_version(void) { return KILN_VERSION; }
