@@ -1,0 +1,493 @@
+/* Spec → Dockerfile: layer order, quoting of hostile values, determinism,
+ * the spec hash, and the catalog and templates lookups behind it. Specs are
+ * built in C here, so these tests do not depend on the YAML parser. */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "kiln/generate.h"
+#include "kiln/labels.h"
+#include "templates/catalog.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+#define HOSTILE "x\" $(touch /pwned) `id` '; \\ RUN rm -rf / #"
+
+/* Every allocation of a test spec, freed in teardown. */
+static void *kept[512];
+static size_t n_kept;
+
+static void *keep(void *p) {
+  ck_assert_ptr_nonnull(p);
+  ck_assert_uint_lt(n_kept, sizeof kept / sizeof kept[0]);
+  return kept[n_kept++] = p;
+}
+static char *S(const char *s) {
+  return keep(strdup(s));
+}
+
+static kiln_strv strv(size_t n, ...) {
+  kiln_strv v = {keep(calloc(n + 1, sizeof(char *))), n};
+  va_list ap;
+  va_start(ap, n);
+  for (size_t i = 0; i < n; i++)
+    v.v[i] = S(va_arg(ap, const char *));
+  va_end(ap);
+  return v;
+}
+
+static kiln_kvv kvv(size_t n, ...) {
+  kiln_kvv v = {keep(calloc(n + 1, sizeof(kiln_kv))), n};
+  va_list ap;
+  va_start(ap, n);
+  for (size_t i = 0; i < n; i++) {
+    v.v[i].key = S(va_arg(ap, const char *));
+    v.v[i].value = S(va_arg(ap, const char *));
+  }
+  va_end(ap);
+  return v;
+}
+
+static kiln_spec spec;
+static kiln_catalog *catalog;
+static char *templates_dir;
+
+/* A spec using every feature once. */
+static void setup(void) {
+  memset(&spec, 0, sizeof spec);
+  templates_dir = NULL;
+  kiln_error *err = NULL;
+  const char *data = getenv("KILN_TEST_DATA");
+  ck_assert_msg(data != NULL, "KILN_TEST_DATA must point at tests/");
+  ck_assert_int_ge(asprintf(&templates_dir, "%s/../templates", data), 0);
+  catalog = kiln_catalog_load(templates_dir, &err);
+  ck_assert_msg(catalog != NULL, "%s", err ? err->message : "?");
+
+  spec.path = S("/p/kiln.yaml");
+  spec.dir = S("/p");
+  spec.version = 1;
+  spec.project = S("demo");
+  spec.base_image = S("debian:bookworm-slim");
+  spec.user.name = S("tester");
+  spec.user.requested_name = S("Tester");
+  spec.user.uid = 4242;
+  spec.user.gid = 4343;
+  spec.user.sudo = true;
+  spec.user.shell = S("/bin/bash");
+  spec.packages.apt = strv(3, "git", "curl", "git");
+  spec.packages.pip = strv(1, "rich==13.7.0");
+  spec.packages.groups = strv(1, "data-science");
+  spec.packages.requirements = S("requirements.txt");
+  spec.env = kvv(2, "MODE", "fast", "TRICKY", HOSTILE);
+  spec.ports = keep(calloc(2, sizeof(uint16_t)));
+  spec.ports[0] = 8888;
+  spec.n_ports = 1;
+  spec.workspace = S("/workspace");
+  spec.files = keep(calloc(2, sizeof(kiln_spec_file)));
+  spec.files[0] = (kiln_spec_file){S("bin/tool.sh"), S("/usr/local/bin/"), 0755, true, false};
+  spec.files[1] = (kiln_spec_file){S("data"), S("/opt/data"), 0, false, true};
+  spec.n_files = 2;
+  spec.run = strv(2, "echo first", HOSTILE);
+  spec.labels = kvv(1, "org.example.team", HOSTILE);
+  spec.ssh.enabled = true;
+  spec.ssh.port = 2222;
+  spec.ssh.authorized_keys = S("keys/authorized_keys");
+}
+
+static void teardown(void) {
+  kiln_catalog_free(catalog);
+  free(templates_dir);
+  while (n_kept)
+    free(kept[--n_kept]);
+}
+
+static kiln_generate_options options(void) {
+  kiln_generate_options o = KILN_GENERATE_OPTIONS_INIT;
+  o.templates_dir = templates_dir;
+  o.catalog = catalog;
+  return o;
+}
+
+static void generate(kiln_generated *out) {
+  kiln_error *err = NULL;
+  kiln_generate_options o = options();
+  int r = kiln_generate(&spec, &o, out, &err);
+  ck_assert_msg(r == 0, "%s", err ? err->message : "?");
+  ck_assert_uint_eq(strlen(out->dockerfile), out->dockerfile_len);
+}
+
+/* Offset of the first line starting with prefix (after `from`), or -1. */
+static long line_at(const char *text, const char *prefix, long from) {
+  size_t n = strlen(prefix);
+  for (const char *p = text + from; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+    if (!strncmp(p, prefix, n)) return p - text;
+  return -1;
+}
+
+/* The JSON array of an exec-form instruction line "INSTR [...]" (joined
+ * over continuation lines). New reference. */
+static json_t *exec_array(const char *text, long at) {
+  const char *open = strchr(text + at, '[');
+  ck_assert_ptr_nonnull(open);
+  _cleanup_free_ char *joined = strdup(open);
+  char *w = joined;
+  for (const char *r = open; *r; r++) {
+    if (r[0] == '\\' && r[1] == '\n') { /* Dockerfile line continuation */
+      r++;
+      continue;
+    }
+    if (*r == '\n') break;
+    *w++ = *r;
+  }
+  *w = '\0';
+  json_error_t jerr;
+  json_t *arr = json_loads(joined, 0, &jerr);
+  ck_assert_msg(json_is_array(arr), "not JSON: %s (%s)", joined, jerr.text);
+  return arr;
+}
+
+START_TEST(layers_come_in_order) {
+  kiln_generated g;
+  generate(&g);
+  const char *order[] = {
+      "FROM debian:bookworm-slim",
+      "RUN [\"/bin/sh\", \"-c\", \"set -e; python3 -m pip", /* apt */
+      "COPY [\"requirements.txt\", \"/etc/kiln/requirements.txt\"]",
+      "RUN [\"/bin/sh\", \"-c\", \"PIP_BREAK_SYSTEM_PACKAGES=1", /* -r requirements */
+      "RUN [\"/bin/sh\", \"-c\", \"PIP_BREAK_SYSTEM_PACKAGES=1", /* packages */
+      "COPY [\"bin/tool.sh\", \"/usr/local/bin/\"]",
+      "COPY [\"data\", \"/opt/data\"]",
+      "RUN [\"/bin/sh\", \"-c\", \"set -e; while", /* chmod */
+      "RUN [\"/bin/sh\", \"-c\", \"echo first\"]",
+      "RUN [\"/bin/sh\", \"-c\", \"x\\\" $(touch",              /* hostile run step */
+      "RUN [\"/bin/sh\", \"-c\", \"set -e; mkdir -p /run/sshd", /* ssh */
+      "RUN [\"/bin/sh\", \"-c\", \"#!/bin/sh",                  /* user setup */
+      "COPY [\"keys/authorized_keys\", \"/etc/kiln/authorized_keys\"]",
+      "RUN [\"/bin/sh\", \"-c\", \"set -e; chown",
+      "USER 4242:4343",
+      "WORKDIR \"/workspace\"",
+      "ENV HOME=\"/home/tester\"",
+      "EXPOSE 2222/tcp",
+      "EXPOSE 8888/tcp",
+      "CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]",
+      "LABEL \\",
+  };
+  long at = 0;
+  for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+    long next = line_at(g.dockerfile, order[i], at);
+    ck_assert_msg(next >= 0, "\"%s\" missing or out of order in:\n%s", order[i], g.dockerfile);
+    at = next + 1;
+  }
+  /* Only label continuation lines follow LABEL. */
+  for (const char *p = strchr(g.dockerfile + at, '\n'); p && p[1]; p = strchr(p + 1, '\n'))
+    ck_assert_msg(!strncmp(p + 1, "      \"", 7), "after LABEL: %.40s", p + 1);
+  kiln_generated_clear(&g);
+}
+END_TEST
+
+START_TEST(apt_packages_are_sorted_unique_with_ssh_and_sudo) {
+  kiln_generated g;
+  generate(&g);
+  _cleanup_json_ json_t *arr = exec_array(g.dockerfile, line_at(g.dockerfile, "RUN", 0));
+  const char *want[] = {"curl",
+                        "git",
+                        "openssh-server",
+                        "python3-matplotlib",
+                        "python3-numpy",
+                        "python3-pandas",
+                        "python3-scipy",
+                        "python3-sklearn",
+                        "sudo"};
+  ck_assert_uint_eq(json_array_size(arr), 4 + sizeof want / sizeof want[0]);
+  ck_assert_str_eq(json_string_value(json_array_get(arr, 3)), "kiln-apt");
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    ck_assert_str_eq(json_string_value(json_array_get(arr, 4 + i)), want[i]);
+  /* pip is wanted, so the apt step installs python3-pip when it is missing */
+  ck_assert_ptr_nonnull(strstr(json_string_value(json_array_get(arr, 2)), "python3-pip"));
+  kiln_generated_clear(&g);
+}
+END_TEST
+
+START_TEST(no_apt_layer_without_packages) {
+  spec.packages.apt.n = spec.packages.groups.n = spec.packages.pip.n = 0;
+  spec.packages.requirements = NULL;
+  spec.ssh.enabled = spec.user.sudo = false;
+  kiln_generated g;
+  generate(&g);
+  ck_assert_int_eq(line_at(g.dockerfile, "RUN [\"/bin/sh\", \"-c\", \"set -e; [", 0), -1);
+  ck_assert_int_eq(line_at(g.dockerfile, "RUN [\"/bin/sh\", \"-c\", \"PIP_", 0), -1);
+  ck_assert_int_eq(line_at(g.dockerfile, "COPY", 0), line_at(g.dockerfile, "COPY [\"bin/", 0));
+  ck_assert_int_ge(line_at(g.dockerfile, "CMD [\"/bin/sh\", \"-c\", \"if [ -x", 0), 0);
+  kiln_generated_clear(&g);
+}
+END_TEST
+
+/* The hostile value must come back exactly, and only as a JSON string
+ * element or an escaped double-quoted word. */
+START_TEST(hostile_values_stay_inside_strings) {
+  kiln_generated g;
+  generate(&g);
+  long run = line_at(g.dockerfile, "RUN [\"/bin/sh\", \"-c\", \"x\\\"", 0);
+  ck_assert_int_ge(run, 0);
+  _cleanup_json_ json_t *arr = exec_array(g.dockerfile, run);
+  ck_assert_uint_eq(json_array_size(arr), 3);
+  ck_assert_str_eq(json_string_value(json_array_get(arr, 2)), HOSTILE);
+  /* ENV and LABEL: Docker expands $ there, so it is escaped */
+  ck_assert_ptr_nonnull(
+      strstr(g.dockerfile, "\"TRICKY\"=\"x\\\" \\$(touch /pwned) `id` '; \\\\ RUN rm -rf / #\""));
+  ck_assert_ptr_nonnull(
+      strstr(g.dockerfile,
+             "\"org.example.team\"=\"x\\\" \\$(touch /pwned) `id` '; \\\\ RUN rm -rf / #\""));
+  /* no line of the file starts with the injected instruction */
+  ck_assert_int_eq(line_at(g.dockerfile, "RUN rm", 0), -1);
+  ck_assert_int_eq(line_at(g.dockerfile, " RUN rm", 0), -1);
+  kiln_generated_clear(&g);
+}
+END_TEST
+
+START_TEST(labels_carry_identity_and_hash) {
+  kiln_generated g;
+  generate(&g);
+  long label = line_at(g.dockerfile, "LABEL", 0);
+  const char *want[] = {"\"" KILN_LABEL_USER_SETUP "\"=\"true\" \\",
+                        "\"" KILN_LABEL_UID "\"=\"4242\" \\",
+                        "\"" KILN_LABEL_GID "\"=\"4343\" \\",
+                        "\"" KILN_LABEL_USER "\"=\"tester\" \\",
+                        "\"" KILN_LABEL_HOME "\"=\"/home/tester\" \\",
+                        "\"" KILN_LABEL_WORKSPACE "\"=\"/workspace\" \\",
+                        "\"" KILN_LABEL_PROJECT "\"=\"demo\" \\",
+                        "\"org.opencontainers.image.title\"=\"demo\" \\"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    _cleanup_free_ char *line = NULL;
+    ck_assert_int_ge(asprintf(&line, "      %s\n", want[i]), 0);
+    ck_assert_msg(strstr(g.dockerfile + label, line), "missing label line %s", want[i]);
+  }
+  _cleanup_free_ char *hash = NULL;
+  ck_assert_int_ge(asprintf(&hash, "\"" KILN_LABEL_SPEC_SHA256 "\"=\"%s\"", g.spec_sha256), 0);
+  ck_assert_ptr_nonnull(strstr(g.dockerfile + label, hash));
+  ck_assert_uint_eq(strspn(g.spec_sha256, "0123456789abcdef"), 64);
+  ck_assert_str_eq(g.image_name, "kiln-4242/demo:latest");
+  /* the last line ends the instruction */
+  ck_assert(g.dockerfile[g.dockerfile_len - 1] == '\n' &&
+            g.dockerfile[g.dockerfile_len - 2] == '"');
+  kiln_generated_clear(&g);
+}
+END_TEST
+
+START_TEST(namespace_option_names_the_image) {
+  kiln_generated g;
+  kiln_error *err = NULL;
+  kiln_generate_options o = options();
+  o.ns = "lab";
+  ck_assert_int_eq(kiln_generate(&spec, &o, &g, &err), 0);
+  ck_assert_str_eq(g.image_name, "lab-4242/demo:latest");
+  kiln_generated_clear(&g);
+}
+END_TEST
+
+/* Prints the Dockerfile when KILN_TEST_SHOW=1, for eyeballing. */
+START_TEST(generation_is_deterministic) {
+  kiln_generated a, b;
+  generate(&a);
+  generate(&b);
+  if (getenv("KILN_TEST_SHOW")) fputs(a.dockerfile, stderr);
+  ck_assert_uint_eq(a.dockerfile_len, b.dockerfile_len);
+  ck_assert_mem_eq(a.dockerfile, b.dockerfile, a.dockerfile_len);
+  ck_assert_str_eq(a.spec_sha256, b.spec_sha256);
+  kiln_generated_clear(&a);
+  kiln_generated_clear(&b);
+}
+END_TEST
+
+START_TEST(hash_follows_content_not_location) {
+  kiln_generated before, moved, changed;
+  generate(&before);
+  spec.path = S("/elsewhere/kiln.yaml");
+  spec.dir = S("/elsewhere");
+  generate(&moved);
+  ck_assert_str_eq(before.spec_sha256, moved.spec_sha256);
+  ck_assert_str_eq(before.dockerfile, moved.dockerfile);
+  spec.packages.apt.v[1] = S("wget");
+  generate(&changed);
+  ck_assert_str_ne(before.spec_sha256, changed.spec_sha256);
+  kiln_generated_clear(&before);
+  kiln_generated_clear(&moved);
+  kiln_generated_clear(&changed);
+}
+END_TEST
+
+START_TEST(file_mode_targets_the_copied_path) {
+  kiln_generated g;
+  generate(&g);
+  _cleanup_json_ json_t *arr = exec_array(
+      g.dockerfile, line_at(g.dockerfile, "RUN [\"/bin/sh\", \"-c\", \"set -e; while", 0));
+  ck_assert_uint_eq(json_array_size(arr), 6);
+  ck_assert_str_eq(json_string_value(json_array_get(arr, 4)), "0755");
+  ck_assert_str_eq(json_string_value(json_array_get(arr, 5)), "/usr/local/bin/tool.sh");
+  kiln_generated_clear(&g);
+}
+END_TEST
+
+START_TEST(copy_source_with_glob_is_refused) {
+  spec.files[1].src = S("data[1]");
+  kiln_generated g;
+  kiln_error *err = NULL;
+  kiln_generate_options o = options();
+  ck_assert_int_eq(kiln_generate(&spec, &o, &g, &err), -1);
+  ck_assert_int_eq(err->code, KILN_EXIT_USAGE);
+  ck_assert_str_eq(err->message, "generating the Dockerfile for demo: files[1].src: \"data[1]\": "
+                                 "'[' is not supported in a COPY source (Docker would expand it)");
+  kiln_error_free(err);
+}
+END_TEST
+
+START_TEST(user_setup_runs_with_identity_arguments) {
+  kiln_generated g;
+  generate(&g);
+  _cleanup_json_ json_t *arr =
+      exec_array(g.dockerfile, line_at(g.dockerfile, "RUN [\"/bin/sh\", \"-c\", \"#!/bin/sh", 0));
+  const char *args[] = {"kiln-user-setup", "tester",    "4242", "4343",
+                        "/home/tester",    "/bin/bash", "1",    "/workspace"};
+  ck_assert_uint_eq(json_array_size(arr), 3 + sizeof args / sizeof args[0]);
+  for (size_t i = 0; i < sizeof args / sizeof args[0]; i++)
+    ck_assert_str_eq(json_string_value(json_array_get(arr, 3 + i)), args[i]);
+  _cleanup_free_ char *path = NULL, *script = NULL;
+  ck_assert_int_ge(asprintf(&path, "%s/user-setup.sh", templates_dir), 0);
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  size_t cap = 1 << 20, n;
+  script = calloc(1, cap);
+  n = fread(script, 1, cap - 1, f);
+  fclose(f);
+  ck_assert_uint_gt(n, 0);
+  ck_assert_str_eq(json_string_value(json_array_get(arr, 2)), script);
+  kiln_generated_clear(&g);
+}
+END_TEST
+
+START_TEST(missing_template_names_the_file) {
+  char dir[] = "/tmp/kiln-test-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  kiln_generated g;
+  kiln_error *err = NULL;
+  kiln_generate_options o = options();
+  o.templates_dir = dir;
+  ck_assert_int_eq(kiln_generate(&spec, &o, &g, &err), -1);
+  ck_assert_int_eq(err->code, KILN_EXIT_FAILURE);
+  ck_assert_msg(strstr(err->message, "/user-setup.sh") && strstr(err->message, "cannot open"), "%s",
+                err->message);
+  kiln_error_free(err);
+  rmdir(dir);
+}
+END_TEST
+
+/* Catalog */
+
+START_TEST(catalog_resolves_frameworks_and_groups) {
+  ck_assert_str_eq(kiln_catalog_framework_image(catalog, "pytorch", "2.3-cuda12.1"),
+                   "pytorch/pytorch:2.3.1-cuda12.1-cudnn8-runtime");
+  ck_assert_str_eq(kiln_catalog_framework_image(catalog, "debian", "bookworm"),
+                   "debian:bookworm-slim");
+  ck_assert_ptr_null(kiln_catalog_framework_image(catalog, "pytorch", "0.1"));
+  ck_assert_ptr_null(kiln_catalog_framework_image(catalog, "cobol", "85"));
+  ck_assert(kiln_catalog_has_group(catalog, "jupyter"));
+  ck_assert(!kiln_catalog_has_group(catalog, "games"));
+  const json_t *apt = kiln_catalog_group_packages(catalog, "cv", "apt");
+  ck_assert_str_eq(json_string_value(json_array_get(apt, 0)), "python3-opencv");
+  ck_assert_uint_eq(json_array_size(kiln_catalog_group_packages(catalog, "cv", "pip")), 0);
+  ck_assert_ptr_null(kiln_catalog_group_packages(catalog, "games", "apt"));
+  _cleanup_free_ char *groups = kiln_catalog_describe_groups(catalog);
+  ck_assert_str_eq(groups, "cv, data-science, jupyter, nlp");
+  _cleanup_free_ char *frameworks = kiln_catalog_describe_frameworks(catalog);
+  ck_assert_msg(strstr(frameworks, "debian bookworm, python 3.10, python 3.11"), "%s", frameworks);
+}
+END_TEST
+
+static kiln_error *load_catalog_text(const char *text, char dir[static 22]) {
+  strcpy(dir, "/tmp/kiln-test-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  _cleanup_free_ char *path = NULL;
+  ck_assert_int_ge(asprintf(&path, "%s/catalog.json", dir), 0);
+  FILE *f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+  kiln_error *err = NULL;
+  ck_assert_ptr_null(kiln_catalog_load(dir, &err));
+  unlink(path);
+  rmdir(dir);
+  return err;
+}
+
+START_TEST(catalog_errors_name_file_and_entry) {
+  char dir[22];
+  kiln_error *err = load_catalog_text("{\"frameworks\": {\"x\": {\"1\": 5}}, \"groups\": {}}", dir);
+  _cleanup_free_ char *want = NULL;
+  ck_assert_int_ge(asprintf(&want, "%s/catalog.json: frameworks.x.1 must be a string", dir), 0);
+  ck_assert_str_eq(err->message, want);
+  ck_assert_int_eq(err->code, KILN_EXIT_FAILURE);
+  kiln_error_free(err);
+
+  err = load_catalog_text("{\"frameworks\": {}, \"groups\": {\"g\": {\"apt\": \"x\"}}}", dir);
+  ck_assert_msg(strstr(err->message, "catalog.json: groups.g.apt must be a list"), "%s",
+                err->message);
+  kiln_error_free(err);
+
+  err = load_catalog_text("{\"frameworks\": {", dir);
+  ck_assert_msg(strstr(err->message, "catalog.json:1:"), "%s", err->message);
+  kiln_error_free(err);
+}
+END_TEST
+
+START_TEST(templates_dir_prefers_environment) {
+  setenv("KILN_TEMPLATES_DIR", templates_dir, 1);
+  kiln_error *err = NULL;
+  _cleanup_free_ char *dir = kiln_templates_dir(&err);
+  ck_assert_str_eq(dir, templates_dir);
+  setenv("KILN_TEMPLATES_DIR", "/nonexistent", 1);
+  ck_assert_ptr_null(kiln_templates_dir(&err));
+  ck_assert_str_eq(err->message, "KILN_TEMPLATES_DIR=/nonexistent holds no readable catalog.json");
+  kiln_error_free(err);
+  err = NULL;
+  unsetenv("KILN_TEMPLATES_DIR");
+  _cleanup_free_ char *fallback = kiln_templates_dir(&err); /* the source tree, from the build */
+  ck_assert_ptr_nonnull(fallback);
+  ck_assert_str_eq(fallback, KILN_SOURCE_TEMPLATES_DIR);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("generate");
+  TCase *tc = tcase_create("generate");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, layers_come_in_order);
+  tcase_add_test(tc, apt_packages_are_sorted_unique_with_ssh_and_sudo);
+  tcase_add_test(tc, no_apt_layer_without_packages);
+  tcase_add_test(tc, hostile_values_stay_inside_strings);
+  tcase_add_test(tc, labels_carry_identity_and_hash);
+  tcase_add_test(tc, namespace_option_names_the_image);
+  tcase_add_test(tc, generation_is_deterministic);
+  tcase_add_test(tc, hash_follows_content_not_location);
+  tcase_add_test(tc, file_mode_targets_the_copied_path);
+  tcase_add_test(tc, copy_source_with_glob_is_refused);
+  tcase_add_test(tc, user_setup_runs_with_identity_arguments);
+  tcase_add_test(tc, missing_template_names_the_file);
+  tcase_add_test(tc, catalog_resolves_frameworks_and_groups);
+  tcase_add_test(tc, catalog_errors_name_file_and_entry);
+  tcase_add_test(tc, templates_dir_prefers_environment);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
