@@ -17,7 +17,8 @@ LABEL \
       "kiln.home"="/home/h-baker-at-hertie-school-lan" \
       "kiln.workspace"="/workspace" \
       "kiln.project"="ds01-user" \
-      "kiln.spec-sha256"="135a99306aeccc4a543b7fcf7eeec4796ad375033469cebc2706604475c42a6e" \
+      "kiln.spec-sha256"="58ff39b7ba388fc8a92e13d93c7e4437065a689a8f357c0c5f7ba4cb6c05e51a" \
       "kiln.version"="0.1.0" \
       "org.opencontainers.image.title"="ds01-user" \
-      "org.opencontainers.image.ref.name"="latest"
+      "org.opencontainers.image.ref.name"="latest" \
+      "org.example.department"="data-science-lab"
