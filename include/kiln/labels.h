@@ -11,6 +11,7 @@
 #define KILN_LABEL_WORKSPACE "kiln.workspace"
 #define KILN_LABEL_PROJECT "kiln.project"
 #define KILN_LABEL_SPEC_SHA256 "kiln.spec-sha256"
+#define KILN_LABEL_CONTEXT_SHA256 "kiln.context-sha256" /* everything sent to /build */
 #define KILN_LABEL_SPEC_PATH "kiln.spec-path"     /* absolute kiln.yaml, for staleness */
 #define KILN_LABEL_VERSION "kiln.version"
 #define KILN_LABEL_CREATED "kiln.created"         /* RFC 3339, set at build time */

@@ -1,0 +1,366 @@
+/* Docker Engine API client: libcurl over a unix socket or TCP. */
+#include "kiln/engine.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "sanitize/limits.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+/* The newest API version kiln speaks; older engines are used at their own. */
+#define KILN_API_MAX "1.43"
+#define DEFAULT_HOST "unix:///var/run/docker.sock"
+
+struct kiln_engine {
+  CURL *curl;
+  char *host;        /* as configured, for messages */
+  char *socket_path; /* unix sockets; NULL for TCP */
+  char *base_url;    /* "http://localhost" or "http://HOST:PORT" */
+  char api[16];      /* negotiated, e.g. "1.41" */
+  long connect_timeout_ms;
+};
+
+const char *kiln_engine_api_version(const kiln_engine *e) { return e->api; }
+const char *kiln_engine_host(const kiln_engine *e) { return e->host; }
+
+/* ---- transfer state ---- */
+
+typedef struct {
+  const kiln_engine_request *req;
+  kiln_engine *engine;
+  kiln_buf body;  /* kept body (no callbacks, or an error answer) */
+  kiln_buf line;  /* partial JSON line */
+  kiln_error *cb_err; /* why a callback aborted */
+  bool aborted;
+} transfer;
+
+static long response_status(CURL *curl) {
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
+static bool is_success(long status) { return status >= 200 && status < 300; }
+
+static int emit_line(transfer *t, const char *data, size_t n) {
+  while (n && (data[n - 1] == '\r' || data[n - 1] == ' ')) n--;
+  if (!n) return 0;
+  json_error_t jerr;
+  _cleanup_json_ json_t *obj = json_loadb(data, n, JSON_DISABLE_EOF_CHECK, &jerr);
+  if (!obj)
+    return kiln_error_set(&t->cb_err, KILN_EXIT_ENGINE, "the engine sent a malformed line: %s",
+                          jerr.text);
+  return t->req->on_line(t->req->user, obj);
+}
+
+/* Splits the stream into lines, each bounded by KILN_MAX_STREAM_LINE. */
+static int feed_lines(transfer *t, const char *data, size_t n) {
+  while (n) {
+    const char *nl = memchr(data, '\n', n);
+    size_t chunk = nl ? (size_t)(nl - data) : n;
+    if (kiln_buf_append(&t->line, data, chunk) < 0)
+      return kiln_error_set(&t->cb_err, KILN_EXIT_ENGINE,
+                            "the engine sent a line longer than %u bytes", KILN_MAX_STREAM_LINE);
+    if (!nl) return 0;
+    int r = emit_line(t, t->line.data ? t->line.data : "", t->line.len);
+    kiln_buf_reset(&t->line);
+    if (r < 0) return r;
+    data = nl + 1;
+    n -= chunk + 1;
+  }
+  return 0;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
+  transfer *t = user;
+  size_t n = size * nmemb;
+  int r;
+  if (!is_success(response_status(t->engine->curl)) || (!t->req->on_line && !t->req->on_data))
+    r = kiln_buf_append(&t->body, data, n) < 0
+            ? kiln_error_set(&t->cb_err, KILN_EXIT_ENGINE, "the engine's answer is larger than %u "
+                                                           "bytes", KILN_MAX_RESPONSE_BYTES)
+            : 0;
+  else if (t->req->on_line)
+    r = feed_lines(t, data, n);
+  else
+    r = t->req->on_data(t->req->user, data, n);
+  if (r < 0) {
+    t->aborted = true;
+    return 0; /* tells curl to stop */
+  }
+  return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *user) {
+  transfer *t = user;
+  ssize_t n = t->req->read(t->req->read_user, buf, size * nmemb);
+  if (n < 0) {
+    t->aborted = true;
+    return CURL_READFUNC_ABORT;
+  }
+  return (size_t)n;
+}
+
+/* ---- request setup ---- */
+
+static void set_common(kiln_engine *e) {
+  curl_easy_reset(e->curl);
+  curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms);
+  if (e->socket_path) curl_easy_setopt(e->curl, CURLOPT_UNIX_SOCKET_PATH, e->socket_path);
+}
+
+static struct curl_slist *build_headers(const kiln_engine_request *req) {
+  struct curl_slist *h = NULL;
+  char ct[256];
+  bool has_body = req->body || req->read;
+  snprintf(ct, sizeof ct, "Content-Type: %s",
+           req->content_type ? req->content_type : "application/json");
+  if (has_body || req->content_type) h = curl_slist_append(h, ct);
+  if (req->read) h = curl_slist_append(h, "Transfer-Encoding: chunked");
+  h = curl_slist_append(h, "Expect:");
+  for (const char *const *x = req->headers; x && *x; x++) h = curl_slist_append(h, *x);
+  return h;
+}
+
+static char *build_url(const kiln_engine *e, const kiln_engine_request *req) {
+  char *url = NULL;
+  const char *q = req->query && *req->query ? req->query : NULL;
+  /* /_ping and /version are asked before a version is known. */
+  int r = e->api[0] ? asprintf(&url, "%s/v%s%s%s%s", e->base_url, e->api, req->path, q ? "?" : "",
+                               q ? q : "")
+                    : asprintf(&url, "%s%s%s%s", e->base_url, req->path, q ? "?" : "", q ? q : "");
+  return r < 0 ? NULL : url;
+}
+
+static void set_method(kiln_engine *e, const kiln_engine_request *req, transfer *t) {
+  const char *method = req->method ? req->method : "GET";
+  if (req->read) {
+    curl_easy_setopt(e->curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(e->curl, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(e->curl, CURLOPT_READDATA, t);
+  } else if (req->body) {
+    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, req->body);
+    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  } else if (!strcmp(method, "POST")) {
+    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE, 0L);
+  }
+  if (strcmp(method, "GET") && strcmp(method, "POST"))
+    curl_easy_setopt(e->curl, CURLOPT_CUSTOMREQUEST, method);
+}
+
+/* ---- errors ---- */
+
+static int unreachable(const kiln_engine *e, CURLcode code, kiln_error **err) {
+  if (e->socket_path) {
+    struct stat st;
+    if (stat(e->socket_path, &st) < 0)
+      return kiln_error_set(err, KILN_EXIT_ENGINE,
+                            "cannot reach the Docker engine at %s: %s does not exist; is dockerd "
+                            "running? Start it with 'systemctl start docker' (or 'dockerd &' as "
+                            "root), or point DOCKER_HOST/--host at a running engine",
+                            e->host, e->socket_path);
+    if (!S_ISSOCK(st.st_mode))
+      return kiln_error_set(err, KILN_EXIT_ENGINE,
+                            "cannot reach the Docker engine at %s: %s is not a socket", e->host,
+                            e->socket_path);
+    if (access(e->socket_path, R_OK | W_OK) < 0 && errno == EACCES)
+      return kiln_error_set(err, KILN_EXIT_ENGINE,
+                            "permission denied on %s: add yourself to the 'docker' group (then "
+                            "log in again) or run kiln through sudo",
+                            e->socket_path);
+  }
+  return kiln_error_set(err, KILN_EXIT_ENGINE,
+                        "cannot reach the Docker engine at %s (%s); is dockerd running? Start it "
+                        "with 'systemctl start docker' (or 'dockerd &' as root)",
+                        e->host, curl_easy_strerror(code));
+}
+
+/* The engine's own words for a non-2xx answer: {"message": "..."}. */
+static int engine_refused(transfer *t, long status, kiln_error **err) {
+  _cleanup_json_ json_t *o =
+      t->body.data ? json_loadb(t->body.data, t->body.len, 0, NULL) : NULL;
+  const char *msg = json_string_value(json_object_get(o, "message"));
+  if (!msg) msg = t->body.data && t->body.len ? t->body.data : "no message";
+  return kiln_error_set(err, KILN_EXIT_ENGINE, "engine: %s (HTTP %ld)", msg, status);
+}
+
+static int finish(transfer *t, CURLcode code, kiln_engine_response *resp, kiln_error **err) {
+  resp->status = response_status(t->engine->curl);
+  if (t->aborted || code == CURLE_ABORTED_BY_CALLBACK) {
+    if (t->cb_err) {
+      kiln_error_set(err, t->cb_err->code, "%s", t->cb_err->message);
+      return -1;
+    }
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "the transfer was stopped");
+  }
+  if (code != CURLE_OK) {
+    if (resp->status == 0) return unreachable(t->engine, code, err);
+    return kiln_error_set(err, KILN_EXIT_ENGINE, "engine connection failed: %s",
+                          curl_easy_strerror(code));
+  }
+  if (!is_success(resp->status)) return engine_refused(t, resp->status, err);
+  if (t->req->on_line && t->line.len && emit_line(t, t->line.data, t->line.len) < 0) {
+    kiln_error_set(err, t->cb_err->code, "%s", t->cb_err->message);
+    return -1;
+  }
+  resp->body = kiln_buf_steal(&t->body, &resp->body_len);
+  return 0;
+}
+
+int kiln_engine_call(kiln_engine *e, const kiln_engine_request *req, kiln_engine_response *resp,
+                     kiln_error **err) {
+  memset(resp, 0, sizeof *resp);
+  transfer t = {.req = req,
+                .engine = e,
+                .body = KILN_BUF_INIT(KILN_MAX_RESPONSE_BYTES),
+                .line = KILN_BUF_INIT(KILN_MAX_STREAM_LINE)};
+  _cleanup_free_ char *url = build_url(e, req);
+  if (!url) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  set_common(e);
+  struct curl_slist *headers = build_headers(req);
+  curl_easy_setopt(e->curl, CURLOPT_URL, url);
+  curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &t);
+  if (req->timeout_ms) curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+  set_method(e, req, &t);
+  CURLcode code = curl_easy_perform(e->curl);
+  int r = finish(&t, code, resp, err);
+  curl_slist_free_all(headers);
+  kiln_buf_free(&t.body);
+  kiln_buf_free(&t.line);
+  kiln_error_free(t.cb_err);
+  if (r < 0) {
+    long status = resp->status;
+    kiln_engine_response_clear(resp);
+    resp->status = status;
+  }
+  return r;
+}
+
+void kiln_engine_response_clear(kiln_engine_response *resp) {
+  free(resp->body);
+  memset(resp, 0, sizeof *resp);
+}
+
+json_t *kiln_engine_json(kiln_engine *e, const char *method, const char *path, const char *query,
+                         json_t *body, long *status, kiln_error **err) {
+  kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
+  kiln_engine_response resp;
+  _cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  req.method = method;
+  req.path = path;
+  req.query = query;
+  req.body = text;
+  req.body_len = text ? strlen(text) : 0;
+  int r = kiln_engine_call(e, &req, &resp, err);
+  if (status) *status = resp.status;
+  if (r < 0) return NULL;
+  json_t *out = NULL;
+  if (resp.body_len) {
+    json_error_t jerr;
+    out = json_loadb(resp.body, resp.body_len, 0, &jerr);
+    if (!out) kiln_error_set(err, KILN_EXIT_ENGINE, "engine sent invalid JSON for %s: %s", path,
+                             jerr.text);
+  } else {
+    out = json_null();
+  }
+  kiln_engine_response_clear(&resp);
+  return out;
+}
+
+char *kiln_engine_escape(const char *value) {
+  CURL *c = curl_easy_init();
+  char *esc = c ? curl_easy_escape(c, value, 0) : NULL;
+  char *out = esc ? strdup(esc) : NULL;
+  curl_free(esc);
+  if (c) curl_easy_cleanup(c);
+  return out;
+}
+
+/* ---- open / version ---- */
+
+static int parse_host(kiln_engine *e, const char *host, kiln_error **err) {
+  if (!host || !*host) host = getenv("DOCKER_HOST");
+  if (!host || !*host) host = DEFAULT_HOST;
+  if (!(e->host = strdup(host))) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!strncmp(host, "unix://", 7)) {
+    e->socket_path = strdup(host + 7);
+    e->base_url = strdup("http://localhost");
+  } else if (!strncmp(host, "tcp://", 6) || !strncmp(host, "http://", 7)) {
+    const char *rest = strchr(host, '/') + 2;
+    if (asprintf(&e->base_url, "http://%s", rest) < 0) e->base_url = NULL;
+    size_t n = e->base_url ? strlen(e->base_url) : 0;
+    if (n && e->base_url[n - 1] == '/') e->base_url[n - 1] = '\0';
+  } else {
+    return kiln_error_set(err, KILN_EXIT_USAGE,
+                          "engine address \"%s\" is not supported; expected unix:///path or "
+                          "tcp://host:port",
+                          host);
+  }
+  if (!e->base_url || (!strncmp(host, "unix://", 7) && !e->socket_path))
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  return 0;
+}
+
+/* "1.41" < "1.43": compares major.minor numerically. */
+static int version_cmp(const char *a, const char *b) {
+  unsigned am = 0, an = 0, bm = 0, bn = 0;
+  sscanf(a, "%u.%u", &am, &an);
+  sscanf(b, "%u.%u", &bm, &bn);
+  return am != bm ? (am < bm ? -1 : 1) : (an < bn ? -1 : an > bn);
+}
+
+static int negotiate(kiln_engine *e, kiln_error **err) {
+  kiln_engine_request ping = KILN_ENGINE_REQUEST_INIT;
+  kiln_engine_response resp;
+  ping.path = "/_ping";
+  ping.timeout_ms = 30000;
+  if (kiln_engine_call(e, &ping, &resp, err) < 0) return -1;
+  kiln_engine_response_clear(&resp);
+  _cleanup_json_ json_t *v = kiln_engine_json(e, "GET", "/version", NULL, NULL, NULL, err);
+  if (!v) return -1;
+  const char *api = json_string_value(json_object_get(v, "ApiVersion"));
+  if (!api) return kiln_error_set(err, KILN_EXIT_ENGINE, "the engine did not say its API version");
+  snprintf(e->api, sizeof e->api, "%s", version_cmp(api, KILN_API_MAX) < 0 ? api : KILN_API_MAX);
+  return 0;
+}
+
+kiln_engine *kiln_engine_open(const kiln_engine_options *opts, kiln_error **err) {
+  static bool curl_ready;
+  if (!curl_ready) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    curl_ready = true;
+  }
+  kiln_engine *e = calloc(1, sizeof *e);
+  if (!e) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  e->connect_timeout_ms =
+      opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : KILN_CONNECT_TIMEOUT_MS;
+  if (parse_host(e, opts ? opts->host : NULL, err) < 0 || !(e->curl = curl_easy_init()) ||
+      negotiate(e, err) < 0) {
+    if (!e->curl && err && !*err) kiln_error_set(err, KILN_EXIT_FAILURE, "cannot start libcurl");
+    kiln_engine_free(e);
+    return NULL;
+  }
+  return e;
+}
+
+void kiln_engine_free(kiln_engine *e) {
+  if (!e) return;
+  if (e->curl) curl_easy_cleanup(e->curl);
+  free(e->host);
+  free(e->socket_path);
+  free(e->base_url);
+  free(e);
+}

@@ -1,0 +1,74 @@
+/* Images: build a spec through POST /build, list and retire them. */
+#ifndef KILN_IMAGE_H
+#define KILN_IMAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kiln/context.h"
+#include "kiln/engine.h"
+#include "kiln/generate.h"
+#include "kiln/spec.h"
+
+typedef enum {
+  KILN_BUILD_STEP,       /* a new Dockerfile step: step, steps, text = instruction */
+  KILN_BUILD_OUTPUT,     /* output of the step: text (may hold several lines) */
+  KILN_BUILD_UP_TO_DATE, /* nothing changed: no build was made; image_id */
+  KILN_BUILD_RESULT,     /* the image was built: image_id */
+} kiln_build_event_kind;
+
+typedef struct {
+  kiln_build_event_kind kind;
+  int step, steps;
+  const char *text;     /* borrowed */
+  const char *image_id; /* borrowed */
+} kiln_build_event;
+
+typedef void (*kiln_build_event_fn)(void *user, const kiln_build_event *ev);
+
+typedef struct {
+  const char *tag;    /* NULL: the generated image name */
+  bool nocache;       /* build without the layer cache (also forces a build) */
+  bool pull;          /* let the engine pull the base (needs a registry) */
+  bool force;         /* build even when nothing changed */
+  uint32_t owner_uid; /* the caller, for the kiln.owner-uid label */
+  kiln_build_event_fn on_event;
+  void *user;
+} kiln_build_options;
+
+#define KILN_BUILD_OPTIONS_INIT {NULL, false, false, false, 0, NULL, NULL}
+
+typedef struct {
+  char *image_id; /* owned */
+  char *tag;      /* owned */
+  bool up_to_date;
+  uint64_t context_bytes; /* bytes of tar sent (0 when up to date) */
+} kiln_build_result;
+
+/* The context for spec: the generated Dockerfile plus the requirements
+ * file, every files[].src and ssh.authorized_keys. New; free with
+ * kiln_context_free. */
+kiln_context *kiln_context_for_spec(const kiln_spec *spec, const kiln_generated *gen,
+                                    kiln_error **err);
+
+/* Builds (or finds up to date) the image for spec. Nothing changed means
+ * the existing tag carries the same kiln.spec-sha256, kiln.context-sha256 and
+ * kiln.base-image-id labels; then no /build call is made. A build whose stream
+ * reports an error fails with the step number, its instruction and the last
+ * lines of output (code KILN_EXIT_FAILURE); the tag is not moved then.
+ * Fills *result (free with kiln_build_result_clear). */
+int kiln_image_build(kiln_engine *engine, const kiln_spec *spec, const kiln_generated *gen,
+                     const kiln_build_options *opts, kiln_build_result *result, kiln_error **err);
+void kiln_build_result_clear(kiln_build_result *result);
+
+/* Images labelled with kiln.owner-uid=uid (all kiln images when all).
+ * Returns the engine's /images/json array filtered (new reference). */
+json_t *kiln_image_list(kiln_engine *engine, uint32_t uid, bool all, kiln_error **err);
+
+/* Removes the image `ref` owned by uid. Refuses (code 1) when it belongs to
+ * someone else, or while containers use it unless force, which removes the
+ * caller's containers first (someone else's container still refuses). */
+int kiln_image_retire(kiln_engine *engine, const char *ref, uint32_t uid, bool force,
+                      kiln_error **err);
+
+#endif
