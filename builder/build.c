@@ -30,16 +30,16 @@ kiln_context *kiln_context_for_spec(const kiln_spec *spec, const kiln_generated 
 
 /* ---- image inspection ---- */
 
-static char *escaped_path(const char *fmt, const char *name) {
+static char *image_json_path(const char *name) {
   _cleanup_free_ char *esc = kiln_engine_escape(name);
   char *path = NULL;
-  if (!esc || asprintf(&path, fmt, esc) < 0) return NULL;
+  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return NULL;
   return path;
 }
 
 /* GET /images/{name}/json; NULL with *missing set on 404. */
 static json_t *inspect_image(kiln_engine *e, const char *name, bool *missing, kiln_error **err) {
-  _cleanup_free_ char *path = escaped_path("/images/%s/json", name);
+  _cleanup_free_ char *path = image_json_path(name);
   if (!path) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
   long status = 0;
   kiln_error *local = NULL;

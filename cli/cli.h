@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
+#include "kiln/engine.h"
 #include "kiln/kiln.h"
 
 /* Global options, parsed before the command name. */
@@ -58,6 +61,17 @@ typedef struct {
 
 int cli_load_spec(kiln_cli *cli, const char *path, cli_spec_context *ctx, kiln_error **err);
 void cli_spec_context_clear(cli_spec_context *ctx);
+
+/* Opens the engine named by --host / DOCKER_HOST. NULL with *err set. */
+struct kiln_engine *cli_engine_open(kiln_cli *cli, kiln_error **err);
+
+/* The image name kiln gives PROJECT for uid: "<ns>-<uid>/<project>:latest";
+ * an argument holding '/' or ':' is taken as an image reference as it is.
+ * Returns a new string. */
+char *cli_image_ref(kiln_cli *cli, const char *project_or_ref, uint32_t uid);
+
+/* Writes one JSON value as a line on stdout and drops the reference. */
+void cli_json_line(json_t *value);
 
 /* Command groups, one file each. */
 int cmd_generate(kiln_cli *cli, int argc, char **argv); /* cmd_spec.c */

@@ -103,3 +103,26 @@ void cli_spec_context_clear(cli_spec_context *ctx) {
   free(ctx->yaml_path);
   memset(ctx, 0, sizeof *ctx);
 }
+
+kiln_engine *cli_engine_open(kiln_cli *cli, kiln_error **err) {
+  kiln_engine_options opts = KILN_ENGINE_OPTIONS_INIT;
+  opts.host = cli->host;
+  return kiln_engine_open(&opts, err);
+}
+
+char *cli_image_ref(kiln_cli *cli, const char *arg, uint32_t uid) {
+  char *ref = NULL;
+  if (strpbrk(arg, "/:")) return strdup(arg);
+  if (asprintf(&ref, "%s-%u/%s:latest", cli->ns ? cli->ns : "kiln", uid, arg) < 0) return NULL;
+  return ref;
+}
+
+void cli_json_line(json_t *value) {
+  char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
+  if (text) {
+    puts(text);
+    fflush(stdout);
+  }
+  free(text);
+  json_decref(value);
+}

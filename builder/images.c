@@ -1,0 +1,117 @@
+/* kiln image list / retire. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln/image.h"
+#include "kiln/labels.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+/* "filters" query value for one label condition. */
+static char *label_filter(const char *label) {
+  _cleanup_json_ json_t *f = json_pack("{s:[s]}", "label", label);
+  _cleanup_free_ char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
+  _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL;
+  char *q = NULL;
+  if (!esc || asprintf(&q, "filters=%s", esc) < 0) return NULL;
+  return q;
+}
+
+json_t *kiln_image_list(kiln_engine *e, uint32_t uid, bool all, kiln_error **err) {
+  char cond[64];
+  if (all)
+    snprintf(cond, sizeof cond, "%s", KILN_LABEL_USER_SETUP);
+  else
+    snprintf(cond, sizeof cond, "%s=%u", KILN_LABEL_OWNER_UID, uid);
+  _cleanup_free_ char *query = label_filter(cond);
+  if (!query) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  return kiln_engine_json(e, "GET", "/images/json", query, NULL, NULL, err);
+}
+
+/* Containers (any state) created from image id. New reference. */
+static json_t *containers_of(kiln_engine *e, const char *image_id, kiln_error **err) {
+  _cleanup_json_ json_t *f = json_pack("{s:[s]}", "ancestor", image_id);
+  _cleanup_free_ char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
+  _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL;
+  _cleanup_free_ char *q = NULL;
+  if (!esc || asprintf(&q, "all=1&filters=%s", esc) < 0)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  return kiln_engine_json(e, "GET", "/containers/json", q, NULL, NULL, err);
+}
+
+static const char *container_name(json_t *c) {
+  const char *n = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
+  return n ? n + (n[0] == '/') : "?";
+}
+
+static bool owned_by(json_t *labels, uint32_t uid) {
+  char want[16];
+  snprintf(want, sizeof want, "%u", uid);
+  const char *owner = json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID));
+  if (!owner) owner = json_string_value(json_object_get(labels, KILN_LABEL_UID));
+  return owner && !strcmp(owner, want);
+}
+
+static int remove_container(kiln_engine *e, json_t *c, kiln_error **err) {
+  _cleanup_free_ char *path = NULL;
+  if (asprintf(&path, "/containers/%s", json_string_value(json_object_get(c, "Id"))) < 0)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  _cleanup_json_ json_t *r = kiln_engine_json(e, "DELETE", path, "force=1", NULL, NULL, err);
+  return r ? 0 : kiln_error_prefix(err, "removing container %s", container_name(c));
+}
+
+/* Refuses while containers use the image; with force removes the caller's. */
+static int clear_containers(kiln_engine *e, const char *ref, const char *id, uint32_t uid,
+                            bool force, kiln_error **err) {
+  _cleanup_json_ json_t *list = containers_of(e, id, err);
+  if (!list) return -1;
+  if (!json_array_size(list)) return 0;
+  _cleanup_buf_ kiln_buf names = KILN_BUF_INIT(4096);
+  size_t i;
+  json_t *c;
+  json_array_foreach(list, i, c) kiln_buf_printf(&names, "%s%s", i ? ", " : "", container_name(c));
+  if (!force)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "%s is used by container(s) %s; retire them first or pass --force", ref,
+                          names.data);
+  json_array_foreach(list, i, c) {
+    if (!owned_by(json_object_get(c, "Labels"), uid))
+      return kiln_error_set(err, KILN_EXIT_FAILURE,
+                            "%s is used by container %s, which is not yours; not removing it", ref,
+                            container_name(c));
+  }
+  json_array_foreach(list, i, c) if (remove_container(e, c, err) < 0) return -1;
+  return 0;
+}
+
+int kiln_image_retire(kiln_engine *e, const char *ref, uint32_t uid, bool force,
+                      kiln_error **err) {
+  _cleanup_free_ char *esc = kiln_engine_escape(ref);
+  _cleanup_free_ char *path = NULL;
+  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  long status = 0;
+  _cleanup_json_ json_t *img = kiln_engine_json(e, "GET", path, NULL, NULL, &status, err);
+  if (!img && status == 404) {
+    kiln_error_free(*err);
+    *err = NULL;
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "there is no image %s", ref);
+  }
+  if (!img) return -1;
+  json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
+  if (!owned_by(labels, uid))
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "%s is not yours (its owner label is not uid %u); kiln never removes "
+                          "someone else's image",
+                          ref, uid);
+  const char *id = json_string_value(json_object_get(img, "Id"));
+  if (clear_containers(e, ref, id, uid, force, err) < 0) return -1;
+  free(path);
+  path = NULL;
+  if (asprintf(&path, "/images/%s", esc) < 0)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  _cleanup_json_ json_t *gone = kiln_engine_json(e, "DELETE", path, NULL, NULL, NULL, err);
+  return gone ? 0 : kiln_error_prefix(err, "removing %s", ref);
+}

@@ -1,0 +1,348 @@
+/* kiln image create|update|list|retire, kiln context ls. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "kiln/image.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+/* ---- create / update ---- */
+
+static const char build_help[] =
+    "usage: kiln image create|update [PATH] [--no-cache] [--pull] [--force]\n"
+    "\n"
+    "Builds <ns>-<uid>/<project>:latest from PATH (a kiln.yaml or a folder holding\n"
+    "one; default: the current folder) through the Docker Engine API. Only the\n"
+    "generated Dockerfile and the files it COPYs are sent. When the spec, those\n"
+    "files and the base image are unchanged, nothing is built (\"up to date\").\n"
+    "\n"
+    "  --no-cache  build every step anew (implies a build)\n"
+    "  --pull      let the engine pull the base image (needs a registry)\n"
+    "  --force     build even when nothing changed\n";
+
+typedef struct {
+  kiln_cli *cli;
+} progress;
+
+/* Step output, indented under its step; blank lines and the carriage-return
+ * redraws of progress meters dropped. */
+static void print_output(kiln_cli *cli, const char *text) {
+  const char *dim = cli->color ? "\033[2m" : "", *reset = cli->color ? "\033[0m" : "";
+  for (const char *line = text; *line;) {
+    size_t n = strcspn(line, "\n");
+    const char *start = line;
+    for (const char *cr = memchr(line, '\r', n); cr; cr = memchr(start, '\r', n - (size_t)(start - line)))
+      start = cr + 1;
+    size_t len = n - (size_t)(start - line);
+    while (len && (start[len - 1] == ' ' || start[len - 1] == '\t')) len--;
+    if (len && strncmp(start, "Successfully ", 13))
+      cli_info(cli, "    %s%.*s%s\n", dim, (int)len, start, reset);
+    line += n + (line[n] == '\n');
+  }
+}
+
+static void on_build_event(void *user, const kiln_build_event *ev) {
+  progress *p = user;
+  kiln_cli *cli = p->cli;
+  static const char *const kinds[] = {"step", "output", "up-to-date", "result"};
+  if (cli->json) {
+    json_t *o = json_pack("{s:s}", "event", kinds[ev->kind]);
+    if (ev->step) json_object_set_new(o, "step", json_integer(ev->step));
+    if (ev->steps) json_object_set_new(o, "steps", json_integer(ev->steps));
+    if (ev->text) json_object_set_new(o, ev->kind == KILN_BUILD_STEP ? "instruction" : "text",
+                                      json_string(ev->text));
+    if (ev->image_id) json_object_set_new(o, "image_id", json_string(ev->image_id));
+    cli_json_line(o);
+    return;
+  }
+  if (ev->kind == KILN_BUILD_STEP) {
+    const char *bold = cli->color ? "\033[1m" : "", *reset = cli->color ? "\033[0m" : "";
+    cli_info(cli, "%s[%d/%d] %.*s%s\n", bold, ev->step, ev->steps, 100, ev->text, reset);
+  } else if (ev->kind == KILN_BUILD_OUTPUT) {
+    print_output(cli, ev->text);
+  }
+}
+
+static void print_result(kiln_cli *cli, const kiln_build_result *r) {
+  if (cli->json) return; /* the result event said it */
+  const char *id = r->image_id ? r->image_id : "";
+  if (!strncmp(id, "sha256:", 7)) id += 7;
+  if (r->up_to_date)
+    printf("%s is up to date (%.12s)\n", r->tag, id);
+  else
+    printf("built %s (%.12s)\n", r->tag, id);
+}
+
+static int run_build(kiln_cli *cli, const char *path, kiln_build_options *opts) {
+  kiln_error *err = NULL;
+  cli_spec_context ctx;
+  kiln_generated gen = {0};
+  kiln_build_result result = {0};
+  kiln_engine *engine = NULL;
+  progress prog = {cli};
+  int code = KILN_EXIT_OK;
+  kiln_generate_options gopts = KILN_GENERATE_OPTIONS_INIT;
+  if (cli_load_spec(cli, path, &ctx, &err) < 0) goto out;
+  gopts.templates_dir = ctx.templates_dir;
+  gopts.catalog = ctx.catalog;
+  gopts.ns = cli->ns;
+  if (kiln_generate(ctx.spec, &gopts, &gen, &err) < 0) goto out;
+  if (!(engine = cli_engine_open(cli, &err))) goto out;
+  opts->owner_uid = ctx.identity.uid;
+  opts->on_event = on_build_event;
+  opts->user = &prog;
+  if (kiln_image_build(engine, ctx.spec, &gen, opts, &result, &err) < 0) goto out;
+  print_result(cli, &result);
+out:
+  if (err) code = cli_fail(cli, err);
+  kiln_build_result_clear(&result);
+  kiln_engine_free(engine);
+  kiln_generated_clear(&gen);
+  cli_spec_context_clear(&ctx);
+  return code;
+}
+
+static int image_build(kiln_cli *cli, int argc, char **argv) {
+  static const struct option opts[] = {
+      {"help", no_argument, NULL, 'h'},   {"no-cache", no_argument, NULL, 'n'},
+      {"pull", no_argument, NULL, 'p'},   {"force", no_argument, NULL, 'f'},
+      {NULL, 0, NULL, 0},
+  };
+  kiln_build_options bo = KILN_BUILD_OPTIONS_INIT;
+  int c;
+  while ((c = getopt_long(argc, argv, "hf", opts, NULL)) != -1) {
+    if (c == 'h') return fputs(build_help, stdout), KILN_EXIT_OK;
+    if (c == 'n') bo.nocache = true;
+    else if (c == 'p') bo.pull = true;
+    else if (c == 'f') bo.force = true;
+    else return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
+  }
+  if (argc - optind > 1) return cli_usage(cli, "image", "expected at most one PATH");
+  /* create on an existing image behaves like update: unchanged → no build. */
+  return run_build(cli, optind < argc ? argv[optind] : NULL, &bo);
+}
+
+/* ---- list ---- */
+
+static const char list_help[] =
+    "usage: kiln image list [--all]\n"
+    "\n"
+    "Your images (labelled with your uid): project, tag, size, created, and\n"
+    "whether the spec they were built from has changed since (stale).\n"
+    "\n"
+    "  --all   every kiln image on the engine, whoever built it\n";
+
+/* "yes" when the spec at the image's kiln.spec-path would build something
+ * else now, "no" when not, "?" when the spec cannot be read. */
+static const char *staleness(kiln_cli *cli, json_t *labels) {
+  const char *spec_path = json_string_value(json_object_get(labels, KILN_LABEL_SPEC_PATH));
+  const char *want_spec = json_string_value(json_object_get(labels, KILN_LABEL_SPEC_SHA256));
+  const char *want_ctx = json_string_value(json_object_get(labels, KILN_LABEL_CONTEXT_SHA256));
+  if (!spec_path || !want_spec || access(spec_path, R_OK) < 0) return "?";
+  kiln_error *err = NULL;
+  cli_spec_context ctx;
+  kiln_generated gen = {0};
+  kiln_generate_options gopts = KILN_GENERATE_OPTIONS_INIT;
+  const char *stale = "?";
+  char digest[65];
+  if (cli_load_spec(cli, spec_path, &ctx, &err) == 0) {
+    gopts.templates_dir = ctx.templates_dir;
+    gopts.catalog = ctx.catalog;
+    gopts.ns = cli->ns;
+    kiln_context *c = kiln_generate(ctx.spec, &gopts, &gen, &err) == 0
+                          ? kiln_context_for_spec(ctx.spec, &gen, &err)
+                          : NULL;
+    if (c && kiln_context_digest(c, digest, &err) == 0)
+      stale = strcmp(gen.spec_sha256, want_spec) || !want_ctx || strcmp(digest, want_ctx) ? "yes"
+                                                                                          : "no";
+    kiln_context_free(c);
+  }
+  kiln_error_free(err);
+  kiln_generated_clear(&gen);
+  cli_spec_context_clear(&ctx);
+  return stale;
+}
+
+static void human_size(json_int_t bytes, char *out, size_t n) {
+  static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = (double)bytes;
+  size_t u = 0;
+  while (v >= 1000 && u < 4) v /= 1000, u++;
+  snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void list_row(kiln_cli *cli, json_t *img) {
+  json_t *labels = json_object_get(img, "Labels");
+  const char *tag = json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0));
+  const char *project = json_string_value(json_object_get(labels, KILN_LABEL_PROJECT));
+  const char *uid = json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID));
+  json_int_t size = json_integer_value(json_object_get(img, "Size"));
+  time_t created = (time_t)json_integer_value(json_object_get(img, "Created"));
+  const char *stale = staleness(cli, labels);
+  char when[32], sz[32];
+  struct tm tm;
+  strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&created, &tm));
+  human_size(size, sz, sizeof sz);
+  if (!tag || !strcmp(tag, "<none>:<none>")) tag = "<none>";
+  if (cli->json) {
+    cli_json_line(json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I, s:s}", "image", tag, "id",
+                            json_string_value(json_object_get(img, "Id")), "project", project,
+                            "owner_uid", uid, "size", size, "created", (json_int_t)created,
+                            "stale", stale));
+    return;
+  }
+  printf("%-16s %-40s %10s  %-16s %s\n", project ? project : "-", tag, sz, when, stale);
+}
+
+static int image_list(kiln_cli *cli, int argc, char **argv) {
+  static const struct option opts[] = {
+      {"help", no_argument, NULL, 'h'}, {"all", no_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
+  bool all = false;
+  int c;
+  while ((c = getopt_long(argc, argv, "ha", opts, NULL)) != -1) {
+    if (c == 'h') return fputs(list_help, stdout), KILN_EXIT_OK;
+    if (c == 'a') all = true;
+    else return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
+  }
+  if (optind < argc) return cli_usage(cli, "image", "list takes no arguments");
+  kiln_error *err = NULL;
+  kiln_identity id;
+  if (kiln_identity_current(&id, &err) < 0) return cli_fail(cli, err);
+  kiln_engine *engine = cli_engine_open(cli, &err);
+  json_t *list = engine ? kiln_image_list(engine, id.uid, all, &err) : NULL;
+  kiln_engine_free(engine);
+  kiln_identity_clear(&id);
+  if (!list) return cli_fail(cli, err);
+  if (!cli->json) printf("%-16s %-40s %10s  %-16s %s\n", "PROJECT", "IMAGE", "SIZE", "CREATED", "STALE");
+  size_t i;
+  json_t *img;
+  json_array_foreach(list, i, img) list_row(cli, img);
+  json_decref(list);
+  return KILN_EXIT_OK;
+}
+
+/* ---- retire ---- */
+
+static const char retire_help[] =
+    "usage: kiln image retire PROJECT|IMAGE [--force]\n"
+    "\n"
+    "Removes one of your images. Refuses while containers use it; --force\n"
+    "removes your containers of it first. Never removes someone else's image.\n";
+
+static int image_retire(kiln_cli *cli, int argc, char **argv) {
+  static const struct option opts[] = {
+      {"help", no_argument, NULL, 'h'}, {"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
+  bool force = false;
+  int c;
+  while ((c = getopt_long(argc, argv, "hf", opts, NULL)) != -1) {
+    if (c == 'h') return fputs(retire_help, stdout), KILN_EXIT_OK;
+    if (c == 'f') force = true;
+    else return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
+  }
+  if (argc - optind != 1) return cli_usage(cli, "image", "retire needs one PROJECT or IMAGE");
+  kiln_error *err = NULL;
+  kiln_identity id;
+  if (kiln_identity_current(&id, &err) < 0) return cli_fail(cli, err);
+  _cleanup_free_ char *ref = cli_image_ref(cli, argv[optind], id.uid);
+  kiln_engine *engine = cli_engine_open(cli, &err);
+  int r = engine ? kiln_image_retire(engine, ref, id.uid, force, &err) : -1;
+  kiln_engine_free(engine);
+  kiln_identity_clear(&id);
+  if (r < 0) return cli_fail(cli, err);
+  if (cli->json)
+    cli_json_line(json_pack("{s:s, s:b}", "image", ref, "removed", 1));
+  else if (!cli->quiet)
+    printf("removed %s\n", ref);
+  return KILN_EXIT_OK;
+}
+
+static const kiln_command image_commands[] = {
+    {"create", image_build, "build your project's image (same as update when it exists)"},
+    {"update", image_build, "rebuild it; does nothing when nothing changed"},
+    {"list", image_list, "list your images"},
+    {"retire", image_retire, "remove one of your images"},
+    {"export", cmd_image_export, "write an image to a tarball (with sha256 manifest)"},
+    {"import", cmd_image_import, "load a tarball written by export or docker save"},
+    {"push", cmd_image_push, "push an image to a registry"},
+    {"pull", cmd_image_pull, "pull an image from a registry"},
+    {"delete-remote", cmd_image_delete_remote, "delete an image from a registry"},
+    {NULL, NULL, NULL},
+};
+
+int cmd_image(kiln_cli *cli, int argc, char **argv) {
+  return cli_dispatch(cli, "image", image_commands, argc, argv);
+}
+
+/* ---- context ls ---- */
+
+static const char context_help[] =
+    "usage: kiln context ls [PATH]\n"
+    "\n"
+    "Lists what `kiln image create` would send to the engine: the generated\n"
+    "Dockerfile and exactly the files it COPYs, with sizes.\n";
+
+typedef struct {
+  kiln_cli *cli;
+  uint64_t total;
+  size_t count;
+} listing;
+
+static int print_entry(void *user, const kiln_context_entry *e) {
+  listing *l = user;
+  l->total += e->size;
+  l->count++;
+  if (l->cli->json) {
+    char type[2] = {e->type, 0};
+    cli_json_line(json_pack("{s:s, s:s, s:I, s:i, s:s?}", "path", e->path, "type", type, "size",
+                            (json_int_t)e->size, "mode", (int)e->mode, "link", e->link_target));
+  } else {
+    printf("%12llu  %c %04o  %s%s%s\n", (unsigned long long)e->size, e->type, e->mode, e->path,
+           e->link_target ? " -> " : "", e->link_target ? e->link_target : "");
+  }
+  return 0;
+}
+
+static int context_ls(kiln_cli *cli, int argc, char **argv) {
+  static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    if (c == 'h') return fputs(context_help, stdout), KILN_EXIT_OK;
+    return cli_usage(cli, "context", "unknown option '%s'", argv[optind - 1]);
+  }
+  if (argc - optind > 1) return cli_usage(cli, "context", "expected at most one PATH");
+  kiln_error *err = NULL;
+  cli_spec_context ctx;
+  kiln_generated gen = {0};
+  kiln_context *tar = NULL;
+  kiln_generate_options gopts = KILN_GENERATE_OPTIONS_INIT;
+  listing l = {cli, 0, 0};
+  int code = KILN_EXIT_OK;
+  if (cli_load_spec(cli, optind < argc ? argv[optind] : NULL, &ctx, &err) < 0) goto out;
+  gopts.templates_dir = ctx.templates_dir;
+  gopts.catalog = ctx.catalog;
+  gopts.ns = cli->ns;
+  if (kiln_generate(ctx.spec, &gopts, &gen, &err) < 0) goto out;
+  if (!(tar = kiln_context_for_spec(ctx.spec, &gen, &err))) goto out;
+  if (kiln_context_list(tar, print_entry, &l, &err) < 0) goto out;
+  if (!cli->json && !cli->quiet)
+    printf("%12llu  total, %zu entries\n", (unsigned long long)l.total, l.count);
+out:
+  if (err) code = cli_fail(cli, err);
+  kiln_context_free(tar);
+  kiln_generated_clear(&gen);
+  cli_spec_context_clear(&ctx);
+  return code;
+}
+
+static const kiln_command context_commands[] = {
+    {"ls", context_ls, "list what a build would send"},
+    {NULL, NULL, NULL},
+};
+
+int cmd_context(kiln_cli *cli, int argc, char **argv) {
+  return cli_dispatch(cli, "context", context_commands, argc, argv);
+}
