@@ -86,12 +86,19 @@ static int cmd_version(kiln_cli *cli, int argc, char **argv) {
   return KILN_EXIT_OK;
 }
 
-/* Runs an alias: argv[0] is the alias, argv[1..] its arguments. */
+/* Runs an alias: argv[0] is the alias, argv[1..] its arguments. The group
+ * sees {alias, sub, arguments...}, as if called as `kiln GROUP SUB ...`. */
 static int run_alias(kiln_cli *cli, int idx, int argc, char **argv) {
+  char **args = calloc((size_t)argc + 2, sizeof *args);
   static char sub[32];
+  if (!args) return KILN_EXIT_FAILURE;
   snprintf(sub, sizeof sub, "%s", aliases[idx].sub);
-  argv[0] = sub; /* the group sees "create ..." */
-  return aliases[idx].group(cli, argc, argv);
+  args[0] = argv[0];
+  args[1] = sub;
+  for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
+  int code = aliases[idx].group(cli, argc + 1, args);
+  free(args);
+  return code;
 }
 
 static int find_alias(const char *name) {
