@@ -48,7 +48,8 @@ int kiln_check_label_key(const char *key, kiln_error **err);
 /* Env name: [A-Za-z_][A-Za-z0-9_]*. */
 int kiln_check_env_name(const char *name, kiln_error **err);
 /* Any free text placed in a Dockerfile (label/env values, paths): no control
- * characters (which includes newlines), valid UTF-8, <= max bytes. */
+ * characters (C0 including newline and tab, and DEL), valid UTF-8 (no
+ * overlong forms or surrogates), <= max bytes. Empty text is fine. */
 int kiln_check_text(const char *value, size_t max, const char *what, kiln_error **err);
 /* Debian package name (policy §5.6.1) with optional "=version" pin. */
 int kiln_check_apt_package(const char *name, kiln_error **err);
@@ -72,9 +73,15 @@ int kiln_check_project_path(const char *project_dir, const char *rel, const char
 /* Numbers from the spec and the command line. */
 int kiln_parse_port(const char *s, uint16_t *out, kiln_error **err);       /* 1..65535 */
 int kiln_parse_mode(const char *s, unsigned *out, kiln_error **err);       /* octal, <= 07777 */
-int kiln_parse_size(const char *s, uint64_t *out, kiln_error **err);       /* 512, 64m, 8g, 1.5g */
-int kiln_parse_cpus(const char *s, uint64_t *nano_out, kiln_error **err);  /* "1.5" → 1.5e9 */
-/* gpus: "all", a count >= 1, or a comma list of ids ([A-Za-z0-9-]+). */
+/* Sizes: 512, 64m, 8g, 1.5g. Units b, k, m, g, t (optionally followed by
+ * "b" or "ib", any case) are binary: 1k = 1024. Up to 9 decimals, rounded
+ * down to whole bytes. 0 is refused: leaving the setting out means "no
+ * limit", so a 0 would only be ambiguous. */
+int kiln_parse_size(const char *s, uint64_t *out, kiln_error **err);
+/* CPUs: "0.5", "2" → nano-CPUs (1e9 each); > 0, <= 1024, up to 9 decimals. */
+int kiln_parse_cpus(const char *s, uint64_t *nano_out, kiln_error **err);
+/* gpus: "all", a count 1..1024, or a comma list of ids ([A-Za-z0-9-]+, not
+ * all digits: a lone "0" is a count, and refused). */
 int kiln_check_gpus(const char *s, kiln_error **err);
 
 /* Shell single-quoting: returns a new string 'like'\''this' that a POSIX sh

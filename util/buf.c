@@ -65,7 +65,10 @@ void kiln_buf_reset(kiln_buf *b) {
 }
 
 char *kiln_buf_steal(kiln_buf *b, size_t *len) {
-  if (!b->data && grow(b, 0) < 0) return NULL;
+  if (!b->data) {
+    if (grow(b, 0) < 0) return NULL;
+    b->data[0] = '\0';
+  }
   char *d = b->data;
   if (len) *len = b->len;
   b->data = NULL;

@@ -21,7 +21,8 @@ int kiln_buf_append(kiln_buf *b, const void *data, size_t n);
 int kiln_buf_puts(kiln_buf *b, const char *s);
 int kiln_buf_printf(kiln_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-int kiln_buf_vprintf(kiln_buf *b, const char *fmt, va_list ap);
+int kiln_buf_vprintf(kiln_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Drops the first n bytes (used by stream parsers). */
 void kiln_buf_consume(kiln_buf *b, size_t n);

@@ -30,7 +30,8 @@ typedef struct kiln_error {
  * err may be NULL, in which case nothing is recorded. */
 int kiln_error_set(kiln_error **err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int kiln_error_setv(kiln_error **err, int code, const char *fmt, va_list ap);
+int kiln_error_setv(kiln_error **err, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Like kiln_error_set, adding strerror(errnum) after the message. */
 int kiln_error_errno(kiln_error **err, int errnum, const char *fmt, ...)
