@@ -24,7 +24,7 @@ typedef struct {
 } builder;
 
 __attribute__((format(printf, 3, 4))) static int fail_at(builder *b, const yaml_mark_t *m,
-                                                          const char *fmt, ...) {
+                                                         const char *fmt, ...) {
   char msg[256];
   va_list ap;
   va_start(ap, fmt);
@@ -36,7 +36,8 @@ __attribute__((format(printf, 3, 4))) static int fail_at(builder *b, const yaml_
 
 void ynode_free(ynode *n) {
   if (!n) return;
-  for (size_t i = 0; i < n->n; i++) ynode_free(n->items[i]);
+  for (size_t i = 0; i < n->n; i++)
+    ynode_free(n->items[i]);
   free(n->items);
   free(n->text);
   free(n);
@@ -51,44 +52,65 @@ static ynode *node_new(ynode_kind kind, const yaml_mark_t *m) {
   return n;
 }
 
-/* Attaches child to the open collection (or makes it the root). */
+/* The most children a collection may hold: list items, or key/value
+ * pairs of a mapping (two nodes each). */
+static size_t child_cap(const ynode *parent) {
+  return parent->kind == YNODE_MAP ? 2 * (size_t)KILN_MAX_LIST_ITEMS : KILN_MAX_LIST_ITEMS;
+}
+
+/* Attaches child to the open collection (or makes it the root); takes
+ * ownership of child in every case. */
 static int attach(builder *b, ynode *child, const yaml_mark_t *m) {
   if (b->depth == 0) {
     b->root = child;
     return 0;
   }
   ynode *parent = b->stack[b->depth - 1];
-  if (parent->n >= 2 * (size_t)KILN_MAX_LIST_ITEMS) {
+  if (parent->n >= child_cap(parent)) {
     ynode_free(child);
-    return fail_at(b, m, "more than %d entries", KILN_MAX_LIST_ITEMS);
+    return fail_at(b, m, "more than %d entries in one %s", KILN_MAX_LIST_ITEMS,
+                   parent->kind == YNODE_MAP ? "mapping" : "list");
   }
-  ynode **items = realloc(parent->items, (parent->n + 1) * sizeof *items);
-  if (!items) {
-    ynode_free(child);
-    return kiln_error_set(b->err, KILN_EXIT_FAILURE, "out of memory");
+  if (parent->n == parent->alloc) {
+    size_t alloc = parent->alloc ? 2 * parent->alloc : 8;
+    ynode **items = realloc(parent->items, alloc * sizeof *items);
+    if (!items) {
+      ynode_free(child);
+      return kiln_error_set(b->err, KILN_EXIT_FAILURE, "out of memory");
+    }
+    parent->items = items;
+    parent->alloc = alloc;
   }
-  parent->items = items;
-  items[parent->n++] = child;
+  parent->items[parent->n++] = child;
   return 0;
 }
 
+/* Anchors only make sense with aliases, and aliases are how a small file
+ * expands into a huge tree (billion laughs): both are refused. */
+static int refuse_anchor(builder *b, const yaml_mark_t *m, const yaml_char_t *anchor) {
+  if (!anchor) return 0;
+  return fail_at(b, m, "aliases and anchors are not supported (found &%.64s); write the value out",
+                 (const char *)anchor);
+}
+
 static int on_scalar(builder *b, const yaml_event_t *ev) {
+  if (refuse_anchor(b, &ev->start_mark, ev->data.scalar.anchor) < 0) return -1;
   if (ev->data.scalar.length > KILN_MAX_SCALAR_BYTES)
     return fail_at(b, &ev->start_mark, "value is longer than %d bytes", KILN_MAX_SCALAR_BYTES);
+  if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length))
+    return fail_at(b, &ev->start_mark, "value contains a NUL character");
   ynode *n = node_new(YNODE_SCALAR, &ev->start_mark);
   if (!n || !(n->text = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length))) {
     ynode_free(n);
     return kiln_error_set(b->err, KILN_EXIT_FAILURE, "out of memory");
   }
-  if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length)) {
-    ynode_free(n);
-    return fail_at(b, &ev->start_mark, "value contains a NUL character");
-  }
-  n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+  /* An explicit tag (!!str 1) makes the text literal, like quotes do. */
+  n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag;
   return attach(b, n, &ev->start_mark);
 }
 
-static int on_open(builder *b, const yaml_event_t *ev, ynode_kind kind) {
+static int on_open(builder *b, const yaml_event_t *ev, ynode_kind kind, const yaml_char_t *anchor) {
+  if (refuse_anchor(b, &ev->start_mark, anchor) < 0) return -1;
   if (b->depth >= KILN_MAX_YAML_DEPTH)
     return fail_at(b, &ev->start_mark, "nesting is deeper than %d levels", KILN_MAX_YAML_DEPTH);
   ynode *n = node_new(kind, &ev->start_mark);
@@ -100,32 +122,58 @@ static int on_open(builder *b, const yaml_event_t *ev, ynode_kind kind) {
 
 static int on_event(builder *b, const yaml_event_t *ev) {
   if (++b->events > KILN_MAX_YAML_EVENTS)
-    return fail_at(b, &ev->start_mark, "document has more than %d YAML events", KILN_MAX_YAML_EVENTS);
+    return fail_at(b, &ev->start_mark, "document has more than %d YAML events",
+                   KILN_MAX_YAML_EVENTS);
   switch (ev->type) {
   case YAML_DOCUMENT_START_EVENT:
     if (++b->documents > 1)
-      return fail_at(b, &ev->start_mark, "a second YAML document; kiln.yaml holds exactly one");
+      return fail_at(b, &ev->start_mark, "a second YAML document (---); expected exactly one");
     return 0;
   case YAML_ALIAS_EVENT:
     return fail_at(b, &ev->start_mark,
-                   "aliases (*name) are not supported; write the value out");
-  case YAML_SCALAR_EVENT: return on_scalar(b, ev);
-  case YAML_SEQUENCE_START_EVENT: return on_open(b, ev, YNODE_SEQ);
-  case YAML_MAPPING_START_EVENT: return on_open(b, ev, YNODE_MAP);
+                   "aliases and anchors are not supported (found *%.64s); write the value out",
+                   (const char *)ev->data.alias.anchor);
+  case YAML_SCALAR_EVENT:
+    return on_scalar(b, ev);
+  case YAML_SEQUENCE_START_EVENT:
+    return on_open(b, ev, YNODE_SEQ, ev->data.sequence_start.anchor);
+  case YAML_MAPPING_START_EVENT:
+    return on_open(b, ev, YNODE_MAP, ev->data.mapping_start.anchor);
   case YAML_SEQUENCE_END_EVENT:
-  case YAML_MAPPING_END_EVENT: b->depth--; return 0;
-  default: return 0;
+  case YAML_MAPPING_END_EVENT:
+    b->depth--;
+    return 0;
+  default:
+    return 0;
   }
 }
 
-static int syntax_error(builder *b) {
+/* 1-based line:col of byte offset in text, for reader errors (bad UTF-8),
+ * where libyaml only records the offset. */
+static yaml_mark_t mark_of_offset(const char *text, size_t len, size_t offset) {
+  yaml_mark_t m = {0, 0, 0};
+  for (size_t i = 0; i < offset && i < len; i++) {
+    if (text[i] == '\n') {
+      m.line++;
+      m.column = 0;
+    } else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+      m.column++;
+    }
+  }
+  return m;
+}
+
+static int syntax_error(builder *b, const char *text, size_t len) {
   const yaml_parser_t *p = &b->parser;
-  const yaml_mark_t *m = p->problem_offset || p->problem_mark.line ? &p->problem_mark
-                                                                   : &p->context_mark;
-  kiln_error_set(b->err, KILN_EXIT_USAGE, "%s:%zu:%zu: invalid YAML: %s%s%s", b->name,
-                 m->line + 1, m->column + 1, p->problem ? p->problem : "syntax error",
-                 p->context ? " " : "", p->context ? p->context : "");
-  return -1;
+  yaml_mark_t m = p->error == YAML_READER_ERROR ? mark_of_offset(text, len, p->problem_offset)
+                                                : p->problem_mark;
+  char started[64] = "";
+  if (p->context)
+    snprintf(started, sizeof started, " that starts at %zu:%zu", p->context_mark.line + 1,
+             p->context_mark.column + 1);
+  return kiln_error_set(b->err, KILN_EXIT_USAGE, "%s:%zu:%zu: invalid YAML: %s%s%s%s", b->name,
+                        m.line + 1, m.column + 1, p->problem ? p->problem : "syntax error",
+                        p->context ? " " : "", p->context ? p->context : "", started);
 }
 
 ynode *ynode_parse(const char *name, const char *text, size_t len, kiln_error **err) {
@@ -139,7 +187,7 @@ ynode *ynode_parse(const char *name, const char *text, size_t len, kiln_error **
   for (bool done = false; !done && r == 0;) {
     yaml_event_t ev;
     if (!yaml_parser_parse(&b.parser, &ev)) {
-      r = syntax_error(&b);
+      r = syntax_error(&b, text, len);
       break;
     }
     done = ev.type == YAML_STREAM_END_EVENT;
@@ -160,6 +208,6 @@ bool ynode_is_null(const ynode *n) {
 }
 
 const char *ynode_kind_name(ynode_kind kind) {
-  static const char *const names[] = {"text", "mapping", "list"};
+  static const char *const names[] = {"text", "a mapping", "a list"};
   return names[kind];
 }

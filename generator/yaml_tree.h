@@ -13,11 +13,12 @@ typedef enum { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ } ynode_kind;
 
 typedef struct ynode {
   ynode_kind kind;
-  int line, col;      /* 1-based */
-  char *text;         /* scalars: owned, NUL-terminated */
-  bool plain;         /* scalars: unquoted (so true/false/null/numbers apply) */
+  int line, col;        /* 1-based */
+  char *text;           /* scalars: owned, NUL-terminated */
+  bool plain;           /* scalars: unquoted (so true/false/null/numbers apply) */
   struct ynode **items; /* owned; maps hold key, value, key, value, ... */
   size_t n;
+  size_t alloc; /* capacity of items */
 } ynode;
 
 /* Parses text into a tree. Returns the root (NULL for an empty document,
@@ -29,7 +30,7 @@ void ynode_free(ynode *n);
 /* A plain scalar that YAML reads as null: "", "~", "null". */
 bool ynode_is_null(const ynode *n);
 
-/* "mapping", "list" or "text", for messages. */
+/* "a mapping", "a list" or "text", for messages ("must be a list, not text"). */
 const char *ynode_kind_name(ynode_kind kind);
 
 #endif
