@@ -11,6 +11,9 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
+/* How much of a step's instruction an error message quotes. */
+#define INSTRUCTION_QUOTE 160
+
 kiln_context *kiln_context_for_spec(const kiln_spec *spec, const kiln_generated *gen,
                                     kiln_error **err) {
   kiln_context *ctx = kiln_context_new(spec->dir, gen->dockerfile, gen->dockerfile_len, err);
@@ -30,56 +33,78 @@ kiln_context *kiln_context_for_spec(const kiln_spec *spec, const kiln_generated 
 
 /* ---- image inspection ---- */
 
-static char *image_json_path(const char *name) {
-  _cleanup_free_ char *esc = kiln_engine_escape(name);
-  char *path = NULL;
-  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return NULL;
-  return path;
-}
-
-/* GET /images/{name}/json; NULL with *missing set on 404. */
+/* GET /images/{name}/json: a new reference; NULL with *missing set (and no
+ * error) on 404, NULL with *err set otherwise. */
 static json_t *inspect_image(kiln_engine *e, const char *name, bool *missing, kiln_error **err) {
-  _cleanup_free_ char *path = image_json_path(name);
-  if (!path) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  _cleanup_free_ char *esc = kiln_engine_escape(name);
+  _cleanup_free_ char *path = NULL;
+  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
   long status = 0;
-  kiln_error *local = NULL;
+  _cleanup_error_ kiln_error *local = NULL;
   json_t *img = kiln_engine_json(e, "GET", path, NULL, NULL, &status, &local);
   *missing = !img && status == 404;
-  if (*missing)
-    kiln_error_free(local);
-  else if (!img)
-    kiln_error_set(err, local->code, "%s", local->message), kiln_error_free(local);
+  if (!img && !*missing) *err = steal_pointer(&local);
   return img;
 }
 
 static const char *label_of(json_t *img, const char *key) {
-  return json_string_value(json_object_get(json_object_get(json_object_get(img, "Config"), "Labels"), key));
+  json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
+  return json_string_value(json_object_get(labels, key));
 }
 
-static bool same(const char *a, const char *b) { return a && b && !strcmp(a, b); }
+static bool same(const char *a, const char *b) {
+  return a && b && !strcmp(a, b);
+}
 
 /* ---- the build stream ---- */
 
 typedef struct {
   const kiln_build_options *opts;
   int step, steps;
-  char *instruction; /* of the current step */
-  kiln_buf tail[KILN_BUILD_TAIL_LINES];
+  char *instruction;                    /* of the current step */
+  kiln_buf tail[KILN_BUILD_TAIL_LINES]; /* its last output lines, ANSI-free */
   size_t tail_next;
-  char *image_id;
-  char *error;
+  char *image_id; /* from {"aux":{"ID":...}} */
+  char *error;    /* from errorDetail.message or error */
 } build_state;
 
-static void emit(build_state *b, kiln_build_event_kind kind, const char *text, const char *id) {
-  if (!b->opts->on_event) return;
-  kiln_build_event ev = {kind, b->step, b->steps, text, id};
-  b->opts->on_event(b->opts->user, &ev);
+static void build_state_init(build_state *b, const kiln_build_options *opts) {
+  memset(b, 0, sizeof *b);
+  b->opts = opts;
+  for (size_t i = 0; i < KILN_BUILD_TAIL_LINES; i++)
+    b->tail[i] = (kiln_buf)KILN_BUF_INIT(KILN_MAX_STREAM_LINE);
 }
 
-static void remember_line(build_state *b, const char *text) {
-  kiln_buf *slot = &b->tail[b->tail_next++ % KILN_BUILD_TAIL_LINES];
-  kiln_buf_reset(slot);
-  kiln_buf_puts(slot, text);
+static void build_state_clear(build_state *b) {
+  free(b->instruction);
+  free(b->image_id);
+  free(b->error);
+  for (size_t i = 0; i < KILN_BUILD_TAIL_LINES; i++)
+    kiln_buf_free(&b->tail[i]);
+}
+
+static void emit(const kiln_build_options *opts, const kiln_build_event *ev) {
+  if (opts->on_event) opts->on_event(opts->user, ev);
+}
+
+/* Keeps the step's output, line by line, for the failure message; drops
+ * the ANSI colour the engine wraps stderr in ("\033[91m...\033[0m"). An
+ * engine object may hold part of a line or several lines. */
+static void remember_output(build_state *b, const char *text) {
+  for (const char *p = text; *p; p++) {
+    kiln_buf *slot = &b->tail[b->tail_next % KILN_BUILD_TAIL_LINES];
+    if (*p == '\033' && p[1] == '[') {
+      for (p += 2; *p && !(*p >= '@' && *p <= '~'); p++)
+        continue;
+      if (!*p) break;
+    } else if (*p == '\n' || *p == '\r') {
+      if (slot->len) b->tail_next++;
+      kiln_buf_reset(&b->tail[b->tail_next % KILN_BUILD_TAIL_LINES]);
+    } else if (kiln_buf_append(slot, p, 1) < 0) {
+      break; /* a line past KILN_MAX_STREAM_LINE: keep its start */
+    }
+  }
 }
 
 /* "Step 3/9 : RUN apt-get ..." starts a step. */
@@ -89,19 +114,30 @@ static bool parse_step(build_state *b, const char *text) {
   b->step = step;
   b->steps = steps;
   free(b->instruction);
-  b->instruction = strndup(text + used, strcspn(text + used, "\n"));
-  for (size_t i = 0; i < KILN_BUILD_TAIL_LINES; i++) kiln_buf_reset(&b->tail[i]);
+  b->instruction = strndup(text + used, strcspn(text + used, "\r\n"));
+  for (size_t i = 0; i < KILN_BUILD_TAIL_LINES; i++)
+    kiln_buf_reset(&b->tail[i]);
   b->tail_next = 0;
-  emit(b, KILN_BUILD_STEP, b->instruction, NULL);
+  kiln_build_event ev = {KILN_BUILD_STEP, step, steps, b->instruction, NULL};
+  emit(b->opts, &ev);
   return true;
+}
+
+/* The engine's own bookkeeping lines, not the step's output. */
+static bool is_noise(const char *text) {
+  static const char *const prefixes[] = {" ---> ", "Removing intermediate container",
+                                         "Successfully built ", "Successfully tagged "};
+  for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+    if (!strncmp(text, prefixes[i], strlen(prefixes[i]))) return true;
+  return !strcmp(text, "\n");
 }
 
 static int on_build_line(void *user, json_t *line) {
   build_state *b = user;
   const char *stream = json_string_value(json_object_get(line, "stream"));
   const char *id = json_string_value(json_object_get(json_object_get(line, "aux"), "ID"));
-  json_t *detail = json_object_get(line, "errorDetail");
-  const char *error = json_string_value(json_object_get(detail, "message"));
+  const char *error =
+      json_string_value(json_object_get(json_object_get(line, "errorDetail"), "message"));
   if (!error) error = json_string_value(json_object_get(line, "error"));
   if (error) {
     free(b->error);
@@ -109,31 +145,43 @@ static int on_build_line(void *user, json_t *line) {
   } else if (id) {
     free(b->image_id);
     b->image_id = strdup(id);
-  } else if (stream && !parse_step(b, stream)) {
-    if (strncmp(stream, " ---> ", 6) && strncmp(stream, "Removing intermediate", 21))
-      remember_line(b, stream), emit(b, KILN_BUILD_OUTPUT, stream, NULL);
+  } else if (stream && !parse_step(b, stream) && !is_noise(stream)) {
+    remember_output(b, stream);
+    kiln_build_event ev = {KILN_BUILD_OUTPUT, b->step, b->steps, stream, NULL};
+    emit(b->opts, &ev);
   }
   return 0;
 }
 
-static int build_failed(build_state *b, kiln_error **err) {
-  _cleanup_buf_ kiln_buf msg = KILN_BUF_INIT(64u << 10);
-  kiln_buf_printf(&msg, "build step %d/%d (%s) failed: %s", b->step, b->steps,
-                  b->instruction ? b->instruction : "?", b->error);
-  size_t n = b->tail_next < KILN_BUILD_TAIL_LINES ? b->tail_next : KILN_BUILD_TAIL_LINES;
-  if (n) kiln_buf_puts(&msg, "\nlast output of the step:\n");
-  for (size_t i = 0; i < n; i++) {
-    const kiln_buf *line = &b->tail[(b->tail_next - n + i) % KILN_BUILD_TAIL_LINES];
-    if (line->data) kiln_buf_printf(&msg, "  | %s", line->data);
-  }
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "%s", msg.data ? msg.data : "build failed");
+/* The classic builder repeats the whole command in its message; the step
+ * line already shows it, so keep only the exit code. */
+static const char *short_cause(const char *error, char *buf, size_t n) {
+  static const char marker[] = "' returned a non-zero code: ";
+  const char *code = strstr(error, marker);
+  if (strncmp(error, "The command '", 13) || !code) return error;
+  snprintf(buf, n, "the command returned a non-zero code: %s", code + strlen(marker));
+  return buf;
 }
 
-static void build_state_clear(build_state *b) {
-  free(b->instruction);
-  free(b->image_id);
-  free(b->error);
-  for (size_t i = 0; i < KILN_BUILD_TAIL_LINES; i++) kiln_buf_free(&b->tail[i]);
+/* "build step 5/16 (RUN ...) failed: <cause>" and the step's last output
+ * lines (the unfinished one included). */
+static int build_failed(build_state *b, kiln_error **err) {
+  kiln_build_event ev = {KILN_BUILD_ERROR, b->step, b->steps, b->error, NULL};
+  emit(b->opts, &ev);
+  _cleanup_buf_ kiln_buf msg = KILN_BUF_INIT(KILN_MAX_STREAM_LINE);
+  const char *instr = b->instruction ? b->instruction : "?";
+  char cause[96];
+  kiln_buf_printf(&msg, "build step %d/%d (%.*s%s) failed: %s", b->step, b->steps,
+                  INSTRUCTION_QUOTE, instr, strlen(instr) > INSTRUCTION_QUOTE ? "..." : "",
+                  short_cause(b->error, cause, sizeof cause));
+  size_t last = b->tail_next + (b->tail[b->tail_next % KILN_BUILD_TAIL_LINES].len ? 1 : 0);
+  size_t n = last < KILN_BUILD_TAIL_LINES ? last : KILN_BUILD_TAIL_LINES;
+  if (n) kiln_buf_puts(&msg, "\nlast output of the step:");
+  for (size_t i = last - n; i < last; i++) {
+    const kiln_buf *line = &b->tail[i % KILN_BUILD_TAIL_LINES];
+    kiln_buf_printf(&msg, "\n  | %s", line->data ? line->data : "");
+  }
+  return kiln_error_set(err, KILN_EXIT_FAILURE, "%s", msg.data ? msg.data : "build failed");
 }
 
 /* ---- the request ---- */
@@ -145,22 +193,24 @@ static char *build_labels(const kiln_spec *spec, const char *digest, const char 
   struct tm tm;
   strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
   snprintf(uid, sizeof uid, "%u", owner);
+  const char *slash = strrchr(spec->path, '/');
   _cleanup_free_ char *spec_path = NULL;
-  if (asprintf(&spec_path, "%s/%s", spec->dir, strrchr(spec->path, '/') ? strrchr(spec->path, '/') + 1 : spec->path) < 0)
-    return NULL;
-  _cleanup_json_ json_t *labels =
-      json_pack("{s:s, s:s, s:s, s:s, s:s}", KILN_LABEL_CREATED, created,
-                KILN_LABEL_CONTEXT_SHA256, digest, KILN_LABEL_BASE_ID, base_id ? base_id : "",
-                KILN_LABEL_OWNER_UID, uid, KILN_LABEL_SPEC_PATH, spec_path);
+  if (asprintf(&spec_path, "%s/%s", spec->dir, slash ? slash + 1 : spec->path) < 0) return NULL;
+  _cleanup_json_ json_t *labels = json_pack(
+      "{s:s, s:s, s:s, s:s, s:s}", KILN_LABEL_CREATED, created, KILN_LABEL_CONTEXT_SHA256, digest,
+      KILN_LABEL_BASE_ID, base_id, KILN_LABEL_OWNER_UID, uid, KILN_LABEL_SPEC_PATH, spec_path);
   return labels ? json_dumps(labels, JSON_COMPACT) : NULL;
 }
 
+/* version=1: the classic builder (BuildKit needs a session kiln does not
+ * speak); rm+forcerm: no intermediate container survives, even on failure. */
 static char *build_query(const char *tag, const char *labels, const kiln_build_options *opts) {
   _cleanup_free_ char *t = kiln_engine_escape(tag);
   _cleanup_free_ char *l = kiln_engine_escape(labels);
   char *q = NULL;
-  if (!t || !l || asprintf(&q, "t=%s&labels=%s&rm=1&forcerm=1&nocache=%d&pull=%d", t, l,
-                           opts->nocache, opts->pull) < 0)
+  if (!t || !l ||
+      asprintf(&q, "t=%s&labels=%s&rm=1&forcerm=1&nocache=%d&pull=%d&version=1", t, l,
+               opts->nocache, opts->pull) < 0)
     return NULL;
   return q;
 }
@@ -180,82 +230,117 @@ static int post_build(kiln_engine *e, kiln_context *ctx, const char *query, buil
   int r = kiln_engine_call(e, &req, &resp, err);
   kiln_engine_response_clear(&resp);
   if (r < 0 && kiln_context_error(ctx)) {
+    /* the context failed (a file vanished...): that is the cause to show */
     kiln_error_free(*err);
     *err = NULL;
     return kiln_context_take_error(ctx, err);
   }
-  return r;
+  return r < 0 ? kiln_error_prefix(err, "build") : 0;
 }
 
-static int up_to_date(kiln_build_result *result, const char *tag, json_t *img,
-                      const kiln_build_options *opts) {
-  result->up_to_date = true;
+static int fill_result(kiln_build_result *result, const char *tag, const char *id, bool up) {
+  result->up_to_date = up;
   result->tag = strdup(tag);
-  result->image_id = strdup(json_string_value(json_object_get(img, "Id")));
-  if (opts->on_event) {
-    kiln_build_event ev = {KILN_BUILD_UP_TO_DATE, 0, 0, tag, result->image_id};
-    opts->on_event(opts->user, &ev);
-  }
-  return 0;
+  result->image_id = strdup(id);
+  return result->tag && result->image_id ? 0 : -1;
 }
 
+/* The base's image id, or NULL: missing without --pull is an error (kiln
+ * never pulls behind the user's back); with --pull it is "" (unknown). */
 static char *base_image_id(kiln_engine *e, const kiln_spec *spec, bool pull, kiln_error **err) {
   bool missing = false;
   _cleanup_json_ json_t *base = inspect_image(e, spec->base_image, &missing, err);
-  if (base) return strdup(json_string_value(json_object_get(base, "Id")));
-  if (missing && !pull)
+  const char *id = json_string_value(json_object_get(base, "Id"));
+  if (id) return strdup(id);
+  if (base)
+    return kiln_error_set(err, KILN_EXIT_ENGINE, "the engine gave no id for %s", spec->base_image),
+           NULL;
+  if (missing && pull) return strdup("");
+  if (missing)
     kiln_error_set(err, KILN_EXIT_FAILURE,
-                   "base image %s is not present in the engine, and kiln does not pull it; load "
-                   "it first (docker load, kiln image import) or pass --pull when a registry is "
-                   "reachable",
+                   "base image %s is not present locally, and kiln does not pull: load it with "
+                   "docker load or kiln image import, or pass --pull when a registry is reachable",
                    spec->base_image);
-  return missing && pull ? strdup("") : NULL;
+  return NULL;
+}
+
+/* The existing tag is current when its labels name the same spec, context
+ * and base image. */
+static bool is_current(json_t *img, const kiln_generated *gen, const char *digest,
+                       const char *base_id) {
+  return same(label_of(img, KILN_LABEL_SPEC_SHA256), gen->spec_sha256) &&
+         same(label_of(img, KILN_LABEL_CONTEXT_SHA256), digest) &&
+         same(label_of(img, KILN_LABEL_BASE_ID), base_id) &&
+         json_string_value(json_object_get(img, "Id"));
+}
+
+/* The image the tag named before a rebuild is left untagged; remove it so
+ * updates do not pile up old images. Best effort: the engine refuses (409)
+ * while a container still uses it, and then it stays. */
+static void drop_previous(kiln_engine *e, json_t *previous, const char *new_id) {
+  const char *old_id = json_string_value(json_object_get(previous, "Id"));
+  if (!old_id || !new_id || !strcmp(old_id, new_id)) return;
+  _cleanup_free_ char *path = NULL;
+  if (asprintf(&path, "/images/%s", old_id) < 0) return;
+  _cleanup_error_ kiln_error *ignored = NULL;
+  json_decref(kiln_engine_json(e, "DELETE", path, NULL, NULL, NULL, &ignored));
+}
+
+static int run_build(kiln_engine *e, const kiln_spec *spec, kiln_context *ctx, const char *tag,
+                     const char *digest, const char *base_id, const kiln_build_options *opts,
+                     kiln_build_result *result, kiln_error **err) {
+  _cleanup_free_ char *labels = build_labels(spec, digest, base_id, opts->owner_uid);
+  _cleanup_free_ char *query = labels ? build_query(tag, labels, opts) : NULL;
+  if (!query) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  build_state b;
+  build_state_init(&b, opts);
+  int r = post_build(e, ctx, query, &b, err);
+  if (r == 0 && b.error) r = build_failed(&b, err);
+  if (r == 0 && !b.image_id)
+    r = kiln_error_set(err, KILN_EXIT_ENGINE,
+                       "the engine ended the build of %s without an image id (step %d/%d)", tag,
+                       b.step, b.steps);
+  if (r == 0 && fill_result(result, tag, b.image_id, false) < 0)
+    r = kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (r == 0) {
+    result->context_bytes = kiln_context_bytes_sent(ctx);
+    kiln_build_event ev = {KILN_BUILD_RESULT, b.step, b.steps, tag, result->image_id};
+    emit(opts, &ev);
+  }
+  build_state_clear(&b);
+  return r;
 }
 
 int kiln_image_build(kiln_engine *e, const kiln_spec *spec, const kiln_generated *gen,
                      const kiln_build_options *opts, kiln_build_result *result, kiln_error **err) {
   memset(result, 0, sizeof *result);
   const char *tag = opts->tag ? opts->tag : gen->image_name;
+  char digest[65];
+  bool missing = false;
   kiln_context *ctx = kiln_context_for_spec(spec, gen, err);
   if (!ctx) return -1;
-  char digest[65];
-  _cleanup_free_ char *base_id = NULL, *labels = NULL, *query = NULL;
+  _cleanup_free_ char *base_id = NULL;
   _cleanup_json_ json_t *existing = NULL;
-  build_state b = {.opts = opts};
-  bool missing = false;
   int r = -1;
-  if (kiln_context_digest(ctx, digest, err) < 0 || !(base_id = base_image_id(e, spec, opts->pull, err)))
+  if (kiln_context_digest(ctx, digest, err) < 0 ||
+      !(base_id = base_image_id(e, spec, opts->pull, err)))
     goto out;
   existing = inspect_image(e, tag, &missing, err);
   if (!existing && !missing) goto out;
-  if (existing && !opts->force && !opts->nocache &&
-      same(label_of(existing, KILN_LABEL_SPEC_SHA256), gen->spec_sha256) &&
-      same(label_of(existing, KILN_LABEL_CONTEXT_SHA256), digest) &&
-      same(label_of(existing, KILN_LABEL_BASE_ID), base_id)) {
-    r = up_to_date(result, tag, existing, opts);
+  if (existing && !opts->force && !opts->nocache && is_current(existing, gen, digest, base_id)) {
+    const char *id = json_string_value(json_object_get(existing, "Id"));
+    r = fill_result(result, tag, id, true) < 0
+            ? kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory")
+            : 0;
+    kiln_build_event ev = {KILN_BUILD_UP_TO_DATE, 0, 0, tag, id};
+    if (r == 0) emit(opts, &ev);
     goto out;
   }
-  if (!(labels = build_labels(spec, digest, base_id, opts->owner_uid)) ||
-      !(query = build_query(tag, labels, opts))) {
-    kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-    goto out;
-  }
-  if (post_build(e, ctx, query, &b, err) < 0) goto out;
-  if (b.error) {
-    build_failed(&b, err);
-    goto out;
-  }
-  result->tag = strdup(tag);
-  result->image_id = b.image_id ? strdup(b.image_id) : NULL;
-  result->context_bytes = kiln_context_bytes_sent(ctx);
-  if (opts->on_event) {
-    kiln_build_event ev = {KILN_BUILD_RESULT, b.step, b.steps, tag, result->image_id};
-    opts->on_event(opts->user, &ev);
-  }
-  r = 0;
+  r = run_build(e, spec, ctx, tag, digest, base_id, opts, result, err);
+  if (r == 0 && existing) drop_previous(e, existing, result->image_id);
 out:
-  build_state_clear(&b);
   kiln_context_free(ctx);
+  if (r < 0) kiln_build_result_clear(result);
   return r;
 }
 

@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 
+#include "builder/stream.h"
 #include "sanitize/limits.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -29,17 +30,21 @@ struct kiln_engine {
   long connect_timeout_ms;
 };
 
-const char *kiln_engine_api_version(const kiln_engine *e) { return e->api; }
-const char *kiln_engine_host(const kiln_engine *e) { return e->host; }
+const char *kiln_engine_api_version(const kiln_engine *e) {
+  return e->api;
+}
+const char *kiln_engine_host(const kiln_engine *e) {
+  return e->host;
+}
 
 /* ---- transfer state ---- */
 
 typedef struct {
   const kiln_engine_request *req;
   kiln_engine *engine;
-  kiln_buf body;  /* kept body (no callbacks, or an error answer) */
-  kiln_buf line;  /* partial JSON line */
-  kiln_error *cb_err; /* why a callback aborted */
+  kiln_buf body;          /* kept body (no callbacks, or an error answer) */
+  kiln_json_stream lines; /* JSON-lines answers */
+  kiln_error *cb_err;     /* why a callback aborted */
   bool aborted;
 } transfer;
 
@@ -49,35 +54,8 @@ static long response_status(CURL *curl) {
   return status;
 }
 
-static bool is_success(long status) { return status >= 200 && status < 300; }
-
-static int emit_line(transfer *t, const char *data, size_t n) {
-  while (n && (data[n - 1] == '\r' || data[n - 1] == ' ')) n--;
-  if (!n) return 0;
-  json_error_t jerr;
-  _cleanup_json_ json_t *obj = json_loadb(data, n, JSON_DISABLE_EOF_CHECK, &jerr);
-  if (!obj)
-    return kiln_error_set(&t->cb_err, KILN_EXIT_ENGINE, "the engine sent a malformed line: %s",
-                          jerr.text);
-  return t->req->on_line(t->req->user, obj);
-}
-
-/* Splits the stream into lines, each bounded by KILN_MAX_STREAM_LINE. */
-static int feed_lines(transfer *t, const char *data, size_t n) {
-  while (n) {
-    const char *nl = memchr(data, '\n', n);
-    size_t chunk = nl ? (size_t)(nl - data) : n;
-    if (kiln_buf_append(&t->line, data, chunk) < 0)
-      return kiln_error_set(&t->cb_err, KILN_EXIT_ENGINE,
-                            "the engine sent a line longer than %u bytes", KILN_MAX_STREAM_LINE);
-    if (!nl) return 0;
-    int r = emit_line(t, t->line.data ? t->line.data : "", t->line.len);
-    kiln_buf_reset(&t->line);
-    if (r < 0) return r;
-    data = nl + 1;
-    n -= chunk + 1;
-  }
-  return 0;
+static bool is_success(long status) {
+  return status >= 200 && status < 300;
 }
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
@@ -86,11 +64,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
   int r;
   if (!is_success(response_status(t->engine->curl)) || (!t->req->on_line && !t->req->on_data))
     r = kiln_buf_append(&t->body, data, n) < 0
-            ? kiln_error_set(&t->cb_err, KILN_EXIT_ENGINE, "the engine's answer is larger than %u "
-                                                           "bytes", KILN_MAX_RESPONSE_BYTES)
+            ? kiln_error_set(&t->cb_err, KILN_EXIT_ENGINE,
+                             "the engine's answer is larger than %u "
+                             "bytes",
+                             KILN_MAX_RESPONSE_BYTES)
             : 0;
   else if (t->req->on_line)
-    r = feed_lines(t, data, n);
+    r = kiln_json_stream_feed(&t->lines, data, n, &t->cb_err);
   else
     r = t->req->on_data(t->req->user, data, n);
   if (r < 0) {
@@ -128,7 +108,8 @@ static struct curl_slist *build_headers(const kiln_engine_request *req) {
   if (has_body || req->content_type) h = curl_slist_append(h, ct);
   if (req->read) h = curl_slist_append(h, "Transfer-Encoding: chunked");
   h = curl_slist_append(h, "Expect:");
-  for (const char *const *x = req->headers; x && *x; x++) h = curl_slist_append(h, *x);
+  for (const char *const *x = req->headers; x && *x; x++)
+    h = curl_slist_append(h, *x);
   return h;
 }
 
@@ -161,35 +142,39 @@ static void set_method(kiln_engine *e, const kiln_engine_request *req, transfer 
 
 /* ---- errors ---- */
 
+#define START_HINT                                                                                 \
+  "is dockerd running? Start it with 'systemctl start docker' or 'dockerd &' (as root), or "       \
+  "point DOCKER_HOST or --host at a running engine"
+
+/* Why the connection failed, in terms of the socket or address tried. */
 static int unreachable(const kiln_engine *e, CURLcode code, kiln_error **err) {
+  long os_errno = 0;
+  curl_easy_getinfo(e->curl, CURLINFO_OS_ERRNO, &os_errno);
   if (e->socket_path) {
     struct stat st;
+    if (os_errno == EACCES)
+      return kiln_error_set(err, KILN_EXIT_ENGINE,
+                            "permission denied on %s: add yourself to the docker group (then log "
+                            "in again) or use sudo",
+                            e->socket_path);
     if (stat(e->socket_path, &st) < 0)
       return kiln_error_set(err, KILN_EXIT_ENGINE,
-                            "cannot reach the Docker engine at %s: %s does not exist; is dockerd "
-                            "running? Start it with 'systemctl start docker' (or 'dockerd &' as "
-                            "root), or point DOCKER_HOST/--host at a running engine",
+                            "cannot reach the Docker engine at %s (%s: no such file): " START_HINT,
                             e->host, e->socket_path);
     if (!S_ISSOCK(st.st_mode))
       return kiln_error_set(err, KILN_EXIT_ENGINE,
-                            "cannot reach the Docker engine at %s: %s is not a socket", e->host,
-                            e->socket_path);
-    if (access(e->socket_path, R_OK | W_OK) < 0 && errno == EACCES)
-      return kiln_error_set(err, KILN_EXIT_ENGINE,
-                            "permission denied on %s: add yourself to the 'docker' group (then "
-                            "log in again) or run kiln through sudo",
-                            e->socket_path);
+                            "cannot reach the Docker engine at %s (%s is not a socket): check "
+                            "DOCKER_HOST or --host",
+                            e->host, e->socket_path);
   }
   return kiln_error_set(err, KILN_EXIT_ENGINE,
-                        "cannot reach the Docker engine at %s (%s); is dockerd running? Start it "
-                        "with 'systemctl start docker' (or 'dockerd &' as root)",
-                        e->host, curl_easy_strerror(code));
+                        "cannot reach the Docker engine at %s (%s): " START_HINT, e->host,
+                        os_errno ? strerror((int)os_errno) : curl_easy_strerror(code));
 }
 
 /* The engine's own words for a non-2xx answer: {"message": "..."}. */
 static int engine_refused(transfer *t, long status, kiln_error **err) {
-  _cleanup_json_ json_t *o =
-      t->body.data ? json_loadb(t->body.data, t->body.len, 0, NULL) : NULL;
+  _cleanup_json_ json_t *o = t->body.data ? json_loadb(t->body.data, t->body.len, 0, NULL) : NULL;
   const char *msg = json_string_value(json_object_get(o, "message"));
   if (!msg) msg = t->body.data && t->body.len ? t->body.data : "no message";
   return kiln_error_set(err, KILN_EXIT_ENGINE, "engine: %s (HTTP %ld)", msg, status);
@@ -210,10 +195,7 @@ static int finish(transfer *t, CURLcode code, kiln_engine_response *resp, kiln_e
                           curl_easy_strerror(code));
   }
   if (!is_success(resp->status)) return engine_refused(t, resp->status, err);
-  if (t->req->on_line && t->line.len && emit_line(t, t->line.data, t->line.len) < 0) {
-    kiln_error_set(err, t->cb_err->code, "%s", t->cb_err->message);
-    return -1;
-  }
+  if (t->req->on_line && kiln_json_stream_finish(&t->lines, err) < 0) return -1;
   resp->body = kiln_buf_steal(&t->body, &resp->body_len);
   return 0;
 }
@@ -221,10 +203,8 @@ static int finish(transfer *t, CURLcode code, kiln_engine_response *resp, kiln_e
 int kiln_engine_call(kiln_engine *e, const kiln_engine_request *req, kiln_engine_response *resp,
                      kiln_error **err) {
   memset(resp, 0, sizeof *resp);
-  transfer t = {.req = req,
-                .engine = e,
-                .body = KILN_BUF_INIT(KILN_MAX_RESPONSE_BYTES),
-                .line = KILN_BUF_INIT(KILN_MAX_STREAM_LINE)};
+  transfer t = {.req = req, .engine = e, .body = KILN_BUF_INIT(KILN_MAX_RESPONSE_BYTES)};
+  kiln_json_stream_init(&t.lines, req->on_line, req->user);
   _cleanup_free_ char *url = build_url(e, req);
   if (!url) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
   set_common(e);
@@ -239,7 +219,7 @@ int kiln_engine_call(kiln_engine *e, const kiln_engine_request *req, kiln_engine
   int r = finish(&t, code, resp, err);
   curl_slist_free_all(headers);
   kiln_buf_free(&t.body);
-  kiln_buf_free(&t.line);
+  kiln_json_stream_free(&t.lines);
   kiln_error_free(t.cb_err);
   if (r < 0) {
     long status = resp->status;
@@ -271,8 +251,8 @@ json_t *kiln_engine_json(kiln_engine *e, const char *method, const char *path, c
   if (resp.body_len) {
     json_error_t jerr;
     out = json_loadb(resp.body, resp.body_len, 0, &jerr);
-    if (!out) kiln_error_set(err, KILN_EXIT_ENGINE, "engine sent invalid JSON for %s: %s", path,
-                             jerr.text);
+    if (!out)
+      kiln_error_set(err, KILN_EXIT_ENGINE, "engine sent invalid JSON for %s: %s", path, jerr.text);
   } else {
     out = json_null();
   }
@@ -322,6 +302,15 @@ static int version_cmp(const char *a, const char *b) {
   return am != bm ? (am < bm ? -1 : 1) : (an < bn ? -1 : an > bn);
 }
 
+static bool is_version(const char *v) {
+  unsigned major, minor;
+  char end;
+  return v && strlen(v) < sizeof((kiln_engine *)0)->api &&
+         sscanf(v, "%u.%u%c", &major, &minor, &end) == 2;
+}
+
+/* As the Go client: min(kiln's max, the engine's), raised to the engine's
+ * minimum when below it; DOCKER_API_VERSION pins it. */
 static int negotiate(kiln_engine *e, kiln_error **err) {
   kiln_engine_request ping = KILN_ENGINE_REQUEST_INIT;
   kiln_engine_response resp;
@@ -329,11 +318,23 @@ static int negotiate(kiln_engine *e, kiln_error **err) {
   ping.timeout_ms = 30000;
   if (kiln_engine_call(e, &ping, &resp, err) < 0) return -1;
   kiln_engine_response_clear(&resp);
+  const char *pinned = getenv("DOCKER_API_VERSION");
+  if (pinned && *pinned) {
+    if (!is_version(pinned))
+      return kiln_error_set(err, KILN_EXIT_USAGE,
+                            "DOCKER_API_VERSION=\"%s\" is not a version like 1.41", pinned);
+    snprintf(e->api, sizeof e->api, "%s", pinned);
+    return 0;
+  }
   _cleanup_json_ json_t *v = kiln_engine_json(e, "GET", "/version", NULL, NULL, NULL, err);
   if (!v) return -1;
   const char *api = json_string_value(json_object_get(v, "ApiVersion"));
-  if (!api) return kiln_error_set(err, KILN_EXIT_ENGINE, "the engine did not say its API version");
-  snprintf(e->api, sizeof e->api, "%s", version_cmp(api, KILN_API_MAX) < 0 ? api : KILN_API_MAX);
+  const char *min = json_string_value(json_object_get(v, "MinAPIVersion"));
+  if (!is_version(api))
+    return kiln_error_set(err, KILN_EXIT_ENGINE, "the engine did not say its API version");
+  const char *use = version_cmp(api, KILN_API_MAX) < 0 ? api : KILN_API_MAX;
+  if (is_version(min) && version_cmp(use, min) < 0) use = min;
+  snprintf(e->api, sizeof e->api, "%s", use);
   return 0;
 }
 

@@ -21,8 +21,8 @@ static char *label_filter(const char *label) {
 
 json_t *kiln_image_list(kiln_engine *e, uint32_t uid, bool all, kiln_error **err) {
   char cond[64];
-  if (all)
-    snprintf(cond, sizeof cond, "%s", KILN_LABEL_USER_SETUP);
+  if (all) /* the key alone: every image a kiln build labelled */
+    snprintf(cond, sizeof cond, "%s", KILN_LABEL_OWNER_UID);
   else
     snprintf(cond, sizeof cond, "%s=%u", KILN_LABEL_OWNER_UID, uid);
   _cleanup_free_ char *query = label_filter(cond);
@@ -74,20 +74,25 @@ static int clear_containers(kiln_engine *e, const char *ref, const char *id, uin
   json_array_foreach(list, i, c) kiln_buf_printf(&names, "%s%s", i ? ", " : "", container_name(c));
   if (!force)
     return kiln_error_set(err, KILN_EXIT_FAILURE,
-                          "%s is used by container(s) %s; retire them first or pass --force", ref,
-                          names.data);
+                          "%s is used by %zu container(s): %s; remove them first or pass --force "
+                          "to remove them with the image",
+                          ref, json_array_size(list), names.data);
+  /* A container inherits the image's labels; kiln's deploy overrides
+   * kiln.owner-uid with the deployer's uid, so this tells whose it is. */
   json_array_foreach(list, i, c) {
-    if (!owned_by(json_object_get(c, "Labels"), uid))
+    json_t *labels = json_object_get(c, "Labels");
+    const char *owner = json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID));
+    if (!owned_by(labels, uid))
       return kiln_error_set(err, KILN_EXIT_FAILURE,
-                            "%s is used by container %s, which is not yours; not removing it", ref,
-                            container_name(c));
+                            "%s is used by container %s, which is not yours (kiln.owner-uid=%s); "
+                            "not removing anything",
+                            ref, container_name(c), owner ? owner : "unset");
   }
   json_array_foreach(list, i, c) if (remove_container(e, c, err) < 0) return -1;
   return 0;
 }
 
-int kiln_image_retire(kiln_engine *e, const char *ref, uint32_t uid, bool force,
-                      kiln_error **err) {
+int kiln_image_retire(kiln_engine *e, const char *ref, uint32_t uid, bool force, kiln_error **err) {
   _cleanup_free_ char *esc = kiln_engine_escape(ref);
   _cleanup_free_ char *path = NULL;
   if (!esc || asprintf(&path, "/images/%s/json", esc) < 0)

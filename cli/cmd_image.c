@@ -7,63 +7,100 @@
 
 #include "cli.h"
 #include "kiln/image.h"
+#include "sanitize/limits.h"
+#include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
 /* ---- create / update ---- */
 
 static const char build_help[] =
-    "usage: kiln image create|update [PATH] [--no-cache] [--pull] [--force]\n"
+    "usage: kiln image create|update [PATH] [--no-cache] [--pull] [--force] [--tag IMAGE]\n"
+    "                                [--quiet] [--json]\n"
     "\n"
     "Builds <ns>-<uid>/<project>:latest from PATH (a kiln.yaml or a folder holding\n"
     "one; default: the current folder) through the Docker Engine API. Only the\n"
     "generated Dockerfile and the files it COPYs are sent. When the spec, those\n"
-    "files and the base image are unchanged, nothing is built (\"up to date\").\n"
+    "files and the base image are unchanged, nothing is built (\"up to date\");\n"
+    "create on an existing image behaves the same. A failed build moves no tag\n"
+    "and leaves no container behind.\n"
     "\n"
-    "  --no-cache  build every step anew (implies a build)\n"
-    "  --pull      let the engine pull the base image (needs a registry)\n"
-    "  --force     build even when nothing changed\n";
+    "  --no-cache   build every step anew (implies a build)\n"
+    "  --pull       let the engine pull the base image (needs a registry)\n"
+    "  --force      build even when nothing changed\n"
+    "  --tag IMAGE  tag the result IMAGE instead of the project's name\n"
+    "  --quiet      print only the result\n"
+    "  --json       one JSON event per line: step, stream, error, result\n"
+    "\n"
+    "Exit codes: 0 built or up to date, 1 build failed, 2 bad spec or usage,\n"
+    "3 engine unreachable or engine error.\n";
 
-typedef struct {
-  kiln_cli *cli;
-} progress;
+/* Step output, indented under its step line. Engine objects hold parts of
+ * lines or several lines, so where a line starts is remembered. ANSI
+ * escapes (the engine colours stderr) are dropped when colour is off. */
+static bool output_at_line_start = true;
 
-/* Step output, indented under its step; blank lines and the carriage-return
- * redraws of progress meters dropped. */
 static void print_output(kiln_cli *cli, const char *text) {
-  const char *dim = cli->color ? "\033[2m" : "", *reset = cli->color ? "\033[0m" : "";
-  for (const char *line = text; *line;) {
-    size_t n = strcspn(line, "\n");
-    const char *start = line;
-    for (const char *cr = memchr(line, '\r', n); cr; cr = memchr(start, '\r', n - (size_t)(start - line)))
-      start = cr + 1;
-    size_t len = n - (size_t)(start - line);
-    while (len && (start[len - 1] == ' ' || start[len - 1] == '\t')) len--;
-    if (len && strncmp(start, "Successfully ", 13))
-      cli_info(cli, "    %s%.*s%s\n", dim, (int)len, start, reset);
-    line += n + (line[n] == '\n');
+  _cleanup_buf_ kiln_buf out = KILN_BUF_INIT(4 * KILN_MAX_STREAM_LINE);
+  for (const char *p = text; *p; p++) {
+    if (!cli->color && *p == '\033' && p[1] == '[') {
+      for (p += 2; *p && !(*p >= '@' && *p <= '~'); p++)
+        continue;
+      if (!*p) break;
+      continue;
+    }
+    if (*p == '\r') continue;
+    if (output_at_line_start && *p != '\n') kiln_buf_puts(&out, "    ");
+    kiln_buf_append(&out, p, 1);
+    output_at_line_start = *p == '\n';
   }
+  if (out.len) cli_info(cli, "%s", out.data);
 }
 
+/* A step line starts at the left margin even after unfinished output. */
+static void end_output_line(kiln_cli *cli) {
+  if (!output_at_line_start) cli_info(cli, "\n");
+  output_at_line_start = true;
+}
+
+static void print_event_json(const kiln_build_event *ev) {
+  static const char *const names[] = {
+      [KILN_BUILD_STEP] = "step",         [KILN_BUILD_OUTPUT] = "stream",
+      [KILN_BUILD_UP_TO_DATE] = "result", [KILN_BUILD_RESULT] = "result",
+      [KILN_BUILD_ERROR] = "error",
+  };
+  static const char *const text_keys[] = {
+      [KILN_BUILD_STEP] = "instruction", [KILN_BUILD_OUTPUT] = "stream",
+      [KILN_BUILD_UP_TO_DATE] = "image", [KILN_BUILD_RESULT] = "image",
+      [KILN_BUILD_ERROR] = "message",
+  };
+  json_t *o = json_pack("{s:s}", "event", names[ev->kind]);
+  if (!o) return;
+  if (ev->step) json_object_set_new(o, "step", json_integer(ev->step));
+  if (ev->steps) json_object_set_new(o, "steps", json_integer(ev->steps));
+  if (ev->text) json_object_set_new(o, text_keys[ev->kind], json_string(ev->text));
+  if (ev->image_id) json_object_set_new(o, "id", json_string(ev->image_id));
+  if (ev->kind == KILN_BUILD_UP_TO_DATE || ev->kind == KILN_BUILD_RESULT)
+    json_object_set_new(o, "up_to_date", json_boolean(ev->kind == KILN_BUILD_UP_TO_DATE));
+  cli_json_line(o);
+}
+
+/* Long generated instructions are cut to one screen line. */
+#define STEP_TEXT_WIDTH 100
+
 static void on_build_event(void *user, const kiln_build_event *ev) {
-  progress *p = user;
-  kiln_cli *cli = p->cli;
-  static const char *const kinds[] = {"step", "output", "up-to-date", "result"};
+  kiln_cli *cli = user;
   if (cli->json) {
-    json_t *o = json_pack("{s:s}", "event", kinds[ev->kind]);
-    if (ev->step) json_object_set_new(o, "step", json_integer(ev->step));
-    if (ev->steps) json_object_set_new(o, "steps", json_integer(ev->steps));
-    if (ev->text) json_object_set_new(o, ev->kind == KILN_BUILD_STEP ? "instruction" : "text",
-                                      json_string(ev->text));
-    if (ev->image_id) json_object_set_new(o, "image_id", json_string(ev->image_id));
-    cli_json_line(o);
-    return;
-  }
-  if (ev->kind == KILN_BUILD_STEP) {
+    print_event_json(ev);
+  } else if (ev->kind == KILN_BUILD_STEP) {
+    end_output_line(cli);
     const char *bold = cli->color ? "\033[1m" : "", *reset = cli->color ? "\033[0m" : "";
-    cli_info(cli, "%s[%d/%d] %.*s%s\n", bold, ev->step, ev->steps, 100, ev->text, reset);
+    cli_info(cli, "%sStep %d/%d : %.*s%s%s\n", bold, ev->step, ev->steps, STEP_TEXT_WIDTH, ev->text,
+             strlen(ev->text) > STEP_TEXT_WIDTH ? " ..." : "", reset);
   } else if (ev->kind == KILN_BUILD_OUTPUT) {
     print_output(cli, ev->text);
+  } else {
+    end_output_line(cli);
   }
 }
 
@@ -83,7 +120,6 @@ static int run_build(kiln_cli *cli, const char *path, kiln_build_options *opts) 
   kiln_generated gen = {0};
   kiln_build_result result = {0};
   kiln_engine *engine = NULL;
-  progress prog = {cli};
   int code = KILN_EXIT_OK;
   kiln_generate_options gopts = KILN_GENERATE_OPTIONS_INIT;
   if (cli_load_spec(cli, path, &ctx, &err) < 0) goto out;
@@ -94,7 +130,7 @@ static int run_build(kiln_cli *cli, const char *path, kiln_build_options *opts) 
   if (!(engine = cli_engine_open(cli, &err))) goto out;
   opts->owner_uid = ctx.identity.uid;
   opts->on_event = on_build_event;
-  opts->user = &prog;
+  opts->user = cli;
   if (kiln_image_build(engine, ctx.spec, &gen, opts, &result, &err) < 0) goto out;
   print_result(cli, &result);
 out:
@@ -106,39 +142,67 @@ out:
   return code;
 }
 
+/* Options every image subcommand accepts after its name too. */
+enum { OPT_JSON = 256 };
+
 static int image_build(kiln_cli *cli, int argc, char **argv) {
   static const struct option opts[] = {
-      {"help", no_argument, NULL, 'h'},   {"no-cache", no_argument, NULL, 'n'},
-      {"pull", no_argument, NULL, 'p'},   {"force", no_argument, NULL, 'f'},
-      {NULL, 0, NULL, 0},
+      {"help", no_argument, NULL, 'h'},      {"no-cache", no_argument, NULL, 'n'},
+      {"pull", no_argument, NULL, 'p'},      {"force", no_argument, NULL, 'f'},
+      {"tag", required_argument, NULL, 't'}, {"json", no_argument, NULL, OPT_JSON},
+      {"quiet", no_argument, NULL, 'q'},     {NULL, 0, NULL, 0},
   };
   kiln_build_options bo = KILN_BUILD_OPTIONS_INIT;
   int c;
-  while ((c = getopt_long(argc, argv, "hf", opts, NULL)) != -1) {
-    if (c == 'h') return fputs(build_help, stdout), KILN_EXIT_OK;
-    if (c == 'n') bo.nocache = true;
-    else if (c == 'p') bo.pull = true;
-    else if (c == 'f') bo.force = true;
-    else return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
+  while ((c = getopt_long(argc, argv, "hfqt:", opts, NULL)) != -1) {
+    switch (c) {
+    case 'h':
+      return fputs(build_help, stdout), KILN_EXIT_OK;
+    case 'n':
+      bo.nocache = true;
+      break;
+    case 'p':
+      bo.pull = true;
+      break;
+    case 'f':
+      bo.force = true;
+      break;
+    case 't':
+      bo.tag = optarg;
+      break;
+    case 'q':
+      cli->quiet = true;
+      break;
+    case OPT_JSON:
+      cli->json = true;
+      break;
+    default:
+      return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
+    }
   }
   if (argc - optind > 1) return cli_usage(cli, "image", "expected at most one PATH");
-  /* create on an existing image behaves like update: unchanged → no build. */
   return run_build(cli, optind < argc ? argv[optind] : NULL, &bo);
 }
 
 /* ---- list ---- */
 
 static const char list_help[] =
-    "usage: kiln image list [--all]\n"
+    "usage: kiln image list [--all] [--json]\n"
     "\n"
     "Your images (labelled with your uid): project, tag, size, created, and\n"
     "whether the spec they were built from has changed since (stale).\n"
     "\n"
-    "  --all   every kiln image on the engine, whoever built it\n";
+    "  --all   every kiln image on the engine, whoever built it\n"
+    "  --json  one JSON object per image\n";
 
 /* "yes" when the spec at the image's kiln.spec-path would build something
- * else now, "no" when not, "?" when the spec cannot be read. */
-static const char *staleness(kiln_cli *cli, json_t *labels) {
+ * else now, "no" when not, "?" when the spec cannot be read or the image is
+ * someone else's (their spec resolves with their identity, not ours). */
+static const char *staleness(kiln_cli *cli, json_t *labels, uint32_t caller) {
+  char me[16];
+  snprintf(me, sizeof me, "%u", caller);
+  const char *owner = json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID));
+  if (!owner || strcmp(owner, me)) return "?";
   const char *spec_path = json_string_value(json_object_get(labels, KILN_LABEL_SPEC_PATH));
   const char *want_spec = json_string_value(json_object_get(labels, KILN_LABEL_SPEC_SHA256));
   const char *want_ctx = json_string_value(json_object_get(labels, KILN_LABEL_CONTEXT_SHA256));
@@ -171,18 +235,19 @@ static void human_size(json_int_t bytes, char *out, size_t n) {
   static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
   double v = (double)bytes;
   size_t u = 0;
-  while (v >= 1000 && u < 4) v /= 1000, u++;
+  while (v >= 1000 && u < 4)
+    v /= 1000, u++;
   snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
-static void list_row(kiln_cli *cli, json_t *img) {
+static void list_row(kiln_cli *cli, json_t *img, uint32_t caller) {
   json_t *labels = json_object_get(img, "Labels");
   const char *tag = json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0));
   const char *project = json_string_value(json_object_get(labels, KILN_LABEL_PROJECT));
   const char *uid = json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID));
   json_int_t size = json_integer_value(json_object_get(img, "Size"));
   time_t created = (time_t)json_integer_value(json_object_get(img, "Created"));
-  const char *stale = staleness(cli, labels);
+  const char *stale = staleness(cli, labels, caller);
   char when[32], sz[32];
   struct tm tm;
   strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&created, &tm));
@@ -191,22 +256,28 @@ static void list_row(kiln_cli *cli, json_t *img) {
   if (cli->json) {
     cli_json_line(json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I, s:s}", "image", tag, "id",
                             json_string_value(json_object_get(img, "Id")), "project", project,
-                            "owner_uid", uid, "size", size, "created", (json_int_t)created,
-                            "stale", stale));
+                            "owner_uid", uid, "size", size, "created", (json_int_t)created, "stale",
+                            stale));
     return;
   }
   printf("%-16s %-40s %10s  %-16s %s\n", project ? project : "-", tag, sz, when, stale);
 }
 
 static int image_list(kiln_cli *cli, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"help", no_argument, NULL, 'h'}, {"all", no_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                       {"all", no_argument, NULL, 'a'},
+                                       {"json", no_argument, NULL, OPT_JSON},
+                                       {NULL, 0, NULL, 0}};
   bool all = false;
   int c;
   while ((c = getopt_long(argc, argv, "ha", opts, NULL)) != -1) {
     if (c == 'h') return fputs(list_help, stdout), KILN_EXIT_OK;
-    if (c == 'a') all = true;
-    else return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
+    if (c == 'a')
+      all = true;
+    else if (c == OPT_JSON)
+      cli->json = true;
+    else
+      return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
   }
   if (optind < argc) return cli_usage(cli, "image", "list takes no arguments");
   kiln_error *err = NULL;
@@ -215,12 +286,14 @@ static int image_list(kiln_cli *cli, int argc, char **argv) {
   kiln_engine *engine = cli_engine_open(cli, &err);
   json_t *list = engine ? kiln_image_list(engine, id.uid, all, &err) : NULL;
   kiln_engine_free(engine);
+  uint32_t caller = id.uid;
   kiln_identity_clear(&id);
   if (!list) return cli_fail(cli, err);
-  if (!cli->json) printf("%-16s %-40s %10s  %-16s %s\n", "PROJECT", "IMAGE", "SIZE", "CREATED", "STALE");
+  if (!cli->json)
+    printf("%-16s %-40s %10s  %-16s %s\n", "PROJECT", "IMAGE", "SIZE", "CREATED", "STALE");
   size_t i;
   json_t *img;
-  json_array_foreach(list, i, img) list_row(cli, img);
+  json_array_foreach(list, i, img) list_row(cli, img, caller);
   json_decref(list);
   return KILN_EXIT_OK;
 }
@@ -230,8 +303,14 @@ static int image_list(kiln_cli *cli, int argc, char **argv) {
 static const char retire_help[] =
     "usage: kiln image retire PROJECT|IMAGE [--force]\n"
     "\n"
-    "Removes one of your images. Refuses while containers use it; --force\n"
-    "removes your containers of it first. Never removes someone else's image.\n";
+    "Removes one of your images (PROJECT means <ns>-<uid>/PROJECT:latest).\n"
+    "Refuses while containers (running or not) use it. With --force, those\n"
+    "containers are removed first, running ones included, but only when every\n"
+    "one is yours (its kiln.owner-uid label, set by deploy or inherited from\n"
+    "the image); otherwise nothing is removed. Never removes someone else's\n"
+    "image.\n"
+    "\n"
+    "  --force  remove your containers of the image, then the image\n";
 
 static int image_retire(kiln_cli *cli, int argc, char **argv) {
   static const struct option opts[] = {
@@ -240,8 +319,10 @@ static int image_retire(kiln_cli *cli, int argc, char **argv) {
   int c;
   while ((c = getopt_long(argc, argv, "hf", opts, NULL)) != -1) {
     if (c == 'h') return fputs(retire_help, stdout), KILN_EXIT_OK;
-    if (c == 'f') force = true;
-    else return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
+    if (c == 'f')
+      force = true;
+    else
+      return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
   }
   if (argc - optind != 1) return cli_usage(cli, "image", "retire needs one PROJECT or IMAGE");
   kiln_error *err = NULL;
@@ -280,10 +361,13 @@ int cmd_image(kiln_cli *cli, int argc, char **argv) {
 /* ---- context ls ---- */
 
 static const char context_help[] =
-    "usage: kiln context ls [PATH]\n"
+    "usage: kiln context ls [PATH] [--json]\n"
     "\n"
     "Lists what `kiln image create` would send to the engine: the generated\n"
-    "Dockerfile and exactly the files it COPYs, with sizes.\n";
+    "Dockerfile and exactly the files it COPYs (a copied folder filtered by\n"
+    "the project's .dockerignore), with sizes, type, mode and the total.\n"
+    "\n"
+    "  --json  one JSON object per entry\n";
 
 typedef struct {
   kiln_cli *cli;
@@ -307,11 +391,15 @@ static int print_entry(void *user, const kiln_context_entry *e) {
 }
 
 static int context_ls(kiln_cli *cli, int argc, char **argv) {
-  static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, OPT_JSON}, {NULL, 0, NULL, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (c == 'h') return fputs(context_help, stdout), KILN_EXIT_OK;
-    return cli_usage(cli, "context", "unknown option '%s'", argv[optind - 1]);
+    if (c == OPT_JSON)
+      cli->json = true;
+    else
+      return cli_usage(cli, "context", "unknown option '%s'", argv[optind - 1]);
   }
   if (argc - optind > 1) return cli_usage(cli, "context", "expected at most one PATH");
   kiln_error *err = NULL;

@@ -1,4 +1,8 @@
-/* Images: build a spec through POST /build, list and retire them. */
+/* Images: build a spec through POST /build, list and retire them.
+ *
+ * Every function takes an open engine (kiln/engine.h, borrowed) and reports
+ * failures through *err: KILN_EXIT_FAILURE for a failed build step or a
+ * refusal, KILN_EXIT_ENGINE when the engine is unreachable or errs. */
 #ifndef KILN_IMAGE_H
 #define KILN_IMAGE_H
 
@@ -10,11 +14,14 @@
 #include "kiln/generate.h"
 #include "kiln/spec.h"
 
+/* Progress of kiln_image_build, in stream order. */
 typedef enum {
   KILN_BUILD_STEP,       /* a new Dockerfile step: step, steps, text = instruction */
-  KILN_BUILD_OUTPUT,     /* output of the step: text (may hold several lines) */
-  KILN_BUILD_UP_TO_DATE, /* nothing changed: no build was made; image_id */
-  KILN_BUILD_RESULT,     /* the image was built: image_id */
+  KILN_BUILD_OUTPUT,     /* output of the step: text as the engine sent it (ANSI
+                            colour on stderr lines, usually ends in "\n") */
+  KILN_BUILD_UP_TO_DATE, /* nothing changed, no build was made: text = tag, image_id */
+  KILN_BUILD_RESULT,     /* the image was built: text = tag, image_id */
+  KILN_BUILD_ERROR,      /* the step failed: step, steps, text = the engine's message */
 } kiln_build_event_kind;
 
 typedef struct {
@@ -24,10 +31,12 @@ typedef struct {
   const char *image_id; /* borrowed */
 } kiln_build_event;
 
+/* Called synchronously from kiln_image_build; ev and its strings are
+ * borrowed for the call. */
 typedef void (*kiln_build_event_fn)(void *user, const kiln_build_event *ev);
 
 typedef struct {
-  const char *tag;    /* NULL: the generated image name */
+  const char *tag;    /* borrowed; NULL: the generated image name */
   bool nocache;       /* build without the layer cache (also forces a build) */
   bool pull;          /* let the engine pull the base (needs a registry) */
   bool force;         /* build even when nothing changed */
@@ -36,7 +45,8 @@ typedef struct {
   void *user;
 } kiln_build_options;
 
-#define KILN_BUILD_OPTIONS_INIT {NULL, false, false, false, 0, NULL, NULL}
+#define KILN_BUILD_OPTIONS_INIT                                                                    \
+  { NULL, false, false, false, 0, NULL, NULL }
 
 typedef struct {
   char *image_id; /* owned */
@@ -61,13 +71,17 @@ int kiln_image_build(kiln_engine *engine, const kiln_spec *spec, const kiln_gene
                      const kiln_build_options *opts, kiln_build_result *result, kiln_error **err);
 void kiln_build_result_clear(kiln_build_result *result);
 
-/* Images labelled with kiln.owner-uid=uid (all kiln images when all).
- * Returns the engine's /images/json array filtered (new reference). */
+/* Images labelled with kiln.owner-uid=uid (every image carrying a
+ * kiln.owner-uid label when all). Returns the engine's /images/json array
+ * (new reference; caller json_decref's it) or NULL with *err set. */
 json_t *kiln_image_list(kiln_engine *engine, uint32_t uid, bool all, kiln_error **err);
 
-/* Removes the image `ref` owned by uid. Refuses (code 1) when it belongs to
- * someone else, or while containers use it unless force, which removes the
- * caller's containers first (someone else's container still refuses). */
+/* Removes the image `ref` (borrowed) owned by uid. Refuses (code 1) when
+ * its kiln.owner-uid (or, lacking it, kiln.uid) label is not uid, and while
+ * containers (any state) were created from it. With force, the containers
+ * are removed first (DELETE ?force=1, so running ones are stopped) when
+ * every one is the caller's; a container of someone else still refuses and
+ * nothing is removed. The image itself is never removed with force=1. */
 int kiln_image_retire(kiln_engine *engine, const char *ref, uint32_t uid, bool force,
                       kiln_error **err);
 

@@ -1,71 +1,111 @@
-# Shared helpers for the integration tests (sourced). Each test gets a unique
-# namespace, so every image it makes is <ns>-<uid>/..., and a trap removes
-# all of them (and their containers) however the test ends.
+# Helpers for the integration tests against the real engine. Sourced.
+#
+# Every test gets a unique image namespace (KILN_NAMESPACE=kilntest<pid>), so
+# its images are kilntest<pid>-<uid>/<project>:latest, and a temp folder.
+# The EXIT trap removes every container and image with that prefix (and every
+# container labelled kilntest=<prefix>) even when the test fails half-way.
+# Tests run as root: the caller's identity is simulated with SUDO_* as sudo
+# sets it.
 set -uo pipefail
 : "${KILN:?path to the kiln binary}" "${KILN_ROOT:?source tree}"
-DOCKER=${DOCKER:-/usr/bin/docker}
-export DOCKER_BUILDKIT=0
-export KILN_NAMESPACE="kt$$x${RANDOM}"
-TEST_TMP=$(mktemp -d "/tmp/kiln-test-${KILN_NAMESPACE}.XXXXXX")
+DOCKER=${DOCKER:-/usr/bin/docker} # the Debian client, not a BuildKit one
+KT_PREFIX=kilntest$$
+export KILN_NAMESPACE=$KT_PREFIX
+export SUDO_USER=kt-user SUDO_UID=4711 SUDO_GID=4712
+unset DOCKER_HOST DOCKER_API_VERSION
+KT_TMP=$(mktemp -d /tmp/kiln-it.XXXXXX)
+KT_BASE=debian:bookworm-slim
 fails=0
 
-# Runs as a simulated sudo user (tests run as root; kiln never builds root).
-as_user() { SUDO_USER=${T_USER:-tester} SUDO_UID=${T_UID:-4242} SUDO_GID=${T_GID:-4242} "$@"; }
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  fails=$((fails + 1))
+}
+pass() { printf 'ok: %s\n' "$*"; }
 
-cleanup_engine() {
+kt_cleanup() {
   local ids
-  ids=$("$DOCKER" ps -aq --filter "label=kiln.test-ns=$KILN_NAMESPACE" 2>/dev/null)
-  for img in $("$DOCKER" images --format '{{.Repository}}:{{.Tag}}' | grep "^$KILN_NAMESPACE-"); do
+  ids="$("$DOCKER" ps -aq --filter "label=kilntest=$KT_PREFIX")
+  $("$DOCKER" ps -aq --filter "label=kiln.test-ns=$KT_PREFIX")"
+  local img
+  for img in $("$DOCKER" images --format '{{.Repository}}:{{.Tag}}' | grep "^$KT_PREFIX-"); do
     ids="$ids $("$DOCKER" ps -aq --filter "ancestor=$img")"
   done
-  [ -n "${ids// /}" ] && "$DOCKER" rm -f $ids >/dev/null 2>&1
-  "$DOCKER" images --format '{{.Repository}}:{{.Tag}}' | grep "^$KILN_NAMESPACE-" |
-    xargs -r "$DOCKER" rmi -f >/dev/null 2>&1
-  rm -rf "$TEST_TMP"
+  # shellcheck disable=SC2086
+  [ -n "$(tr -d ' \n' <<<"$ids")" ] && "$DOCKER" rm -f $ids >/dev/null 2>&1
+  for img in $("$DOCKER" images --format '{{.Repository}}:{{.Tag}}' | grep "^$KT_PREFIX-"); do
+    "$DOCKER" rmi -f "$img" >/dev/null 2>&1
+  done
+  rm -rf "$KT_TMP"
 }
-trap cleanup_engine EXIT
+trap kt_cleanup EXIT
 
-fail() { printf 'FAIL: %s\n' "$*" >&2; fails=$((fails + 1)); }
-pass() { printf 'ok: %s\n' "$*"; }
+# Ends the test: exit 1 when anything failed.
+kt_finish() {
+  if [ "$fails" -gt 0 ]; then
+    printf '%d check(s) failed\n' "$fails" >&2
+    exit 1
+  fi
+  echo "all checks passed"
+  exit 0
+}
+
+kt_require_engine() {
+  curl -sf --max-time 5 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null ||
+    { echo "no Docker engine at /var/run/docker.sock (scripts/test starts one)" >&2; exit 1; }
+  "$DOCKER" image inspect "$KT_BASE" >/dev/null 2>&1 ||
+    { echo "base image $KT_BASE is missing (scripts/test imports it)" >&2; exit 1; }
+}
 
 # expect CODE CMD...: runs CMD; stdout in $out, stderr in $errout.
 expect() {
   local want=$1
   shift
-  out=$("$@" 2>"$TEST_TMP/stderr")
+  out=$("$@" 2>"$KT_TMP/.stderr")
   local got=$?
-  errout=$(cat "$TEST_TMP/stderr")
-  if [ "$got" -ne "$want" ]; then
-    fail "'$*' exited $got, expected $want; stderr: $(tail -15 "$TEST_TMP/stderr")"
-    return 1
-  fi
+  errout=$(cat "$KT_TMP/.stderr")
+  [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(tail -c 2000 <<<"$errout")"
+  return 0
 }
-contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $(head -c 2000 <<<"$1")"; }
-equals() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
+contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $(tail -c 1500 <<<"$1")"; }
+not_contains() { ! grep -qF -- "$2" <<<"$1" || fail "did not expect '$2' in: $(tail -c 1500 <<<"$1")"; }
+equals() { [ "$1" = "$2" ] || fail "${3:-value}: got '$1', expected '$2'"; }
 
-# A project folder from an example (copied, so tests may edit it).
-example_copy() {
-  local dir="$TEST_TMP/$1"
-  cp -r "$KILN_ROOT/examples/$1" "$dir"
-  echo "$dir"
-}
-
-# A project folder holding the given kiln.yaml text.
+# project NAME YAML: a folder $KT_TMP/NAME holding kiln.yaml; prints it.
 project() {
-  local dir="$TEST_TMP/$1"
-  mkdir -p "$dir"
-  printf '%s\n' "$2" >"$dir/kiln.yaml"
-  echo "$dir"
+  mkdir -p "$KT_TMP/$1"
+  printf '%s\n' "$2" >"$KT_TMP/$1/kiln.yaml"
+  echo "$KT_TMP/$1"
 }
 
-# Runs a command inside a fresh container of IMAGE as the image's user.
-in_image() {
-  local image=$1
-  shift
-  "$DOCKER" run --rm --label "kiln.test-ns=$KILN_NAMESPACE" "$image" sh -c "$*"
+# copy_example NAME: a temp copy of examples/NAME, base image made local.
+copy_example() {
+  local dst=$KT_TMP/$1
+  cp -r "$KILN_ROOT/examples/$1" "$dst"
+  # pytorch-cuda's CUDA base cannot be pulled here; everything else stays.
+  sed -i -e "s|^  framework: pytorch\$|  image: $KT_BASE|" -e '/^  version: "2.3-cuda12.1"$/d' \
+    "$dst/kiln.yaml"
+  echo "$dst"
 }
 
-finish() {
-  [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
-  echo "all passed"
+# The image name kiln gives PROJECT for the simulated caller.
+image_of() { echo "$KT_PREFIX-$SUDO_UID/$1:latest"; }
+
+label() { "$DOCKER" image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null; }
+image_id() { "$DOCKER" image inspect -f '{{.Id}}' "$1" 2>/dev/null; }
+# Containers (any state) whose command mentions TEXT: a failed RUN step's
+# container would (other sessions' containers do not carry the test's text).
+containers_running() {
+  "$DOCKER" ps -a --no-trunc --format '{{.Command}}' | grep -cF -- "$1"
 }
+
+# The names image_examples.sh and image_lifecycle.sh use (written against an
+# earlier version of this file): the caller there is tester 4242:4242.
+TEST_TMP=$KT_TMP
+as_user() { env SUDO_USER=tester SUDO_UID=4242 SUDO_GID=4242 "$@"; }
+example_copy() {
+  local dst=$KT_TMP/example-$1
+  cp -r "$KILN_ROOT/examples/$1" "$dst" && echo "$dst"
+}
+in_image() { "$DOCKER" run --rm "$1" sh -c "$2" 2>&1; }
+finish() { kt_finish; }
