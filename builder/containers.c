@@ -1,0 +1,341 @@
+/* Container lifecycle after deploy: list, start, stop, shell, retire. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "builder/deploy_private.h"
+#include "kiln/labels.h"
+#include "sanitize/sanitize.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+#define STOP_TIMEOUT_S "10"
+/* The user's login shell from the container's passwd, else /bin/sh. */
+#define LOGIN_SHELL_SCRIPT                                                                         \
+  "s=$(awk -F: -v u=\"$(id -u)\" '$3 == u { print $7; exit }' /etc/passwd 2>/dev/null); "          \
+  "[ -x \"$s\" ] || s=/bin/sh; exec \"$s\" -l"
+
+static int oom(kiln_error **err) {
+  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+}
+
+/* filters={"label":[...]} escaped; label may be NULL. */
+static char *label_filter(const char *label, const char *label2) {
+  _cleanup_json_ json_t *f = json_pack("{s:[]}", "label");
+  json_t *list = json_object_get(f, "label");
+  if (label) json_array_append_new(list, json_string(label));
+  if (label2) json_array_append_new(list, json_string(label2));
+  _cleanup_free_ char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
+  _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL;
+  char *q = NULL;
+  return esc && asprintf(&q, "all=1&filters=%s", esc) >= 0 ? q : NULL;
+}
+
+static char *owner_label(const kiln_owner *owner) {
+  char *s = NULL;
+  if (kiln_owner_is_admin(owner)) return strdup(KILN_LABEL_OWNER_UID);
+  return asprintf(&s, "%s=%" PRIu32, KILN_LABEL_OWNER_UID, owner->uid) < 0 ? NULL : s;
+}
+
+static bool is_temporary(json_t *labels) {
+  const char *t = kiln_label(labels, KILN_LABEL_TEMP);
+  return t && !strcmp(t, "true");
+}
+
+int kiln_count_owned(kiln_engine *engine, const char *what, uint32_t uid, unsigned *count,
+                     kiln_error **err) {
+  char label[64];
+  snprintf(label, sizeof label, "%s=%" PRIu32, KILN_LABEL_OWNER_UID, uid);
+  _cleanup_free_ char *query = label_filter(label, NULL);
+  if (!query) return oom(err);
+  bool containers = !strcmp(what, "containers");
+  _cleanup_json_ json_t *r = kiln_engine_json(
+      engine, "GET", containers ? "/containers/json" : "/volumes", query, NULL, NULL, err);
+  if (!r) return -1;
+  json_t *list = containers ? r : json_object_get(r, "Volumes");
+  size_t i;
+  json_t *item;
+  *count = 0;
+  json_array_foreach(list, i, item) {
+    if (!containers || !is_temporary(json_object_get(item, "Labels"))) (*count)++;
+  }
+  return 0;
+}
+
+/* ---- list ---- */
+
+/* "ml._.1000" → "ml" when the suffix is the owner's. */
+static char *user_facing_name(const char *engine_name, const char *owner) {
+  const char *sep = strstr(engine_name, "._.");
+  if (sep && owner && !strcmp(sep + 3, owner))
+    return strndup(engine_name, (size_t)(sep - engine_name));
+  return strdup(engine_name);
+}
+
+static bool is_stale(kiln_engine *engine, const char *ns, const char *owner, const char *project,
+                     const char *image_id) {
+  if (!owner || !project || !image_id) return false;
+  _cleanup_free_ char *ref = NULL, *esc = NULL, *path = NULL;
+  if (asprintf(&ref, "%s-%s/%s:latest", ns, owner, project) < 0 ||
+      !(esc = kiln_engine_escape(ref)) || asprintf(&path, "/images/%s/json", esc) < 0)
+    return false;
+  _cleanup_error_ kiln_error *ignored = NULL;
+  _cleanup_json_ json_t *img = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &ignored);
+  const char *id = json_string_value(json_object_get(img, "Id"));
+  return id && strcmp(id, image_id);
+}
+
+/* The first tag of an image id, for people; the id when untagged. */
+static json_t *image_name(kiln_engine *engine, json_t *image) {
+  const char *ref = json_string_value(image);
+  if (!ref || strncmp(ref, "sha256:", 7)) return json_incref(image);
+  char path[128];
+  snprintf(path, sizeof path, "/images/%s/json", ref);
+  _cleanup_error_ kiln_error *ignored = NULL;
+  _cleanup_json_ json_t *img = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &ignored);
+  json_t *tag = json_array_get(json_object_get(img, "RepoTags"), 0);
+  return json_incref(json_is_string(tag) ? tag : image);
+}
+
+static json_t *list_entry(kiln_engine *engine, const char *ns, json_t *c) {
+  json_t *labels = json_object_get(c, "Labels");
+  const char *owner = kiln_label(labels, KILN_LABEL_OWNER_UID);
+  const char *project = kiln_label(labels, KILN_LABEL_PROJECT);
+  const char *image_id = kiln_label(labels, KILN_LABEL_IMAGE_ID);
+  const char *engine_name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
+  if (engine_name && *engine_name == '/') engine_name++;
+  _cleanup_free_ char *name = user_facing_name(engine_name ? engine_name : "", owner);
+  return json_pack("{s:s, s:s, s:O, s:s?, s:o, s:s?, s:O, s:O, s:s?, s:b}", "name",
+                   name ? name : "", "engine_name", engine_name ? engine_name : "", "id",
+                   json_object_get(c, "Id"), "project", project, "image",
+                   image_name(engine, json_object_get(c, "Image")), "image_id", image_id, "status",
+                   json_object_get(c, "Status"), "state", json_object_get(c, "State"), "owner_uid",
+                   owner, "stale", is_stale(engine, ns, owner, project, image_id));
+}
+
+json_t *kiln_container_list(kiln_engine *engine, const kiln_owner *owner, const char *ns,
+                            kiln_error **err) {
+  _cleanup_free_ char *label = owner_label(owner);
+  _cleanup_free_ char *query = label ? label_filter(label, NULL) : NULL;
+  if (!query) return oom(err), NULL;
+  _cleanup_json_ json_t *r =
+      kiln_engine_json(engine, "GET", "/containers/json", query, NULL, NULL, err);
+  if (!r) return NULL;
+  json_t *out = json_array();
+  size_t i;
+  json_t *c;
+  json_array_foreach(r, i, c) {
+    if (is_temporary(json_object_get(c, "Labels"))) continue;
+    json_t *e = list_entry(engine, ns ? ns : "kiln", c);
+    if (!e || json_array_append_new(out, e) < 0) {
+      json_decref(out);
+      return oom(err), NULL;
+    }
+  }
+  return out;
+}
+
+/* ---- find ---- */
+
+/* GET /containers/NAME/json; NULL with *err unset when missing. */
+static json_t *inspect_container(kiln_engine *engine, const char *name, kiln_error **err) {
+  _cleanup_free_ char *esc = kiln_engine_escape(name);
+  _cleanup_free_ char *path = NULL;
+  if (!esc || asprintf(&path, "/containers/%s/json", esc) < 0) return oom(err), NULL;
+  long status = 0;
+  kiln_error *e = NULL;
+  json_t *c = kiln_engine_json(engine, "GET", path, NULL, NULL, &status, &e);
+  if (!c && status == 404) {
+    kiln_error_free(e);
+    return NULL;
+  }
+  if (!c && err && !*err)
+    *err = e;
+  else
+    kiln_error_free(e);
+  return c;
+}
+
+/* The caller's container NAME (inspect result), ownership checked. */
+static json_t *find_owned(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                          kiln_error **err) {
+  _cleanup_free_ char *engine_name = kiln_container_engine_name(name, owner->uid);
+  if (!engine_name) return oom(err), NULL;
+  json_t *c = inspect_container(engine, engine_name, err);
+  if (!c && err && *err) return NULL;
+  if (!c && kiln_owner_is_admin(owner)) c = inspect_container(engine, name, err);
+  if (!c)
+    return err && *err ? NULL
+                       : (kiln_error_set(err, KILN_EXIT_FAILURE,
+                                         "you have no container named '%s' (see 'kiln container "
+                                         "list')",
+                                         name),
+                          NULL);
+  json_t *labels = json_object_get(json_object_get(c, "Config"), "Labels");
+  if (!kiln_owner_allows(owner, labels)) {
+    const char *who = kiln_label(labels, KILN_LABEL_OWNER_UID);
+    kiln_error_set(err, KILN_EXIT_FAILURE, "container '%s' is not yours (owner uid %s)", name,
+                   who ? who : "unknown: not deployed by kiln");
+    json_decref(c);
+    return NULL;
+  }
+  return c;
+}
+
+char *kiln_container_find(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                          kiln_error **err) {
+  _cleanup_json_ json_t *c = find_owned(engine, name, owner, err);
+  const char *id = json_string_value(json_object_get(c, "Id"));
+  return id ? strdup(id) : NULL;
+}
+
+/* POST /containers/ID/ACTION; 304 (already in that state) is fine. */
+static int lifecycle(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                     const char *action, const char *query, kiln_error **err) {
+  _cleanup_free_ char *id = kiln_container_find(engine, name, owner, err);
+  _cleanup_free_ char *path = NULL;
+  if (!id) return -1;
+  if (asprintf(&path, "/containers/%s/%s", id, action) < 0) return oom(err);
+  kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
+  kiln_engine_response resp;
+  req.method = "POST";
+  req.path = path;
+  req.query = query;
+  kiln_error *e = NULL;
+  int r = kiln_engine_call(engine, &req, &resp, &e);
+  if (r < 0 && resp.status == 304) {
+    kiln_error_free(e);
+    return 0;
+  }
+  kiln_engine_response_clear(&resp);
+  if (r < 0) {
+    if (err && !*err)
+      *err = e;
+    else
+      kiln_error_free(e);
+    return kiln_error_prefix(err, "%s '%s'", action, name);
+  }
+  return 0;
+}
+
+int kiln_container_start(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                         kiln_error **err) {
+  return lifecycle(engine, name, owner, "start", NULL, err);
+}
+
+int kiln_container_stop(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                        kiln_error **err) {
+  return lifecycle(engine, name, owner, "stop", "t=" STOP_TIMEOUT_S, err);
+}
+
+/* ---- shell ---- */
+
+static json_t *exec_body(json_t *container, const char *const *argv, size_t argc, bool tty) {
+  json_t *config = json_object_get(container, "Config");
+  json_t *cmd = json_array();
+  for (size_t i = 0; i < argc; i++)
+    json_array_append_new(cmd, json_string(argv[i]));
+  if (!argc) json_array_extend(cmd, json_pack("[s,s,s]", "/bin/sh", "-c", LOGIN_SHELL_SCRIPT));
+  const char *user = json_string_value(json_object_get(config, "User"));
+  json_t *body = json_pack("{s:b, s:b, s:b, s:b, s:o}", "AttachStdin", 1, "AttachStdout", 1,
+                           "AttachStderr", 1, "Tty", tty, "Cmd", cmd);
+  if (body && user && *user) json_object_set_new(body, "User", json_string(user));
+  if (body && tty) json_object_set_new(body, "Env", json_pack("[s]", "TERM=xterm-256color"));
+  return body;
+}
+
+/* The exit code once the exec has ended (it may lag the stream's end). */
+static int exec_exit_code(kiln_engine *engine, const char *exec_id, int *code, kiln_error **err) {
+  char path[160];
+  snprintf(path, sizeof path, "/exec/%s/json", exec_id);
+  for (int tries = 0; tries < 200; tries++) {
+    _cleanup_json_ json_t *r = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, err);
+    if (!r) return -1;
+    if (!json_is_true(json_object_get(r, "Running"))) {
+      *code = (int)json_integer_value(json_object_get(r, "ExitCode"));
+      return 0;
+    }
+    nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+  }
+  return kiln_error_set(err, KILN_EXIT_FAILURE, "the command still runs after its output ended");
+}
+
+int kiln_container_shell(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                         const char *const *argv, size_t argc, int in_fd, int out_fd, int err_fd,
+                         int *exit_code, kiln_error **err) {
+  _cleanup_json_ json_t *c = find_owned(engine, name, owner, err);
+  if (!c) return -1;
+  if (!json_is_true(json_object_get(json_object_get(c, "State"), "Running")))
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "container '%s' is not running; start it with 'kiln container start %s'",
+                          name, name);
+  bool tty = isatty(in_fd) && isatty(out_fd);
+  _cleanup_json_ json_t *body = exec_body(c, argv, argc, tty);
+  char path[128];
+  snprintf(path, sizeof path, "/containers/%s/exec", json_string_value(json_object_get(c, "Id")));
+  _cleanup_json_ json_t *r =
+      body ? kiln_engine_json(engine, "POST", path, NULL, body, NULL, err) : NULL;
+  const char *exec_id = json_string_value(json_object_get(r, "Id"));
+  if (!exec_id) return err && *err ? -1 : oom(err);
+  struct termios saved;
+  bool raw = tty && tcgetattr(in_fd, &saved) == 0;
+  if (raw) {
+    struct termios t = saved;
+    cfmakeraw(&t);
+    tcsetattr(in_fd, TCSANOW, &t);
+  }
+  int rc = kiln_exec_attach(engine, exec_id, tty, in_fd, out_fd, err_fd, err);
+  if (raw) tcsetattr(in_fd, TCSANOW, &saved);
+  if (rc < 0) return -1;
+  return exec_exit_code(engine, exec_id, exit_code, err);
+}
+
+/* ---- retire ---- */
+
+static int commit_container(kiln_engine *engine, const char *id, const char *ref,
+                            kiln_error **err) {
+  if (kiln_check_image_ref(ref, err) < 0) return kiln_error_prefix(err, "--save '%s'", ref);
+  const char *slash = strrchr(ref, '/');
+  const char *colon = strrchr(slash ? slash : ref, ':');
+  _cleanup_free_ char *repo = colon ? strndup(ref, (size_t)(colon - ref)) : strdup(ref);
+  _cleanup_free_ char *repo_esc = repo ? kiln_engine_escape(repo) : NULL;
+  _cleanup_free_ char *tag_esc = kiln_engine_escape(colon ? colon + 1 : "latest");
+  _cleanup_free_ char *query = NULL;
+  if (!repo_esc || !tag_esc ||
+      asprintf(&query, "container=%s&repo=%s&tag=%s", id, repo_esc, tag_esc) < 0)
+    return oom(err);
+  /* An empty config: everything, labels included, comes from the container.
+   * (A body is needed for the JSON Content-Type the engine insists on.) */
+  _cleanup_json_ json_t *body = json_object();
+  _cleanup_json_ json_t *r = kiln_engine_json(engine, "POST", "/commit", query, body, NULL, err);
+  return r ? 0 : kiln_error_prefix(err, "saving to %s", ref);
+}
+
+int kiln_container_retire(kiln_engine *engine, const char *name, const kiln_owner *owner, bool save,
+                          const char *save_as, const char *ns, char **saved, kiln_error **err) {
+  _cleanup_json_ json_t *c = find_owned(engine, name, owner, err);
+  if (!c) return -1;
+  const char *id = json_string_value(json_object_get(c, "Id"));
+  if (kiln_container_stop(engine, name, owner, err) < 0) return -1;
+  _cleanup_free_ char *ref = NULL;
+  if (save) {
+    const char *who =
+        kiln_label(json_object_get(json_object_get(c, "Config"), "Labels"), KILN_LABEL_OWNER_UID);
+    if (save_as
+            ? !(ref = strdup(save_as))
+            : asprintf(&ref, "%s-%s/%s-saved:latest", ns ? ns : "kiln", who ? who : "0", name) < 0)
+      return oom(err);
+    if (commit_container(engine, id, ref, err) < 0) return -1;
+  }
+  char path[128];
+  snprintf(path, sizeof path, "/containers/%s", id);
+  _cleanup_json_ json_t *r = kiln_engine_json(engine, "DELETE", path, "force=1", NULL, NULL, err);
+  if (!r) return kiln_error_prefix(err, "removing '%s'", name);
+  if (saved) *saved = steal_pointer(&ref);
+  return 0;
+}

@@ -1,0 +1,104 @@
+/* Internals of deploy, containers, volumes and gc, shared between those
+ * files and the unit tests (test_deploy.c). Not installed. */
+#ifndef KILN_DEPLOY_PRIVATE_H
+#define KILN_DEPLOY_PRIVATE_H
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "kiln/deploy.h"
+
+/* How an image's labels relate to the caller. */
+typedef enum {
+  KILN_IMAGE_LEGACY,     /* no user-setup labels */
+  KILN_IMAGE_LABELED,    /* set up for this uid and gid */
+  KILN_IMAGE_OTHER_USER, /* set up for another uid or gid */
+} kiln_image_setup;
+
+/* Reads kiln's, DS01's or AIME's user-setup labels from labels (an object
+ * or NULL). For KILN_IMAGE_OTHER_USER, for_uid and for_gid get the ids found. */
+kiln_image_setup kiln_image_setup_of(json_t *labels, uint32_t uid, uint32_t gid, uint32_t *for_uid,
+                                     uint32_t *for_gid);
+
+/* The POST /containers/create body for opts, pure: image_id and
+ * image_config (the image's Config: Labels, Cmd, Entrypoint) decide the
+ * workspace, the spec label and the command. Returns a new object or NULL
+ * with *err set (bad -e/-p/-v values: code KILN_EXIT_USAGE). */
+json_t *kiln_deploy_create_body(const kiln_deploy_options *opts, const char *image_id,
+                                json_t *image_config, kiln_error **err);
+
+/* "NAME:/path[:ro]" → parts. Returns 0 or -1 (code KILN_EXIT_USAGE).
+ * *name and *target are new strings. */
+int kiln_parse_volume_spec(const char *spec, char **name, char **target, bool *read_only,
+                           kiln_error **err);
+
+/* Label value or NULL (borrowed). */
+const char *kiln_label(json_t *labels, const char *key);
+
+/* True when labels carry owner label == uid (or all_users under root). */
+bool kiln_owner_allows(const kiln_owner *owner, json_t *labels);
+/* all_users and euid 0. */
+bool kiln_owner_is_admin(const kiln_owner *owner);
+
+/* ---- lock files (lock.c) ---- */
+
+/* /run/kiln (root), $XDG_RUNTIME_DIR/kiln, or a private /tmp/kiln-<euid>.
+ * New string or NULL with *err set. */
+char *kiln_lock_dir(kiln_error **err);
+/* Takes an exclusive flock on <lock dir>/<name>.lock, waiting for it; gives
+ * up when *interrupted becomes non-zero (interrupted may be NULL). Returns
+ * the fd (release with kiln_lock_release) or -1. */
+int kiln_lock_acquire(const char *name, volatile sig_atomic_t *interrupted, kiln_error **err);
+void kiln_lock_release(int fd);
+
+/* Counts the engine's containers ("containers") or volumes ("volumes")
+ * labelled kiln.owner-uid=uid, temporary containers excluded. */
+int kiln_count_owned(kiln_engine *engine, const char *what, uint32_t uid, unsigned *count,
+                     kiln_error **err);
+
+/* Creates a volume labelled for owner without limit checks (caller holds the
+ * limits lock). */
+int kiln_volume_create_locked(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                              kiln_error **err);
+
+/* GET /volumes/NAME: a new object, NULL with *err unset when missing, or
+ * NULL with *err set on other errors. */
+json_t *kiln_volume_inspect(kiln_engine *engine, const char *name, kiln_error **err);
+
+/* ---- raw engine sockets (hijack.c) ---- */
+
+/* The socket address of host ("unix:///path", "tcp://h:p"), resolved now so
+ * that a signal handler can connect later without calling getaddrinfo. */
+int kiln_engine_sockaddr(const char *host, struct sockaddr_storage *addr, socklen_t *len,
+                         kiln_error **err);
+
+/* Demultiplexer for the engine's 8-byte-header stream format (exec and logs
+ * without a TTY): stream 1 stdout, 2 stderr, 3 daemon error. Frames may split
+ * anywhere across feeds. */
+typedef struct {
+  unsigned char header[8];
+  size_t header_len;
+  uint32_t remaining; /* payload bytes left in the current frame */
+  int stream;
+} kiln_demux;
+
+typedef int (*kiln_demux_fn)(void *user, int stream, const char *data, size_t n);
+
+/* Feeds n bytes; calls fn for every payload piece. Returns 0, or fn's <0. */
+int kiln_demux_feed(kiln_demux *d, const char *data, size_t n, kiln_demux_fn fn, void *user);
+
+/* Connects a new stream socket to the engine address host ("unix:///path",
+ * "tcp://h:p"). Returns the fd or -1 with *err set. */
+int kiln_engine_socket(const char *host, kiln_error **err);
+
+/* POST /exec/ID/start with the connection upgraded, then relays in_fd to
+ * the process and its output to out_fd/err_fd (demultiplexed when !tty)
+ * until the engine closes. */
+int kiln_exec_attach(kiln_engine *engine, const char *exec_id, bool tty, int in_fd, int out_fd,
+                     int err_fd, kiln_error **err);
+
+#endif

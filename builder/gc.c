@@ -1,0 +1,151 @@
+/* kiln gc: exited temporary containers, dangling kiln images, adaptations
+ * whose base is gone; AIME-style "*._.*" images are only reported. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder/deploy_private.h"
+#include "kiln/labels.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+static int oom(kiln_error **err) {
+  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+}
+
+typedef struct {
+  kiln_engine *engine;
+  const kiln_owner *owner;
+  bool dry_run;
+  kiln_gc_fn fn;
+  void *user;
+} gc_run;
+
+/* GET path?[all=1&]filters={"label":[labels...], extra} */
+static json_t *list_filtered(gc_run *g, const char *path, json_t *filters, kiln_error **err) {
+  char owner[64];
+  if (kiln_owner_is_admin(g->owner))
+    snprintf(owner, sizeof owner, "%s", KILN_LABEL_OWNER_UID);
+  else
+    snprintf(owner, sizeof owner, "%s=%" PRIu32, KILN_LABEL_OWNER_UID, g->owner->uid);
+  json_t *labels = json_object_get(filters, "label");
+  if (!labels) json_object_set_new(filters, "label", labels = json_array());
+  json_array_append_new(labels, json_string(owner));
+  _cleanup_free_ char *text = json_dumps(filters, JSON_COMPACT);
+  _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL;
+  _cleanup_free_ char *query = NULL;
+  /* all=1 only for containers: for images it would add build parents. */
+  bool containers = !strcmp(path, "/containers/json");
+  if (!esc || asprintf(&query, "%sfilters=%s", containers ? "all=1&" : "", esc) < 0)
+    return oom(err), NULL;
+  return kiln_engine_json(g->engine, "GET", path, query, NULL, NULL, err);
+}
+
+static void report(gc_run *g, kiln_gc_kind kind, const char *id, const char *name, bool removed) {
+  kiln_gc_item item = {kind, id, name, removed};
+  if (g->fn) g->fn(g->user, &item);
+}
+
+/* DELETE; failures (an image still used, ...) are skipped, not fatal. */
+static bool remove_object(gc_run *g, const char *what, const char *id) {
+  if (g->dry_run) return false;
+  _cleanup_free_ char *path = NULL;
+  if (asprintf(&path, "/%s/%s", what, id) < 0) return false;
+  _cleanup_error_ kiln_error *ignored = NULL;
+  _cleanup_json_ json_t *r = kiln_engine_json(
+      g->engine, "DELETE", path, strcmp(what, "containers") ? NULL : "v=1", NULL, NULL, &ignored);
+  return r != NULL;
+}
+
+static int temp_containers(gc_run *g, kiln_error **err) {
+  _cleanup_json_ json_t *f = json_pack("{s:[s]}", "label", KILN_LABEL_TEMP "=true");
+  _cleanup_json_ json_t *list = f ? list_filtered(g, "/containers/json", f, err) : NULL;
+  if (!list) return -1;
+  size_t i;
+  json_t *c;
+  json_array_foreach(list, i, c) {
+    const char *state = json_string_value(json_object_get(c, "State"));
+    if (!state || (strcmp(state, "exited") && strcmp(state, "dead"))) continue; /* in progress */
+    const char *id = json_string_value(json_object_get(c, "Id"));
+    const char *name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
+    report(g, KILN_GC_TEMP_CONTAINER, id, name && *name == '/' ? name + 1 : name,
+           remove_object(g, "containers", id));
+  }
+  return 0;
+}
+
+static int dangling_images(gc_run *g, kiln_error **err) {
+  _cleanup_json_ json_t *f = json_pack("{s:[s]}", "dangling", "true");
+  _cleanup_json_ json_t *list = f ? list_filtered(g, "/images/json", f, err) : NULL;
+  if (!list) return -1;
+  size_t i;
+  json_t *img;
+  json_array_foreach(list, i, img) {
+    const char *id = json_string_value(json_object_get(img, "Id"));
+    report(g, KILN_GC_DANGLING_IMAGE, id, "<none>", remove_object(g, "images", id));
+  }
+  return 0;
+}
+
+/* A base is gone when its id is missing or no longer has any tag (a parent
+ * of the adaptation survives untagged after `rmi`). */
+static bool base_gone(gc_run *g, const char *base_id) {
+  _cleanup_free_ char *path = NULL;
+  if (asprintf(&path, "/images/%s/json", base_id) < 0) return false;
+  long status = 0;
+  _cleanup_error_ kiln_error *e = NULL;
+  _cleanup_json_ json_t *img = kiln_engine_json(g->engine, "GET", path, NULL, NULL, &status, &e);
+  if (!img) return status == 404;
+  json_t *tags = json_object_get(img, "RepoTags");
+  size_t i;
+  json_t *t;
+  json_array_foreach(tags, i, t) {
+    const char *s = json_string_value(t);
+    if (s && strcmp(s, "<none>:<none>")) return false;
+  }
+  return true;
+}
+
+static int orphan_adaptations(gc_run *g, kiln_error **err) {
+  _cleanup_json_ json_t *f = json_pack("{s:[s]}", "label", KILN_LABEL_ADAPTED_FROM);
+  _cleanup_json_ json_t *list = f ? list_filtered(g, "/images/json", f, err) : NULL;
+  if (!list) return -1;
+  size_t i;
+  json_t *img;
+  json_array_foreach(list, i, img) {
+    const char *from = kiln_label(json_object_get(img, "Labels"), KILN_LABEL_ADAPTED_FROM);
+    if (!from || !base_gone(g, from)) continue;
+    const char *id = json_string_value(json_object_get(img, "Id"));
+    const char *tag = json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0));
+    /* Remove by tag first so an image with several tags loses only this one. */
+    bool removed = remove_object(g, "images", tag ? tag : id);
+    report(g, KILN_GC_ORPHAN_ADAPTATION, id, tag ? tag : "<none>", removed);
+  }
+  return 0;
+}
+
+static int aime_images(gc_run *g, kiln_error **err) {
+  _cleanup_json_ json_t *list =
+      kiln_engine_json(g->engine, "GET", "/images/json", NULL, NULL, NULL, err);
+  if (!list) return -1;
+  size_t i, j;
+  json_t *img, *t;
+  json_array_foreach(list, i, img) {
+    json_array_foreach(json_object_get(img, "RepoTags"), j, t) {
+      const char *tag = json_string_value(t);
+      if (tag && strstr(tag, "._."))
+        report(g, KILN_GC_AIME_IMAGE, json_string_value(json_object_get(img, "Id")), tag, false);
+    }
+  }
+  return 0;
+}
+
+int kiln_gc(kiln_engine *engine, const kiln_owner *owner, bool dry_run, kiln_gc_fn fn, void *user,
+            kiln_error **err) {
+  gc_run g = {engine, owner, dry_run, fn, user};
+  if (temp_containers(&g, err) < 0 || dangling_images(&g, err) < 0 ||
+      orphan_adaptations(&g, err) < 0 || aime_images(&g, err) < 0)
+    return kiln_error_prefix(err, "gc");
+  return 0;
+}

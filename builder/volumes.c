@@ -1,0 +1,196 @@
+/* Named volumes owned by one user (label kiln.owner-uid), within a limit. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder/deploy_private.h"
+#include "kiln/labels.h"
+#include "sanitize/sanitize.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+#define MAX_VOLUME_NAME 255
+
+static int oom(kiln_error **err) {
+  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+}
+
+/* Docker's volume name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ (one character is
+ * accepted too here; the engine has the last word). */
+static int check_volume_name(const char *name, kiln_error **err) {
+  size_t n = strlen(name);
+  bool ok = n > 0 && n <= MAX_VOLUME_NAME &&
+            strchr("abcdefghijklmnopqrstuvwxyz"
+                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+                   name[0]);
+  for (size_t i = 1; ok && i < n; i++)
+    ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", name[i]);
+  if (!ok)
+    return kiln_error_set(err, KILN_EXIT_USAGE,
+                          "volume name '%s': expected a letter or digit, then letters, digits, "
+                          "'_', '.' or '-' (at most %d)",
+                          name, MAX_VOLUME_NAME);
+  return 0;
+}
+
+json_t *kiln_volume_inspect(kiln_engine *engine, const char *name, kiln_error **err) {
+  if (check_volume_name(name, err) < 0) return NULL;
+  _cleanup_free_ char *path = NULL;
+  if (asprintf(&path, "/volumes/%s", name) < 0) return oom(err), NULL;
+  long status = 0;
+  kiln_error *e = NULL;
+  json_t *v = kiln_engine_json(engine, "GET", path, NULL, NULL, &status, &e);
+  if (!v && status == 404) {
+    kiln_error_free(e);
+    return NULL;
+  }
+  if (!v && err && !*err)
+    *err = e;
+  else
+    kiln_error_free(e);
+  return v;
+}
+
+int kiln_volume_create_locked(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                              kiln_error **err) {
+  char uid[16];
+  snprintf(uid, sizeof uid, "%" PRIu32, owner->uid);
+  _cleanup_json_ json_t *body =
+      json_pack("{s:s, s:{s:s}}", "Name", name, "Labels", KILN_LABEL_OWNER_UID, uid);
+  if (!body) return oom(err);
+  _cleanup_json_ json_t *r =
+      kiln_engine_json(engine, "POST", "/volumes/create", NULL, body, NULL, err);
+  return r ? 0 : kiln_error_prefix(err, "creating volume '%s'", name);
+}
+
+static int not_yours(const char *name, json_t *vol, kiln_error **err) {
+  const char *who = kiln_label(json_object_get(vol, "Labels"), KILN_LABEL_OWNER_UID);
+  return kiln_error_set(err, KILN_EXIT_FAILURE, "volume '%s' is not yours (owner uid %s)", name,
+                        who ? who : "unknown: not created by kiln");
+}
+
+/* Under the user's volumes lock: exists? yours? room left? create. */
+static int create_checked(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                          const kiln_config *config, bool *existed, kiln_error **err) {
+  _cleanup_json_ json_t *vol = kiln_volume_inspect(engine, name, err);
+  if (!vol && err && *err) return -1;
+  if (vol) {
+    if (!kiln_owner_allows(owner, json_object_get(vol, "Labels"))) return not_yours(name, vol, err);
+    *existed = true;
+    return 0;
+  }
+  unsigned count = 0;
+  if (kiln_count_owned(engine, "volumes", owner->uid, &count, err) < 0) return -1;
+  if (count >= config->max_volumes)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "volume limit reached: you have %u volumes and the limit is %u "
+                          "(max_volumes in %s); remove one with 'kiln volume remove NAME'",
+                          count, config->max_volumes,
+                          config->path ? config->path : "the kiln configuration");
+  return kiln_volume_create_locked(engine, name, owner, err);
+}
+
+int kiln_volume_create(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                       const kiln_config *config, bool *existed, kiln_error **err) {
+  *existed = false;
+  if (check_volume_name(name, err) < 0) return -1;
+  char lock_name[48];
+  snprintf(lock_name, sizeof lock_name, "volumes-%" PRIu32, owner->uid);
+  int lock = kiln_lock_acquire(lock_name, NULL, err);
+  if (lock < 0) return -1;
+  int r = create_checked(engine, name, owner, config, existed, err);
+  kiln_lock_release(lock);
+  return r;
+}
+
+/* Volume name → names of containers mounting it, from one container list. */
+static json_t *volume_users(kiln_engine *engine, kiln_error **err) {
+  _cleanup_json_ json_t *list =
+      kiln_engine_json(engine, "GET", "/containers/json", "all=1", NULL, NULL, err);
+  if (!list) return NULL;
+  json_t *users = json_object();
+  size_t i, j;
+  json_t *c, *m;
+  json_array_foreach(list, i, c) {
+    const char *cname = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
+    json_array_foreach(json_object_get(c, "Mounts"), j, m) {
+      const char *vname = json_string_value(json_object_get(m, "Name"));
+      if (!vname || !cname) continue;
+      json_t *names = json_object_get(users, vname);
+      if (!names) json_object_set_new(users, vname, names = json_array());
+      json_array_append_new(names, json_string(cname[0] == '/' ? cname + 1 : cname));
+    }
+  }
+  return users;
+}
+
+json_t *kiln_volume_list(kiln_engine *engine, const kiln_owner *owner, kiln_error **err) {
+  char label[64];
+  if (kiln_owner_is_admin(owner))
+    snprintf(label, sizeof label, "%s", KILN_LABEL_OWNER_UID);
+  else
+    snprintf(label, sizeof label, "%s=%" PRIu32, KILN_LABEL_OWNER_UID, owner->uid);
+  _cleanup_json_ json_t *f = json_pack("{s:[s]}", "label", label);
+  _cleanup_free_ char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
+  _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL;
+  _cleanup_free_ char *query = NULL;
+  if (!esc || asprintf(&query, "filters=%s", esc) < 0) return oom(err), NULL;
+  _cleanup_json_ json_t *r = kiln_engine_json(engine, "GET", "/volumes", query, NULL, NULL, err);
+  _cleanup_json_ json_t *users = r ? volume_users(engine, err) : NULL;
+  if (!users) return NULL;
+  json_t *out = json_array();
+  size_t i;
+  json_t *v;
+  json_array_foreach(json_object_get(r, "Volumes"), i, v) {
+    const char *name = json_string_value(json_object_get(v, "Name"));
+    json_t *used_by = json_object_get(users, name ? name : "");
+    json_array_append_new(out,
+                          json_pack("{s:s, s:s?, s:O?, s:O}", "name", name ? name : "", "owner_uid",
+                                    kiln_label(json_object_get(v, "Labels"), KILN_LABEL_OWNER_UID),
+                                    "created", json_object_get(v, "CreatedAt"), "used_by",
+                                    used_by ? used_by : json_array()));
+  }
+  return out;
+}
+
+static int in_use(kiln_engine *engine, const char *name, kiln_error **err) {
+  _cleanup_error_ kiln_error *ignored = NULL;
+  _cleanup_json_ json_t *users = volume_users(engine, &ignored);
+  json_t *names = json_object_get(users, name);
+  kiln_buf list = KILN_BUF_INIT(4096);
+  size_t i;
+  json_t *n;
+  json_array_foreach(names, i, n)
+      kiln_buf_printf(&list, "%s%s", i ? ", " : "", json_string_value(n));
+  kiln_error_set(err, KILN_EXIT_FAILURE,
+                 "volume '%s' is in use by %s; retire or remove those containers first", name,
+                 list.len ? list.data : "a container");
+  kiln_buf_free(&list);
+  return -1;
+}
+
+int kiln_volume_remove(kiln_engine *engine, const char *name, const kiln_owner *owner, bool force,
+                       kiln_error **err) {
+  _cleanup_json_ json_t *vol = kiln_volume_inspect(engine, name, err);
+  if (!vol && err && *err) return -1;
+  if (!vol)
+    return force ? 0 : kiln_error_set(err, KILN_EXIT_FAILURE, "volume '%s' does not exist", name);
+  if (!kiln_owner_allows(owner, json_object_get(vol, "Labels"))) return not_yours(name, vol, err);
+  _cleanup_free_ char *path = NULL;
+  if (asprintf(&path, "/volumes/%s", name) < 0) return oom(err);
+  long status = 0;
+  kiln_error *e = NULL;
+  json_decref(kiln_engine_json(engine, "DELETE", path, NULL, NULL, &status, &e));
+  if (!e) return 0;
+  if (status == 409) {
+    kiln_error_free(e);
+    return in_use(engine, name, err);
+  }
+  if (err && !*err)
+    *err = e;
+  else
+    kiln_error_free(e);
+  return kiln_error_prefix(err, "removing volume '%s'", name);
+}

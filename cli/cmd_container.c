@@ -1,0 +1,532 @@
+/* kiln container deploy|list|start|stop|shell|retire */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "session.h"
+#include "kiln/config.h"
+#include "kiln/deploy.h"
+#include "kiln/engine.h"
+#include "sanitize/sanitize.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+#define MAX_REPEATED 256 /* -v, -e, -p on one command line */
+
+static bool wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--")) return false;
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
+  }
+  return false;
+}
+
+/* ---- deploy ---- */
+
+static const char deploy_help[] =
+    "usage: kiln container deploy [PROJECT|IMAGE] [options]\n"
+    "\n"
+    "Starts a container from your project's image <ns>-<uid>/PROJECT:latest, or from any\n"
+    "IMAGE. Images built by kiln start at once; other images are adapted to your user once\n"
+    "(saved as <ns>-<uid>/adapted:<id>) and reused after. In a folder with kiln.yaml, its\n"
+    "project and deploy: block are the defaults.\n"
+    "\n"
+    "  --name NAME          container name (default: the project or image name)\n"
+    "  --workspace DIR      folder mounted at the workspace (default: the current folder)\n"
+    "  -v NAME:PATH[:ro]    mount a named volume (repeatable)\n"
+    "  --create-volumes     create missing volumes instead of failing\n"
+    "  -e KEY=VALUE         environment (repeatable)\n"
+    "  -p HOST:CONTAINER    publish a port (repeatable)\n"
+    "  --memory SIZE  --cpus N  --shm-size SIZE  --pids-limit N\n"
+    "  --gpus all|N|ID,ID   NVIDIA GPUs (with --runtime genv: GENV_GPUS)\n"
+    "  --gpu-memory SIZE    with --runtime genv: GENV_GPU_MEMORY\n"
+    "  --runtime NAME       engine runtime (nvidia, genv, ...)\n"
+    "  --no-start           create only\n"
+    "  --all-users          (root) allow volumes of other users\n"
+    "\n"
+    "The container's engine name is NAME._.UID; 'kiln container' commands take NAME.\n"
+    "KILN_LEGACY_SETUP_DELAY=N (a test hook) makes the adaptation sleep N s first.\n";
+
+typedef struct {
+  kiln_deploy_options o;
+  const char *volumes[MAX_REPEATED], *env[MAX_REPEATED], *ports[MAX_REPEATED];
+  const char *target;
+  char *workspace_real;
+  char *default_name;
+  char *image_ref;
+} deploy_args;
+
+static int push_arg(kiln_cli *cli, const char **list, size_t *n, const char *value) {
+  if (*n >= MAX_REPEATED)
+    return cli_usage(cli, "container deploy", "more than %d of one option", MAX_REPEATED);
+  list[(*n)++] = value;
+  return 0;
+}
+
+enum {
+  OPT_NAME = 256,
+  OPT_WORKSPACE,
+  OPT_CREATE_VOLUMES,
+  OPT_MEMORY,
+  OPT_CPUS,
+  OPT_SHM,
+  OPT_PIDS,
+  OPT_GPUS,
+  OPT_GPU_MEMORY,
+  OPT_RUNTIME,
+  OPT_NO_START,
+  OPT_ALL_USERS,
+};
+
+static const struct option deploy_opts[] = {
+    {"name", required_argument, NULL, OPT_NAME},
+    {"workspace", required_argument, NULL, OPT_WORKSPACE},
+    {"volume", required_argument, NULL, 'v'},
+    {"create-volumes", no_argument, NULL, OPT_CREATE_VOLUMES},
+    {"env", required_argument, NULL, 'e'},
+    {"publish", required_argument, NULL, 'p'},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"shm-size", required_argument, NULL, OPT_SHM},
+    {"pids-limit", required_argument, NULL, OPT_PIDS},
+    {"gpus", required_argument, NULL, OPT_GPUS},
+    {"gpu-memory", required_argument, NULL, OPT_GPU_MEMORY},
+    {"runtime", required_argument, NULL, OPT_RUNTIME},
+    {"no-start", no_argument, NULL, OPT_NO_START},
+    {"all-users", no_argument, NULL, OPT_ALL_USERS},
+    {NULL, 0, NULL, 0},
+};
+
+/* Numbers given on the command line, checked by the sanitize rules. */
+static int parse_number_opt(int c, const char *arg, kiln_deploy_options *o, kiln_error **err) {
+  switch (c) {
+  case OPT_MEMORY:
+    return kiln_parse_size(arg, &o->memory, err);
+  case OPT_SHM:
+    return kiln_parse_size(arg, &o->shm_size, err);
+  case OPT_CPUS:
+    return kiln_parse_cpus(arg, &o->nano_cpus, err);
+  default: {
+    char *end = NULL;
+    long long v = strtoll(arg, &end, 10);
+    if (!*arg || *end || v < -1 || v == 0)
+      return kiln_error_set(err, KILN_EXIT_USAGE, "--pids-limit: expected a positive number or -1");
+    o->pids_limit = v;
+    return 0;
+  }
+  }
+}
+
+static int parse_deploy(kiln_cli *cli, deploy_args *a, int argc, char **argv) {
+  int c;
+  kiln_deploy_options *o = &a->o;
+  while ((c = getopt_long(argc, argv, "v:e:p:", deploy_opts, NULL)) != -1) {
+    kiln_error *err = NULL;
+    int r = 0;
+    switch (c) {
+    case OPT_NAME:
+      o->name = optarg;
+      break;
+    case OPT_WORKSPACE:
+      o->workspace_dir = optarg;
+      break;
+    case 'v':
+      r = push_arg(cli, a->volumes, &o->n_volumes, optarg);
+      break;
+    case 'e':
+      r = push_arg(cli, a->env, &o->n_env, optarg);
+      break;
+    case 'p':
+      r = push_arg(cli, a->ports, &o->n_ports, optarg);
+      break;
+    case OPT_CREATE_VOLUMES:
+      o->create_volumes = true;
+      break;
+    case OPT_MEMORY:
+    case OPT_CPUS:
+    case OPT_SHM:
+    case OPT_PIDS:
+      if (parse_number_opt(c, optarg, o, &err) < 0) {
+        r = cli_usage(cli, "container deploy", "%s", err->message);
+        kiln_error_free(err);
+      }
+      break;
+    case OPT_GPUS:
+      o->gpus = optarg;
+      break;
+    case OPT_GPU_MEMORY:
+      o->gpu_memory = optarg;
+      break;
+    case OPT_RUNTIME:
+      o->runtime = optarg;
+      break;
+    case OPT_NO_START:
+      o->no_start = true;
+      break;
+    case OPT_ALL_USERS:
+      o->all_users = true;
+      break;
+    default:
+      return cli_usage(cli, "container deploy", "unknown option");
+    }
+    if (r) return r;
+  }
+  if (argc - optind > 1)
+    return cli_usage(cli, "container deploy", "unexpected argument '%s'", argv[optind + 1]);
+  a->target = optind < argc ? argv[optind] : NULL;
+  o->volumes = a->volumes;
+  o->env = a->env;
+  o->ports = a->ports;
+  return 0;
+}
+
+/* The spec's deploy: block fills what the command line left unset. */
+static void apply_spec_defaults(deploy_args *a, const kiln_spec *spec) {
+  kiln_deploy_options *o = &a->o;
+  if (!o->gpus) o->gpus = spec->deploy.gpus;
+  if (!o->gpu_memory) o->gpu_memory = spec->deploy.gpu_memory;
+  if (!o->runtime) o->runtime = spec->deploy.runtime;
+  if (!o->memory) o->memory = spec->deploy.memory;
+  if (!o->shm_size) o->shm_size = spec->deploy.shm_size;
+  if (!o->nano_cpus) o->nano_cpus = spec->deploy.nano_cpus;
+  if (!o->n_command && spec->deploy.command.n) {
+    o->command = (const char *const *)spec->deploy.command.v;
+    o->n_command = spec->deploy.command.n;
+  }
+  for (size_t i = 0; i < spec->deploy.volumes.n && o->n_volumes < MAX_REPEATED; i++)
+    a->volumes[o->n_volumes++] = spec->deploy.volumes.v[i];
+}
+
+static bool image_exists(kiln_engine *engine, const char *ref) {
+  _cleanup_free_ char *esc = kiln_engine_escape(ref);
+  _cleanup_free_ char *path = NULL;
+  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return false;
+  _cleanup_error_ kiln_error *ignored = NULL;
+  _cleanup_json_ json_t *img = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &ignored);
+  return img != NULL;
+}
+
+/* "registry:5000/team/debian:bookworm" → "debian"; ids → "c-<12 hex>". */
+static char *name_from_image(const char *ref) {
+  if (!strncmp(ref, "sha256:", 7)) {
+    char *s = NULL;
+    return asprintf(&s, "c-%.12s", ref + 7) < 0 ? NULL : s;
+  }
+  const char *base = strrchr(ref, '/');
+  base = base ? base + 1 : ref;
+  size_t n = strcspn(base, ":@");
+  char *s = strndup(base, n);
+  for (char *p = s; p && *p; p++)
+    if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789_.-", *p)) *p = '-';
+  return s;
+}
+
+/* PROJECT → <ns>-<uid>/PROJECT:latest when that image exists; else an image. */
+static int resolve_target(kiln_cli *cli, session *s, deploy_args *a, const char *spec_project,
+                          kiln_error **err) {
+  const char *t = a->target ? a->target : spec_project;
+  if (!t)
+    return kiln_error_set(err, KILN_EXIT_USAGE,
+                          "container deploy: name a PROJECT or IMAGE, or run it in a folder "
+                          "with kiln.yaml");
+  bool plain = !strpbrk(t, ":/@");
+  if (plain &&
+      asprintf(&a->image_ref, "%s-%" PRIu32 "/%s:latest", ns_of(cli, s), s->identity.uid, t) >= 0 &&
+      image_exists(s->engine, a->image_ref)) {
+    a->o.project = t;
+    a->default_name = strdup(t);
+  } else {
+    free(a->image_ref);
+    a->image_ref = strdup(t);
+    a->default_name = name_from_image(t);
+  }
+  if (!a->image_ref || !a->default_name)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  a->o.image = a->image_ref;
+  if (!a->o.name) a->o.name = a->default_name;
+  return 0;
+}
+
+static void on_deploy_event(void *user, kiln_deploy_event_kind kind, const char *text) {
+  kiln_cli *cli = user;
+  if (kind == KILN_DEPLOY_WARNING)
+    fprintf(stderr, "kiln: warning: %s\n", text);
+  else
+    cli_info(cli, "%s\n", text);
+}
+
+static void print_deployed(kiln_cli *cli, const deploy_args *a, const kiln_deploy_result *r) {
+  if (cli->json) {
+    _cleanup_json_ json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:b}", "name", a->o.name, "engine_name",
+        r->container_name, "id", r->container_id, "image_id", r->image_id, "adapted_image",
+        r->adapted_image, "adapted", r->adapted, "reused", r->reused, "started", r->started);
+    _cleanup_free_ char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text) puts(text);
+    return;
+  }
+  if (cli->quiet) {
+    puts(r->container_name);
+    return;
+  }
+  printf("%s %s (engine name %s)%s\n", r->started ? "started" : "created", a->o.name,
+         r->container_name,
+         r->adapted ? (r->reused ? ", adapted image reused" : ", image adapted") : "");
+  if (r->started) printf("open a shell with: kiln container shell %s\n", a->o.name);
+}
+
+static int deploy_with_session(kiln_cli *cli, deploy_args *a, session *s, cli_spec_context *spec,
+                               kiln_error **err) {
+  if (resolve_target(cli, s, a, spec->spec ? spec->spec->project : NULL, err) < 0) return -1;
+  const char *ws = a->o.workspace_dir ? a->o.workspace_dir : ".";
+  if (!(a->workspace_real = realpath(ws, NULL)))
+    return kiln_error_errno(err, errno, "workspace folder %s", ws);
+  a->o.workspace_dir = a->workspace_real;
+  a->o.identity = &s->identity;
+  a->o.config = &s->config;
+  a->o.ns = ns_of(cli, s);
+  a->o.templates_dir = spec->templates_dir;
+  a->o.on_event = on_deploy_event;
+  a->o.user = cli;
+  kiln_deploy_result r;
+  if (kiln_deploy(s->engine, &a->o, &r, err) < 0) return -1;
+  print_deployed(cli, a, &r);
+  kiln_deploy_result_clear(&r);
+  return 0;
+}
+
+static int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
+  if (wants_help(argc, argv)) return fputs(deploy_help, stdout), KILN_EXIT_OK;
+  deploy_args a;
+  memset(&a, 0, sizeof a);
+  a.o = (kiln_deploy_options)KILN_DEPLOY_OPTIONS_INIT;
+  int r = parse_deploy(cli, &a, argc, argv);
+  if (r) return r;
+  kiln_error *err = NULL;
+  cli_spec_context spec;
+  memset(&spec, 0, sizeof spec);
+  /* A kiln.yaml here gives defaults; a broken one is an error worth seeing. */
+  if (access("kiln.yaml", F_OK) == 0 && cli_load_spec(cli, NULL, &spec, &err) < 0) {
+    cli_spec_context_clear(&spec);
+    return cli_fail(cli, err);
+  }
+  if (spec.spec && (!a.target || !strcmp(a.target, spec.spec->project)))
+    apply_spec_defaults(&a, spec.spec);
+  session s;
+  int rc = KILN_EXIT_OK;
+  if (session_open(cli, &s, a.o.all_users, &err) < 0 ||
+      deploy_with_session(cli, &a, &s, &spec, &err) < 0) {
+    int sig = kiln_deploy_caught_signal();
+    rc = cli_fail(cli, err);
+    if (sig) rc = 128 + sig;
+  }
+  session_clear(&s);
+  cli_spec_context_clear(&spec);
+  free(a.workspace_real);
+  free(a.default_name);
+  free(a.image_ref);
+  return rc;
+}
+
+/* ---- list ---- */
+
+static void print_containers(kiln_cli *cli, json_t *list, bool all) {
+  if (cli->json) {
+    _cleanup_free_ char *text = json_dumps(list, JSON_COMPACT);
+    if (text) puts(text);
+    return;
+  }
+  printf(all ? "%-24s %-8s %-20s %-40s %-28s %s\n" : "%-24s%.0s %-20s %-40s %-28s %s\n", "NAME",
+         "OWNER", "PROJECT", "IMAGE", "STATUS", "STALE");
+  size_t i;
+  json_t *c;
+  json_array_foreach(list, i, c) {
+    const char *owner = json_string_value(json_object_get(c, "owner_uid"));
+    const char *project = json_string_value(json_object_get(c, "project"));
+    printf(all ? "%-24s %-8s %-20s %-40s %-28s %s\n" : "%-24s%.0s %-20s %-40s %-28s %s\n",
+           json_string_value(json_object_get(c, all ? "engine_name" : "name")), owner ? owner : "-",
+           project ? project : "-", json_string_value(json_object_get(c, "image")),
+           json_string_value(json_object_get(c, "status")),
+           json_is_true(json_object_get(c, "stale")) ? "yes" : "no");
+  }
+}
+
+static int cmd_list(kiln_cli *cli, int argc, char **argv) {
+  static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+                                       {"all-users", no_argument, NULL, 'a'},
+                                       {"json", no_argument, NULL, 'j'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  bool all = false;
+  int c;
+  while ((c = getopt_long(argc, argv, "ajh", opts, NULL)) != -1) {
+    if (c == 'a')
+      all = true;
+    else if (c == 'j')
+      cli->json = true;
+    else if (c == 'h')
+      return puts("usage: kiln container list [--all] [--json]\n\nYour containers: name, "
+                  "project, image, status, and STALE when the project's image was rebuilt "
+                  "since the deploy.\n--all (root): everyone's."),
+             KILN_EXIT_OK;
+    else
+      return cli_usage(cli, "container list", "unknown option");
+  }
+  if (optind < argc)
+    return cli_usage(cli, "container list", "unexpected argument '%s'", argv[optind]);
+  session s;
+  kiln_error *err = NULL;
+  int rc = KILN_EXIT_OK;
+  if (session_open(cli, &s, all, &err) < 0) {
+    rc = cli_fail(cli, err);
+  } else {
+    _cleanup_json_ json_t *list = kiln_container_list(s.engine, &s.owner, ns_of(cli, &s), &err);
+    if (list)
+      print_containers(cli, list, all);
+    else
+      rc = cli_fail(cli, err);
+  }
+  session_clear(&s);
+  return rc;
+}
+
+/* ---- start / stop / retire / shell ---- */
+
+typedef int (*name_action)(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
+                           kiln_error **err);
+
+/* NAME [--all-users] [extra...]: opens a session and runs act. */
+static int with_name(kiln_cli *cli, const char *cmd, const char *help, int argc, char **argv,
+                     bool extra_ok, name_action act) {
+  if (wants_help(argc, argv)) return printf("%s", help), KILN_EXIT_OK;
+  bool all = false;
+  const char *name = NULL;
+  int i = 1;
+  for (; i < argc && strcmp(argv[i], "--"); i++) {
+    if (!strcmp(argv[i], "--all-users"))
+      all = true;
+    else if (!name && argv[i][0] != '-')
+      name = argv[i];
+    else if (!extra_ok)
+      return cli_usage(cli, cmd, "unexpected argument '%s'", argv[i]);
+  }
+  if (!name) return cli_usage(cli, cmd, "name the container");
+  session s;
+  kiln_error *err = NULL;
+  int rc = session_open(cli, &s, all, &err);
+  if (rc == 0) rc = act(cli, &s, name, argc, argv, &err);
+  if (rc < 0) rc = cli_fail(cli, err);
+  session_clear(&s);
+  return rc;
+}
+
+static int do_start(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
+                    kiln_error **err) {
+  (void)argc, (void)argv;
+  if (kiln_container_start(s->engine, name, &s->owner, err) < 0) return -1;
+  cli_info(cli, "started %s\n", name);
+  return 0;
+}
+
+static int do_stop(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
+                   kiln_error **err) {
+  (void)argc, (void)argv;
+  if (kiln_container_stop(s->engine, name, &s->owner, err) < 0) return -1;
+  cli_info(cli, "stopped %s\n", name);
+  return 0;
+}
+
+/* --save, --save=IMAGE, or --save IMAGE (the positional after NAME). */
+static int do_retire(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
+                     kiln_error **err) {
+  bool save = false;
+  const char *save_as = NULL;
+  bool seen_name = false;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--save"))
+      save = true;
+    else if (!strncmp(argv[i], "--save=", 7))
+      save = true, save_as = argv[i] + 7;
+    else if (argv[i][0] != '-' && seen_name)
+      save_as = argv[i];
+    else if (argv[i][0] != '-')
+      seen_name = true;
+  }
+  if (save_as && !save)
+    return kiln_error_set(err, KILN_EXIT_USAGE, "container retire: unexpected argument '%s'",
+                          save_as);
+  _cleanup_free_ char *saved = NULL;
+  if (kiln_container_retire(s->engine, name, &s->owner, save, save_as, ns_of(cli, s), &saved, err) <
+      0)
+    return -1;
+  if (saved) printf("saved %s as %s\n", name, saved);
+  cli_info(cli, "retired %s\n", name);
+  return 0;
+}
+
+static int do_shell(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
+                    kiln_error **err) {
+  (void)cli;
+  int dash = 0;
+  for (int i = 1; i < argc && !dash; i++)
+    if (!strcmp(argv[i], "--")) dash = i;
+  const char *const *cmd = dash ? (const char *const *)argv + dash + 1 : NULL;
+  size_t n = dash ? (size_t)(argc - dash - 1) : 0;
+  int code = 0;
+  if (kiln_container_shell(s->engine, name, &s->owner, cmd, n, STDIN_FILENO, STDOUT_FILENO,
+                           STDERR_FILENO, &code, err) < 0)
+    return -1;
+  return code;
+}
+
+static int cmd_start(kiln_cli *cli, int argc, char **argv) {
+  return with_name(cli, "container start", "usage: kiln container start NAME [--all-users]\n", argc,
+                   argv, false, do_start);
+}
+
+static int cmd_stop(kiln_cli *cli, int argc, char **argv) {
+  return with_name(cli, "container stop", "usage: kiln container stop NAME [--all-users]\n", argc,
+                   argv, false, do_stop);
+}
+
+static int cmd_retire(kiln_cli *cli, int argc, char **argv) {
+  return with_name(cli, "container retire",
+                   "usage: kiln container retire NAME [--save [IMAGE]] [--all-users]\n\n"
+                   "Stops and removes NAME. --save first commits it to IMAGE (default\n"
+                   "<ns>-<uid>/NAME-saved:latest), keeping its labels.\n",
+                   argc, argv, true, do_retire);
+}
+
+static int cmd_shell(kiln_cli *cli, int argc, char **argv) {
+  return with_name(cli, "container shell",
+                   "usage: kiln container shell NAME [--all-users] [-- COMMAND...]\n\n"
+                   "A shell (or COMMAND) in the running container, as you. With a terminal it\n"
+                   "is interactive; piped input works too: echo id | kiln container shell NAME.\n"
+                   "The exit code is the command's.\n",
+                   argc, argv, false, do_shell);
+}
+
+static const kiln_command container_commands[] = {
+    {"deploy", cmd_deploy, "start a container from a project or any image"},
+    {"list", cmd_list, "list your containers"},
+    {"start", cmd_start, "start a stopped container"},
+    {"stop", cmd_stop, "stop a container"},
+    {"shell", cmd_shell, "a shell or a command inside a container, as you"},
+    {"retire", cmd_retire, "stop and remove a container (optionally saving it)"},
+    {NULL, NULL, NULL},
+};
+
+int cmd_container(kiln_cli *cli, int argc, char **argv) {
+  /* DS01 aliases arrive as {"deploy", ...}: the subcommand is argv[0]. */
+  for (const kiln_command *c = container_commands; c->name; c++)
+    if (!strcmp(argv[0], c->name)) {
+      optind = 0;
+      return c->fn(cli, argc, argv);
+    }
+  return cli_dispatch(cli, "container", container_commands, argc, argv);
+}

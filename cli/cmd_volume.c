@@ -1,0 +1,149 @@
+/* kiln volume create|list|remove */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "session.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+typedef struct {
+  bool all_users, force, help;
+  const char *names[64];
+  int n_names;
+} volume_args;
+
+/* NAME... [--force] [--all-users] [--json]. Returns 0 or an exit code. */
+static int parse_volume_args(kiln_cli *cli, const char *cmd, int argc, char **argv,
+                             volume_args *a) {
+  memset(a, 0, sizeof *a);
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--all-users"))
+      a->all_users = true;
+    else if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
+      a->force = true;
+    else if (!strcmp(argv[i], "--json"))
+      cli->json = true;
+    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+      a->help = true;
+    else if (argv[i][0] == '-')
+      return cli_usage(cli, cmd, "unknown option '%s'", argv[i]);
+    else if (a->n_names >= (int)(sizeof a->names / sizeof a->names[0]))
+      return cli_usage(cli, cmd, "too many names");
+    else
+      a->names[a->n_names++] = argv[i];
+  }
+  return 0;
+}
+
+typedef int (*volume_fn)(kiln_cli *cli, session *s, const volume_args *a, const char *name,
+                         kiln_error **err);
+
+/* Runs fn for every NAME; stops at the first failure. */
+static int for_each_name(kiln_cli *cli, const char *cmd, const char *help, int argc, char **argv,
+                         volume_fn fn) {
+  volume_args a;
+  int r = parse_volume_args(cli, cmd, argc, argv, &a);
+  if (r) return r;
+  if (a.help) return fputs(help, stdout), KILN_EXIT_OK;
+  if (!a.n_names) return cli_usage(cli, cmd, "name the volume");
+  session s;
+  kiln_error *err = NULL;
+  int rc = session_open(cli, &s, a.all_users, &err);
+  for (int i = 0; rc == 0 && i < a.n_names; i++)
+    rc = fn(cli, &s, &a, a.names[i], &err);
+  if (rc < 0) rc = cli_fail(cli, err);
+  session_clear(&s);
+  return rc;
+}
+
+static int create_one(kiln_cli *cli, session *s, const volume_args *a, const char *name,
+                      kiln_error **err) {
+  (void)a;
+  bool existed = false;
+  if (kiln_volume_create(s->engine, name, &s->owner, &s->config, &existed, err) < 0) return -1;
+  if (cli->json)
+    printf("{\"name\":\"%s\",\"existed\":%s}\n", name, existed ? "true" : "false");
+  else if (!cli->quiet)
+    printf("%s %s\n", existed ? "exists" : "created", name);
+  return 0;
+}
+
+static int remove_one(kiln_cli *cli, session *s, const volume_args *a, const char *name,
+                      kiln_error **err) {
+  if (kiln_volume_remove(s->engine, name, &s->owner, a->force, err) < 0) return -1;
+  if (!cli->quiet && !cli->json) printf("removed %s\n", name);
+  return 0;
+}
+
+static int cmd_create(kiln_cli *cli, int argc, char **argv) {
+  return for_each_name(cli, "volume create",
+                       "usage: kiln volume create NAME...\n\nCreates your named volumes "
+                       "(labelled with your uid). An existing volume of yours is fine;\n"
+                       "max_volumes in the kiln configuration limits how many you have.\n",
+                       argc, argv, create_one);
+}
+
+static int cmd_remove(kiln_cli *cli, int argc, char **argv) {
+  return for_each_name(cli, "volume remove",
+                       "usage: kiln volume remove NAME... [--force]\n\nRemoves your volumes. "
+                       "A missing volume is an error unless --force; a volume\nin use by a "
+                       "container is always refused.\n",
+                       argc, argv, remove_one);
+}
+
+static void print_volumes(kiln_cli *cli, json_t *list) {
+  if (cli->json) {
+    _cleanup_free_ char *text = json_dumps(list, JSON_COMPACT);
+    if (text) puts(text);
+    return;
+  }
+  printf("%-32s %-10s %s\n", "NAME", "OWNER", "USED BY");
+  size_t i;
+  json_t *v;
+  json_array_foreach(list, i, v) {
+    json_t *users = json_object_get(v, "used_by");
+    _cleanup_free_ char *used = json_array_size(users) ? json_dumps(users, JSON_COMPACT) : NULL;
+    const char *owner = json_string_value(json_object_get(v, "owner_uid"));
+    printf("%-32s %-10s %s\n", json_string_value(json_object_get(v, "name")), owner ? owner : "-",
+           used ? used : "-");
+  }
+}
+
+static int cmd_list(kiln_cli *cli, int argc, char **argv) {
+  volume_args a;
+  int r = parse_volume_args(cli, "volume list", argc, argv, &a);
+  if (r) return r;
+  if (a.help)
+    return puts("usage: kiln volume list [--all-users] [--json]\n\nYour volumes and the "
+                "containers using them."),
+           KILN_EXIT_OK;
+  if (a.n_names) return cli_usage(cli, "volume list", "unexpected argument '%s'", a.names[0]);
+  session s;
+  kiln_error *err = NULL;
+  int rc = KILN_EXIT_OK;
+  if (session_open(cli, &s, a.all_users, &err) < 0) {
+    rc = cli_fail(cli, err);
+  } else {
+    _cleanup_json_ json_t *list = kiln_volume_list(s.engine, &s.owner, &err);
+    if (list)
+      print_volumes(cli, list);
+    else
+      rc = cli_fail(cli, err);
+  }
+  session_clear(&s);
+  return rc;
+}
+
+static const kiln_command volume_commands[] = {
+    {"create", cmd_create, "create named volumes"},
+    {"list", cmd_list, "list your volumes"},
+    {"ls", cmd_list, "same as list"},
+    {"remove", cmd_remove, "remove volumes"},
+    {"rm", cmd_remove, "same as remove"},
+    {NULL, NULL, NULL},
+};
+
+int cmd_volume(kiln_cli *cli, int argc, char **argv) {
+  return cli_dispatch(cli, "volume", volume_commands, argc, argv);
+}

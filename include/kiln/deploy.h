@@ -1,0 +1,184 @@
+/* Deploy: containers from kiln-labeled images at once, legacy images adapted
+ * once per (user, base image) by run-and-commit; container and volume
+ * lifecycle; per-user limits; gc.
+ *
+ * Names. A container NAME belongs to its user: the engine name is
+ * "NAME._.UID" (DS01's convention), so two users may both have "ml". Volume
+ * names are global in the engine; a volume belongs to whoever created it
+ * (label kiln.owner-uid).
+ *
+ * Ownership. Every call refuses containers and volumes whose kiln.owner-uid
+ * label is not the caller's uid, unless owner->all_users is set and the
+ * process runs as root (euid 0, e.g. through sudo). Errors for that have code
+ * KILN_EXIT_FAILURE and say whose object it is. */
+#ifndef KILN_DEPLOY_H
+#define KILN_DEPLOY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "kiln/config.h"
+#include "kiln/engine.h"
+#include "kiln/error.h"
+#include "kiln/spec.h"
+
+/* Who asks, and whether root asked to act for everyone. */
+typedef struct {
+  uint32_t uid, gid;
+  bool all_users; /* honoured only when euid is 0 */
+} kiln_owner;
+
+/* ---- deploy ---- */
+
+typedef enum {
+  KILN_DEPLOY_WARNING,  /* something the user should know (uid mismatch, ...) */
+  KILN_DEPLOY_PROGRESS, /* a step of the legacy path (adapting, reusing, ...) */
+} kiln_deploy_event_kind;
+
+/* text is borrowed for the duration of the call. */
+typedef void (*kiln_deploy_event_fn)(void *user, kiln_deploy_event_kind kind, const char *text);
+
+typedef struct {
+  const char *image;          /* reference or id; required */
+  const char *name;           /* container NAME (see above); required */
+  const char *project;        /* kiln.project label; NULL = the image's label */
+  const char *workspace_dir;  /* host folder bind-mounted at the workspace; NULL = none */
+  const char *const *volumes; /* "NAME:/path[:ro]" */
+  size_t n_volumes;
+  bool create_volumes;    /* create missing volumes instead of failing */
+  const char *const *env; /* "KEY=VALUE" */
+  size_t n_env;
+  const char *const *ports; /* "HOST:CONTAINER[/tcp|/udp]" or "CONTAINER" */
+  size_t n_ports;
+  const char *const *command; /* exec form; n_command 0 = the image's (see kiln_deploy) */
+  size_t n_command;
+  uint64_t memory;        /* bytes; 0 = unlimited */
+  uint64_t shm_size;      /* bytes; 0 = engine default */
+  uint64_t nano_cpus;     /* 1e9 per CPU; 0 = unlimited */
+  int64_t pids_limit;     /* 0 = engine default */
+  const char *gpus;       /* "all", a count, or "ID,ID"; NULL = none */
+  const char *gpu_memory; /* with runtime genv: GENV_GPU_MEMORY */
+  const char *runtime;    /* engine runtime; "genv" turns gpus into GENV_* env */
+  bool no_start;
+  const kiln_identity *identity; /* borrowed; required */
+  const kiln_config *config;     /* borrowed; required (limits, timeout) */
+  const char *ns;                /* image namespace; NULL = config->ns */
+  const char *templates_dir;     /* where user-setup.sh is; NULL = kiln_templates_dir() */
+  kiln_deploy_event_fn on_event; /* may be NULL */
+  void *user;
+  bool all_users; /* root only: attach volumes of other users */
+} kiln_deploy_options;
+
+#define KILN_DEPLOY_OPTIONS_INIT                                                                   \
+  {                                                                                                \
+    NULL, NULL, NULL, NULL, NULL, 0, false, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, NULL,     \
+        NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, false                                     \
+  }
+
+typedef struct {
+  char *container_id;   /* owned */
+  char *container_name; /* owned; the engine name */
+  char *image_id;       /* owned; the image the container runs */
+  char *adapted_image;  /* owned; "<ns>-<uid>/adapted:<id12>" or NULL (labeled image) */
+  bool adapted;         /* the legacy path was taken */
+  bool reused;          /* ... and an earlier adaptation was reused (nothing ran) */
+  bool started;
+} kiln_deploy_result;
+
+/* Deploys opts->image as opts->identity. A labeled image (kiln, DS01 or AIME
+ * user-setup labels for the caller's uid and gid) is created directly; any
+ * other image is adapted first (a warning says why when it is labeled for
+ * someone else). The command: opts->command, else the image's Cmd/Entrypoint
+ * (Tty and OpenStdin keep a shell alive), else ["sleep","infinity"]. The
+ * temporary container of an adaptation is removed on every path, including
+ * SIGINT/SIGTERM/SIGHUP during the adaptation (handlers are installed only
+ * for that time). Fills *result (free with kiln_deploy_result_clear).
+ * Errors: name taken (code 1), over the container limit (1), missing volume
+ * (1), no GPU runtime on the engine (3, container removed). */
+int kiln_deploy(kiln_engine *engine, const kiln_deploy_options *opts, kiln_deploy_result *result,
+                kiln_error **err);
+void kiln_deploy_result_clear(kiln_deploy_result *result);
+
+/* The signal that interrupted the last kiln_deploy, or 0. */
+int kiln_deploy_caught_signal(void);
+
+/* "NAME._.UID". Returns a new string or NULL (out of memory). */
+char *kiln_container_engine_name(const char *name, uint32_t uid);
+
+/* ---- containers ---- */
+
+/* The caller's kiln containers (everyone's with all_users), as a new array of
+ * {"name","engine_name","id","project","image","image_id","status","state",
+ *  "owner_uid","stale"}. stale is true when the project's image
+ * <ns>-<owner>/<project>:latest now has another id than the one deployed
+ * (the image was rebuilt since), false otherwise. */
+json_t *kiln_container_list(kiln_engine *engine, const kiln_owner *owner, const char *ns,
+                            kiln_error **err);
+
+/* Finds the container NAME of owner (or, with all_users, an engine name
+ * as-is). Returns its id (new string) or NULL with *err set (missing or not
+ * the caller's: code 1). */
+char *kiln_container_find(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                          kiln_error **err);
+
+int kiln_container_start(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                         kiln_error **err);
+int kiln_container_stop(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                        kiln_error **err);
+
+/* Runs argv (NULL/0 = the user's login shell, from the image's kiln.user
+ * label's passwd entry, falling back to /bin/sh) in the running container
+ * NAME as owner uid:gid, wired to in_fd/out_fd/err_fd. A TTY is used when
+ * in_fd is a terminal. *exit_code gets the command's exit status. */
+int kiln_container_shell(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                         const char *const *argv, size_t argc, int in_fd, int out_fd, int err_fd,
+                         int *exit_code, kiln_error **err);
+
+/* Stops and removes NAME. With save, first commits it to save_as (NULL:
+ * "<ns>-<uid>/<NAME>-saved:latest"), keeping its labels; *saved (may be
+ * NULL) gets the reference (new string). */
+int kiln_container_retire(kiln_engine *engine, const char *name, const kiln_owner *owner, bool save,
+                          const char *save_as, const char *ns, char **saved, kiln_error **err);
+
+/* ---- volumes ---- */
+
+/* Creates volume NAME for owner, within config->max_volumes. Creating an
+ * existing volume of the caller is fine (*existed = true); one of someone
+ * else is refused. */
+int kiln_volume_create(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                       const kiln_config *config, bool *existed, kiln_error **err);
+/* The caller's volumes (all kiln volumes with all_users): a new array of
+ * {"name","owner_uid","created","used_by":[container names]}. */
+json_t *kiln_volume_list(kiln_engine *engine, const kiln_owner *owner, kiln_error **err);
+/* Removes NAME. Missing → error unless force; in use → error naming the
+ * containers (force does not change that). */
+int kiln_volume_remove(kiln_engine *engine, const char *name, const kiln_owner *owner, bool force,
+                       kiln_error **err);
+
+/* ---- gc ---- */
+
+typedef enum {
+  KILN_GC_TEMP_CONTAINER,    /* exited temporary container of a legacy deploy */
+  KILN_GC_DANGLING_IMAGE,    /* untagged kiln image */
+  KILN_GC_ORPHAN_ADAPTATION, /* adaptation whose base image is gone */
+  KILN_GC_AIME_IMAGE,        /* reported only, never removed */
+} kiln_gc_kind;
+
+typedef struct {
+  kiln_gc_kind kind;
+  const char *id;   /* borrowed */
+  const char *name; /* borrowed; container name or image reference */
+  bool removed;     /* false for reports and dry runs */
+} kiln_gc_item;
+
+typedef void (*kiln_gc_fn)(void *user, const kiln_gc_item *item);
+
+/* Removes the caller's leftovers (everyone's with all_users) and reports
+ * AIME "*._.*" images through fn. dry_run removes nothing. */
+int kiln_gc(kiln_engine *engine, const kiln_owner *owner, bool dry_run, kiln_gc_fn fn, void *user,
+            kiln_error **err);
+
+#endif

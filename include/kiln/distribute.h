@@ -1,0 +1,233 @@
+/* Distribution: images as verified tarballs on shared storage, through a
+ * registry, and containers committed back to images.
+ *
+ * Every function takes an open engine (kiln/engine.h, borrowed) where it
+ * needs one and reports failures through *err: KILN_EXIT_FAILURE for a
+ * refused or failed operation (corrupt tarball, checksum mismatch, registry
+ * refusal), KILN_EXIT_USAGE for bad names, KILN_EXIT_ENGINE when the engine
+ * is unreachable or errs. Nothing here prints. */
+#ifndef KILN_DISTRIBUTE_H
+#define KILN_DISTRIBUTE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "kiln/deploy.h"
+#include "kiln/engine.h"
+
+/* ---- settings (until kiln/config.h carries them) ----
+ * Read from the environment: KILN_SHARED_DIR (default /srv/kiln/images),
+ * KILN_TAR_MODE (octal, default 0640: readable by the team), KILN_REGISTRY
+ * (default none), KILN_NAME_POLICY ("1": Colosseum names). Borrowed. */
+#define KILN_DEFAULT_SHARED_DIR "/srv/kiln/images"
+#define KILN_DEFAULT_TAR_MODE 0640
+const char *kiln_dist_shared_dir(void);
+unsigned kiln_dist_tar_mode(void);
+const char *kiln_dist_registry(void);
+bool kiln_dist_name_policy(void);
+
+/* Progress of a long transfer: bytes so far, seconds since the start. Called
+ * at most a few times a second and once at the end (done = true). */
+typedef void (*kiln_progress_fn)(void *user, uint64_t bytes, double seconds, bool done);
+
+/* ---- export (export.c) ---- */
+
+typedef struct {
+  const char *image;  /* borrowed; a reference the engine knows */
+  const char *output; /* a folder, or a FILE ending in .tar/.tar.gz; NULL = shared dir */
+  bool gzip;          /* compress (implied by an output FILE ending in .gz) */
+  unsigned keep;      /* tarballs of this image kept in the folder, >= 1 */
+  unsigned mode;      /* file mode of the tarball and its manifest */
+  kiln_progress_fn on_progress;
+  void *user;
+  volatile sig_atomic_t *interrupted; /* stops the transfer when set; may be NULL */
+} kiln_export_options;
+
+#define KILN_EXPORT_OPTIONS_INIT {NULL, NULL, false, 1, KILN_DEFAULT_TAR_MODE, NULL, NULL, NULL}
+
+typedef struct {
+  char *path;     /* owned; the tarball written */
+  char *manifest; /* owned; its sidecar "<path>.json" */
+  char sha256[65];
+  uint64_t size;
+  char *image_id; /* owned */
+  unsigned pruned; /* older tarballs removed by keep */
+} kiln_export_result;
+
+/* Streams GET /images/{image}/get into "<dir>/<safe name>-<unix time>.tar[.gz]"
+ * through a locked temporary ".<safe name>.partial-XXXXXX" in the same
+ * folder, fsync, rename (never over an existing file) and fsync of the
+ * folder; then writes the sidecar manifest the same way and prunes older
+ * tarballs of the same image past opts->keep. A failed or interrupted export
+ * leaves the previous tarballs untouched and removes its temporary; a killed
+ * one leaves only the temporary, which the next export of that image removes.
+ * Fills *result (free with kiln_export_result_clear). */
+int kiln_image_export(kiln_engine *engine, const kiln_export_options *opts,
+                      kiln_export_result *result, kiln_error **err);
+void kiln_export_result_clear(kiln_export_result *result);
+
+/* ---- import (export.c) ---- */
+
+typedef struct {
+  const char *path;   /* borrowed; plain or gzipped `docker save` output */
+  const char *retag;  /* borrowed; also tag the loaded image so, or NULL */
+  bool name_policy;   /* refuse names breaking the Colosseum policy */
+  bool skip_checksum; /* do not compare with the sidecar manifest */
+  kiln_progress_fn on_progress;
+  void *user;
+  volatile sig_atomic_t *interrupted;
+} kiln_import_options;
+
+#define KILN_IMPORT_OPTIONS_INIT {NULL, NULL, false, false, NULL, NULL, NULL}
+
+typedef struct {
+  char *image_id; /* owned; "sha256:..." */
+  json_t *tags;   /* owned; array of the names now on the image */
+  bool verified;  /* the sha256 matched a sidecar manifest */
+  uint64_t bytes; /* tar bytes sent to the engine */
+} kiln_import_result;
+
+/* Reads the whole archive first (through libarchive, decompressing gzip) to
+ * make sure it is complete and holds a docker-save manifest, while hashing
+ * the file; compares with "<path>.json" when present. Only then streams the
+ * tar into POST /images/load. A truncated or corrupt archive, a checksum
+ * mismatch or a refused name fail with nothing loaded (code 1 or 2). Fills
+ * *result (free with kiln_import_result_clear). */
+int kiln_image_import(kiln_engine *engine, const kiln_import_options *opts,
+                      kiln_import_result *result, kiln_error **err);
+void kiln_import_result_clear(kiln_import_result *result);
+
+/* ---- pure helpers (export.c), exposed for tests ---- */
+
+/* The tarball's base name: every character outside [A-Za-z0-9._-] of the
+ * reference becomes '_', a missing tag is ":latest". Then "-<time>.tar" or
+ * ".tar.gz". New string or NULL (out of memory). */
+char *kiln_export_safe_name(const char *image);
+char *kiln_export_file_name(const char *image, int64_t unix_time, bool gzip);
+/* When base (a file name, no folder) is "<safe>-<digits>.tar[.gz]" for this
+ * safe name, returns the time, else -1. */
+int64_t kiln_export_file_time(const char *base, const char *safe);
+/* The sidecar object: {sha256, size, image, image_id, labels, spec_sha256,
+ * created, kiln_version, file, compression}. labels may be NULL. New
+ * reference or NULL. */
+json_t *kiln_export_manifest(const char *sha256, uint64_t size, const char *image,
+                             const char *image_id, json_t *labels, int64_t created,
+                             const char *file, bool gzip);
+/* The sidecar "<tar_path>.json" as a new object; NULL with *err unset when
+ * there is none, NULL with *err set when it is unreadable. */
+json_t *kiln_export_manifest_load(const char *tar_path, kiln_error **err);
+/* Which of n tarball times to remove so that the newest `keep` stay:
+ * prune[i] set for those; returns how many. */
+size_t kiln_keep_select(const int64_t *times, size_t n, unsigned keep, bool *prune);
+/* gzip magic (1f 8b) at the start of data. */
+bool kiln_is_gzip(const unsigned char *data, size_t n);
+/* The repository name's last component under the policy; 0 or -1 (code 2). */
+int kiln_check_ref_policy(const char *ref, bool policy, kiln_error **err);
+
+/* ---- tarballs in a folder (tarstore.c) ---- */
+
+/* Every "*.tar" / "*.tar.gz" of dir (hidden temporaries left out), newest
+ * first, as a new array of {"file","path","image","image_id","time","size",
+ * "sha256","manifest":bool,"local":bool|null}. image is only kept when
+ * image (a reference) matches, or every one when NULL. local says whether
+ * the engine has image_id (null when engine is NULL or no manifest). */
+json_t *kiln_tar_list(kiln_engine *engine, const char *dir, const char *image, kiln_error **err);
+
+/* Removes the tarballs (and sidecars) of image in dir, or the one named
+ * file (a base name in dir) when image holds no ':' or '/' and names a file
+ * there. *removed gets the count; none at all is an error (code 1). */
+int kiln_tar_delete(const char *dir, const char *image_or_file, unsigned *removed,
+                    kiln_error **err);
+
+typedef enum {
+  KILN_SYNC_CURRENT, /* the engine already has the newest tarball's image */
+  KILN_SYNC_LOADING, /* about to load (progress follows) */
+  KILN_SYNC_LOADED,
+  KILN_SYNC_SKIPPED, /* no manifest: cannot tell which image it holds */
+  KILN_SYNC_FAILED,  /* message says why; other images go on */
+} kiln_sync_state;
+
+typedef void (*kiln_sync_fn)(void *user, kiln_sync_state state, const char *image,
+                             const char *file, const char *message);
+
+/* For each image in dir (or only image when not NULL) whose newest tarball
+ * holds another image id than the engine's, imports it. One flock per image
+ * name keeps two syncs from loading the same image twice (the second finds
+ * it current once it gets the lock); different images load in parallel.
+ * *loaded and *failed get counts; returns -1 when any failed. */
+int kiln_tar_sync(kiln_engine *engine, const char *dir, const char *image, kiln_sync_fn on_state,
+                  void *user, kiln_progress_fn on_progress, volatile sig_atomic_t *interrupted,
+                  unsigned *loaded, unsigned *failed, kiln_error **err);
+
+/* ---- registry (registry.c) ---- */
+
+typedef struct {
+  char *username; /* owned */
+  char *password; /* owned */
+  char *server;   /* owned; "HOST[:PORT]" */
+} kiln_registry_auth;
+
+void kiln_registry_auth_clear(kiln_registry_auth *auth);
+
+/* Fills auth->username/password from docker's config.json (path, or NULL:
+ * $DOCKER_CONFIG/config.json, else ~/.docker/config.json of the caller)
+ * `auths` entry for server (keys may carry a scheme and path). A missing
+ * file or entry is not an error (auth left empty, returns 0). */
+int kiln_registry_auth_from_config(const char *path, const char *server, kiln_registry_auth *auth,
+                                   kiln_error **err);
+
+/* "X-Registry-Auth: <base64url JSON>" for auth (anonymous: "{}"). New
+ * string or NULL (out of memory). */
+char *kiln_registry_auth_header(const kiln_registry_auth *auth);
+
+/* Base64 (RFC 4648 §4, url=false) or base64url (§5); new strings. decode
+ * returns NULL for invalid input; *n gets the length. */
+char *kiln_base64_encode(const void *data, size_t n, bool url);
+unsigned char *kiln_base64_decode(const char *text, size_t *n);
+
+/* The registry's name for a local image: "<server>/<sub>/<repo's last
+ * component>:<tag>", e.g. kiln-1000/proj:latest → reg:5000/alice/proj:latest.
+ * sub may be NULL or empty (then no sub-path). New string or NULL with *err. */
+char *kiln_registry_ref(const char *server, const char *sub, const char *local_ref,
+                        kiln_error **err);
+/* Splits "host[:port]/path[:tag|@digest]" into new strings server, repo
+ * path (no host), and reference (tag or digest, default "latest"). A ref
+ * without a host part (no '.', ':' or "localhost" before the first '/') is
+ * an error (code 2). */
+int kiln_registry_split(const char *ref, char **server, char **path, char **reference,
+                        kiln_error **err);
+
+/* One layer's progress from a push/pull stream. */
+typedef void (*kiln_layer_fn)(void *user, const char *layer, const char *status, uint64_t current,
+                              uint64_t total);
+
+/* Tags local_ref as remote_ref, pushes it with auth, then drops the remote
+ * tag locally. Registry errors arrive in the stream: authentication
+ * failures and unreachable registries get their own messages (code 1). */
+int kiln_image_push(kiln_engine *engine, const char *local_ref, const char *remote_ref,
+                    const kiln_registry_auth *auth, kiln_layer_fn on_layer, void *user,
+                    kiln_error **err);
+/* Pulls remote_ref with auth; when local_ref is not NULL, tags the result so
+ * and drops the remote tag. *image_id (may be NULL) gets the id. */
+int kiln_image_pull(kiln_engine *engine, const char *remote_ref, const char *local_ref,
+                    const kiln_registry_auth *auth, kiln_layer_fn on_layer, void *user,
+                    char **image_id, kiln_error **err);
+/* Deletes remote_ref's manifest through the registry HTTP API v2 (HEAD for
+ * Docker-Content-Digest, then DELETE by digest) with basic auth. Plain HTTP
+ * for loopback registries, HTTPS otherwise. *digest (may be NULL) gets it. */
+int kiln_registry_delete(const char *remote_ref, const kiln_registry_auth *auth, char **digest,
+                         kiln_error **err);
+
+/* ---- commit (commit.c) ---- */
+
+/* Commits the caller's container NAME (see kiln_container_find) into ref,
+ * keeping its config and labels (the image's and the container's), and
+ * tagging ref. *image_id (may be NULL) gets the new id (new string). */
+int kiln_container_commit(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                          const char *ref, char **image_id, kiln_error **err);
+
+#endif

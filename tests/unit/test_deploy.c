@@ -1,0 +1,349 @@
+/* Deploy internals without an engine: the create body (GPUs, Genv, mounts,
+ * ports, env, limits, command), label reading, config parsing, the stream
+ * demultiplexer. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "builder/deploy_private.h"
+#include "kiln/config.h"
+#include "kiln/labels.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+static char ident_name[] = "alice", ident_shell[] = "/bin/bash", config_ns[] = "kiln";
+static kiln_identity ident = {ident_name, 1722830498u, 1000, ident_shell};
+static kiln_config config = {10, 100, config_ns, 300, NULL};
+
+static kiln_deploy_options base_opts(void) {
+  kiln_deploy_options o = KILN_DEPLOY_OPTIONS_INIT;
+  o.image = "kiln-1722830498/ml:latest";
+  o.name = "ml";
+  o.identity = &ident;
+  o.config = &config;
+  return o;
+}
+
+/* Builds the body for o against an image config given as JSON text. */
+static json_t *body_for(const kiln_deploy_options *o, const char *image_config, kiln_error **err) {
+  _cleanup_json_ json_t *cfg = json_loads(image_config, 0, NULL);
+  ck_assert_ptr_nonnull(cfg);
+  return kiln_deploy_create_body(o, "sha256:abc", cfg, err);
+}
+
+static const char *path_str(json_t *root, const char *p1, const char *p2) {
+  json_t *v = json_object_get(root, p1);
+  return json_string_value(p2 ? json_object_get(v, p2) : v);
+}
+
+START_TEST(body_basics) {
+  kiln_deploy_options o = base_opts();
+  o.workspace_dir = "/home/alice/ml";
+  kiln_error *err = NULL;
+  _cleanup_json_ json_t *b =
+      body_for(&o,
+               "{\"Cmd\":[\"/bin/bash\"],\"Labels\":{\"kiln.workspace\":\"/work\","
+               "\"kiln.spec-sha256\":\"f00\",\"kiln.project\":\"ml\"}}",
+               &err);
+  ck_assert_ptr_nonnull(b);
+  ck_assert_str_eq(path_str(b, "Image", NULL), "sha256:abc");
+  ck_assert_str_eq(path_str(b, "User", NULL), "1722830498:1000");
+  ck_assert_str_eq(path_str(b, "WorkingDir", NULL), "/work");
+  ck_assert(json_is_true(json_object_get(b, "Tty")));
+  ck_assert(json_is_true(json_object_get(b, "OpenStdin")));
+  ck_assert_ptr_null(json_object_get(b, "Cmd")); /* the image's shell is kept */
+  json_t *labels = json_object_get(b, "Labels");
+  ck_assert_str_eq(kiln_label(labels, KILN_LABEL_OWNER_UID), "1722830498");
+  ck_assert_str_eq(kiln_label(labels, KILN_LABEL_IMAGE_ID), "sha256:abc");
+  ck_assert_str_eq(kiln_label(labels, KILN_LABEL_SPEC_SHA256), "f00");
+  ck_assert_str_eq(kiln_label(labels, KILN_LABEL_PROJECT), "ml");
+  json_t *m = json_array_get(json_object_get(json_object_get(b, "HostConfig"), "Mounts"), 0);
+  ck_assert_str_eq(path_str(m, "Type", NULL), "bind");
+  ck_assert_str_eq(path_str(m, "Source", NULL), "/home/alice/ml");
+  ck_assert_str_eq(path_str(m, "Target", NULL), "/work");
+  ck_assert_ptr_null(json_object_get(json_object_get(b, "HostConfig"), "DeviceRequests"));
+}
+END_TEST
+
+START_TEST(body_command_defaults) {
+  kiln_deploy_options o = base_opts();
+  kiln_error *err = NULL;
+  _cleanup_json_ json_t *none = body_for(&o, "{\"Cmd\":null,\"Entrypoint\":null}", &err);
+  _cleanup_free_ char *cmd_text = json_dumps(json_object_get(none, "Cmd"), JSON_COMPACT);
+  ck_assert_str_eq(cmd_text, "[\"sleep\",\"infinity\"]");
+  ck_assert_str_eq(path_str(none, "WorkingDir", NULL), "/workspace");
+  const char *cmd[] = {"python3", "-m", "http.server"};
+  o.command = cmd;
+  o.n_command = 3;
+  _cleanup_json_ json_t *given = body_for(&o, "{\"Cmd\":[\"/bin/sh\"]}", &err);
+  ck_assert_int_eq((int)json_array_size(json_object_get(given, "Cmd")), 3);
+  ck_assert_str_eq(json_string_value(json_array_get(json_object_get(given, "Cmd"), 2)),
+                   "http.server");
+}
+END_TEST
+
+static json_t *device_requests(json_t *b) {
+  return json_object_get(json_object_get(b, "HostConfig"), "DeviceRequests");
+}
+
+START_TEST(body_gpus_all_count_ids) {
+  kiln_deploy_options o = base_opts();
+  kiln_error *err = NULL;
+  o.gpus = "all";
+  _cleanup_json_ json_t *all = body_for(&o, "{}", &err);
+  json_t *r = json_array_get(device_requests(all), 0);
+  ck_assert_str_eq(path_str(r, "Driver", NULL), "nvidia");
+  ck_assert_int_eq(json_integer_value(json_object_get(r, "Count")), -1);
+  _cleanup_free_ char *caps = json_dumps(json_object_get(r, "Capabilities"), JSON_COMPACT);
+  ck_assert_str_eq(caps, "[[\"gpu\"]]");
+
+  o.gpus = "2";
+  _cleanup_json_ json_t *two = body_for(&o, "{}", &err);
+  ck_assert_int_eq(
+      json_integer_value(json_object_get(json_array_get(device_requests(two), 0), "Count")), 2);
+
+  o.gpus = "0,GPU-3f2a";
+  _cleanup_json_ json_t *ids = body_for(&o, "{}", &err);
+  r = json_array_get(device_requests(ids), 0);
+  ck_assert_ptr_null(json_object_get(r, "Count"));
+  _cleanup_free_ char *list = json_dumps(json_object_get(r, "DeviceIDs"), JSON_COMPACT);
+  ck_assert_str_eq(list, "[\"0\",\"GPU-3f2a\"]"); /* a list, not "0,GPU-3f2a" */
+}
+END_TEST
+
+START_TEST(body_genv) {
+  kiln_deploy_options o = base_opts();
+  kiln_error *err = NULL;
+  o.gpus = "2";
+  o.gpu_memory = "8g";
+  o.runtime = "genv";
+  _cleanup_json_ json_t *b = body_for(&o, "{}", &err);
+  ck_assert_ptr_nonnull(b);
+  ck_assert_ptr_null(device_requests(b));
+  ck_assert_str_eq(path_str(json_object_get(b, "HostConfig"), "Runtime", NULL), "genv");
+  _cleanup_free_ char *env = json_dumps(json_object_get(b, "Env"), JSON_COMPACT);
+  ck_assert_str_eq(env, "[\"GENV_GPUS=2\",\"GENV_GPU_MEMORY=8g\"]");
+}
+END_TEST
+
+START_TEST(body_gpu_memory_needs_genv) {
+  kiln_deploy_options o = base_opts();
+  kiln_error *err = NULL;
+  o.gpus = "1";
+  o.gpu_memory = "8g";
+  json_t *b = body_for(&o, "{}", &err);
+  ck_assert_ptr_null(b);
+  ck_assert_int_eq(err->code, KILN_EXIT_USAGE);
+  ck_assert_str_eq(err->message, "--gpu-memory needs --runtime genv");
+  kiln_error_free(err);
+}
+END_TEST
+
+START_TEST(body_volumes_ports_env_limits) {
+  kiln_deploy_options o = base_opts();
+  const char *vols[] = {"data:/data", "models:/models:ro"};
+  const char *env[] = {"A=1", "B=x=y"};
+  const char *ports[] = {"8888:8888", "9000/udp"};
+  o.volumes = vols;
+  o.n_volumes = 2;
+  o.env = env;
+  o.n_env = 2;
+  o.ports = ports;
+  o.n_ports = 2;
+  o.memory = 1u << 30;
+  o.nano_cpus = 1500000000u;
+  o.shm_size = 64u << 20;
+  o.pids_limit = 512;
+  kiln_error *err = NULL;
+  _cleanup_json_ json_t *b = body_for(&o, "{}", &err);
+  ck_assert_ptr_nonnull(b);
+  json_t *hc = json_object_get(b, "HostConfig");
+  json_t *m1 = json_array_get(json_object_get(hc, "Mounts"), 1);
+  ck_assert_str_eq(path_str(m1, "Type", NULL), "volume");
+  ck_assert_str_eq(path_str(m1, "Source", NULL), "models");
+  ck_assert_str_eq(path_str(m1, "Target", NULL), "/models");
+  ck_assert(json_is_true(json_object_get(m1, "ReadOnly")));
+  ck_assert(
+      json_is_false(json_object_get(json_array_get(json_object_get(hc, "Mounts"), 0), "ReadOnly")));
+  ck_assert_str_eq(
+      json_string_value(json_object_get(
+          json_array_get(json_object_get(json_object_get(hc, "PortBindings"), "8888/tcp"), 0),
+          "HostPort")),
+      "8888");
+  ck_assert_ptr_nonnull(json_object_get(json_object_get(b, "ExposedPorts"), "9000/udp"));
+  ck_assert_str_eq(json_string_value(json_array_get(json_object_get(b, "Env"), 1)), "B=x=y");
+  ck_assert_int_eq(json_integer_value(json_object_get(hc, "Memory")), 1 << 30);
+  ck_assert_int_eq(json_integer_value(json_object_get(hc, "NanoCpus")), 1500000000);
+  ck_assert_int_eq(json_integer_value(json_object_get(hc, "ShmSize")), 64 << 20);
+  ck_assert_int_eq(json_integer_value(json_object_get(hc, "PidsLimit")), 512);
+}
+END_TEST
+
+/* Each bad value is refused with a usage error naming it. */
+START_TEST(body_bad_values) {
+  static const struct {
+    const char *vol, *env, *port, *want;
+  } cases[] = {
+      {"data", NULL, NULL, "volume 'data': expected NAME:/path[:ro]"},
+      {"/etc:/x", NULL, NULL, "volume '/etc:/x': '/etc' is a path"},
+      {"d:/x:rx", NULL, NULL, "mode must be ro or rw"},
+      {NULL, "NOVALUE", NULL, "-e 'NOVALUE': expected KEY=VALUE"},
+      {NULL, "1X=2", NULL, "-e '1X=2'"},
+      {NULL, NULL, "80:http", "-p '80:http'"},
+      {NULL, NULL, "70000", "-p '70000'"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    kiln_deploy_options o = base_opts();
+    o.volumes = &cases[i].vol;
+    o.n_volumes = cases[i].vol ? 1 : 0;
+    o.env = &cases[i].env;
+    o.n_env = cases[i].env ? 1 : 0;
+    o.ports = &cases[i].port;
+    o.n_ports = cases[i].port ? 1 : 0;
+    kiln_error *err = NULL;
+    json_t *b = body_for(&o, "{}", &err);
+    ck_assert_msg(!b, "case %zu accepted", i);
+    ck_assert_int_eq(err->code, KILN_EXIT_USAGE);
+    ck_assert_msg(strstr(err->message, cases[i].want), "case %zu: %s", i, err->message);
+    kiln_error_free(err);
+  }
+}
+END_TEST
+
+START_TEST(setup_labels) {
+  uint32_t u = 0, g = 0;
+  _cleanup_json_ json_t *mine = json_pack("{s:s, s:s, s:s}", KILN_LABEL_USER_SETUP, "true",
+                                          KILN_LABEL_UID, "1722830498", KILN_LABEL_GID, "1000");
+  ck_assert_int_eq(kiln_image_setup_of(mine, 1722830498u, 1000, &u, &g), KILN_IMAGE_LABELED);
+  ck_assert_int_eq(kiln_image_setup_of(mine, 1001, 1000, &u, &g), KILN_IMAGE_OTHER_USER);
+  ck_assert_uint_eq(u, 1722830498u);
+  ck_assert_int_eq(kiln_image_setup_of(NULL, 1, 1, &u, &g), KILN_IMAGE_LEGACY);
+  _cleanup_json_ json_t *ds01 = json_pack("{s:s, s:s, s:s}", DS01_LABEL_USER_SETUP, "true",
+                                          DS01_LABEL_UID, "5", DS01_LABEL_GID, "6");
+  ck_assert_int_eq(kiln_image_setup_of(ds01, 5, 6, &u, &g), KILN_IMAGE_LABELED);
+  _cleanup_json_ json_t *aime = json_pack("{s:s, s:s, s:s}", AIME_LABEL_USER_SETUP, "1",
+                                          AIME_LABEL_UID, "7", AIME_LABEL_GID, "8");
+  ck_assert_int_eq(kiln_image_setup_of(aime, 7, 8, &u, &g), KILN_IMAGE_LABELED);
+  _cleanup_json_ json_t *off = json_pack("{s:s, s:s, s:s}", KILN_LABEL_USER_SETUP, "false",
+                                         KILN_LABEL_UID, "7", KILN_LABEL_GID, "8");
+  ck_assert_int_eq(kiln_image_setup_of(off, 7, 8, &u, &g), KILN_IMAGE_LEGACY);
+}
+END_TEST
+
+START_TEST(config_parse) {
+  kiln_config c;
+  kiln_error *err = NULL;
+  const char *text = "max_containers: 3\nmax_volumes: 7\nnamespace: lab\nlegacy_timeout: 60\n";
+  ck_assert_int_eq(kiln_config_parse(&c, "c.yaml", text, strlen(text), &err), 0);
+  ck_assert_uint_eq(c.max_containers, 3);
+  ck_assert_uint_eq(c.max_volumes, 7);
+  ck_assert_str_eq(c.ns, "lab");
+  ck_assert_uint_eq(c.legacy_timeout, 60);
+  kiln_config_clear(&c);
+  ck_assert_int_eq(kiln_config_parse(&c, "c.yaml", "", 0, &err), 0);
+  ck_assert_uint_eq(c.max_containers, 10);
+  ck_assert_uint_eq(c.max_volumes, 100);
+  ck_assert_str_eq(c.ns, "kiln");
+  ck_assert_uint_eq(c.legacy_timeout, 300);
+  kiln_config_clear(&c);
+}
+END_TEST
+
+START_TEST(config_errors) {
+  static const struct {
+    const char *text, *want;
+  } cases[] = {
+      {"max_containers: ten\n", "c.yaml:1:17: expected a whole number from 0 to 100000, got 'ten'"},
+      {"a: 1\nmax_volume: 3\n", "c.yaml:1:1: unknown key 'a'"},
+      {"max_volume: 3\n", "c.yaml:1:1: unknown key 'max_volume' (did you mean 'max_volumes'?)"},
+      {"legacy_timeout: 0\n", "c.yaml:1:17: expected a whole number from 1 to 86400, got '0'"},
+      {"namespace: Bad NS\n", "c.yaml:1:12: namespace:"},
+      {"- 1\n", "c.yaml:1:1: expected a mapping of settings, got a list"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    kiln_config c;
+    kiln_error *err = NULL;
+    ck_assert_int_eq(kiln_config_parse(&c, "c.yaml", cases[i].text, strlen(cases[i].text), &err),
+                     -1);
+    ck_assert_int_eq(err->code, KILN_EXIT_USAGE);
+    ck_assert_msg(!strncmp(err->message, cases[i].want, strlen(cases[i].want)), "case %zu: %s", i,
+                  err->message);
+    kiln_error_free(err);
+  }
+}
+END_TEST
+
+START_TEST(config_missing_explicit_file) {
+  setenv("KILN_CONFIG", "/nonexistent/kiln.yaml", 1);
+  kiln_config c;
+  kiln_error *err = NULL;
+  ck_assert_int_eq(kiln_config_load(&c, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err->message, "configuration: cannot read /nonexistent/kiln.yaml"));
+  kiln_error_free(err);
+  unsetenv("KILN_CONFIG");
+}
+END_TEST
+
+typedef struct {
+  char out[64], errs[64];
+} sink;
+
+static int collect(void *user, int stream, const char *data, size_t n) {
+  sink *s = user;
+  char *dst = stream == 1 ? s->out : s->errs;
+  strncat(dst, data, n);
+  return 0;
+}
+
+START_TEST(demux_split_frames) {
+  static const char stream[] = "\1\0\0\0\0\0\0\3abc\2\0\0\0\0\0\0\2de\1\0\0\0\0\0\0\1f";
+  size_t len = sizeof stream - 1;
+  for (size_t step = 1; step <= len; step++) {
+    sink s = {"", ""};
+    kiln_demux d = {0};
+    for (size_t off = 0; off < len; off += step)
+      kiln_demux_feed(&d, stream + off, off + step > len ? len - off : step, collect, &s);
+    ck_assert_str_eq(s.out, "abcf");
+    ck_assert_str_eq(s.errs, "de");
+  }
+}
+END_TEST
+
+START_TEST(engine_names) {
+  _cleanup_free_ char *n = kiln_container_engine_name("ml", 1722830498u);
+  ck_assert_str_eq(n, "ml._.1722830498");
+}
+END_TEST
+
+static Suite *deploy_suite(void) {
+  Suite *s = suite_create("deploy");
+  TCase *body = tcase_create("create body");
+  tcase_add_test(body, body_basics);
+  tcase_add_test(body, body_command_defaults);
+  tcase_add_test(body, body_gpus_all_count_ids);
+  tcase_add_test(body, body_genv);
+  tcase_add_test(body, body_gpu_memory_needs_genv);
+  tcase_add_test(body, body_volumes_ports_env_limits);
+  tcase_add_test(body, body_bad_values);
+  suite_add_tcase(s, body);
+  TCase *other = tcase_create("labels, config, streams");
+  tcase_add_test(other, setup_labels);
+  tcase_add_test(other, config_parse);
+  tcase_add_test(other, config_errors);
+  tcase_add_test(other, config_missing_explicit_file);
+  tcase_add_test(other, demux_split_frames);
+  tcase_add_test(other, engine_names);
+  suite_add_tcase(s, other);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(deploy_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
