@@ -103,9 +103,12 @@ static struct curl_slist *build_headers(const kiln_engine_request *req) {
   struct curl_slist *h = NULL;
   char ct[256];
   bool has_body = req->body || req->read;
+  bool is_post = req->method && !strcmp(req->method, "POST");
   snprintf(ct, sizeof ct, "Content-Type: %s",
            req->content_type ? req->content_type : "application/json");
-  if (has_body || req->content_type) h = curl_slist_append(h, ct);
+  /* Always say what a POST carries: libcurl would otherwise announce an
+   * empty body as a form, which the engine refuses for /commit. */
+  if (has_body || is_post || req->content_type) h = curl_slist_append(h, ct);
   if (req->read) h = curl_slist_append(h, "Transfer-Encoding: chunked");
   h = curl_slist_append(h, "Expect:");
   for (const char *const *x = req->headers; x && *x; x++)

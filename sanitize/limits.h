@@ -10,6 +10,7 @@
 #define KILN_MAX_LIST_ITEMS 1024         /* packages, files, env, run, ... */
 #define KILN_MAX_SCALAR_BYTES 4096       /* one YAML scalar */
 #define KILN_MAX_ERRORS 100              /* errors reported by one validate */
+#define KILN_CONFIG_MAX_BYTES (64u << 10) /* /etc/kiln/config.yaml */
 
 /* names */
 #define KILN_MAX_USER_NAME 32            /* useradd's limit */

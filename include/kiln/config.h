@@ -15,7 +15,6 @@
 #include "kiln/error.h"
 
 #define KILN_CONFIG_DEFAULT_PATH "/etc/kiln/config.yaml"
-#define KILN_CONFIG_MAX_BYTES    (64u << 10)
 
 typedef struct {
   unsigned max_containers;
