@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "kiln/config.h"
 
 static int cmd_version(kiln_cli *cli, int argc, char **argv);
 static int cmd_help(kiln_cli *cli, int argc, char **argv);
@@ -167,5 +168,16 @@ int main(int argc, char **argv) {
     return KILN_EXIT_USAGE;
   }
   optind = 0; /* reset getopt for the command's own parsing */
-  return run_command(&cli, argc - first, argv + first);
+  /* The site's namespace applies to every command unless overridden. */
+  kiln_config config;
+  kiln_error *err = NULL;
+  if (!cli.ns && strcmp(argv[first], "help") && strcmp(argv[first], "version")) {
+    if (kiln_config_load(&config, &err) < 0) return cli_fail(&cli, err);
+    cli.ns = config.ns;
+  } else if (kiln_config_defaults(&config, &err) < 0) {
+    return cli_fail(&cli, err);
+  }
+  int code = run_command(&cli, argc - first, argv + first);
+  kiln_config_clear(&config);
+  return code;
 }
