@@ -1,8 +1,13 @@
 /* The build context as a pull-driven libarchive tar stream; see context.h.
  *
- * kiln_context_read() advances a small state machine (next header, next
- * chunk of the current file, end of archive) only when the bytes libarchive
- * produced so far have been handed out, so memory stays at one chunk. */
+ * kiln_context_add() only records entries (path, type, mode, size, inode).
+ * kiln_context_read() then advances a small state machine (next header, next
+ * chunk of at most CHUNK bytes of the current file, end of archive) only once
+ * the bytes libarchive produced so far have been handed out, so memory stays
+ * at one chunk plus one header whatever the file sizes. The folder walk
+ * follows go-archive's TarWithOptions, the code the docker CLI builds its
+ * context with: sorted by byte order, .dockerignore checked on every path
+ * below a named one, excluded folders pruned, each path sent once. */
 #include "kiln/context.h"
 
 #include <dirent.h>
@@ -20,12 +25,14 @@
 
 #include "dockerignore.h"
 #include "sanitize/limits.h"
+#include "sanitize/sanitize.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/sha256.h"
 
-#define CHUNK (64u << 10)
-#define FIXED_MTIME 946684800 /* 2000-01-01: stable headers, stable build cache */
+#define CHUNK            (64u << 10)
+#define FIXED_MTIME      946684800  /* 2000-01-01: stable headers, stable build cache */
+#define MAX_DOCKERIGNORE (1u << 20) /* bytes of .dockerignore read */
 
 typedef struct {
   char *path; /* relative to the project; "Dockerfile" for the first entry */
@@ -33,21 +40,26 @@ typedef struct {
   unsigned mode;
   uint64_t size;
   char *link;
+  dev_t dev; /* files: what was listed, checked again when sent */
+  ino_t ino;
 } entry;
 
 struct kiln_context {
   char *root; /* realpath of the project */
+  size_t root_len;
   char *dockerfile;
   size_t dockerfile_len;
   entry *v;
   size_t n, alloc;
+  size_t *slots; /* hash set of paths: entry index + 1, 0 when free */
+  size_t n_slots;
   kiln_ignore *ignore;
-  bool ignore_loaded;
   /* streaming */
   struct archive *a;
   size_t next;     /* next entry to write */
-  int fd;          /* file being written, or -1 */
-  uint64_t left;   /* bytes of it still to write */
+  int fd;          /* file being sent, or -1 */
+  const char *mem; /* or the in-memory Dockerfile being sent */
+  uint64_t left;   /* bytes of it still to send */
   const entry *cur;
   kiln_buf pending; /* bytes libarchive produced, not yet handed out */
   size_t pending_off;
@@ -56,178 +68,240 @@ struct kiln_context {
   kiln_error *err;
 };
 
-/* ---- building the entry list ---- */
-
-static bool has_entry(const kiln_context *ctx, const char *path) {
-  for (size_t i = 0; i < ctx->n; i++)
-    if (!strcmp(ctx->v[i].path, path)) return true;
-  return false;
+static int oom(kiln_error **err) {
+  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
 }
 
+/* ---- the set of paths already in the context ---- */
+
+static uint64_t hash_path(const char *s) {
+  uint64_t h = 14695981039346656037u; /* FNV-1a */
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211u;
+  return h;
+}
+
+static size_t *find_slot(const kiln_context *ctx, const char *path) {
+  size_t mask = ctx->n_slots - 1;
+  for (size_t i = hash_path(path) & mask;; i = (i + 1) & mask)
+    if (!ctx->slots[i] || !strcmp(ctx->v[ctx->slots[i] - 1].path, path)) return &ctx->slots[i];
+}
+
+static bool has_path(const kiln_context *ctx, const char *path) {
+  return ctx->n_slots && *find_slot(ctx, path) != 0;
+}
+
+/* Keeps the set at most half full. */
+static int grow_slots(kiln_context *ctx) {
+  if (2 * (ctx->n + 1) <= ctx->n_slots) return 0;
+  size_t n_slots = ctx->n_slots ? 2 * ctx->n_slots : 64;
+  size_t *old = ctx->slots;
+  size_t old_n = ctx->n_slots;
+  if (!(ctx->slots = calloc(n_slots, sizeof *ctx->slots))) {
+    ctx->slots = old;
+    return -1;
+  }
+  ctx->n_slots = n_slots;
+  for (size_t i = 0; i < old_n; i++)
+    if (old[i]) *find_slot(ctx, ctx->v[old[i] - 1].path) = old[i];
+  free(old);
+  return 0;
+}
+
+static void entry_clear(entry *e) {
+  free(e->path);
+  free(e->link);
+}
+
+/* Takes ownership of e's strings whatever happens. */
 static int push_entry(kiln_context *ctx, entry e, kiln_error **err) {
   if (ctx->n >= KILN_MAX_CONTEXT_ENTRIES) {
-    free(e.path);
-    free(e.link);
+    entry_clear(&e);
     return kiln_error_set(err, KILN_EXIT_USAGE, "the build context has more than %d entries",
                           KILN_MAX_CONTEXT_ENTRIES);
   }
   if (ctx->n == ctx->alloc) {
     size_t na = ctx->alloc ? ctx->alloc * 2 : 16;
     entry *nv = realloc(ctx->v, na * sizeof *nv);
-    if (!nv) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    if (!nv) return entry_clear(&e), oom(err);
     ctx->v = nv;
     ctx->alloc = na;
   }
+  if (grow_slots(ctx) < 0) return entry_clear(&e), oom(err);
   ctx->v[ctx->n++] = e;
+  *find_slot(ctx, e.path) = ctx->n;
   return 0;
+}
+
+/* ---- creating ---- */
+
+static int load_ignore(kiln_context *ctx, kiln_error **err) {
+  _cleanup_free_ char *path = NULL;
+  if (asprintf(&path, "%s/.dockerignore", ctx->root) < 0) return oom(err);
+  _cleanup_fclose_ FILE *f = fopen(path, "re");
+  if (!f) return errno == ENOENT ? 0 : kiln_error_errno(err, errno, "%s", path);
+  _cleanup_buf_ kiln_buf text = KILN_BUF_INIT(MAX_DOCKERIGNORE);
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    if (kiln_buf_append(&text, chunk, n) < 0)
+      return kiln_error_set(err, KILN_EXIT_USAGE, "%s is larger than %u bytes", path,
+                            MAX_DOCKERIGNORE);
+  if (ferror(f)) return kiln_error_errno(err, errno, "%s", path);
+  ctx->ignore = kiln_ignore_parse(text.data ? text.data : "", text.len, err);
+  return ctx->ignore ? 0 : kiln_error_prefix(err, "%s", ctx->root);
 }
 
 kiln_context *kiln_context_new(const char *project_dir, const char *dockerfile, size_t len,
                                kiln_error **err) {
   kiln_context *ctx = calloc(1, sizeof *ctx);
-  if (!ctx) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  if (!ctx) return oom(err), NULL;
   ctx->fd = -1;
-  ctx->pending = (kiln_buf)KILN_BUF_INIT(4 * CHUNK + KILN_MAX_DOCKERFILE_BYTES);
-  ctx->root = realpath(project_dir, NULL);
-  if (!ctx->root) {
-    kiln_error_errno(err, errno, "project folder %s", project_dir);
-    kiln_context_free(ctx);
-    return NULL;
+  ctx->pending = (kiln_buf)KILN_BUF_INIT(4 * CHUNK);
+  if (len > KILN_MAX_DOCKERFILE_BYTES) {
+    kiln_error_set(err, KILN_EXIT_USAGE, "the Dockerfile is larger than %u bytes",
+                   KILN_MAX_DOCKERFILE_BYTES);
+    goto fail;
   }
-  ctx->dockerfile = malloc(len + 1);
-  if (!ctx->dockerfile) {
-    kiln_context_free(ctx);
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  if (!(ctx->root = realpath(project_dir, NULL))) {
+    kiln_error_errno(err, errno, "project folder %s", project_dir);
+    goto fail;
+  }
+  ctx->root_len = strlen(ctx->root);
+  if (!(ctx->dockerfile = malloc(len + 1))) {
+    oom(err);
+    goto fail;
   }
   memcpy(ctx->dockerfile, dockerfile, len);
   ctx->dockerfile[len] = '\0';
   ctx->dockerfile_len = len;
-  entry df = {strdup("Dockerfile"), 'f', 0644, len, NULL};
-  if (!df.path || push_entry(ctx, df, err) < 0) {
-    kiln_context_free(ctx);
-    return NULL;
+  entry df = {strdup("Dockerfile"), 'f', 0644, len, NULL, 0, 0};
+  if (!df.path) {
+    oom(err);
+    goto fail;
   }
+  if (push_entry(ctx, df, err) < 0 || load_ignore(ctx, err) < 0) goto fail;
   return ctx;
+fail:
+  kiln_context_free(ctx);
+  return NULL;
 }
 
-static int load_ignore(kiln_context *ctx, kiln_error **err) {
-  if (ctx->ignore_loaded) return 0;
-  ctx->ignore_loaded = true;
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "%s/.dockerignore", ctx->root) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-  _cleanup_fclose_ FILE *f = fopen(path, "re");
-  if (!f) return 0;
-  kiln_buf text = KILN_BUF_INIT(1u << 20);
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (kiln_buf_append(&text, chunk, n) < 0) {
-      kiln_buf_free(&text);
-      return kiln_error_set(err, KILN_EXIT_USAGE, "%s is larger than 1 MiB", path);
-    }
-  ctx->ignore = kiln_ignore_parse(text.data ? text.data : "", text.len, err);
-  kiln_buf_free(&text);
-  return ctx->ignore ? 0 : -1;
+/* ---- walking ---- */
+
+static char *full_path(const kiln_context *ctx, const char *rel) {
+  char *full = NULL;
+  return asprintf(&full, "%s/%s", ctx->root, rel) < 0 ? NULL : full;
 }
 
-/* A link target must resolve, lexically, inside the project. */
-static bool link_stays_inside(const char *rel, const char *target) {
+/* The link at rel (project-relative) may point at target: relative, and it
+ * stays inside the project both lexically and, when it resolves, for real
+ * (a chain of links could leave it). */
+static bool link_stays_inside(const kiln_context *ctx, const char *rel, const char *full,
+                              const char *target) {
   if (target[0] == '/') return false;
   int depth = 0;
-  for (const char *p = rel; *p; p++) depth += *p == '/'; /* folders above the link */
+  for (const char *p = rel; *p; p++)
+    depth += *p == '/'; /* folders above the link */
   for (const char *p = target; *p;) {
-    const char *slash = strchr(p, '/');
-    size_t len = slash ? (size_t)(slash - p) : strlen(p);
+    size_t len = strcspn(p, "/");
     if (len == 2 && !strncmp(p, "..", 2)) {
       if (--depth < 0) return false;
     } else if (len && !(len == 1 && *p == '.')) {
       depth++;
     }
-    p += len + (slash != NULL);
+    p += len + (p[len] == '/');
   }
-  return true;
+  _cleanup_free_ char *real = realpath(full, NULL);
+  if (!real) return true; /* dangling: the lexical check is all there is */
+  return !strncmp(real, ctx->root, ctx->root_len) &&
+         (real[ctx->root_len] == '/' || real[ctx->root_len] == '\0');
 }
 
-static int add_path(kiln_context *ctx, const char *rel, bool top, kiln_error **err);
+static int read_link(const kiln_context *ctx, const char *rel, const char *full, entry *e,
+                     kiln_error **err) {
+  char target[KILN_MAX_PATH];
+  ssize_t tn = readlink(full, target, sizeof target - 1);
+  if (tn < 0) return kiln_error_errno(err, errno, "build context: %s", rel);
+  target[tn] = '\0';
+  if (!link_stays_inside(ctx, rel, full, target))
+    return kiln_error_set(err, KILN_EXIT_USAGE,
+                          "build context: symlink %s points outside the project (to %s); only "
+                          "relative links that stay inside the project folder can be sent",
+                          rel, target);
+  e->type = 'l';
+  return (e->link = strdup(target)) ? 0 : oom(err);
+}
 
-static int add_children(kiln_context *ctx, const char *rel, bool excluded, kiln_error **err) {
-  _cleanup_free_ char *full = NULL;
-  if (asprintf(&full, "%s/%s", ctx->root, rel) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+static int add_path(kiln_context *ctx, const char *rel, bool named, kiln_error **err);
+
+static int by_name(const struct dirent **a, const struct dirent **b) {
+  return strcmp((*a)->d_name, (*b)->d_name); /* byte order, like Go, not the locale's */
+}
+
+static int add_children(kiln_context *ctx, const char *rel, kiln_error **err) {
+  _cleanup_free_ char *full = full_path(ctx, rel);
+  if (!full) return oom(err);
   struct dirent **names = NULL;
-  int n = scandir(full, &names, NULL, alphasort);
-  if (n < 0) return kiln_error_errno(err, errno, "cannot list %s", rel);
+  int n = scandir(full, &names, NULL, by_name);
+  if (n < 0) return kiln_error_errno(err, errno, "build context: cannot list %s", rel);
   int r = 0;
   for (int i = 0; i < n; i++) {
     const char *name = names[i]->d_name;
-    char *child = NULL;
     if (r == 0 && strcmp(name, ".") && strcmp(name, "..")) {
-      if (asprintf(&child, "%s/%s", rel, name) < 0)
-        r = kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-      else if (!(excluded && kiln_ignore_match(ctx->ignore, child) && !kiln_ignore_has_exceptions(ctx->ignore)))
-        r = add_path(ctx, child, false, err);
+      _cleanup_free_ char *child = NULL;
+      r = asprintf(&child, "%s/%s", rel, name) < 0 ? oom(err) : add_path(ctx, child, false, err);
     }
-    free(child);
     free(names[i]);
   }
   free(names);
   return r;
 }
 
-static int add_path(kiln_context *ctx, const char *rel, bool top, kiln_error **err) {
-  if (top && has_entry(ctx, rel)) return 0; /* children: a folder is walked once */
-  _cleanup_free_ char *full = NULL;
-  if (asprintf(&full, "%s/%s", ctx->root, rel) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+/* Adds rel and, for a folder, what lies under it. `named` is a path the
+ * Dockerfile names: .dockerignore does not apply to it (go-archive's
+ * include == relFilePath rule), only to what is below. */
+static int add_path(kiln_context *ctx, const char *rel, bool named, kiln_error **err) {
+  _cleanup_free_ char *full = full_path(ctx, rel);
+  if (!full) return oom(err);
   struct stat st;
   if (lstat(full, &st) < 0) return kiln_error_errno(err, errno, "build context: %s", rel);
-  bool ignored = !top && kiln_ignore_match(ctx->ignore, rel);
-  entry e = {NULL, 0, (unsigned)st.st_mode & 07777, 0, NULL};
+  if (!named && kiln_ignore_match(ctx->ignore, rel)) {
+    bool walk = S_ISDIR(st.st_mode) && kiln_ignore_walk_excluded_dir(ctx->ignore, rel);
+    return walk ? add_children(ctx, rel, err) : 0; /* no entry for the folder itself */
+  }
+  if (has_path(ctx, rel)) return 0; /* a folder seen is a folder walked */
+  entry e = {NULL, 0, (unsigned)st.st_mode & 07777, 0, NULL, st.st_dev, st.st_ino};
   if (S_ISLNK(st.st_mode)) {
-    char target[KILN_MAX_PATH];
-    ssize_t tn = readlink(full, target, sizeof target - 1);
-    if (tn < 0) return kiln_error_errno(err, errno, "build context: %s", rel);
-    target[tn] = '\0';
-    if (!link_stays_inside(rel, target))
-      return kiln_error_set(err, KILN_EXIT_USAGE,
-                            "build context: symlink %s points outside the project (to %s)", rel,
-                            target);
-    if (ignored) return 0;
-    e.type = 'l';
-    e.link = strdup(target);
+    if (read_link(ctx, rel, full, &e, err) < 0) return -1;
   } else if (S_ISDIR(st.st_mode)) {
-    if (load_ignore(ctx, err) < 0) return -1;
-    if (!ignored) {
-      e.type = 'd';
-      if (!(e.path = strdup(rel)) || push_entry(ctx, e, err) < 0) return -1;
-    }
-    if (ignored && !kiln_ignore_has_exceptions(ctx->ignore)) return 0;
-    return add_children(ctx, rel, ignored, err);
+    e.type = 'd';
   } else if (S_ISREG(st.st_mode)) {
-    if (ignored) return 0;
     e.type = 'f';
     e.size = (uint64_t)st.st_size;
   } else {
     return 0; /* sockets, fifos, devices: never part of a context */
   }
-  if (!(e.path = strdup(rel))) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-  return push_entry(ctx, e, err);
+  if (!(e.path = strdup(rel))) return entry_clear(&e), oom(err);
+  if (push_entry(ctx, e, err) < 0) return -1;
+  return e.type == 'd' ? add_children(ctx, rel, err) : 0;
 }
 
 int kiln_context_add(kiln_context *ctx, const char *rel_path, kiln_error **err) {
-  if (add_path(ctx, rel_path, true, err) < 0) return -1;
-  /* COPY follows a top-level symlink inside the context: send its target too. */
-  const entry *last = &ctx->v[ctx->n - 1];
-  if (last->type != 'l' || strcmp(last->path, rel_path)) return 0;
-  _cleanup_free_ char *full = NULL, *real = NULL;
-  if (asprintf(&full, "%s/%s", ctx->root, rel_path) < 0 || !(real = realpath(full, NULL)))
-    return kiln_error_errno(err, errno, "build context: %s", rel_path);
-  size_t n = strlen(ctx->root);
-  if (strncmp(real, ctx->root, n) || real[n] != '/')
-    return kiln_error_set(err, KILN_EXIT_USAGE, "build context: %s leads outside the project",
-                          rel_path);
-  return add_path(ctx, real + n + 1, true, err);
+  _cleanup_free_ char *rel = NULL;
+  if (kiln_check_project_path(ctx->root, rel_path, "build context path", &rel, NULL, err) < 0 ||
+      add_path(ctx, rel, true, err) < 0)
+    return -1;
+  /* COPY copies what a named symlink points to: send its target too. The
+   * path check above made sure it resolves inside the project. */
+  _cleanup_free_ char *full = full_path(ctx, rel);
+  struct stat st;
+  if (!full) return oom(err);
+  if (lstat(full, &st) < 0 || !S_ISLNK(st.st_mode)) return 0;
+  _cleanup_free_ char *real = realpath(full, NULL);
+  if (!real) return kiln_error_errno(err, errno, "build context: %s", rel);
+  if (strlen(real) <= ctx->root_len) return 0; /* the project folder itself */
+  return add_path(ctx, real + ctx->root_len + 1, true, err);
 }
 
 /* ---- listing and digest ---- */
@@ -243,16 +317,41 @@ int kiln_context_list(kiln_context *ctx, kiln_context_entry_fn fn, void *user, k
   return 0;
 }
 
-static int hash_file(kiln_context *ctx, const entry *e, kiln_sha256 *h, kiln_error **err) {
-  _cleanup_free_ char *full = NULL;
-  if (asprintf(&full, "%s/%s", ctx->root, e->path) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-  _cleanup_close_ int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+static int changed(const entry *e, kiln_error **err) {
+  return kiln_error_set(err, KILN_EXIT_FAILURE,
+                        "build context: %s changed while the context was being read; try again "
+                        "once nothing writes to it",
+                        e->path);
+}
+
+/* Opens a listed file and checks it is still the one listed. Returns the
+ * descriptor (caller closes) or -1. */
+static int open_entry(const kiln_context *ctx, const entry *e, kiln_error **err) {
+  _cleanup_free_ char *full = full_path(ctx, e->path);
+  if (!full) return oom(err);
+  _cleanup_close_ int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
+  struct stat st;
+  if (fstat(fd, &st) < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
+  if (!S_ISREG(st.st_mode) || st.st_dev != e->dev || st.st_ino != e->ino ||
+      (uint64_t)st.st_size != e->size)
+    return changed(e, err);
+  return steal_fd(&fd);
+}
+
+/* Feeds exactly e->size bytes of the file to h. */
+static int hash_file(const kiln_context *ctx, const entry *e, kiln_sha256 *h, kiln_error **err) {
+  _cleanup_close_ int fd = open_entry(ctx, e, err);
+  if (fd < 0) return -1;
   char buf[CHUNK];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) kiln_sha256_update(h, buf, (size_t)n);
-  return n < 0 ? kiln_error_errno(err, errno, "build context: %s", e->path) : 0;
+  uint64_t left = e->size;
+  ssize_t n = 1;
+  while (left && (n = read(fd, buf, left < CHUNK ? (size_t)left : CHUNK)) > 0) {
+    kiln_sha256_update(h, buf, (size_t)n);
+    left -= (uint64_t)n;
+  }
+  if (n < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
+  return left || read(fd, buf, 1) != 0 ? changed(e, err) : 0;
 }
 
 int kiln_context_digest(kiln_context *ctx, char out[65], kiln_error **err) {
@@ -260,12 +359,12 @@ int kiln_context_digest(kiln_context *ctx, char out[65], kiln_error **err) {
   kiln_sha256_init(&h);
   for (size_t i = 0; i < ctx->n; i++) {
     const entry *e = &ctx->v[i];
-    char head[64];
-    int hn = snprintf(head, sizeof head, "%c %o %llu ", e->type, e->mode,
+    char head[64]; /* NUL-separated fields: no two entry lists hash alike */
+    int hn = snprintf(head, sizeof head, "%c%c%o%c%llu", e->type, 0, e->mode, 0,
                       (unsigned long long)e->size);
     kiln_sha256_update(&h, e->path, strlen(e->path) + 1);
-    kiln_sha256_update(&h, head, (size_t)hn);
-    if (e->link) kiln_sha256_update(&h, e->link, strlen(e->link) + 1);
+    kiln_sha256_update(&h, head, (size_t)hn + 1);
+    kiln_sha256_update(&h, e->link ? e->link : "", e->link ? strlen(e->link) + 1 : 1);
     if (i == 0)
       kiln_sha256_update(&h, ctx->dockerfile, ctx->dockerfile_len);
     else if (e->type == 'f' && hash_file(ctx, e, &h, err) < 0)
@@ -285,13 +384,16 @@ static la_ssize_t on_archive_write(struct archive *a, void *user, const void *bu
 }
 
 static int archive_fail(kiln_context *ctx, const char *what) {
+  const char *why = archive_error_string(ctx->a);
   return kiln_error_set(&ctx->err, KILN_EXIT_FAILURE, "build context: %s: %s", what,
-                        archive_error_string(ctx->a) ? archive_error_string(ctx->a) : "tar error");
+                        why ? why : "tar error");
 }
 
+/* pax_restricted: plain ustar headers, pax records only when needed (long
+ * or non-ASCII names), as Go's archive/tar writes them for the docker CLI.
+ * No block padding: the stream ends right after the two zero blocks. */
 static int start_archive(kiln_context *ctx) {
-  ctx->a = archive_write_new();
-  if (!ctx->a) return kiln_error_set(&ctx->err, KILN_EXIT_FAILURE, "out of memory");
+  if (!(ctx->a = archive_write_new())) return oom(&ctx->err);
   if (archive_write_set_format_pax_restricted(ctx->a) != ARCHIVE_OK ||
       archive_write_set_bytes_per_block(ctx->a, 0) != ARCHIVE_OK ||
       archive_write_open2(ctx->a, ctx, NULL, on_archive_write, NULL, NULL) != ARCHIVE_OK)
@@ -305,7 +407,7 @@ static int write_header(kiln_context *ctx, const entry *e) {
     unsigned filetype;
   } types[] = {{'f', AE_IFREG}, {'d', AE_IFDIR}, {'l', AE_IFLNK}};
   struct archive_entry *ae = archive_entry_new();
-  if (!ae) return kiln_error_set(&ctx->err, KILN_EXIT_FAILURE, "out of memory");
+  if (!ae) return oom(&ctx->err);
   archive_entry_set_pathname(ae, e->path);
   for (size_t i = 0; i < sizeof types / sizeof *types; i++)
     if (types[i].type == e->type) archive_entry_set_filetype(ae, types[i].filetype);
@@ -317,53 +419,58 @@ static int write_header(kiln_context *ctx, const entry *e) {
   if (e->link) archive_entry_set_symlink(ae, e->link);
   int r = archive_write_header(ctx->a, ae);
   archive_entry_free(ae);
-  return r == ARCHIVE_OK ? 0 : archive_fail(ctx, e->path);
+  /* ARCHIVE_WARN: a non-ASCII name the locale cannot convert; libarchive then
+   * sends its bytes as they are, with hdrcharset=BINARY, which Go ignores */
+  return r >= ARCHIVE_WARN ? 0 : archive_fail(ctx, e->path);
 }
 
-static int open_current(kiln_context *ctx, const entry *e) {
-  _cleanup_free_ char *full = NULL;
-  if (asprintf(&full, "%s/%s", ctx->root, e->path) < 0)
-    return kiln_error_set(&ctx->err, KILN_EXIT_FAILURE, "out of memory");
-  ctx->fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (ctx->fd < 0) return kiln_error_errno(&ctx->err, errno, "build context: %s", e->path);
-  ctx->left = e->size;
-  ctx->cur = e;
+static void end_source(kiln_context *ctx) {
+  if (ctx->fd >= 0) close(ctx->fd);
+  ctx->fd = -1;
+  ctx->mem = NULL;
+}
+
+static int write_data(kiln_context *ctx, const char *buf, size_t n) {
+  la_ssize_t w = archive_write_data(ctx->a, buf, n);
+  if (w < 0 || (size_t)w != n) return archive_fail(ctx, ctx->cur->path);
+  ctx->left -= n;
   return 0;
 }
 
-/* Writes the next piece of the current file; checks it did not change size. */
+/* Sends the next piece of the current file; a file that grew or shrank
+ * since it was listed is an error, never a corrupt tar. */
 static int write_chunk(kiln_context *ctx) {
-  char buf[CHUNK];
   size_t want = ctx->left < CHUNK ? (size_t)ctx->left : CHUNK;
-  ssize_t n = want ? read(ctx->fd, buf, want) : read(ctx->fd, buf, 1);
-  if (n < 0) return kiln_error_errno(&ctx->err, errno, "build context: %s", ctx->cur->path);
-  if ((want && n == 0) || (!want && n > 0))
-    return kiln_error_set(&ctx->err, KILN_EXIT_FAILURE,
-                          "build context: %s changed size while it was being sent",
-                          ctx->cur->path);
-  if (!want) { /* the whole file is out and nothing more followed */
-    close(ctx->fd);
-    ctx->fd = -1;
-    return 0;
+  if (ctx->mem) {
+    int r = write_data(ctx, ctx->mem + (ctx->cur->size - ctx->left), want);
+    if (!ctx->left) end_source(ctx);
+    return r;
   }
-  if (archive_write_data(ctx->a, buf, (size_t)n) < 0) return archive_fail(ctx, ctx->cur->path);
-  ctx->left -= (uint64_t)n;
-  return 0;
+  char buf[CHUNK];
+  ssize_t n = read(ctx->fd, buf, want ? want : 1); /* at the end: expect nothing more */
+  if (n < 0) return kiln_error_errno(&ctx->err, errno, "build context: %s", ctx->cur->path);
+  if ((want && n == 0) || (!want && n > 0)) return changed(ctx->cur, &ctx->err);
+  if (!want) return end_source(ctx), 0;
+  return write_data(ctx, buf, (size_t)n);
 }
 
 static int write_entry(kiln_context *ctx) {
   const entry *e = &ctx->v[ctx->next++];
   if (write_header(ctx, e) < 0) return -1;
-  if (ctx->next == 1) /* the Dockerfile, from memory */
-    return archive_write_data(ctx->a, ctx->dockerfile, ctx->dockerfile_len) < 0
-               ? archive_fail(ctx, "Dockerfile")
-               : 0;
-  return e->type == 'f' ? open_current(ctx, e) : 0;
+  ctx->cur = e;
+  ctx->left = e->size;
+  if (e == ctx->v) { /* the Dockerfile, from memory */
+    ctx->mem = ctx->dockerfile;
+    if (!ctx->left) end_source(ctx);
+    return 0;
+  }
+  if (e->type != 'f') return 0;
+  return (ctx->fd = open_entry(ctx, e, &ctx->err)) < 0 ? -1 : 0;
 }
 
 static int advance(kiln_context *ctx) {
   if (!ctx->a && start_archive(ctx) < 0) return -1;
-  if (ctx->fd >= 0) return write_chunk(ctx);
+  if (ctx->fd >= 0 || ctx->mem) return write_chunk(ctx);
   if (ctx->next < ctx->n) return write_entry(ctx);
   if (archive_write_close(ctx->a) != ARCHIVE_OK) return archive_fail(ctx, "end of stream");
   ctx->finished = true;
@@ -377,7 +484,10 @@ ssize_t kiln_context_read(void *user, char *buf, size_t n) {
     kiln_buf_reset(&ctx->pending);
     ctx->pending_off = 0;
     if (ctx->finished) return 0;
-    if (advance(ctx) < 0) return -1;
+    if (advance(ctx) < 0) {
+      end_source(ctx);
+      return -1;
+    }
   }
   size_t avail = ctx->pending.len - ctx->pending_off;
   if (n > avail) n = avail;
@@ -387,28 +497,34 @@ ssize_t kiln_context_read(void *user, char *buf, size_t n) {
   return (ssize_t)n;
 }
 
-const kiln_error *kiln_context_error(const kiln_context *ctx) { return ctx->err; }
+const kiln_error *kiln_context_error(const kiln_context *ctx) {
+  return ctx->err;
+}
 
 int kiln_context_take_error(kiln_context *ctx, kiln_error **err) {
-  if (ctx->err) {
-    for (kiln_error *e = ctx->err; e; e = e->next) kiln_error_set(err, e->code, "%s", e->message);
-    kiln_error_free(ctx->err);
-    ctx->err = NULL;
+  kiln_error *mine = steal_pointer(&ctx->err);
+  if (err && !*err) {
+    *err = mine;
+    return -1;
   }
+  for (kiln_error *e = mine; e; e = e->next)
+    kiln_error_set(err, e->code, "%s", e->message);
+  kiln_error_free(mine);
   return -1;
 }
 
-uint64_t kiln_context_bytes_sent(const kiln_context *ctx) { return ctx->sent; }
+uint64_t kiln_context_bytes_sent(const kiln_context *ctx) {
+  return ctx->sent;
+}
 
 void kiln_context_free(kiln_context *ctx) {
   if (!ctx) return;
   if (ctx->a) archive_write_free(ctx->a);
-  if (ctx->fd >= 0) close(ctx->fd);
-  for (size_t i = 0; i < ctx->n; i++) {
-    free(ctx->v[i].path);
-    free(ctx->v[i].link);
-  }
+  end_source(ctx);
+  for (size_t i = 0; i < ctx->n; i++)
+    entry_clear(&ctx->v[i]);
   free(ctx->v);
+  free(ctx->slots);
   kiln_ignore_free(ctx->ignore);
   kiln_buf_free(&ctx->pending);
   kiln_error_free(ctx->err);

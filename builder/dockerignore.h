@@ -1,8 +1,16 @@
-/* .dockerignore with Docker's semantics (moby patternmatcher): patterns are
- * cleaned paths relative to the context root, `*` `?` `[...]` `\` as in Go's
- * filepath.Match, `**` for any number of folders, `!` for exceptions, the
- * last matching pattern wins, and a pattern that matches a folder matches
- * everything under it. Internal to builder/. */
+/* .dockerignore with Docker's semantics (docker/cli ReadAll + moby
+ * patternmatcher + the go-archive walk). Internal to builder/.
+ *
+ * Reading: a UTF-8 BOM is dropped; a line whose first byte is '#' is a
+ * comment; lines are trimmed, blank ones skipped; a leading '!' (spaces may
+ * follow) makes an exception; each pattern is cleaned like Go's
+ * filepath.Clean and one leading '/' is stripped.
+ *
+ * Matching is on the whole '/'-separated path relative to the context root:
+ * '*' and '?' never match '/', "[...]" and '\' escapes follow filepath.Match,
+ * "**" matches any number of folders (even none). A path is excluded when the
+ * last pattern matching it, or one of its parent folders, is not an
+ * exception. */
 #ifndef KILN_DOCKERIGNORE_H
 #define KILN_DOCKERIGNORE_H
 
@@ -14,15 +22,22 @@
 typedef struct kiln_ignore kiln_ignore;
 
 /* Parses .dockerignore text. Returns a new matcher (free with
- * kiln_ignore_free) or NULL with *err set (too many patterns, bad pattern). */
+ * kiln_ignore_free) or NULL with *err set: more than
+ * KILN_MAX_DOCKERIGNORE_PATTERNS patterns, a line longer than KILN_MAX_PATH,
+ * a pattern filepath.Match rejects ("[a", "a\"), or a lone "!". The messages
+ * name the line. */
 kiln_ignore *kiln_ignore_parse(const char *text, size_t len, kiln_error **err);
 void kiln_ignore_free(kiln_ignore *ig);
 
-/* True when path (relative, '/'-separated, no leading "./") is excluded. */
-bool kiln_ignore_match(const kiln_ignore *ig, const char *path);
+/* True when path (relative, '/'-separated, no leading "./") is excluded
+ * (patternmatcher's MatchesOrParentMatches). NULL ig excludes nothing. Uses
+ * scratch space inside ig: not for concurrent calls. */
+bool kiln_ignore_match(kiln_ignore *ig, const char *path);
 
-/* True when some exception (!pattern) exists, so an excluded folder must
- * still be walked for files the exception brings back. */
-bool kiln_ignore_has_exceptions(const kiln_ignore *ig);
+/* For an excluded folder: true when it must still be walked because some
+ * exception pattern, as literal text, lies under it ("!dir/keep.txt").
+ * Docker prunes the folder otherwise, so an exception that does not start
+ * with the folder's path (one starting with "**", say) rescues nothing in it. */
+bool kiln_ignore_walk_excluded_dir(const kiln_ignore *ig, const char *dir);
 
 #endif

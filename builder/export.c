@@ -25,9 +25,9 @@
 #include "util/json_cleanup.h"
 #include "util/sha256.h"
 
-#define IO_CHUNK (256u << 10)
+#define IO_CHUNK          (256u << 10)
 #define PROGRESS_INTERVAL 0.25 /* seconds between progress calls */
-#define MAX_NAME_BUMPS 1000    /* later timestamps tried when a name is taken */
+#define MAX_NAME_BUMPS    1000 /* later timestamps tried when a name is taken */
 
 static int oom(kiln_error **err) {
   return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
@@ -107,8 +107,8 @@ json_t *kiln_export_manifest(const char *sha256, uint64_t size, const char *imag
                         json_is_string(spec) ? spec : json_null(), "created", (json_int_t)created,
                         "kiln_version", kiln_version(), "file", file, "compression",
                         gzip ? "gzip" : "none");
-  if (m && json_object_set_new(m, "labels", json_is_object(labels) ? json_deep_copy(labels)
-                                                                   : json_object()) < 0) {
+  if (m && json_object_set_new(
+               m, "labels", json_is_object(labels) ? json_deep_copy(labels) : json_object()) < 0) {
     json_decref(m);
     return NULL;
   }
@@ -443,7 +443,12 @@ static int stream_image(kiln_engine *engine, const kiln_export_options *opts, in
   kiln_engine_response_clear(&resp);
   if (r < 0) {
     if (s->gz) archive_write_free(s->gz);
-    kiln_error_free(s->err);
+    if (s->err) { /* the sink's reason beats "the transfer was stopped" */
+      kiln_error_free(*err);
+      *err = NULL;
+      kiln_error_set(err, s->err->code, "%s", s->err->message);
+      kiln_error_free(s->err);
+    }
     return -1;
   }
   if (sink_close_gzip(s, err) < 0) return -1;
@@ -452,8 +457,8 @@ static int stream_image(kiln_engine *engine, const kiln_export_options *opts, in
   return 0;
 }
 
-static int export_body(kiln_engine *engine, const kiln_export_options *opts,
-                       const export_target *t, kiln_export_result *res, kiln_error **err) {
+static int export_body(kiln_engine *engine, const kiln_export_options *opts, const export_target *t,
+                       kiln_export_result *res, kiln_error **err) {
   _cleanup_json_ json_t *info = inspect_image(engine, opts->image, err);
   if (!info) return -1;
   const char *id = json_string_value(json_object_get(info, "Id"));
@@ -582,7 +587,8 @@ static int walk_entries(struct archive *a, archive_facts *f, kiln_error **err) {
       return kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
     }
   }
-  if (r != ARCHIVE_EOF) return kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
+  if (r != ARCHIVE_EOF)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
   return 0;
 }
 
@@ -660,7 +666,8 @@ static int check_sidecar(const json_t *side, const archive_facts *f, kiln_error 
                           "replaced)",
                           want ? want : "(none)", f->sha256);
   const char *id = json_string_value(json_object_get(side, "image_id"));
-  const char *cfg = json_string_value(json_object_get(json_array_get(f->save_manifest, 0), "Config"));
+  const char *cfg =
+      json_string_value(json_object_get(json_array_get(f->save_manifest, 0), "Config"));
   if (id && cfg && !strncmp(id, "sha256:", 7) && strncmp(cfg, id + 7, strlen(id + 7)))
     return kiln_error_set(err, KILN_EXIT_FAILURE,
                           "the archive holds image %.19s, the manifest says %.19s", cfg, id + 7);
@@ -691,7 +698,7 @@ typedef struct {
   struct archive *gunzip; /* NULL for a plain tar */
   progress prog;
   volatile sig_atomic_t *interrupted;
-  char *error;   /* the engine's in-stream error */
+  char *error;    /* the engine's in-stream error */
   json_t *loaded; /* "Loaded image: X" names */
   char *id;       /* "Loaded image ID: X" */
 } load_state;
@@ -712,14 +719,15 @@ static ssize_t load_read(void *user, char *buf, size_t n) {
 
 static int load_line(void *user, json_t *line) {
   load_state *s = user;
-  const char *msg = json_string_value(json_object_get(json_object_get(line, "errorDetail"), "message"));
+  const char *msg =
+      json_string_value(json_object_get(json_object_get(line, "errorDetail"), "message"));
   if (!msg) msg = json_string_value(json_object_get(line, "error"));
   if (msg && !s->error) s->error = strdup(msg);
   const char *text = json_string_value(json_object_get(line, "stream"));
   static const char loaded[] = "Loaded image: ", loaded_id[] = "Loaded image ID: ";
   if (text && !strncmp(text, loaded, strlen(loaded)))
-    json_array_append_new(s->loaded, json_stringn(text + strlen(loaded),
-                                                   strcspn(text + strlen(loaded), "\r\n")));
+    json_array_append_new(
+        s->loaded, json_stringn(text + strlen(loaded), strcspn(text + strlen(loaded), "\r\n")));
   if (text && !strncmp(text, loaded_id, strlen(loaded_id)) && !s->id)
     s->id = strndup(text + strlen(loaded_id), strcspn(text + strlen(loaded_id), "\r\n"));
   return 0;
@@ -732,13 +740,12 @@ static int open_gunzip(load_state *s, kiln_error **err) {
   struct archive_entry *entry;
   if (archive_read_open_fd(s->gunzip, s->fd, IO_CHUNK) != ARCHIVE_OK ||
       archive_read_next_header(s->gunzip, &entry) != ARCHIVE_OK)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "gunzip: %s",
-                          archive_error_string(s->gunzip));
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "gunzip: %s", archive_error_string(s->gunzip));
   return 0;
 }
 
-static int load_into_engine(kiln_engine *engine, const kiln_import_options *opts, int fd,
-                            bool gzip, kiln_import_result *res, kiln_error **err) {
+static int load_into_engine(kiln_engine *engine, const kiln_import_options *opts, int fd, bool gzip,
+                            kiln_import_result *res, kiln_error **err) {
   load_state s = {.fd = fd, .interrupted = opts->interrupted, .loaded = json_array()};
   progress_start(&s.prog, opts->on_progress, opts->user);
   int r = lseek(fd, 0, SEEK_SET) < 0 ? kiln_error_errno(err, errno, "cannot rewind") : 0;
@@ -756,6 +763,11 @@ static int load_into_engine(kiln_engine *engine, const kiln_import_options *opts
     req.user = &s;
     r = kiln_engine_call(engine, &req, &resp, err);
     kiln_engine_response_clear(&resp);
+  }
+  if (r < 0 && s.interrupted && *s.interrupted) {
+    kiln_error_free(*err);
+    *err = NULL;
+    r = kiln_error_set(err, KILN_EXIT_FAILURE, "interrupted");
   }
   if (r == 0 && s.error)
     r = kiln_error_set(err, KILN_EXIT_FAILURE, "the engine refused the archive: %s", s.error);
@@ -791,7 +803,8 @@ static int retag(kiln_engine *engine, const char *id, const char *ref, kiln_erro
 
 /* The id the archive holds, from manifest.json's Config ("<hex>.json"). */
 static char *archive_image_id(const archive_facts *f) {
-  const char *cfg = json_string_value(json_object_get(json_array_get(f->save_manifest, 0), "Config"));
+  const char *cfg =
+      json_string_value(json_object_get(json_array_get(f->save_manifest, 0), "Config"));
   char *id = NULL;
   if (!cfg) return NULL;
   size_t n = strcspn(cfg, ".");
@@ -810,7 +823,8 @@ static int import_body(kiln_engine *engine, const kiln_import_options *opts, int
   if (r == 0 && side && (r = check_sidecar(side, &f, err)) < 0)
     kiln_error_prefix(err, "refusing %s", opts->path);
   res->verified = r == 0 && side;
-  if (r == 0 && (r = check_names(&f, opts, err)) < 0) kiln_error_prefix(err, "refusing %s", opts->path);
+  if (r == 0 && (r = check_names(&f, opts, err)) < 0)
+    kiln_error_prefix(err, "refusing %s", opts->path);
   if (r == 0 && (r = load_into_engine(engine, opts, fd, f.gzip, res, err)) < 0)
     kiln_error_prefix(err, "loading %s", opts->path);
   if (r == 0 && !(res->image_id = archive_image_id(&f))) r = oom(err);

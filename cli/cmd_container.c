@@ -518,6 +518,7 @@ static const kiln_command container_commands[] = {
     {"stop", cmd_stop, "stop a container"},
     {"shell", cmd_shell, "a shell or a command inside a container, as you"},
     {"retire", cmd_retire, "stop and remove a container (optionally saving it)"},
+    {"commit", cmd_container_commit, "save a container as an image (optionally export or push)"},
     {NULL, NULL, NULL},
 };
 

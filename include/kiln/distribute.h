@@ -24,7 +24,7 @@
  * KILN_TAR_MODE (octal, default 0640: readable by the team), KILN_REGISTRY
  * (default none), KILN_NAME_POLICY ("1": Colosseum names). Borrowed. */
 #define KILN_DEFAULT_SHARED_DIR "/srv/kiln/images"
-#define KILN_DEFAULT_TAR_MODE 0640
+#define KILN_DEFAULT_TAR_MODE   0640
 const char *kiln_dist_shared_dir(void);
 unsigned kiln_dist_tar_mode(void);
 const char *kiln_dist_registry(void);
@@ -47,14 +47,15 @@ typedef struct {
   volatile sig_atomic_t *interrupted; /* stops the transfer when set; may be NULL */
 } kiln_export_options;
 
-#define KILN_EXPORT_OPTIONS_INIT {NULL, NULL, false, 1, KILN_DEFAULT_TAR_MODE, NULL, NULL, NULL}
+#define KILN_EXPORT_OPTIONS_INIT                                                                   \
+  { NULL, NULL, false, 1, KILN_DEFAULT_TAR_MODE, NULL, NULL, NULL }
 
 typedef struct {
   char *path;     /* owned; the tarball written */
   char *manifest; /* owned; its sidecar "<path>.json" */
   char sha256[65];
   uint64_t size;
-  char *image_id; /* owned */
+  char *image_id;  /* owned */
   unsigned pruned; /* older tarballs removed by keep */
 } kiln_export_result;
 
@@ -82,7 +83,8 @@ typedef struct {
   volatile sig_atomic_t *interrupted;
 } kiln_import_options;
 
-#define KILN_IMPORT_OPTIONS_INIT {NULL, NULL, false, false, NULL, NULL, NULL}
+#define KILN_IMPORT_OPTIONS_INIT                                                                   \
+  { NULL, NULL, false, false, NULL, NULL, NULL }
 
 typedef struct {
   char *image_id; /* owned; "sha256:..." */
@@ -151,8 +153,8 @@ typedef enum {
   KILN_SYNC_FAILED,  /* message says why; other images go on */
 } kiln_sync_state;
 
-typedef void (*kiln_sync_fn)(void *user, kiln_sync_state state, const char *image,
-                             const char *file, const char *message);
+typedef void (*kiln_sync_fn)(void *user, kiln_sync_state state, const char *image, const char *file,
+                             const char *message);
 
 /* For each image in dir (or only image when not NULL) whose newest tarball
  * holds another image id than the engine's, imports it. One flock per image

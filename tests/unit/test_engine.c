@@ -168,7 +168,7 @@ static void serve_one(int fd) {
     if (!strncasecmp(line, "Content-Length:", 15)) length = strtoul(line + 15, NULL, 10);
     if (!strncasecmp(line, "Transfer-Encoding: chunked", 26)) req.chunked = true;
     if (!strncasecmp(line, "Content-Type: ", 14))
-      snprintf(req.content_type, sizeof req.content_type, "%s", line + 14);
+      snprintf(req.content_type, sizeof req.content_type, "%.127s", line + 14);
   }
   req.body_bytes = req.chunked ? read_chunked(fd) : drain(fd, length);
   if (fake.n_seen < MAX_SEEN) fake.seen[fake.n_seen++] = req;

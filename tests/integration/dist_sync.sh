@@ -1,0 +1,68 @@
+# kiln tar list|delete|sync: a runner loads only images whose newest
+# tarball differs from the local image, and two syncs never load one image
+# twice.
+. "$KILN_ROOT/tests/integration/dist_lib.bash"
+kt_require_engine
+
+A=$(dist_image sa kiln-test/busybox:latest kiln.project=sa)
+B=$(dist_image sb kiln-test/busybox:latest kiln.project=sb)
+expect 0 "$KILN" image export sa
+expect 0 "$KILN" image export sb
+
+# ---- list ----
+expect 0 "$KILN" tar list
+contains "$out" "$A"
+contains "$out" "$B"
+expect 0 "$KILN" --json tar list sa
+equals "$(python3 -c 'import json,sys; l=[json.loads(x) for x in sys.stdin]; print(len(l), l[0]["local"])' <<<"$out")" \
+  "1 True" "json list of sa"
+pass "tar list"
+
+# ---- sync: nothing changed → nothing loaded ----
+expect 0 "$KILN" tar sync
+contains "$out" "current $A"
+contains "$out" "0 image(s) loaded"
+
+# ---- sync after a change: only that image loads ----
+old_a=$(image_id "$A")
+dist_image sa kiln-test/busybox:latest kiln.project=sa kiln.rev=2 >/dev/null
+new_a=$(image_id "$A")
+expect 0 "$KILN" image export sa
+"$DOCKER" tag kiln-test/busybox:latest "$A" # this runner still has an old image
+since=$(date +%s)
+expect 0 "$KILN" tar sync
+contains "$out" "loaded $A"
+contains "$out" "current $B"
+contains "$out" "1 image(s) loaded"
+equals "$(image_id "$A")" "$new_a" "image after sync"
+loads=$("$DOCKER" events --since "$since" --until "$(($(date +%s) + 1))" --filter type=image \
+  --filter event=load --format '{{.Action}}' | wc -l)
+equals "$loads" "1" "loads by sync"
+pass "sync loads only what changed"
+[ "$old_a" != "$new_a" ] || fail "the test image did not change"
+
+# ---- two syncs at once load the image once ----
+"$DOCKER" tag kiln-test/busybox:latest "$A"
+since=$(date +%s)
+"$KILN" tar sync sa >"$KT_TMP/s1" 2>&1 &
+p1=$!
+"$KILN" tar sync sa >"$KT_TMP/s2" 2>&1 &
+p2=$!
+wait $p1 || fail "first sync failed: $(cat "$KT_TMP/s1")"
+wait $p2 || fail "second sync failed: $(cat "$KT_TMP/s2")"
+loads=$("$DOCKER" events --since "$since" --until "$(($(date +%s) + 1))" --filter type=image \
+  --filter event=load --format '{{.Action}}' | wc -l)
+equals "$loads" "1" "loads by two concurrent syncs of one image"
+equals "$(image_id "$A")" "$new_a" "image after concurrent syncs"
+pass "concurrent syncs load once"
+
+# ---- delete ----
+expect 0 "$KILN" tar delete sa
+contains "$out" "removed 1 tarball(s)"
+equals "$(tarball_count sa)" "0" "sa tarballs after delete"
+equals "$(tarball_count sb)" "1" "sb tarballs after deleting sa"
+expect 1 "$KILN" tar delete sa
+contains "$errout" "no tarball of '$A'"
+pass "tar delete"
+
+kt_finish
