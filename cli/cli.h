@@ -13,10 +13,10 @@
 
 /* Global options, parsed before the command name. */
 typedef struct {
-  bool json;     /* --json: machine-readable output, one JSON value per line */
-  bool quiet;    /* --quiet: only results and errors */
-  bool color;    /* false with --no-color, NO_COLOR or when stdout is no TTY */
-  bool tty;      /* stdout is a terminal */
+  bool json;        /* --json: machine-readable output, one JSON value per line */
+  bool quiet;       /* --quiet: only results and errors */
+  bool color;       /* false with --no-color, NO_COLOR or when stdout is no TTY */
+  bool tty;         /* stdout is a terminal */
   const char *host; /* --host, else DOCKER_HOST, else the default socket */
   const char *ns;   /* --namespace / KILN_NAMESPACE; NULL = "kiln" */
 } kiln_cli;
@@ -74,10 +74,10 @@ char *cli_image_ref(kiln_cli *cli, const char *project_or_ref, uint32_t uid);
 void cli_json_line(json_t *value);
 
 /* Command groups, one file each. */
-int cmd_generate(kiln_cli *cli, int argc, char **argv); /* cmd_spec.c */
-int cmd_validate(kiln_cli *cli, int argc, char **argv); /* cmd_spec.c */
-int cmd_image(kiln_cli *cli, int argc, char **argv);    /* cmd_image.c */
-int cmd_context(kiln_cli *cli, int argc, char **argv);  /* cmd_image.c */
+int cmd_generate(kiln_cli *cli, int argc, char **argv);  /* cmd_spec.c */
+int cmd_validate(kiln_cli *cli, int argc, char **argv);  /* cmd_spec.c */
+int cmd_image(kiln_cli *cli, int argc, char **argv);     /* cmd_image.c */
+int cmd_context(kiln_cli *cli, int argc, char **argv);   /* cmd_image.c */
 int cmd_container(kiln_cli *cli, int argc, char **argv); /* cmd_container.c */
 int cmd_volume(kiln_cli *cli, int argc, char **argv);    /* cmd_volume.c */
 int cmd_gc(kiln_cli *cli, int argc, char **argv);        /* cmd_gc.c */

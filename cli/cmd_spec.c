@@ -111,10 +111,9 @@ out:
 static void print_valid(kiln_cli *cli, const cli_spec_context *ctx) {
   const kiln_spec *s = ctx->spec;
   if (cli->json) {
-    _cleanup_json_ json_t *o =
-        json_pack("{s:b, s:s, s:s, s:s, s:I, s:I}", "valid", 1, "file", ctx->yaml_path,
-                  "project", s->project, "user", s->user.name, "uid", (json_int_t)s->user.uid,
-                  "gid", (json_int_t)s->user.gid);
+    _cleanup_json_ json_t *o = json_pack(
+        "{s:b, s:s, s:s, s:s, s:I, s:I}", "valid", 1, "file", ctx->yaml_path, "project", s->project,
+        "user", s->user.name, "uid", (json_int_t)s->user.uid, "gid", (json_int_t)s->user.gid);
     _cleanup_free_ char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (text) puts(text);
   } else if (!cli->quiet) {

@@ -97,7 +97,8 @@ static int run_alias(kiln_cli *cli, int idx, int argc, char **argv) {
   snprintf(sub, sizeof sub, "%s", aliases[idx].sub);
   args[0] = argv[0];
   args[1] = sub;
-  for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
+  for (int i = 1; i < argc; i++)
+    args[i + 1] = argv[i];
   int code = aliases[idx].group(cli, argc + 1, args);
   free(args);
   return code;
@@ -121,25 +122,40 @@ enum { OPT_NO_COLOR = 256, OPT_HOST, OPT_NAMESPACE };
 
 static int parse_global(kiln_cli *cli, int argc, char **argv) {
   static const struct option opts[] = {
-      {"json", no_argument, NULL, 'j'},       {"quiet", no_argument, NULL, 'q'},
+      {"json", no_argument, NULL, 'j'},
+      {"quiet", no_argument, NULL, 'q'},
       {"no-color", no_argument, NULL, OPT_NO_COLOR},
       {"host", required_argument, NULL, OPT_HOST},
       {"namespace", required_argument, NULL, OPT_NAMESPACE},
-      {"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0},
   };
   int c;
   /* '+' stops at the command name so commands parse their own options. */
   while ((c = getopt_long(argc, argv, "+jqhV", opts, NULL)) != -1) {
     switch (c) {
-    case 'j': cli->json = true; break;
-    case 'q': cli->quiet = true; break;
-    case OPT_NO_COLOR: cli->color = false; break;
-    case OPT_HOST: cli->host = optarg; break;
-    case OPT_NAMESPACE: cli->ns = optarg; break;
-    case 'h': return -'h';
-    case 'V': return -'V';
-    default: return -'?';
+    case 'j':
+      cli->json = true;
+      break;
+    case 'q':
+      cli->quiet = true;
+      break;
+    case OPT_NO_COLOR:
+      cli->color = false;
+      break;
+    case OPT_HOST:
+      cli->host = optarg;
+      break;
+    case OPT_NAMESPACE:
+      cli->ns = optarg;
+      break;
+    case 'h':
+      return -'h';
+    case 'V':
+      return -'V';
+    default:
+      return -'?';
     }
   }
   return optind;

@@ -4,38 +4,38 @@
 #define KILN_LIMITS_H
 
 /* kiln.yaml */
-#define KILN_MAX_SPEC_BYTES (1u << 20)   /* whole kiln.yaml */
-#define KILN_MAX_YAML_DEPTH 16           /* mapping/sequence nesting */
-#define KILN_MAX_YAML_EVENTS 100000      /* events per document (alias bombs) */
-#define KILN_MAX_LIST_ITEMS 1024         /* packages, files, env, run, ... */
-#define KILN_MAX_SCALAR_BYTES 4096       /* one YAML scalar */
-#define KILN_MAX_ERRORS 100              /* errors reported by one validate */
+#define KILN_MAX_SPEC_BYTES   (1u << 20)  /* whole kiln.yaml */
+#define KILN_MAX_YAML_DEPTH   16          /* mapping/sequence nesting */
+#define KILN_MAX_YAML_EVENTS  100000      /* events per document (alias bombs) */
+#define KILN_MAX_LIST_ITEMS   1024        /* packages, files, env, run, ... */
+#define KILN_MAX_SCALAR_BYTES 4096        /* one YAML scalar */
+#define KILN_MAX_ERRORS       100         /* errors reported by one validate */
 #define KILN_CONFIG_MAX_BYTES (64u << 10) /* /etc/kiln/config.yaml */
 
 /* names */
-#define KILN_MAX_USER_NAME 32            /* useradd's limit */
+#define KILN_MAX_USER_NAME    32 /* useradd's limit */
 #define KILN_MAX_PROJECT_NAME 64
-#define KILN_POLICY_MAX_NAME 30          /* Colosseum name policy */
-#define KILN_MAX_IMAGE_REF 255
-#define KILN_MAX_LABEL_KEY 128
-#define KILN_MAX_ENV_NAME 128
-#define KILN_MAX_PATH 4096
-#define KILN_MAX_PACKAGE_NAME 214        /* npm/pip practical max, apt far less */
+#define KILN_POLICY_MAX_NAME  30 /* Colosseum name policy */
+#define KILN_MAX_IMAGE_REF    255
+#define KILN_MAX_LABEL_KEY    128
+#define KILN_MAX_ENV_NAME     128
+#define KILN_MAX_PATH         4096
+#define KILN_MAX_PACKAGE_NAME 214 /* npm/pip practical max, apt far less */
 
 /* ids */
-#define KILN_MAX_ID 4294967294u          /* (uid_t)-1 is "no id" */
+#define KILN_MAX_ID 4294967294u /* (uid_t)-1 is "no id" */
 
 /* templates */
-#define KILN_MAX_TEMPLATE_BYTES (256u << 10)
-#define KILN_MAX_TEMPLATE_DEPTH 8        /* nested sections/partials */
+#define KILN_MAX_TEMPLATE_BYTES   (256u << 10)
+#define KILN_MAX_TEMPLATE_DEPTH   8 /* nested sections/partials */
 #define KILN_MAX_DOCKERFILE_BYTES (1u << 20)
 
 /* engine */
-#define KILN_MAX_STREAM_LINE (1u << 20)  /* one JSON line from the engine */
-#define KILN_MAX_RESPONSE_BYTES (64u << 20) /* a non-streamed API response */
-#define KILN_CONNECT_TIMEOUT_MS 5000
-#define KILN_MAX_CONTEXT_ENTRIES 1000000 /* tar entries in a build context */
+#define KILN_MAX_STREAM_LINE           (1u << 20)  /* one JSON line from the engine */
+#define KILN_MAX_RESPONSE_BYTES        (64u << 20) /* a non-streamed API response */
+#define KILN_CONNECT_TIMEOUT_MS        5000
+#define KILN_MAX_CONTEXT_ENTRIES       1000000 /* tar entries in a build context */
 #define KILN_MAX_DOCKERIGNORE_PATTERNS 4096
-#define KILN_BUILD_TAIL_LINES 20         /* output lines kept for a failing step */
+#define KILN_BUILD_TAIL_LINES          20 /* output lines kept for a failing step */
 
 #endif

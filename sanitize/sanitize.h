@@ -71,8 +71,8 @@ int kiln_check_project_path(const char *project_dir, const char *rel, const char
                             char **normalized, bool *is_dir, kiln_error **err);
 
 /* Numbers from the spec and the command line. */
-int kiln_parse_port(const char *s, uint16_t *out, kiln_error **err);       /* 1..65535 */
-int kiln_parse_mode(const char *s, unsigned *out, kiln_error **err);       /* octal, <= 07777 */
+int kiln_parse_port(const char *s, uint16_t *out, kiln_error **err); /* 1..65535 */
+int kiln_parse_mode(const char *s, unsigned *out, kiln_error **err); /* octal, <= 07777 */
 /* Sizes: 512, 64m, 8g, 1.5g. Units b, k, m, g, t (optionally followed by
  * "b" or "ib", any case) are binary: 1k = 1024. Up to 9 decimals, rounded
  * down to whole bytes. 0 is refused: leaving the setting out means "no

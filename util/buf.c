@@ -10,7 +10,8 @@ static int grow(kiln_buf *b, size_t extra) {
   size_t need = b->len + extra + 1;
   if (need <= b->alloc) return 0;
   size_t n = b->alloc ? b->alloc : 64;
-  while (n < need) n = n > SIZE_MAX / 2 ? need : n * 2;
+  while (n < need)
+    n = n > SIZE_MAX / 2 ? need : n * 2;
   char *p = realloc(b->data, n);
   if (!p) return -1;
   b->data = p;

@@ -7,20 +7,20 @@
 #include <stddef.h>
 
 typedef struct {
-  char *data;  /* owned; NULL until the first append */
+  char *data; /* owned; NULL until the first append */
   size_t len;
   size_t alloc;
-  size_t cap;  /* maximum len; appends past it fail */
+  size_t cap; /* maximum len; appends past it fail */
 } kiln_buf;
 
-#define KILN_BUF_INIT(max) {NULL, 0, 0, (max)}
+#define KILN_BUF_INIT(max)                                                                         \
+  { NULL, 0, 0, (max) }
 
 /* Each returns 0, or -1 when out of memory or past the cap (then the
  * buffer is unchanged). */
 int kiln_buf_append(kiln_buf *b, const void *data, size_t n);
 int kiln_buf_puts(kiln_buf *b, const char *s);
-int kiln_buf_printf(kiln_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int kiln_buf_printf(kiln_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int kiln_buf_vprintf(kiln_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
@@ -32,7 +32,9 @@ void kiln_buf_reset(kiln_buf *b);
 char *kiln_buf_steal(kiln_buf *b, size_t *len);
 void kiln_buf_free(kiln_buf *b);
 
-static inline void cleanup_bufp(kiln_buf *b) { kiln_buf_free(b); }
+static inline void cleanup_bufp(kiln_buf *b) {
+  kiln_buf_free(b);
+}
 #define _cleanup_buf_ __attribute__((cleanup(cleanup_bufp)))
 
 #endif

@@ -27,20 +27,24 @@ static inline int steal_fd(int *fd) {
   return v;
 }
 
-static inline void cleanup_freep(void *p) { free(*(void **)p); }
+static inline void cleanup_freep(void *p) {
+  free(*(void **)p);
+}
 static inline void cleanup_fclosep(FILE **f) {
   if (*f) fclose(*f);
 }
 static inline void cleanup_closep(int *fd) {
   if (*fd >= 0) close(*fd);
 }
-static inline void cleanup_errorp(kiln_error **e) { kiln_error_free(*e); }
+static inline void cleanup_errorp(kiln_error **e) {
+  kiln_error_free(*e);
+}
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(cleanup_freep)
+#define _cleanup_(f)     __attribute__((cleanup(f)))
+#define _cleanup_free_   _cleanup_(cleanup_freep)
 #define _cleanup_fclose_ _cleanup_(cleanup_fclosep)
-#define _cleanup_close_ _cleanup_(cleanup_closep)
-#define _cleanup_error_ _cleanup_(cleanup_errorp)
+#define _cleanup_close_  _cleanup_(cleanup_closep)
+#define _cleanup_error_  _cleanup_(cleanup_errorp)
 
 /* Types from the dependencies, declared where each is used so that a module
  * does not pull every library's headers:

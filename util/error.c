@@ -22,7 +22,8 @@ static char *format(const char *fmt, ...) {
 }
 
 static void append(kiln_error **err, kiln_error *e) {
-  while (*err) err = &(*err)->next;
+  while (*err)
+    err = &(*err)->next;
   *err = e;
 }
 
@@ -50,8 +51,7 @@ int kiln_error_errno(kiln_error **err, int errnum, const char *fmt, ...) {
   va_start(ap, fmt);
   _cleanup_free_ char *msg = vformat(fmt, ap);
   va_end(ap);
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "%s: %s", msg ? msg : "error",
-                        strerror(errnum));
+  return kiln_error_set(err, KILN_EXIT_FAILURE, "%s: %s", msg ? msg : "error", strerror(errnum));
 }
 
 int kiln_error_prefix(kiln_error **err, const char *fmt, ...) {
@@ -72,7 +72,8 @@ int kiln_error_prefix(kiln_error **err, const char *fmt, ...) {
 
 int kiln_error_count(const kiln_error *err) {
   int n = 0;
-  for (; err; err = err->next) n++;
+  for (; err; err = err->next)
+    n++;
   return n;
 }
 

@@ -3,7 +3,9 @@
 
 #include <jansson.h>
 
-static inline void cleanup_jsonp(json_t **j) { json_decref(*j); }
+static inline void cleanup_jsonp(json_t **j) {
+  json_decref(*j);
+}
 #define _cleanup_json_ __attribute__((cleanup(cleanup_jsonp)))
 
 #endif

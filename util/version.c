@@ -1,3 +1,5 @@
 #include "kiln/kiln.h"
 
-const char *kiln_version(void) { return KILN_VERSION; }
+const char *kiln_version(void) {
+  return KILN_VERSION;
+}

@@ -18,12 +18,13 @@
 typedef struct kiln_engine kiln_engine;
 
 typedef struct {
-  const char *host;      /* "unix:///path", "tcp://host:port", or NULL:
-                            $DOCKER_HOST, else unix:///var/run/docker.sock */
+  const char *host;        /* "unix:///path", "tcp://host:port", or NULL:
+                              $DOCKER_HOST, else unix:///var/run/docker.sock */
   long connect_timeout_ms; /* 0 = KILN_CONNECT_TIMEOUT_MS; streams have no timeout */
 } kiln_engine_options;
 
-#define KILN_ENGINE_OPTIONS_INIT {NULL, 0}
+#define KILN_ENGINE_OPTIONS_INIT                                                                   \
+  { NULL, 0 }
 
 /* Connects (GET /_ping), negotiates the API version (/version, capped by what
  * kiln knows), and returns a new engine (free with kiln_engine_free). On an
@@ -63,11 +64,12 @@ typedef struct {
   long timeout_ms;            /* whole request; 0 = none (long streams) */
 } kiln_engine_request;
 
-#define KILN_ENGINE_REQUEST_INIT {0}
+#define KILN_ENGINE_REQUEST_INIT                                                                   \
+  { 0 }
 
 typedef struct {
-  long status;   /* HTTP status */
-  char *body;    /* owned; response body when neither on_line nor on_data */
+  long status; /* HTTP status */
+  char *body;  /* owned; response body when neither on_line nor on_data */
   size_t body_len;
 } kiln_engine_response;
 

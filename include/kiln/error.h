@@ -39,8 +39,7 @@ int kiln_error_errno(kiln_error **err, int errnum, const char *fmt, ...)
 
 /* Prefixes every error in the chain with "<context>: " and returns -1.
  * Does nothing when *err is NULL. */
-int kiln_error_prefix(kiln_error **err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int kiln_error_prefix(kiln_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Number of errors in the chain (0 for NULL). */
 int kiln_error_count(const kiln_error *err);

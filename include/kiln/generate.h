@@ -17,8 +17,7 @@ kiln_catalog *kiln_catalog_load(const char *templates_dir, kiln_error **err);
 void kiln_catalog_free(kiln_catalog *cat);
 
 /* Base image for framework+version, or NULL when unknown (borrowed). */
-const char *kiln_catalog_framework_image(const kiln_catalog *cat,
-                                         const char *framework,
+const char *kiln_catalog_framework_image(const kiln_catalog *cat, const char *framework,
                                          const char *version);
 /* A comma-separated list of known frameworks/versions or groups, for
  * "expected one of ..." messages. Returns a new string. */
@@ -29,25 +28,26 @@ int kiln_catalog_has_group(const kiln_catalog *cat, const char *group);
 
 /* The result of generation. All strings owned by the struct. */
 typedef struct {
-  char *dockerfile;  /* the rendered Dockerfile text */
+  char *dockerfile; /* the rendered Dockerfile text */
   size_t dockerfile_len;
   char spec_sha256[65]; /* hex sha256 of the canonical model (labels excluded) */
   char *image_name;     /* <ns>-<uid>/<project>:latest */
 } kiln_generated;
 
 typedef struct {
-  const char *templates_dir; /* borrowed; required */
+  const char *templates_dir;   /* borrowed; required */
   const kiln_catalog *catalog; /* borrowed; required */
-  const char *ns;            /* image namespace; NULL = "kiln" */
+  const char *ns;              /* image namespace; NULL = "kiln" */
 } kiln_generate_options;
 
-#define KILN_GENERATE_OPTIONS_INIT {NULL, NULL, NULL}
+#define KILN_GENERATE_OPTIONS_INIT                                                                 \
+  { NULL, NULL, NULL }
 
 /* Renders the Dockerfile for spec. Deterministic: same spec and templates →
  * same bytes. Returns 0 and fills *out (free with kiln_generated_clear), or
  * -1 with *err set. */
-int kiln_generate(const kiln_spec *spec, const kiln_generate_options *opts,
-                  kiln_generated *out, kiln_error **err);
+int kiln_generate(const kiln_spec *spec, const kiln_generate_options *opts, kiln_generated *out,
+                  kiln_error **err);
 void kiln_generated_clear(kiln_generated *out);
 
 #endif

@@ -50,7 +50,7 @@ typedef struct kiln_spec {
   char *base_version;
 
   struct {
-    char *name; /* sanitized (DS01 rule) */
+    char *name;           /* sanitized (DS01 rule) */
     char *requested_name; /* the name before sanitizing, for labels/messages */
     uint32_t uid, gid;
     bool sudo;
@@ -61,7 +61,7 @@ typedef struct kiln_spec {
   struct {
     kiln_strv apt;
     kiln_strv pip;
-    kiln_strv groups; /* catalog group names, validated */
+    kiln_strv groups;   /* catalog group names, validated */
     char *requirements; /* relative path or NULL */
   } packages;
 
@@ -77,16 +77,16 @@ typedef struct kiln_spec {
 
   struct {
     bool enabled;
-    uint16_t port;          /* default 22 */
-    char *authorized_keys;  /* relative path or NULL */
+    uint16_t port;         /* default 22 */
+    char *authorized_keys; /* relative path or NULL */
   } ssh;
 
   struct {
     char *gpus;       /* "all", a count, or a comma list of ids; NULL = none */
     char *gpu_memory; /* e.g. "8g"; NULL = none */
     char *runtime;
-    uint64_t memory;   /* bytes; 0 = unlimited */
-    uint64_t shm_size; /* bytes; 0 = engine default */
+    uint64_t memory;    /* bytes; 0 = unlimited */
+    uint64_t shm_size;  /* bytes; 0 = engine default */
     uint64_t nano_cpus; /* 1e9 per CPU; 0 = unlimited */
     kiln_strv volumes;  /* "NAME:/path[:ro]" */
     kiln_strv command;  /* exec form; empty = image default */
@@ -109,10 +109,11 @@ void kiln_identity_clear(kiln_identity *id);
 typedef struct {
   const kiln_identity *identity; /* borrowed; required */
   const kiln_catalog *catalog;   /* borrowed; required */
-  bool name_policy; /* Colosseum rule: project/user names <= 30 chars, [a-z0-9_-] */
+  bool name_policy;              /* Colosseum rule: project/user names <= 30 chars, [a-z0-9_-] */
 } kiln_spec_options;
 
-#define KILN_SPEC_OPTIONS_INIT {NULL, NULL, false}
+#define KILN_SPEC_OPTIONS_INIT                                                                     \
+  { NULL, NULL, false }
 
 /* Resolves PATH the way the CLI does: a kiln.yaml file, or a folder holding
  * one, or NULL for the current folder. Returns a new string (caller frees)
@@ -123,14 +124,12 @@ char *kiln_spec_locate(const char *path, kiln_error **err);
  * (free with kiln_spec_free). On failure returns NULL and *err holds every
  * problem found, each as "file:line:col: message", code KILN_EXIT_USAGE
  * (or KILN_EXIT_FAILURE when the file cannot be read). */
-kiln_spec *kiln_spec_load(const char *yaml_path, const kiln_spec_options *opts,
-                          kiln_error **err);
+kiln_spec *kiln_spec_load(const char *yaml_path, const kiln_spec_options *opts, kiln_error **err);
 
 /* Same, from memory; `name` is used in messages and `dir` is the project
  * folder that relative paths are checked against. */
-kiln_spec *kiln_spec_parse(const char *name, const char *dir, const char *text,
-                           size_t len, const kiln_spec_options *opts,
-                           kiln_error **err);
+kiln_spec *kiln_spec_parse(const char *name, const char *dir, const char *text, size_t len,
+                           const kiln_spec_options *opts, kiln_error **err);
 
 void kiln_spec_free(kiln_spec *spec);
 
