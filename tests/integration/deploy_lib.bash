@@ -1,11 +1,11 @@
-# Helpers for the deploy_*.sh and volume_*.sh tests, on top of lib.sh.
+# Helpers for the deploy_*.sh and volume_*.sh tests, on top of lib.bash.
 # (Named .bash so that CTest does not run it as a test of its own.) Sourced.
 #
 # Each test simulates users with uids unique to this run (DL_UID, DL_UID+1,
 # ...) and volumes prefixed with $KT_PREFIX; the EXIT trap removes every
-# container, volume and image of those users, then runs lib.sh's cleanup.
-# shellcheck source=lib.sh
-. "$KILN_ROOT/tests/integration/lib.sh"
+# container, volume and image of those users, then runs lib.bash's cleanup.
+# shellcheck source=lib.bash
+. "$KILN_ROOT/tests/integration/lib.bash"
 
 DL_UID=$((70000 + $$ % 20000 * 4))
 DL_UIDS="$DL_UID $((DL_UID + 1)) $((DL_UID + 2)) $((DL_UID + 3))"

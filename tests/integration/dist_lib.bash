@@ -1,12 +1,12 @@
-# Helpers for the distribution tests (dist_*.sh), on top of lib.sh. Sourced.
+# Helpers for the distribution tests (dist_*.sh), on top of lib.bash. Sourced.
 # (Named .bash so that CTest does not run it as a test of its own.)
 #
 # Adds: a shared tarball folder in the test's temp folder (KILN_SHARED_DIR),
 # the loopback test registry (scripts/registry.sh), and cleanup of what these
 # tests push to it. Base images are never modified: tests tag them into the
 # test's own namespace.
-# shellcheck source=lib.sh
-. "$KILN_ROOT/tests/integration/lib.sh"
+# shellcheck source=lib.bash
+. "$KILN_ROOT/tests/integration/lib.bash"
 # shellcheck source=../../scripts/registry.sh
 . "$KILN_ROOT/scripts/registry.sh"
 

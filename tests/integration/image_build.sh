@@ -2,7 +2,7 @@
 # kiln image create/update against the real engine: every example builds,
 # the user inside is the spec's (ids, name, home, workspace, sudo), labels
 # are set, a no-op update makes no build, a changed requirements file does.
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 kt_require_engine
 base_id=$(image_id "$KT_BASE")
 

@@ -2,7 +2,7 @@
 # kiln context ls: only the generated Dockerfile and the files it COPYs are
 # sent, whatever else lies in the project folder (here 100 MB of data), and
 # .dockerignore applies to a copied folder. The build itself sends no more.
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 kt_require_engine
 
 dir=$(project ctx "version: 1

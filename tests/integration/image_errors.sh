@@ -2,7 +2,7 @@
 # What a user sees when things go wrong: a failing build step (exit 1, the
 # step named, no tag moved, no container left), a missing base image, a bad
 # spec, an engine that cannot be reached or a socket that is not one (exit 3).
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 kt_require_engine
 
 good=$(project broken "version: 1

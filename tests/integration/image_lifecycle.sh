@@ -3,7 +3,7 @@
 # Dockerfile never mentions (not sent, changes nothing), COPYed files that
 # change (rebuild), and user setup on bases that already hold the ids or
 # have no shadow-utils (busybox).
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 
 small='version: 1
 project: life

@@ -3,7 +3,7 @@
 # through argv[0] symlinks): the caller's images only, --all, --json; retire
 # refuses while a container uses the image, --force removes the caller's
 # containers with it, nobody else's image or container is ever removed.
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 kt_require_engine
 
 dir=$(project lister "version: 1
