@@ -240,7 +240,11 @@ static json_t *exec_body(json_t *container, const char *const *argv, size_t argc
   json_t *cmd = json_array();
   for (size_t i = 0; i < argc; i++)
     json_array_append_new(cmd, json_string(argv[i]));
-  if (!argc) json_array_extend(cmd, json_pack("[s,s,s]", "/bin/sh", "-c", LOGIN_SHELL_SCRIPT));
+  if (!argc) {
+    json_t *login = json_pack("[s,s,s]", "/bin/sh", "-c", LOGIN_SHELL_SCRIPT);
+    json_array_extend(cmd, login); /* extend copies; the pack is ours to drop */
+    json_decref(login);
+  }
   const char *user = json_string_value(json_object_get(config, "User"));
   json_t *body = json_pack("{s:b, s:b, s:b, s:b, s:o}", "AttachStdin", 1, "AttachStdout", 1,
                            "AttachStderr", 1, "Tty", tty, "Cmd", cmd);

@@ -293,11 +293,11 @@ static int deploy_with_session(kiln_cli *cli, deploy_args *a, session *s, cli_sp
   a->o.templates_dir = spec->templates_dir;
   a->o.on_event = on_deploy_event;
   a->o.user = cli;
-  kiln_deploy_result r;
-  if (kiln_deploy(s->engine, &a->o, &r, err) < 0) return -1;
-  print_deployed(cli, a, &r);
-  kiln_deploy_result_clear(&r);
-  return 0;
+  kiln_deploy_result r = {0};
+  int rc = kiln_deploy(s->engine, &a->o, &r, err);
+  if (rc == 0) print_deployed(cli, a, &r);
+  kiln_deploy_result_clear(&r); /* a failed deploy may have filled part of it */
+  return rc;
 }
 
 static int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
