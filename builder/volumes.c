@@ -147,10 +147,10 @@ json_t *kiln_volume_list(kiln_engine *engine, const kiln_owner *owner, kiln_erro
     const char *name = json_string_value(json_object_get(v, "Name"));
     json_t *used_by = json_object_get(users, name ? name : "");
     json_array_append_new(out,
-                          json_pack("{s:s, s:s?, s:O?, s:O}", "name", name ? name : "", "owner_uid",
+                          json_pack("{s:s, s:s?, s:O?, s:o}", "name", name ? name : "", "owner_uid",
                                     kiln_label(json_object_get(v, "Labels"), KILN_LABEL_OWNER_UID),
                                     "created", json_object_get(v, "CreatedAt"), "used_by",
-                                    used_by ? used_by : json_array()));
+                                    used_by ? json_incref(used_by) : json_array()));
   }
   return out;
 }
