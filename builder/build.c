@@ -247,10 +247,15 @@ static int fill_result(kiln_build_result *result, const char *tag, const char *i
 
 /* The base's image id, or NULL: missing without --pull is an error (kiln
  * never pulls behind the user's back); with --pull it is "" (unknown). */
-static char *base_image_id(kiln_engine *e, const kiln_spec *spec, bool pull, kiln_error **err) {
-  bool missing = false;
+static char *base_image_id(kiln_engine *e, const kiln_spec *spec, const kiln_build_options *opts,
+                           kiln_error **err) {
+  bool missing = false, pull = opts->pull;
   _cleanup_json_ json_t *base = inspect_image(e, spec->base_image, &missing, err);
   const char *id = json_string_value(json_object_get(base, "Id"));
+  json_t *labels = json_object_get(json_object_get(base, "Config"), "Labels");
+  if (base && opts->caller &&
+      kiln_access_image(opts->caller, opts->ns, spec->base_image, labels, err) < 0)
+    return kiln_error_prefix(err, "base image"), NULL;
   if (id) return strdup(id);
   if (base)
     return kiln_error_set(err, KILN_EXIT_ENGINE, "the engine gave no id for %s", spec->base_image),
@@ -323,7 +328,7 @@ int kiln_image_build(kiln_engine *e, const kiln_spec *spec, const kiln_generated
   _cleanup_json_ json_t *existing = NULL;
   int r = -1;
   if (kiln_context_digest(ctx, digest, err) < 0 ||
-      !(base_id = base_image_id(e, spec, opts->pull, err)))
+      !(base_id = base_image_id(e, spec, opts, err)))
     goto out;
   existing = inspect_image(e, tag, &missing, err);
   if (!existing && !missing) goto out;

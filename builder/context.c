@@ -8,6 +8,7 @@
  * follows go-archive's TarWithOptions, the code the docker CLI builds its
  * context with: sorted by byte order, .dockerignore checked on every path
  * below a named one, excluded folders pruned, each path sent once. */
+#include "kiln/access.h"
 #include "kiln/context.h"
 
 #include <dirent.h>
@@ -138,8 +139,27 @@ static int push_entry(kiln_context *ctx, entry e, kiln_error **err) {
 static int load_ignore(kiln_context *ctx, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
   if (asprintf(&path, "%s/.dockerignore", ctx->root) < 0) return oom(err);
-  _cleanup_fclose_ FILE *f = fopen(path, "re");
-  if (!f) return errno == ENOENT ? 0 : kiln_error_errno(err, errno, "%s", path);
+  /* With the caller's rights; never blocks on a FIFO; regular files only. */
+  kiln_error *oerr = NULL;
+  int fd = kiln_fs_open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, &oerr);
+  if (fd < 0) {
+    bool missing = errno == ENOENT;
+    if (missing) {
+      kiln_error_free(oerr);
+      return 0;
+    }
+    return *err = oerr, -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return kiln_error_set(err, KILN_EXIT_USAGE, "%s is not a regular file", path);
+  }
+  _cleanup_fclose_ FILE *f = fdopen(fd, "r");
+  if (!f) {
+    close(fd);
+    return oom(err);
+  }
   _cleanup_buf_ kiln_buf text = KILN_BUF_INIT(MAX_DOCKERIGNORE);
   char chunk[4096];
   size_t n;
@@ -329,8 +349,9 @@ static int changed(const entry *e, kiln_error **err) {
 static int open_entry(const kiln_context *ctx, const entry *e, kiln_error **err) {
   _cleanup_free_ char *full = full_path(ctx, e->path);
   if (!full) return oom(err);
-  _cleanup_close_ int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
+  /* With the caller's rights: under sudo, kiln reads only what they may. */
+  _cleanup_close_ int fd = kiln_fs_open(full, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, err);
+  if (fd < 0) return kiln_error_prefix(err, "build context: %s", e->path);
   struct stat st;
   if (fstat(fd, &st) < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
   if (!S_ISREG(st.st_mode) || st.st_dev != e->dev || st.st_ino != e->ino ||

@@ -1,4 +1,5 @@
 /* Docker Engine API client: libcurl over a unix socket or TCP. */
+#include "kiln/access.h"
 #include "kiln/engine.h"
 
 #include <errno.h>
@@ -275,7 +276,7 @@ char *kiln_engine_escape(const char *value) {
 /* ---- open / version ---- */
 
 static int parse_host(kiln_engine *e, const char *host, kiln_error **err) {
-  if (!host || !*host) host = getenv("DOCKER_HOST");
+  if (!host || !*host) host = kiln_env("DOCKER_HOST");
   if (!host || !*host) host = DEFAULT_HOST;
   if (!(e->host = strdup(host))) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
   if (!strncmp(host, "unix://", 7)) {
@@ -321,7 +322,7 @@ static int negotiate(kiln_engine *e, kiln_error **err) {
   ping.timeout_ms = 30000;
   if (kiln_engine_call(e, &ping, &resp, err) < 0) return -1;
   kiln_engine_response_clear(&resp);
-  const char *pinned = getenv("DOCKER_API_VERSION");
+  const char *pinned = kiln_env("DOCKER_API_VERSION");
   if (pinned && *pinned) {
     if (!is_version(pinned))
       return kiln_error_set(err, KILN_EXIT_USAGE,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kiln/image.h"
+#include "kiln/access.h"
 #include "kiln/labels.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -46,13 +47,6 @@ static const char *container_name(json_t *c) {
   return n ? n + (n[0] == '/') : "?";
 }
 
-static bool owned_by(json_t *labels, uint32_t uid) {
-  char want[16];
-  snprintf(want, sizeof want, "%u", uid);
-  const char *owner = json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID));
-  if (!owner) owner = json_string_value(json_object_get(labels, KILN_LABEL_UID));
-  return owner && !strcmp(owner, want);
-}
 
 static int remove_container(kiln_engine *e, json_t *c, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
@@ -63,8 +57,8 @@ static int remove_container(kiln_engine *e, json_t *c, kiln_error **err) {
 }
 
 /* Refuses while containers use the image; with force removes the caller's. */
-static int clear_containers(kiln_engine *e, const char *ref, const char *id, uint32_t uid,
-                            bool force, kiln_error **err) {
+static int clear_containers(kiln_engine *e, const char *ref, const char *id,
+                            const kiln_caller *caller, bool force, kiln_error **err) {
   _cleanup_json_ json_t *list = containers_of(e, id, err);
   if (!list) return -1;
   if (!json_array_size(list)) return 0;
@@ -82,7 +76,7 @@ static int clear_containers(kiln_engine *e, const char *ref, const char *id, uin
   json_array_foreach(list, i, c) {
     json_t *labels = json_object_get(c, "Labels");
     const char *owner = json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID));
-    if (!owned_by(labels, uid))
+    if (!kiln_access_owns(caller, labels, false))
       return kiln_error_set(err, KILN_EXIT_FAILURE,
                             "%s is used by container %s, which is not yours (kiln.owner-uid=%s); "
                             "not removing anything",
@@ -92,7 +86,20 @@ static int clear_containers(kiln_engine *e, const char *ref, const char *id, uin
   return 0;
 }
 
-int kiln_image_retire(kiln_engine *e, const char *ref, uint32_t uid, bool force, kiln_error **err) {
+/* Every tag of img must be one the caller may remove. */
+static int check_tags(const kiln_caller *caller, const char *ns, json_t *img, kiln_error **err) {
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(img, "RepoTags"), i, t) {
+    const char *tag = json_string_value(t);
+    if (tag && strcmp(tag, "<none>:<none>") && kiln_access_tag(caller, ns, tag, err) < 0)
+      return kiln_error_prefix(err, "not removing the image");
+  }
+  return 0;
+}
+
+int kiln_image_retire(kiln_engine *e, const char *ref, const kiln_caller *caller, const char *ns,
+                      bool force, kiln_error **err) {
   _cleanup_free_ char *esc = kiln_engine_escape(ref);
   _cleanup_free_ char *path = NULL;
   if (!esc || asprintf(&path, "/images/%s/json", esc) < 0)
@@ -106,13 +113,18 @@ int kiln_image_retire(kiln_engine *e, const char *ref, uint32_t uid, bool force,
   }
   if (!img) return -1;
   json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
-  if (!owned_by(labels, uid))
+  if (!kiln_access_owns(caller, labels, false))
     return kiln_error_set(err, KILN_EXIT_FAILURE,
                           "%s is not yours (its owner label is not uid %u); kiln never removes "
                           "someone else's image",
-                          ref, uid);
+                          ref, caller->id.uid);
+  /* By name only that tag goes; by id every tag does. */
+  bool by_id = !strncmp(ref, "sha256:", 7);
+  if (!by_id && kiln_access_tag(caller, ns, ref, err) < 0)
+    return kiln_error_prefix(err, "not removing %s", ref);
+  if (by_id && check_tags(caller, ns, img, err) < 0) return -1;
   const char *id = json_string_value(json_object_get(img, "Id"));
-  if (clear_containers(e, ref, id, uid, force, err) < 0) return -1;
+  if (clear_containers(e, ref, id, caller, force, err) < 0) return -1;
   free(path);
   path = NULL;
   if (asprintf(&path, "/images/%s", esc) < 0)

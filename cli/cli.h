@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "kiln/access.h"
+#include "kiln/config.h"
 #include "kiln/engine.h"
 #include "kiln/kiln.h"
 
@@ -18,7 +20,9 @@ typedef struct {
   bool color;       /* false with --no-color, NO_COLOR or when stdout is no TTY */
   bool tty;         /* stdout is a terminal */
   const char *host; /* --host, else DOCKER_HOST, else the default socket */
-  const char *ns;   /* --namespace / KILN_NAMESPACE; NULL = "kiln" */
+  const char *ns;   /* --namespace / KILN_NAMESPACE, else the site's namespace */
+  const kiln_config *config; /* the site configuration (kiln_access_begin) */
+  const kiln_caller *caller; /* who runs kiln (kiln_access_begin) */
 } kiln_cli;
 
 typedef int (*kiln_cmd_fn)(kiln_cli *cli, int argc, char **argv);
@@ -65,10 +69,10 @@ void cli_spec_context_clear(cli_spec_context *ctx);
 /* Opens the engine named by --host / DOCKER_HOST. NULL with *err set. */
 struct kiln_engine *cli_engine_open(kiln_cli *cli, kiln_error **err);
 
-/* The image name kiln gives PROJECT for uid: "<ns>-<uid>/<project>:latest";
+/* The image name kiln gives PROJECT for the caller: "<ns>-<uid>/<project>:latest";
  * an argument holding '/' or ':' is taken as an image reference as it is.
  * Returns a new string. */
-char *cli_image_ref(kiln_cli *cli, const char *project_or_ref, uint32_t uid);
+char *cli_image_ref(kiln_cli *cli, const char *project_or_ref);
 
 /* Writes one JSON value as a line on stdout and drops the reference. */
 void cli_json_line(json_t *value);

@@ -236,7 +236,7 @@ static int resolve_target(kiln_cli *cli, session *s, deploy_args *a, const char 
                           "with kiln.yaml");
   bool plain = !strpbrk(t, ":/@");
   if (plain &&
-      asprintf(&a->image_ref, "%s-%" PRIu32 "/%s:latest", ns_of(cli, s), s->identity.uid, t) >= 0 &&
+      asprintf(&a->image_ref, "%s-%" PRIu32 "/%s:latest", ns_of(cli, s), s->identity->uid, t) >= 0 &&
       image_exists(s->engine, a->image_ref)) {
     a->o.project = t;
     a->default_name = strdup(t);
@@ -287,8 +287,8 @@ static int deploy_with_session(kiln_cli *cli, deploy_args *a, session *s, cli_sp
   if (!(a->workspace_real = realpath(ws, NULL)))
     return kiln_error_errno(err, errno, "workspace folder %s", ws);
   a->o.workspace_dir = a->workspace_real;
-  a->o.identity = &s->identity;
-  a->o.config = &s->config;
+  a->o.identity = s->identity;
+  a->o.config = s->config;
   a->o.ns = ns_of(cli, s);
   a->o.templates_dir = spec->templates_dir;
   a->o.on_event = on_deploy_event;

@@ -131,7 +131,7 @@ static char *image_arg(kiln_cli *cli, session *s, const char *arg, kiln_error **
   if (strpbrk(arg, "/:")) {
     ref = strdup(arg);
   } else if (asprintf(&ref, "%s-%u/%s:latest", ns_of(cli, s) ? ns_of(cli, s) : "kiln",
-                      s->identity.uid, arg) < 0) {
+                      s->identity->uid, arg) < 0) {
     ref = NULL;
   }
   if (!ref) kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
@@ -295,7 +295,7 @@ static const char *registry_of(const opt_result *o) {
 /* The team, else the caller's sanitized name: the registry sub-path. */
 static char *sub_path(const opt_result *o, const session *s, kiln_error **err) {
   if (o->values[REG_TEAM]) return strdup(o->values[REG_TEAM]);
-  return kiln_sanitize_username(s->identity.name ? s->identity.name : "user", err);
+  return kiln_sanitize_username(s->identity->name ? s->identity->name : "user", err);
 }
 
 /* A remote reference: as given when it names a registry, else
@@ -383,7 +383,7 @@ static int pull_one(kiln_cli *cli, session *s, const opt_result *o, const char *
   const char *last = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
   if (o->values[REG_AS]
           ? !(local = strdup(o->values[REG_AS]))
-          : asprintf(&local, "%s-%u/%s:%s", ns_of(cli, s) ? ns_of(cli, s) : "kiln", s->identity.uid,
+          : asprintf(&local, "%s-%u/%s:%s", ns_of(cli, s) ? ns_of(cli, s) : "kiln", s->identity->uid,
                      last, strncmp(reference, "sha256:", 7) ? reference : "latest") < 0)
     return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
   kiln_registry_auth auth;

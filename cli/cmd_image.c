@@ -127,8 +127,13 @@ static int run_build(kiln_cli *cli, const char *path, kiln_build_options *opts) 
   gopts.catalog = ctx.catalog;
   gopts.ns = cli->ns;
   if (kiln_generate(ctx.spec, &gopts, &gen, &err) < 0) goto out;
+  if (kiln_access_build(cli->caller, cli->config, ctx.spec, &err) < 0) goto out;
+  if (kiln_access_tag(cli->caller, cli->ns, opts->tag ? opts->tag : gen.image_name, &err) < 0)
+    goto out;
   if (!(engine = cli_engine_open(cli, &err))) goto out;
-  opts->owner_uid = ctx.identity.uid;
+  opts->owner_uid = ctx.spec->user.uid;
+  opts->caller = cli->caller;
+  opts->ns = cli->ns;
   opts->on_event = on_build_event;
   opts->user = cli;
   if (kiln_image_build(engine, ctx.spec, &gen, opts, &result, &err) < 0) goto out;
@@ -192,7 +197,7 @@ static const char list_help[] =
     "Your images (labelled with your uid): project, tag, size, created, and\n"
     "whether the spec they were built from has changed since (stale).\n"
     "\n"
-    "  --all   every kiln image on the engine, whoever built it\n"
+    "  --all   every kiln image on the engine, whoever built it (admins only)\n"
     "  --json  one JSON object per image\n";
 
 /* "yes" when the spec at the image's kiln.spec-path would build something
@@ -281,13 +286,11 @@ static int image_list(kiln_cli *cli, int argc, char **argv) {
   }
   if (optind < argc) return cli_usage(cli, "image", "list takes no arguments");
   kiln_error *err = NULL;
-  kiln_identity id;
-  if (kiln_identity_current(&id, &err) < 0) return cli_fail(cli, err);
+  if (all && kiln_access_all_users(cli->caller, &err) < 0) return cli_fail(cli, err);
+  uint32_t caller = cli->caller->id.uid;
   kiln_engine *engine = cli_engine_open(cli, &err);
-  json_t *list = engine ? kiln_image_list(engine, id.uid, all, &err) : NULL;
+  json_t *list = engine ? kiln_image_list(engine, caller, all, &err) : NULL;
   kiln_engine_free(engine);
-  uint32_t caller = id.uid;
-  kiln_identity_clear(&id);
   if (!list) return cli_fail(cli, err);
   if (!cli->json)
     printf("%-16s %-40s %10s  %-16s %s\n", "PROJECT", "IMAGE", "SIZE", "CREATED", "STALE");
@@ -326,13 +329,11 @@ static int image_retire(kiln_cli *cli, int argc, char **argv) {
   }
   if (argc - optind != 1) return cli_usage(cli, "image", "retire needs one PROJECT or IMAGE");
   kiln_error *err = NULL;
-  kiln_identity id;
-  if (kiln_identity_current(&id, &err) < 0) return cli_fail(cli, err);
-  _cleanup_free_ char *ref = cli_image_ref(cli, argv[optind], id.uid);
+  _cleanup_free_ char *ref = cli_image_ref(cli, argv[optind]);
+  if (!ref) return cli_fail(cli, (kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory"), err));
   kiln_engine *engine = cli_engine_open(cli, &err);
-  int r = engine ? kiln_image_retire(engine, ref, id.uid, force, &err) : -1;
+  int r = engine ? kiln_image_retire(engine, ref, cli->caller, cli->ns, force, &err) : -1;
   kiln_engine_free(engine);
-  kiln_identity_clear(&id);
   if (r < 0) return cli_fail(cli, err);
   if (cli->json)
     cli_json_line(json_pack("{s:s, s:b}", "image", ref, "removed", 1));

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "kiln/distribute.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
@@ -77,9 +78,21 @@ void cli_info(kiln_cli *cli, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* Reads the spec with the caller's file rights: under sudo, kiln reads only
+ * the project folders the caller could read. */
+static int load_spec(cli_spec_context *ctx, const char *path, kiln_error **err);
+
 int cli_load_spec(kiln_cli *cli, const char *path, cli_spec_context *ctx, kiln_error **err) {
   (void)cli;
   memset(ctx, 0, sizeof *ctx);
+  kiln_fs_rights rights;
+  if (kiln_fs_drop(&rights, err) < 0) return -1;
+  int r = load_spec(ctx, path, err);
+  kiln_fs_restore(&rights);
+  return r;
+}
+
+static int load_spec(cli_spec_context *ctx, const char *path, kiln_error **err) {
   ctx->yaml_path = kiln_spec_locate(path, err);
   if (!ctx->yaml_path) return -1;
   if (kiln_identity_current(&ctx->identity, err) < 0) return -1;
@@ -90,7 +103,7 @@ int cli_load_spec(kiln_cli *cli, const char *path, cli_spec_context *ctx, kiln_e
   kiln_spec_options opts = KILN_SPEC_OPTIONS_INIT;
   opts.identity = &ctx->identity;
   opts.catalog = ctx->catalog;
-  opts.name_policy = getenv("KILN_NAME_POLICY") && !strcmp(getenv("KILN_NAME_POLICY"), "1");
+  opts.name_policy = kiln_dist_name_policy();
   ctx->spec = kiln_spec_load(ctx->yaml_path, &opts, err);
   return ctx->spec ? 0 : -1;
 }
@@ -110,11 +123,9 @@ kiln_engine *cli_engine_open(kiln_cli *cli, kiln_error **err) {
   return kiln_engine_open(&opts, err);
 }
 
-char *cli_image_ref(kiln_cli *cli, const char *arg, uint32_t uid) {
-  char *ref = NULL;
+char *cli_image_ref(kiln_cli *cli, const char *arg) {
   if (strpbrk(arg, "/:")) return strdup(arg);
-  if (asprintf(&ref, "%s-%u/%s:latest", cli->ns ? cli->ns : "kiln", uid, arg) < 0) return NULL;
-  return ref;
+  return kiln_namespace_ref(cli->ns, cli->caller->id.uid, arg, "latest");
 }
 
 void cli_json_line(json_t *value) {

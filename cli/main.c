@@ -118,6 +118,29 @@ static int run_command(kiln_cli *cli, int argc, char **argv) {
   return cli_usage(cli, NULL, "unknown command '%s'", argv[0]);
 }
 
+/* Every command runs for one caller under one site configuration
+ * (kiln/access.h); the site's namespace applies unless overridden, and the
+ * engine address may only be changed by an admin. */
+static int run_as_caller(kiln_cli *cli, int argc, char **argv) {
+  if (!strcmp(argv[0], "help") || !strcmp(argv[0], "version")) return run_command(cli, argc, argv);
+  kiln_config config;
+  kiln_caller caller;
+  kiln_error *err = NULL;
+  if (kiln_access_begin(&config, &caller, &err) < 0) return cli_fail(cli, err);
+  cli->config = &config;
+  cli->caller = &caller;
+  if (!cli->ns) cli->ns = config.ns;
+  int code;
+  if (cli->host && !caller.admin)
+    code = cli_usage(cli, NULL,
+                     "--host is for admins: kiln talks to the engine the site configured");
+  else
+    code = run_command(cli, argc, argv);
+  kiln_caller_clear(&caller);
+  kiln_config_clear(&config);
+  return code;
+}
+
 enum { OPT_NO_COLOR = 256, OPT_HOST, OPT_NAMESPACE };
 
 static int parse_global(kiln_cli *cli, int argc, char **argv) {
@@ -173,7 +196,7 @@ int main(int argc, char **argv) {
     static char name[32];
     snprintf(name, sizeof name, "%s", aliases[a].alias);
     argv[0] = name;
-    return run_command(&cli, argc, argv);
+    return run_as_caller(&cli, argc, argv);
   }
 
   int first = parse_global(&cli, argc, argv);
@@ -185,16 +208,5 @@ int main(int argc, char **argv) {
     return KILN_EXIT_USAGE;
   }
   optind = 0; /* reset getopt for the command's own parsing */
-  /* The site's namespace applies to every command unless overridden. */
-  kiln_config config;
-  kiln_error *err = NULL;
-  if (!cli.ns && strcmp(argv[first], "help") && strcmp(argv[first], "version")) {
-    if (kiln_config_load(&config, &err) < 0) return cli_fail(&cli, err);
-    cli.ns = config.ns;
-  } else if (kiln_config_defaults(&config, &err) < 0) {
-    return cli_fail(&cli, err);
-  }
-  int code = run_command(&cli, argc - first, argv + first);
-  kiln_config_clear(&config);
-  return code;
+  return run_as_caller(&cli, argc - first, argv + first);
 }

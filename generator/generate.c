@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kiln/access.h"
 #include "kiln/generate.h"
 #include "kiln/kiln.h"
 #include "kiln/labels.h"
@@ -19,7 +20,6 @@
 
 #define USER_SETUP_SCRIPT   "user-setup.sh"
 #define DOCKERFILE_TEMPLATE "Dockerfile"
-#define DEFAULT_NS          "kiln"
 
 static int oom(kiln_error **err) {
   return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
@@ -342,9 +342,8 @@ int kiln_generate(const kiln_spec *spec, const kiln_generate_options *opts, kiln
   size_t len = 0;
   char *text = kiln_render_file(opts->templates_dir, DOCKERFILE_TEMPLATE, model, &len, err);
   if (!text) return kiln_error_prefix(err, "generating the Dockerfile for %s", spec->project);
-  char *image = NULL;
-  if (asprintf(&image, "%s-%u/%s:latest", opts->ns ? opts->ns : DEFAULT_NS, spec->user.uid,
-               spec->project) < 0) {
+  char *image = kiln_namespace_ref(opts->ns, spec->user.uid, spec->project, "latest");
+  if (!image) {
     free(text);
     return oom(err);
   }

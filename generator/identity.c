@@ -93,7 +93,8 @@ static void from_process(kiln_identity *id) {
 
 int kiln_identity_current(kiln_identity *id, kiln_error **err) {
   memset(id, 0, sizeof *id);
-  const char *sudo_uid = getenv("SUDO_UID");
+  /* SUDO_* only mean something when sudo made us root: anyone can set them. */
+  const char *sudo_uid = geteuid() == 0 ? getenv("SUDO_UID") : NULL;
   if (sudo_uid && *sudo_uid) {
     if (from_sudo(id, sudo_uid, err) < 0) {
       kiln_identity_clear(id);

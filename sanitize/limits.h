@@ -23,7 +23,8 @@
 #define KILN_MAX_PACKAGE_NAME 214 /* npm/pip practical max, apt far less */
 
 /* ids */
-#define KILN_MAX_ID 4294967294u /* (uid_t)-1 is "no id" */
+#define KILN_MAX_ID     4294967294u /* (uid_t)-1 is "no id" */
+#define KILN_MAX_GROUPS 1024        /* supplementary groups of one caller */
 
 /* templates */
 #define KILN_MAX_TEMPLATE_BYTES   (256u << 10)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kiln/access.h"
 #include "kiln/generate.h"
 #include "util/cleanup.h"
 
@@ -32,7 +33,7 @@ static char *installed_dir(void) {
 }
 
 char *kiln_templates_dir(kiln_error **err) {
-  const char *env = getenv("KILN_TEMPLATES_DIR");
+  const char *env = kiln_env("KILN_TEMPLATES_DIR");
   if (env && *env) {
     if (holds_catalog(env)) return strdup(env);
     return kiln_error_set(err, KILN_EXIT_FAILURE,

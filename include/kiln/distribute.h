@@ -23,7 +23,6 @@
  * Read from the environment: KILN_SHARED_DIR (default /srv/kiln/images),
  * KILN_TAR_MODE (octal, default 0640: readable by the team), KILN_REGISTRY
  * (default none), KILN_NAME_POLICY ("1": Colosseum names). Borrowed. */
-#define KILN_DEFAULT_SHARED_DIR "/srv/kiln/images"
 #define KILN_DEFAULT_TAR_MODE   0640
 const char *kiln_dist_shared_dir(void);
 unsigned kiln_dist_tar_mode(void);

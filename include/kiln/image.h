@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kiln/access.h"
 #include "kiln/context.h"
 #include "kiln/engine.h"
 #include "kiln/generate.h"
@@ -40,13 +41,18 @@ typedef struct {
   bool nocache;       /* build without the layer cache (also forces a build) */
   bool pull;          /* let the engine pull the base (needs a registry) */
   bool force;         /* build even when nothing changed */
-  uint32_t owner_uid; /* the caller, for the kiln.owner-uid label */
+  uint32_t owner_uid; /* the kiln.owner-uid label: the spec's user */
   kiln_build_event_fn on_event;
   void *user;
+  const kiln_caller *caller; /* borrowed; when set, the base must be readable by it */
+  const char *ns;            /* the namespace, for that check */
 } kiln_build_options;
 
 #define KILN_BUILD_OPTIONS_INIT                                                                    \
-  { NULL, false, false, false, 0, NULL, NULL }
+  {                                                                                                \
+    .tag = NULL, .nocache = false, .pull = false, .force = false, .owner_uid = 0,                  \
+    .on_event = NULL, .user = NULL, .caller = NULL, .ns = NULL                                     \
+  }
 
 typedef struct {
   char *image_id; /* owned */
@@ -76,13 +82,14 @@ void kiln_build_result_clear(kiln_build_result *result);
  * (new reference; caller json_decref's it) or NULL with *err set. */
 json_t *kiln_image_list(kiln_engine *engine, uint32_t uid, bool all, kiln_error **err);
 
-/* Removes the image `ref` (borrowed) owned by uid. Refuses (code 1) when
- * its kiln.owner-uid (or, lacking it, kiln.uid) label is not uid, and while
+/* Removes the image `ref` (borrowed) of caller. Refuses (code 1) when it is
+ * not the caller's (kiln_access_owns), when any of its tags lies outside
+ * what the caller may remove (kiln_access_tag with ns), and while
  * containers (any state) were created from it. With force, the containers
  * are removed first (DELETE ?force=1, so running ones are stopped) when
  * every one is the caller's; a container of someone else still refuses and
  * nothing is removed. The image itself is never removed with force=1. */
-int kiln_image_retire(kiln_engine *engine, const char *ref, uint32_t uid, bool force,
-                      kiln_error **err);
+int kiln_image_retire(kiln_engine *engine, const char *ref, const kiln_caller *caller,
+                      const char *ns, bool force, kiln_error **err);
 
 #endif

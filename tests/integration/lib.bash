@@ -5,7 +5,11 @@
 # The EXIT trap removes every container and image with that prefix (and every
 # container labelled kilntest=<prefix>) even when the test fails half-way.
 # Tests run as root: the caller's identity is simulated with SUDO_* as sudo
-# sets it.
+# sets it, which is kiln's sudo mode (kiln/access.h): kiln reads and writes
+# files with that uid's rights, so the temp folder is searchable by all and
+# every project folder belongs to the simulated user. Environment overrides
+# (KILN_CONFIG, KILN_SHARED_DIR, DOCKER_HOST, test hooks) are honoured only
+# for admins: run those commands with `as_admin` (root without SUDO_*).
 set -uo pipefail
 : "${KILN:?path to the kiln binary}" "${KILN_ROOT:?source tree}"
 DOCKER=${DOCKER:-/usr/bin/docker} # the Debian client, not a BuildKit one
@@ -14,6 +18,7 @@ export KILN_NAMESPACE=$KT_PREFIX
 export SUDO_USER=kt-user SUDO_UID=4711 SUDO_GID=4712
 unset DOCKER_HOST DOCKER_API_VERSION
 KT_TMP=$(mktemp -d /tmp/kiln-it.XXXXXX)
+chmod 0755 "$KT_TMP"
 KT_BASE=debian:bookworm-slim
 fails=0
 
@@ -71,10 +76,18 @@ contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $(tail -c 1500 
 not_contains() { ! grep -qF -- "$2" <<<"$1" || fail "did not expect '$2' in: $(tail -c 1500 <<<"$1")"; }
 equals() { [ "$1" = "$2" ] || fail "${3:-value}: got '$1', expected '$2'"; }
 
-# project NAME YAML: a folder $KT_TMP/NAME holding kiln.yaml; prints it.
+# give_to_caller PATH...: the simulated caller ($SUDO_UID:$SUDO_GID) owns PATH.
+give_to_caller() { chown -R "${SUDO_UID:-0}:${SUDO_GID:-0}" "$@"; }
+
+# as_admin CMD...: runs CMD as real root (an admin), without the SUDO_* caller.
+as_admin() { env -u SUDO_UID -u SUDO_GID -u SUDO_USER "$@"; }
+
+# project NAME YAML: a folder $KT_TMP/NAME holding kiln.yaml, owned by the
+# simulated caller; prints it.
 project() {
   mkdir -p "$KT_TMP/$1"
   printf '%s\n' "$2" >"$KT_TMP/$1/kiln.yaml"
+  give_to_caller "$KT_TMP/$1"
   echo "$KT_TMP/$1"
 }
 
@@ -85,6 +98,7 @@ copy_example() {
   # pytorch-cuda's CUDA base cannot be pulled here; everything else stays.
   sed -i -e "s|^  framework: pytorch\$|  image: $KT_BASE|" -e '/^  version: "2.3-cuda12.1"$/d' \
     "$dst/kiln.yaml"
+  give_to_caller "$dst"
   echo "$dst"
 }
 
@@ -105,7 +119,7 @@ TEST_TMP=$KT_TMP
 as_user() { env SUDO_USER=tester SUDO_UID=4242 SUDO_GID=4242 "$@"; }
 example_copy() {
   local dst=$KT_TMP/example-$1
-  cp -r "$KILN_ROOT/examples/$1" "$dst" && echo "$dst"
+  cp -r "$KILN_ROOT/examples/$1" "$dst" && chown -R 4242:4242 "$dst" && echo "$dst"
 }
 in_image() { "$DOCKER" run --rm "$1" sh -c "$2" 2>&1; }
 finish() { kt_finish; }

@@ -16,7 +16,7 @@
 
 static char ident_name[] = "alice", ident_shell[] = "/bin/bash", config_ns[] = "kiln";
 static kiln_identity ident = {ident_name, 1722830498u, 1000, ident_shell};
-static kiln_config config = {10, 100, config_ns, 300, NULL};
+static kiln_config config = {.max_containers = 10, .max_volumes = 100, .ns = config_ns, .legacy_timeout = 300};
 
 static kiln_deploy_options base_opts(void) {
   kiln_deploy_options o = KILN_DEPLOY_OPTIONS_INIT;
@@ -277,13 +277,11 @@ START_TEST(config_errors) {
 END_TEST
 
 START_TEST(config_missing_explicit_file) {
-  setenv("KILN_CONFIG", "/nonexistent/kiln.yaml", 1);
   kiln_config c;
   kiln_error *err = NULL;
-  ck_assert_int_eq(kiln_config_load(&c, &err), -1);
+  ck_assert_int_eq(kiln_config_load_file(&c, "/nonexistent/kiln.yaml", false, &err), -1);
   ck_assert_ptr_nonnull(strstr(err->message, "configuration: cannot read /nonexistent/kiln.yaml"));
   kiln_error_free(err);
-  unsetenv("KILN_CONFIG");
 }
 END_TEST
 
