@@ -15,7 +15,7 @@ set -uo pipefail
 DOCKER=${DOCKER:-/usr/bin/docker} # the Debian client, not a BuildKit one
 KT_PREFIX=kilntest$$
 export KILN_NAMESPACE=$KT_PREFIX
-export SUDO_USER=kt-user SUDO_UID=4711 SUDO_GID=4712
+export SUDO_USER=kt-user SUDO_UID=${KT_UID:-4711} SUDO_GID=${KT_GID:-4712}
 unset DOCKER_HOST DOCKER_API_VERSION
 KT_TMP=$(mktemp -d /tmp/kiln-it.XXXXXX)
 chmod 0755 "$KT_TMP"
