@@ -13,10 +13,14 @@ static int oom(kiln_error **err) {
   return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
 }
 
-int kiln_container_commit(kiln_engine *engine, const char *name, const kiln_owner *owner,
-                          const char *ref, char **image_id, kiln_error **err) {
+int kiln_container_commit(kiln_engine *engine, const kiln_commit_options *opts, char **image_id,
+                          kiln_error **err) {
+  const char *name = opts->name, *ref = opts->ref;
+  if (!opts->caller || !opts->owner)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "commit: no caller");
   if (kiln_check_image_ref(ref, err) < 0) return -1;
-  _cleanup_free_ char *id = kiln_container_find(engine, name, owner, err);
+  if (kiln_access_tag(opts->caller, opts->ns, ref, err) < 0) return -1;
+  _cleanup_free_ char *id = kiln_container_find(engine, name, opts->owner, err);
   if (!id) return -1;
   const char *slash = strrchr(ref, '/');
   const char *colon = strrchr(slash ? slash : ref, ':');

@@ -15,6 +15,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "builder/dist_private.h"
 #include "kiln/distribute.h"
 #include "kiln/kiln.h"
 #include "kiln/labels.h"
@@ -40,12 +41,14 @@ static const char *env_or(const char *name, const char *fallback) {
   return v && *v ? v : fallback;
 }
 
-const char *kiln_dist_shared_dir(void) {
-  return env_or("KILN_SHARED_DIR", KILN_DEFAULT_SHARED_DIR);
+const char *kiln_dist_shared_dir(const kiln_config *cfg) {
+  const char *v = kiln_env("KILN_SHARED_DIR");
+  if (v && *v) return v;
+  return cfg && cfg->shared_dir && *cfg->shared_dir ? cfg->shared_dir : KILN_DEFAULT_SHARED_DIR;
 }
 
 unsigned kiln_dist_tar_mode(void) {
-  const char *v = getenv("KILN_TAR_MODE");
+  const char *v = kiln_env("KILN_TAR_MODE");
   unsigned mode;
   if (!v || !*v || kiln_parse_mode(v, &mode, NULL) < 0 || mode > 0777) return KILN_DEFAULT_TAR_MODE;
   return mode;
@@ -100,13 +103,13 @@ int64_t kiln_export_file_time(const char *base, const char *safe) {
 
 json_t *kiln_export_manifest(const char *sha256, uint64_t size, const char *image,
                              const char *image_id, json_t *labels, int64_t created,
-                             const char *file, bool gzip) {
+                             const char *file, bool gzip, uint32_t owner_uid) {
   json_t *spec = json_object_get(labels, KILN_LABEL_SPEC_SHA256);
-  json_t *m = json_pack("{s:s, s:I, s:s, s:s, s:O, s:I, s:s, s:s, s:s}", "sha256", sha256, "size",
-                        (json_int_t)size, "image", image, "image_id", image_id, "spec_sha256",
-                        json_is_string(spec) ? spec : json_null(), "created", (json_int_t)created,
-                        "kiln_version", kiln_version(), "file", file, "compression",
-                        gzip ? "gzip" : "none");
+  json_t *m = json_pack("{s:s, s:I, s:s, s:s, s:O, s:I, s:s, s:s, s:s, s:I}", "sha256", sha256,
+                        "size", (json_int_t)size, "image", image, "image_id", image_id,
+                        "spec_sha256", json_is_string(spec) ? spec : json_null(), "created",
+                        (json_int_t)created, "kiln_version", kiln_version(), "file", file,
+                        "compression", gzip ? "gzip" : "none", "owner_uid", (json_int_t)owner_uid);
   if (m && json_object_set_new(
                m, "labels", json_is_object(labels) ? json_deep_copy(labels) : json_object()) < 0) {
     json_decref(m);
@@ -153,12 +156,6 @@ static int write_all(int fd, const void *data, size_t n) {
     p += w;
     n -= (size_t)w;
   }
-  return 0;
-}
-
-static int fsync_dir(const char *dir, kiln_error **err) {
-  _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync(fd) < 0) return kiln_error_errno(err, errno, "cannot sync folder %s", dir);
   return 0;
 }
 
@@ -289,10 +286,12 @@ static void export_target_clear(export_target *t) {
 }
 
 static int resolve_target(const kiln_export_options *opts, export_target *t, kiln_error **err) {
-  const char *out = opts->output ? opts->output : kiln_dist_shared_dir();
+  const char *out = opts->output;
   struct stat st;
   t->gzip = opts->gzip;
-  bool is_dir = stat(out, &st) == 0 && S_ISDIR(st.st_mode);
+  if (!out || !*out)
+    return kiln_error_set(err, KILN_EXIT_USAGE, "no output: give -o DIR or -o FILE.tar");
+  bool is_dir = kiln_dist_stat(out, &st, true) == 0 && S_ISDIR(st.st_mode);
   if (!is_dir && (ends_with(out, ".tar") || ends_with(out, ".tar.gz"))) {
     t->file = strdup(out);
     const char *slash = strrchr(out, '/');
@@ -303,44 +302,77 @@ static int resolve_target(const kiln_export_options *opts, export_target *t, kil
   }
   if (!is_dir)
     return kiln_error_set(err, KILN_EXIT_FAILURE,
-                          "%s is not a folder (create it, set KILN_SHARED_DIR, or give -o "
-                          "DIR or -o FILE.tar)",
+                          "%s is not a folder you can reach (create it, or give -o DIR or -o "
+                          "FILE.tar)",
                           out);
   if (!(t->dir = strdup(out))) return oom(err);
   return 0;
 }
 
-/* Temporaries a killed export left behind: any ".<safe>.partial-*" that no
- * running export holds locked. */
-static void remove_stale_partials(const char *dir, const char *safe) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  _cleanup_free_ char *prefix = NULL;
-  if (asprintf(&prefix, ".%s.partial-", safe) < 0) {
-    closedir(d);
-    return;
-  }
-  for (struct dirent *e; (e = readdir(d));) {
-    if (strncmp(e->d_name, prefix, strlen(prefix))) continue;
-    _cleanup_close_ int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) unlinkat(dirfd(d), e->d_name, 0);
-  }
-  closedir(d);
+static int fsync_dir(const char *dir, kiln_error **err) {
+  _cleanup_close_ int fd = kiln_dist_open_read(dir, O_DIRECTORY);
+  if (fd < 0 || fsync(fd) < 0) return kiln_error_errno(err, errno, "cannot sync folder %s", dir);
+  return 0;
 }
 
-/* A locked temporary in dir; *path gets its name. */
+static char *join(const char *dir, const char *base) {
+  char *path = NULL;
+  return asprintf(&path, "%s/%s", dir, base) < 0 ? NULL : path;
+}
+
+/* Temporaries a killed export of the caller left behind: any
+ * ".<safe>.partial-*" of theirs that no running export holds locked. */
+static void remove_stale_partials(const kiln_caller *c, const char *dir, const char *safe) {
+  kiln_error *e = NULL;
+  _cleanup_json_ json_t *names = kiln_dist_names(dir, KILN_MAX_CONTEXT_ENTRIES, &e);
+  _cleanup_free_ char *prefix = NULL;
+  if (!names || asprintf(&prefix, ".%s.partial-", safe) < 0) {
+    kiln_error_free(e);
+    return;
+  }
+  size_t i;
+  json_t *n;
+  json_array_foreach(names, i, n) {
+    if (strncmp(json_string_value(n), prefix, strlen(prefix))) continue;
+    _cleanup_free_ char *path = join(dir, json_string_value(n));
+    struct stat st;
+    _cleanup_close_ int fd = path ? kiln_fs_open(path, O_RDONLY, 0, &e) : -1;
+    if (fd >= 0 && fstat(fd, &st) == 0 && (st.st_uid == c->id.uid || c->admin) &&
+        flock(fd, LOCK_EX | LOCK_NB) == 0)
+      kiln_fs_unlink(path, true, &e);
+  }
+  kiln_error_free(e);
+}
+
+/* A locked temporary in dir, created with the caller's rights; *path gets
+ * its name. */
 static int open_partial(const char *dir, const char *safe, unsigned mode, char **path,
                         kiln_error **err) {
   if (asprintf(path, "%s/.%s.partial-XXXXXX", dir, safe) < 0) return oom(err);
-  int fd = mkostemp(*path, O_CLOEXEC);
-  if (fd < 0) return kiln_error_errno(err, errno, "cannot create a file in %s", dir);
-  if (flock(fd, LOCK_EX) < 0 || fchmod(fd, mode) < 0) {
+  int fd = kiln_fs_mkstemp(*path, mode, err);
+  if (fd < 0) return kiln_error_prefix(err, "cannot write into %s", dir);
+  if (flock(fd, LOCK_EX) < 0) {
     int e = errno;
     close(fd);
-    unlink(*path);
-    return kiln_error_errno(err, e, "cannot prepare %s", *path);
+    kiln_fs_unlink(*path, true, NULL);
+    return kiln_error_errno(err, e, "cannot lock %s", *path);
   }
   return fd;
+}
+
+/* rename(tmp, final) with RENAME_NOREPLACE and the caller's rights; -1
+ * with errno. */
+static int rename_noreplace(const char *tmp, const char *final) {
+  kiln_fs_rights saved;
+  if (kiln_fs_drop(&saved, NULL) < 0) {
+    errno = EPERM;
+    return -1;
+  }
+  int r = renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE);
+  int e = errno;
+  kiln_fs_restore(&saved);
+  errno = e;
+  return r;
 }
 
 /* Renames tmp to dir/<name for time>, trying later times while taken. */
@@ -349,77 +381,103 @@ static int publish_timestamped(const char *tmp, const char *dir, const char *ima
   int64_t t = (int64_t)time(NULL);
   for (int i = 0; i < MAX_NAME_BUMPS; i++, t++) {
     _cleanup_free_ char *base = kiln_export_file_name(image, t, gzip);
-    if (!base || asprintf(final, "%s/%s", dir, base) < 0) return oom(err);
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, *final, RENAME_NOREPLACE) == 0) return 0;
-    int e = errno;
-    if (e == EINVAL || e == ENOSYS) { /* file system without NOREPLACE */
-      if (access(*final, F_OK) < 0 && rename(tmp, *final) == 0) return 0;
-      e = errno == 0 ? EEXIST : errno;
-    }
-    if (e != EEXIST) return kiln_error_errno(err, e, "cannot rename %s to %s", tmp, *final);
+    if (!base || !(* final = join(dir, base))) return oom(err);
+    if (rename_noreplace(tmp, *final) == 0) return 0;
+    if (errno != EEXIST) return kiln_error_errno(err, errno, "cannot rename %s to %s", tmp, *final);
     free(*final);
     *final = NULL;
   }
   return kiln_error_set(err, KILN_EXIT_FAILURE, "no free tarball name in %s", dir);
 }
 
-/* Writes text to path through a temporary, fsync and rename. */
+static int publish_file(const char *tmp, const char *file, char **final, kiln_error **err) {
+  if (rename_noreplace(tmp, file) < 0)
+    return errno == EEXIST ? kiln_error_set(err, KILN_EXIT_FAILURE,
+                                            "%s already exists; remove it or choose another "
+                                            "name",
+                                            file)
+                           : kiln_error_errno(err, errno, "cannot rename %s to %s", tmp, file);
+  if (!(* final = strdup(file))) return oom(err);
+  return 0;
+}
+
+/* Writes text to path through a temporary, fsync and rename, all with the
+ * caller's rights. */
 static int write_file_atomic(const char *path, const char *text, unsigned mode, kiln_error **err) {
   _cleanup_free_ char *tmp = NULL;
   if (asprintf(&tmp, "%s.partial-XXXXXX", path) < 0) return oom(err);
-  _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-  if (fd < 0) return kiln_error_errno(err, errno, "cannot write %s", path);
-  if (fchmod(fd, mode) < 0 || write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0 ||
-      rename(tmp, path) < 0) {
+  _cleanup_close_ int fd = kiln_fs_mkstemp(tmp, mode, err);
+  if (fd < 0) return kiln_error_prefix(err, "cannot write %s", path);
+  if (write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
     int e = errno;
-    unlink(tmp);
+    kiln_fs_unlink(tmp, true, NULL);
     return kiln_error_errno(err, e, "cannot write %s", path);
+  }
+  if (kiln_fs_rename(tmp, path, false, err) < 0) {
+    kiln_fs_unlink(tmp, true, NULL);
+    return -1;
   }
   return 0;
 }
 
-static int unlink_tarball(const char *dir, const char *base) {
-  _cleanup_free_ char *path = NULL, *side = NULL;
-  if (asprintf(&path, "%s/%s", dir, base) < 0 || asprintf(&side, "%s.json", path) < 0) return -1;
-  int r = unlink(path);
-  unlink(side);
+/* Whether the caller may replace the tarball dir/base (kiln_access_tarball
+ * on its sidecar and file owner). */
+static bool may_prune(const kiln_caller *c, const char *path) {
+  struct stat st;
+  kiln_error *e = NULL;
+  if (kiln_dist_stat(path, &st, false) < 0 || !S_ISREG(st.st_mode)) return false;
+  _cleanup_json_ json_t *m = kiln_export_manifest_load(path, &e);
+  bool ok = !e && kiln_access_tarball(c, m, st.st_uid, path, &e) == 0;
+  kiln_error_free(e);
+  return ok;
+}
+
+static int unlink_tarball(const char *path) {
+  _cleanup_free_ char *side = NULL;
+  if (asprintf(&side, "%s.json", path) < 0) return -1;
+  int r = kiln_fs_unlink(path, false, NULL);
+  kiln_fs_unlink(side, true, NULL);
   return r;
 }
 
-/* Older tarballs of the same image past keep; never the one just written. */
-static int prune_older(const char *dir, const char *safe, const char *written, unsigned keep,
-                       unsigned *pruned, kiln_error **err) {
-  DIR *d = opendir(dir);
-  if (!d) return kiln_error_errno(err, errno, "cannot list %s", dir);
-  json_t *names = json_array();
-  int64_t times[1024];
-  size_t n = 0;
-  for (struct dirent *e; (e = readdir(d)) && n < 1024;) {
-    int64_t t = kiln_export_file_time(e->d_name, safe);
-    if (t < 0 || !strcmp(e->d_name, written)) continue;
-    json_array_append_new(names, json_string(e->d_name));
+#define MAX_PRUNE 1024 /* tarballs of one image considered by keep */
+
+/* The caller's older tarballs of the same image past keep; never the one
+ * just written, never someone else's. */
+static int prune_older(const kiln_caller *c, const char *dir, const char *safe, const char *written,
+                       unsigned keep, unsigned *pruned, kiln_error **err) {
+  _cleanup_json_ json_t *names = kiln_dist_names(dir, KILN_MAX_CONTEXT_ENTRIES, err);
+  _cleanup_json_ json_t *paths = json_array();
+  if (!names || !paths) return names ? oom(err) : -1;
+  int64_t times[MAX_PRUNE];
+  size_t n = 0, i;
+  json_t *name;
+  json_array_foreach(names, i, name) {
+    const char *base = json_string_value(name);
+    int64_t t = kiln_export_file_time(base, safe);
+    if (t < 0 || !strcmp(base, written) || n >= MAX_PRUNE) continue;
+    _cleanup_free_ char *path = join(dir, base);
+    if (!path) return oom(err);
+    if (!may_prune(c, path)) continue;
+    json_array_append_new(paths, json_string(path));
     times[n++] = t;
   }
-  closedir(d);
-  bool prune[1024];
+  bool prune[MAX_PRUNE];
   kiln_keep_select(times, n, keep > 1 ? keep - 1 : 0, prune);
-  for (size_t i = 0; i < n; i++)
-    if ((prune[i] || keep <= 1) &&
-        unlink_tarball(dir, json_string_value(json_array_get(names, i))) == 0)
+  for (i = 0; i < n; i++)
+    if ((prune[i] || keep <= 1) && unlink_tarball(json_string_value(json_array_get(paths, i))) == 0)
       (*pruned)++;
-  json_decref(names);
   return 0;
 }
 
-static json_t *inspect_image(kiln_engine *engine, const char *image, kiln_error **err) {
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/images/%s/json", image) < 0) return oom(err), NULL;
-  long status = 0;
-  json_t *info = kiln_engine_json(engine, "GET", path, NULL, NULL, &status, err);
-  if (!info && status == 404) {
-    kiln_error_free(*err);
-    *err = NULL;
-    kiln_error_set(err, KILN_EXIT_FAILURE, "no image '%s' in the engine", image);
+/* The image, if the caller may read it (kiln_access_image). */
+static json_t *readable_image(kiln_engine *engine, const kiln_export_options *opts,
+                              kiln_error **err) {
+  json_t *info = kiln_dist_inspect(engine, opts->image, false, err);
+  json_t *labels = json_object_get(json_object_get(info, "Config"), "Labels");
+  if (info && kiln_access_image(opts->caller, opts->ns, opts->image, labels, err) < 0) {
+    json_decref(info);
+    return NULL;
   }
   return info;
 }
@@ -457,52 +515,66 @@ static int stream_image(kiln_engine *engine, const kiln_export_options *opts, in
   return 0;
 }
 
+/* The name still names the image checked before the transfer. */
+static int same_image_still(kiln_engine *engine, const char *image, const char *id,
+                            kiln_error **err) {
+  _cleanup_json_ json_t *now = kiln_dist_inspect(engine, image, false, err);
+  if (!now) return -1;
+  const char *now_id = json_string_value(json_object_get(now, "Id"));
+  if (!now_id || strcmp(now_id, id))
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "%s changed during the export; try again", image);
+  return 0;
+}
+
+/* Streams into a temporary and publishes it under its final name. */
+static int write_tarball(kiln_engine *engine, const kiln_export_options *opts,
+                         const export_target *t, const char *safe, export_sink *sink,
+                         kiln_export_result *res, kiln_error **err) {
+  _cleanup_free_ char *tmp = NULL;
+  _cleanup_close_ int fd = open_partial(t->dir, safe, opts->mode, &tmp, err);
+  if (fd < 0) return -1;
+  int r = stream_image(engine, opts, fd, t->gzip, sink, err);
+  if (r < 0) kiln_error_prefix(err, "exporting %s", opts->image);
+  if (r == 0) r = same_image_still(engine, opts->image, res->image_id, err);
+  if (r == 0)
+    r = t->file ? publish_file(tmp, t->file, &res->path, err)
+                : publish_timestamped(tmp, t->dir, opts->image, t->gzip, &res->path, err);
+  if (r < 0) kiln_fs_unlink(tmp, true, NULL);
+  return r;
+}
+
 static int export_body(kiln_engine *engine, const kiln_export_options *opts, const export_target *t,
                        kiln_export_result *res, kiln_error **err) {
-  _cleanup_json_ json_t *info = inspect_image(engine, opts->image, err);
+  _cleanup_json_ json_t *info = readable_image(engine, opts, err);
   if (!info) return -1;
   const char *id = json_string_value(json_object_get(info, "Id"));
   if (!id || !(res->image_id = strdup(id))) return oom(err);
   _cleanup_free_ char *safe = kiln_export_safe_name(opts->image);
   if (!safe) return oom(err);
-  if (!t->file) remove_stale_partials(t->dir, safe);
+  if (!t->file) remove_stale_partials(opts->caller, t->dir, safe);
 
-  _cleanup_free_ char *tmp = NULL;
-  _cleanup_close_ int fd = open_partial(t->dir, safe, opts->mode, &tmp, err);
-  if (fd < 0) return -1;
   export_sink sink;
-  if (stream_image(engine, opts, fd, t->gzip, &sink, err) < 0) {
-    unlink(tmp);
-    return kiln_error_prefix(err, "exporting %s", opts->image);
-  }
-  int r = t->file ? (rename(tmp, t->file) < 0
-                         ? kiln_error_errno(err, errno, "cannot rename %s to %s", tmp, t->file)
-                         : 0)
-                  : publish_timestamped(tmp, t->dir, opts->image, t->gzip, &res->path, err);
-  if (r < 0) {
-    unlink(tmp);
-    return -1;
-  }
-  if (t->file && !(res->path = strdup(t->file))) return oom(err);
+  if (write_tarball(engine, opts, t, safe, &sink, res, err) < 0) return -1;
   if (fsync_dir(t->dir, err) < 0) return -1;
-
   kiln_sha256_final_hex(&sink.sha, res->sha256);
   res->size = sink.size;
   const char *base = strrchr(res->path, '/') ? strrchr(res->path, '/') + 1 : res->path;
   _cleanup_json_ json_t *m =
       kiln_export_manifest(res->sha256, res->size, opts->image, id,
                            json_object_get(json_object_get(info, "Config"), "Labels"),
-                           (int64_t)time(NULL), base, t->gzip);
+                           (int64_t)time(NULL), base, t->gzip, opts->caller->id.uid);
   _cleanup_free_ char *text = m ? json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
   if (!text || asprintf(&res->manifest, "%s.json", res->path) < 0) return oom(err);
   if (write_file_atomic(res->manifest, text, opts->mode, err) < 0) return -1;
-  if (!t->file && prune_older(t->dir, safe, base, opts->keep, &res->pruned, err) < 0) return -1;
+  if (!t->file && prune_older(opts->caller, t->dir, safe, base, opts->keep, &res->pruned, err) < 0)
+    return -1;
   return fsync_dir(t->dir, err);
 }
 
 int kiln_image_export(kiln_engine *engine, const kiln_export_options *opts,
                       kiln_export_result *result, kiln_error **err) {
   memset(result, 0, sizeof *result);
+  if (!opts->caller) return kiln_error_set(err, KILN_EXIT_FAILURE, "export: no caller");
   if (kiln_check_image_ref(opts->image, err) < 0) return -1;
   export_target t = {0};
   int r = resolve_target(opts, &t, err);
@@ -644,18 +716,36 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
   return r < 0 ? -1 : check_complete(f, err);
 }
 
-/* The sidecar next to path: NULL when there is none (err unset). */
+/* The sidecar next to path, read with the caller's rights: NULL when there
+ * is none (err unset). */
 static json_t *load_sidecar(const char *path, kiln_error **err) {
   _cleanup_free_ char *side = NULL;
   if (asprintf(&side, "%s.json", path) < 0) return oom(err), NULL;
-  if (access(side, F_OK) < 0) return NULL;
+  _cleanup_close_ int fd = kiln_dist_open_read(side, 0);
+  if (fd < 0 && errno == ENOENT) return NULL;
+  if (fd < 0) return kiln_error_errno(err, errno, "cannot read %s", side), NULL;
   json_error_t je;
-  json_t *m = json_load_file(side, 0, &je);
+  json_t *m = json_loadfd(fd, 0, &je);
   if (!json_is_object(m)) {
     json_decref(m);
-    kiln_error_set(err, KILN_EXIT_FAILURE, "%s: not a kiln manifest (%s)", side, je.text);
+    kiln_error_set(err, KILN_EXIT_FAILURE, "%s: not a kiln manifest (%s)", side,
+                   m ? "not an object" : je.text);
+    return NULL;
   }
   return m;
+}
+
+/* The id an entry of manifest.json holds, from its Config: "<hex>.json"
+ * (docker save up to 24) or "blobs/sha256/<hex>" (25 on). New string. */
+static char *config_image_id(json_t *entry) {
+  const char *cfg = json_string_value(json_object_get(entry, "Config"));
+  if (!cfg) return NULL;
+  static const char blobs[] = "blobs/sha256/";
+  if (!strncmp(cfg, blobs, strlen(blobs))) cfg += strlen(blobs);
+  size_t n = strcspn(cfg, ".");
+  char *id = NULL;
+  if (n != 64 || asprintf(&id, "sha256:%.*s", (int)n, cfg) < 0) return NULL;
+  return id;
 }
 
 static int check_sidecar(const json_t *side, const archive_facts *f, kiln_error **err) {
@@ -666,28 +756,35 @@ static int check_sidecar(const json_t *side, const archive_facts *f, kiln_error 
                           "replaced)",
                           want ? want : "(none)", f->sha256);
   const char *id = json_string_value(json_object_get(side, "image_id"));
-  const char *cfg =
-      json_string_value(json_object_get(json_array_get(f->save_manifest, 0), "Config"));
-  if (id && cfg && !strncmp(id, "sha256:", 7) && strncmp(cfg, id + 7, strlen(id + 7)))
+  _cleanup_free_ char *has = config_image_id(json_array_get(f->save_manifest, 0));
+  if (id && has && strcmp(id, has))
     return kiln_error_set(err, KILN_EXIT_FAILURE,
-                          "the archive holds image %.19s, the manifest says %.19s", cfg, id + 7);
+                          "the archive holds image %.19s, the manifest says %.19s", has, id);
   return 0;
 }
 
+/* The names the load will give (kiln_import_tag), checked before any byte
+ * reaches the engine: valid, within the name policy, --tag allowed for the
+ * caller, and (non-admins) a tag for every image. */
 static int check_names(const archive_facts *f, const kiln_import_options *opts, kiln_error **err) {
-  size_t i, j;
-  json_t *img, *tag;
-  json_array_foreach(f->save_manifest, i, img) {
-    json_array_foreach(json_object_get(img, "RepoTags"), j, tag) {
-      const char *t = json_string_value(tag);
-      if (!t) continue;
-      if (kiln_check_image_ref(t, err) < 0 || kiln_check_ref_policy(t, opts->name_policy, err) < 0)
-        return kiln_error_prefix(err, "the archive names %s", t);
-    }
-  }
+  _cleanup_json_ json_t *renamed = kiln_import_rewrite_manifest(
+      opts->caller, opts->ns, f->save_manifest, opts->name_policy, err);
+  if (!renamed) return -1;
   if (opts->retag && (kiln_check_image_ref(opts->retag, err) < 0 ||
-                      kiln_check_ref_policy(opts->retag, opts->name_policy, err) < 0))
+                      kiln_check_ref_policy(opts->retag, opts->name_policy, err) < 0 ||
+                      kiln_access_tag(opts->caller, opts->ns, opts->retag, err) < 0))
     return -1;
+  size_t i;
+  json_t *img;
+  json_array_foreach(renamed, i, img) {
+    if (opts->caller->admin || json_array_size(json_object_get(img, "RepoTags")) ||
+        (i == 0 && opts->retag))
+      continue;
+    _cleanup_free_ char *id = config_image_id(img);
+    return kiln_error_set(err, KILN_EXIT_USAGE,
+                          "image %.19s in the archive has no tag; give --tag IMAGE to name it",
+                          id ? id : "(unknown)");
+  }
   return 0;
 }
 
@@ -695,19 +792,21 @@ static int check_names(const archive_facts *f, const kiln_import_options *opts, 
 
 typedef struct {
   int fd;
-  struct archive *gunzip; /* NULL for a plain tar */
+  struct archive *gunzip;   /* admins: raw gunzipped bytes; NULL for a plain tar */
+  kiln_load_filter *filter; /* non-admins: the renaming filter */
   progress prog;
   volatile sig_atomic_t *interrupted;
   char *error;    /* the engine's in-stream error */
   json_t *loaded; /* "Loaded image: X" names */
-  char *id;       /* "Loaded image ID: X" */
 } load_state;
 
 static ssize_t load_read(void *user, char *buf, size_t n) {
   load_state *s = user;
   if (s->interrupted && *s->interrupted) return -1;
   ssize_t r;
-  if (s->gunzip)
+  if (s->filter)
+    r = kiln_load_filter_read(s->filter, buf, n);
+  else if (s->gunzip)
     r = archive_read_data(s->gunzip, buf, n);
   else
     do
@@ -724,16 +823,21 @@ static int load_line(void *user, json_t *line) {
   if (!msg) msg = json_string_value(json_object_get(line, "error"));
   if (msg && !s->error) s->error = strdup(msg);
   const char *text = json_string_value(json_object_get(line, "stream"));
-  static const char loaded[] = "Loaded image: ", loaded_id[] = "Loaded image ID: ";
+  static const char loaded[] = "Loaded image: ";
   if (text && !strncmp(text, loaded, strlen(loaded)))
     json_array_append_new(
         s->loaded, json_stringn(text + strlen(loaded), strcspn(text + strlen(loaded), "\r\n")));
-  if (text && !strncmp(text, loaded_id, strlen(loaded_id)) && !s->id)
-    s->id = strndup(text + strlen(loaded_id), strcspn(text + strlen(loaded_id), "\r\n"));
   return 0;
 }
 
-static int open_gunzip(load_state *s, kiln_error **err) {
+static int open_source(load_state *s, const kiln_import_options *opts, bool gzip,
+                       kiln_error **err) {
+  if (lseek(s->fd, 0, SEEK_SET) < 0) return kiln_error_errno(err, errno, "cannot rewind");
+  if (!opts->caller->admin) {
+    s->filter = kiln_load_filter_new(s->fd, opts->caller, opts->ns, opts->name_policy, err);
+    return s->filter ? 0 : -1;
+  }
+  if (!gzip) return 0;
   if (!(s->gunzip = archive_read_new())) return oom(err);
   archive_read_support_filter_gzip(s->gunzip);
   archive_read_support_format_raw(s->gunzip);
@@ -744,78 +848,97 @@ static int open_gunzip(load_state *s, kiln_error **err) {
   return 0;
 }
 
-static int load_into_engine(kiln_engine *engine, const kiln_import_options *opts, int fd, bool gzip,
-                            kiln_import_result *res, kiln_error **err) {
-  load_state s = {.fd = fd, .interrupted = opts->interrupted, .loaded = json_array()};
-  progress_start(&s.prog, opts->on_progress, opts->user);
-  int r = lseek(fd, 0, SEEK_SET) < 0 ? kiln_error_errno(err, errno, "cannot rewind") : 0;
-  if (r == 0 && gzip) r = open_gunzip(&s, err);
-  if (r == 0) {
-    kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
-    kiln_engine_response resp;
-    req.method = "POST";
-    req.path = "/images/load";
-    req.query = "quiet=1";
-    req.content_type = "application/x-tar";
-    req.read = load_read;
-    req.read_user = &s;
-    req.on_line = load_line;
-    req.user = &s;
-    r = kiln_engine_call(engine, &req, &resp, err);
-    kiln_engine_response_clear(&resp);
-  }
-  if (r < 0 && s.interrupted && *s.interrupted) {
+static int post_load(kiln_engine *engine, load_state *s, kiln_error **err) {
+  kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
+  kiln_engine_response resp;
+  req.method = "POST";
+  req.path = "/images/load";
+  req.query = "quiet=1";
+  req.content_type = "application/x-tar";
+  req.read = load_read;
+  req.read_user = s;
+  req.on_line = load_line;
+  req.user = s;
+  int r = kiln_engine_call(engine, &req, &resp, err);
+  kiln_engine_response_clear(&resp);
+  if (r < 0 && s->interrupted && *s->interrupted) {
     kiln_error_free(*err);
     *err = NULL;
-    r = kiln_error_set(err, KILN_EXIT_FAILURE, "interrupted");
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "interrupted");
   }
-  if (r == 0 && s.error)
-    r = kiln_error_set(err, KILN_EXIT_FAILURE, "the engine refused the archive: %s", s.error);
+  const kiln_error *why = s->filter ? kiln_load_filter_error(s->filter) : NULL;
+  if (r < 0 && why) { /* the filter's reason beats "the upload was aborted" */
+    kiln_error_free(*err);
+    *err = NULL;
+    return kiln_error_set(err, why->code, "%s", why->message);
+  }
+  if (r == 0 && s->error)
+    r = kiln_error_set(err, KILN_EXIT_FAILURE, "the engine refused the archive: %s", s->error);
+  return r;
+}
+
+/* Streams the archive into the engine. *sent gets the manifest the engine
+ * read (the rewritten one for non-admins; new reference). */
+static int load_into_engine(kiln_engine *engine, const kiln_import_options *opts, int fd,
+                            const archive_facts *f, kiln_import_result *res, json_t **sent,
+                            kiln_error **err) {
+  load_state s = {.fd = fd, .interrupted = opts->interrupted, .loaded = json_array()};
+  progress_start(&s.prog, opts->on_progress, opts->user);
+  int r = open_source(&s, opts, f->gzip, err);
+  if (r == 0) r = post_load(engine, &s, err);
   if (r == 0) progress_done(&s.prog);
+  json_t *m = s.filter ? kiln_load_filter_manifest(s.filter) : f->save_manifest;
+  if (r == 0 && !m)
+    r = kiln_error_set(err, KILN_EXIT_FAILURE, "the archive changed while loading (no manifest)");
+  if (r == 0) *sent = json_incref(m);
   res->bytes = s.prog.bytes;
   res->tags = steal_pointer(&s.loaded);
   if (s.gunzip) archive_read_free(s.gunzip);
+  kiln_load_filter_free(s.filter);
   free(s.error);
-  free(s.id);
   json_decref(s.loaded);
   return r;
 }
 
-static int retag(kiln_engine *engine, const char *id, const char *ref, kiln_error **err) {
-  const char *slash = strrchr(ref, '/');
-  const char *colon = strrchr(slash ? slash : ref, ':');
-  _cleanup_free_ char *repo = colon ? strndup(ref, (size_t)(colon - ref)) : strdup(ref);
-  _cleanup_free_ char *repo_q = repo ? kiln_engine_escape(repo) : NULL;
-  _cleanup_free_ char *tag_q = kiln_engine_escape(colon ? colon + 1 : "latest");
-  _cleanup_free_ char *path = NULL, *query = NULL;
-  if (!repo_q || !tag_q || asprintf(&path, "/images/%s/tag", id) < 0 ||
-      asprintf(&query, "repo=%s&tag=%s", repo_q, tag_q) < 0)
-    return oom(err);
-  kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
-  kiln_engine_response resp;
-  req.method = "POST";
-  req.path = path;
-  req.query = query;
-  int r = kiln_engine_call(engine, &req, &resp, err);
-  kiln_engine_response_clear(&resp);
-  return r < 0 ? kiln_error_prefix(err, "tagging %s", ref) : 0;
+/* The caller now owns each loaded image under its (rewritten) tags, the
+ * first also under --tag. */
+static int adopt_loaded(kiln_engine *engine, const kiln_import_options *opts, json_t *sent,
+                        kiln_import_result *res, kiln_error **err) {
+  json_decref(res->tags);
+  if (!(res->tags = json_array())) return oom(err);
+  size_t i;
+  json_t *img;
+  json_array_foreach(sent, i, img) {
+    _cleanup_free_ char *id = config_image_id(img), *now = NULL;
+    _cleanup_json_ json_t *tags = json_deep_copy(json_object_get(img, "RepoTags"));
+    if (!tags) tags = json_array();
+    if (!id || !tags) return kiln_error_set(err, KILN_EXIT_FAILURE, "the archive names no image");
+    if (i == 0 && opts->retag) json_array_append_new(tags, json_string(opts->retag));
+    bool adopted = false;
+    if (kiln_image_adopt(engine, opts->caller, opts->ns, id, tags, &now, &adopted, err) < 0)
+      return -1;
+    res->adopted = res->adopted || adopted;
+    json_array_extend(res->tags, tags);
+    if (i == 0) res->image_id = steal_pointer(&now);
+  }
+  return 0;
 }
 
-/* The id the archive holds, from manifest.json's Config ("<hex>.json"). */
-static char *archive_image_id(const archive_facts *f) {
-  const char *cfg =
-      json_string_value(json_object_get(json_array_get(f->save_manifest, 0), "Config"));
-  char *id = NULL;
-  if (!cfg) return NULL;
-  size_t n = strcspn(cfg, ".");
-  if (asprintf(&id, "sha256:%.*s", (int)n, cfg) < 0) return NULL;
-  return id;
+/* Admins: the archive's names as they are, plus --tag. */
+static int tag_as_is(kiln_engine *engine, const kiln_import_options *opts, json_t *sent,
+                     kiln_import_result *res, kiln_error **err) {
+  if (!(res->image_id = config_image_id(json_array_get(sent, 0))))
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "the archive names no image");
+  if (!opts->retag) return 0;
+  if (kiln_dist_tag(engine, res->image_id, opts->retag, err) < 0) return -1;
+  json_array_append_new(res->tags, json_string(opts->retag));
+  return 0;
 }
 
 static int import_body(kiln_engine *engine, const kiln_import_options *opts, int fd,
                        kiln_import_result *res, kiln_error **err) {
   archive_facts f = {0};
-  _cleanup_json_ json_t *side = NULL;
+  _cleanup_json_ json_t *side = NULL, *sent = NULL;
   int r = read_archive(fd, &f, opts->interrupted, err);
   if (r < 0) kiln_error_prefix(err, "%s is not a complete image archive", opts->path);
   if (r == 0 && !opts->skip_checksum && (side = load_sidecar(opts->path, err)) == NULL && *err)
@@ -825,11 +948,11 @@ static int import_body(kiln_engine *engine, const kiln_import_options *opts, int
   res->verified = r == 0 && side;
   if (r == 0 && (r = check_names(&f, opts, err)) < 0)
     kiln_error_prefix(err, "refusing %s", opts->path);
-  if (r == 0 && (r = load_into_engine(engine, opts, fd, f.gzip, res, err)) < 0)
+  if (r == 0 && (r = load_into_engine(engine, opts, fd, &f, res, &sent, err)) < 0)
     kiln_error_prefix(err, "loading %s", opts->path);
-  if (r == 0 && !(res->image_id = archive_image_id(&f))) r = oom(err);
-  if (r == 0 && opts->retag && (r = retag(engine, res->image_id, opts->retag, err)) == 0)
-    json_array_append_new(res->tags, json_string(opts->retag));
+  if (r == 0)
+    r = opts->caller->admin ? tag_as_is(engine, opts, sent, res, err)
+                            : adopt_loaded(engine, opts, sent, res, err);
   archive_facts_clear(&f);
   return r;
 }
@@ -837,7 +960,8 @@ static int import_body(kiln_engine *engine, const kiln_import_options *opts, int
 int kiln_image_import(kiln_engine *engine, const kiln_import_options *opts,
                       kiln_import_result *result, kiln_error **err) {
   memset(result, 0, sizeof *result);
-  _cleanup_close_ int fd = open(opts->path, O_RDONLY | O_CLOEXEC);
+  if (!opts->caller) return kiln_error_set(err, KILN_EXIT_FAILURE, "import: no caller");
+  _cleanup_close_ int fd = kiln_dist_open_read(opts->path, 0);
   if (fd < 0) return kiln_error_errno(err, errno, "cannot open %s", opts->path);
   int r = import_body(engine, opts, fd, result, err);
   if (r < 0) kiln_import_result_clear(result);

@@ -2,6 +2,8 @@
  * the engine, and manifest deletion through the registry's own HTTP API v2
  * (the engine has no call for that, so libcurl talks to the registry). */
 #include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 
 #include <curl/curl.h>
 
+#include "builder/dist_private.h"
 #include "kiln/distribute.h"
 #include "sanitize/limits.h"
 #include "sanitize/sanitize.h"
@@ -119,18 +122,45 @@ static int auth_from_entry(json_t *entry, kiln_registry_auth *auth, kiln_error *
   return 0;
 }
 
+/* The caller's home: in sudo mode from the passwd database (root's $HOME
+ * is not the caller's), else $HOME. New string, or NULL when unknown. */
+static char *caller_home(void) {
+  const kiln_caller *c = kiln_access_caller();
+  const char *home = getenv("HOME");
+  if (!c || !c->sudo) return home && *home ? strdup(home) : NULL;
+  struct passwd pw, *found = NULL;
+  char buf[16384];
+  if (getpwuid_r(c->id.uid, &pw, buf, sizeof buf, &found) != 0 || !found || !pw.pw_dir ||
+      pw.pw_dir[0] != '/')
+    return NULL;
+  return strdup(pw.pw_dir);
+}
+
+/* The default config.json: $DOCKER_CONFIG (admins), else the caller's
+ * ~/.docker. New string; NULL with *err unset when there is none. */
+static char *default_config_path(kiln_error **err) {
+  const char *dir = kiln_env("DOCKER_CONFIG");
+  char *path = NULL;
+  if (dir && *dir) {
+    if (asprintf(&path, "%s/config.json", dir) < 0) return oom(err), NULL;
+    return path;
+  }
+  _cleanup_free_ char *home = caller_home();
+  if (home && asprintf(&path, "%s/.docker/config.json", home) < 0) return oom(err), NULL;
+  return path;
+}
+
 int kiln_registry_auth_from_config(const char *path, const char *server, kiln_registry_auth *auth,
                                    kiln_error **err) {
   _cleanup_free_ char *fallback = NULL;
-  if (!path) {
-    const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
-    if (dir && *dir ? asprintf(&fallback, "%s/config.json", dir) < 0
-                    : asprintf(&fallback, "%s/.docker/config.json", home ? home : "/root") < 0)
-      return oom(err);
-    path = fallback;
+  if (!path && !(path = fallback = default_config_path(err))) return *err ? -1 : 0;
+  int fd = kiln_dist_open_read(path, 0); /* the caller's rights */
+  if (fd < 0) return errno == ENOENT ? 0 : kiln_error_errno(err, errno, "cannot read %s", path);
+  FILE *f = fdopen(fd, "r");
+  if (!f) {
+    close(fd);
+    return kiln_error_errno(err, errno, "cannot read %s", path);
   }
-  FILE *f = fopen(path, "r");
-  if (!f) return errno == ENOENT ? 0 : kiln_error_errno(err, errno, "cannot read %s", path);
   json_error_t je;
   _cleanup_json_ json_t *cfg = json_loadf(f, 0, &je);
   fclose(f);
@@ -218,36 +248,13 @@ static int split_repo_tag(const char *ref, char **repo, char **tag) {
   return *repo && *tag ? 0 : -1;
 }
 
-static int simple_call(kiln_engine *engine, const char *method, const char *path, const char *query,
-                       kiln_error **err) {
-  kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
-  kiln_engine_response resp;
-  req.method = method;
-  req.path = path;
-  req.query = query;
-  int r = kiln_engine_call(engine, &req, &resp, err);
-  kiln_engine_response_clear(&resp);
-  return r;
-}
-
-static int tag_image(kiln_engine *engine, const char *image, const char *ref, kiln_error **err) {
-  _cleanup_free_ char *repo = NULL, *tag = NULL, *path = NULL, *query = NULL;
-  if (split_repo_tag(ref, &repo, &tag) < 0) return oom(err);
-  _cleanup_free_ char *repo_q = kiln_engine_escape(repo), *tag_q = kiln_engine_escape(tag);
-  if (!repo_q || !tag_q || asprintf(&path, "/images/%s/tag", image) < 0 ||
-      asprintf(&query, "repo=%s&tag=%s", repo_q, tag_q) < 0)
-    return oom(err);
-  if (simple_call(engine, "POST", path, query, err) < 0)
-    return kiln_error_prefix(err, "tagging %s as %s", image, ref);
-  return 0;
-}
-
-/* Drops a name without touching the image (noprune). Best effort. */
-static void untag(kiln_engine *engine, const char *ref) {
-  _cleanup_free_ char *path = NULL;
-  kiln_error *e = NULL;
-  if (asprintf(&path, "/images/%s", ref) >= 0) simple_call(engine, "DELETE", path, "noprune=1", &e);
-  kiln_error_free(e);
+/* The id ref names locally, or NULL (missing: *err unset). */
+static char *local_id(kiln_engine *engine, const char *ref, kiln_error **err) {
+  _cleanup_json_ json_t *info = kiln_dist_inspect(engine, ref, true, err);
+  const char *id = json_string_value(json_object_get(info, "Id"));
+  char *copy = id ? strdup(id) : NULL;
+  if (id && !copy) oom(err);
+  return copy;
 }
 
 typedef struct {
@@ -342,53 +349,109 @@ static int registry_stream(kiln_engine *engine, const char *path, const char *qu
   return r;
 }
 
+/* The local image the caller may push: its id (new string). */
+static char *pushable(kiln_engine *engine, const char *local_ref, const kiln_transfer_options *opts,
+                      kiln_error **err) {
+  _cleanup_json_ json_t *info = kiln_dist_inspect(engine, local_ref, false, err);
+  json_t *labels = json_object_get(json_object_get(info, "Config"), "Labels");
+  if (!info || kiln_access_image(opts->caller, opts->ns, local_ref, labels, err) < 0) return NULL;
+  const char *id = json_string_value(json_object_get(info, "Id"));
+  char *copy = id ? strdup(id) : NULL;
+  if (!copy) oom(err);
+  return copy;
+}
+
+/* Puts the remote name on id for the push; *made says whether it is new.
+ * A remote name already on another local image is never moved. */
+static int tag_for_push(kiln_engine *engine, const char *id, const char *remote_ref, bool *made,
+                        kiln_error **err) {
+  *made = false;
+  _cleanup_free_ char *before = local_id(engine, remote_ref, err);
+  if (*err) return -1;
+  if (before && strcmp(before, id))
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "a local image is already named %s (%.19s, not the image to push); "
+                          "kiln does not move that name",
+                          remote_ref, before);
+  if (before) return 0;
+  if (kiln_dist_tag(engine, id, remote_ref, err) < 0) return -1;
+  *made = true;
+  return 0;
+}
+
 int kiln_image_push(kiln_engine *engine, const char *local_ref, const char *remote_ref,
-                    const kiln_registry_auth *auth, kiln_layer_fn on_layer, void *user,
-                    kiln_error **err) {
+                    const kiln_transfer_options *opts, kiln_error **err) {
   _cleanup_free_ char *server = NULL, *rpath = NULL, *reference = NULL;
+  if (!opts->caller) return kiln_error_set(err, KILN_EXIT_FAILURE, "push: no caller");
   if (kiln_registry_split(remote_ref, &server, &rpath, &reference, err) < 0) return -1;
   if (kiln_check_image_ref(local_ref, err) < 0) return -1;
-  if (tag_image(engine, local_ref, remote_ref, err) < 0) return -1;
+  _cleanup_free_ char *id = pushable(engine, local_ref, opts, err);
+  bool made = false;
+  if (!id || tag_for_push(engine, id, remote_ref, &made, err) < 0) return -1;
   _cleanup_free_ char *repo = NULL, *tag = NULL, *path = NULL, *query = NULL;
   if (split_repo_tag(remote_ref, &repo, &tag) < 0) return oom(err);
   _cleanup_free_ char *tag_q = kiln_engine_escape(tag);
   if (!tag_q || asprintf(&path, "/images/%s/push", repo) < 0 ||
       asprintf(&query, "tag=%s", tag_q) < 0)
     return oom(err);
-  int r = registry_stream(engine, path, query, server, auth, on_layer, user, err);
-  if (strcmp(local_ref, remote_ref)) untag(engine, remote_ref);
+  int r = registry_stream(engine, path, query, server, opts->auth, opts->on_layer, opts->user, err);
+  if (made) kiln_dist_untag(engine, remote_ref);
   return r < 0 ? kiln_error_prefix(err, "pushing %s", remote_ref) : 0;
 }
 
-static char *image_id_of(kiln_engine *engine, const char *ref, kiln_error **err) {
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/images/%s/json", ref) < 0) return oom(err), NULL;
-  _cleanup_json_ json_t *info = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, err);
-  const char *id = json_string_value(json_object_get(info, "Id"));
-  return id ? strdup(id) : NULL;
+/* After a pull: the local remote_ref as it was before (put back on the
+ * image it named, or dropped when the pull made it). */
+static void restore_remote_name(kiln_engine *engine, const char *remote_ref, const char *before,
+                                const char *pulled) {
+  kiln_error *e = NULL;
+  if (!before)
+    kiln_dist_untag(engine, remote_ref);
+  else if (strcmp(before, pulled))
+    kiln_dist_tag(engine, before, remote_ref, &e);
+  kiln_error_free(e);
+}
+
+/* The pulled image under local_ref, the caller's (admins: as is). */
+static int name_pulled(kiln_engine *engine, const char *id, const char *local_ref,
+                       const kiln_transfer_options *opts, char **image_id, kiln_error **err) {
+  if (opts->caller->admin) {
+    if (kiln_dist_tag(engine, id, local_ref, err) < 0) return -1;
+    if (image_id && !(*image_id = strdup(id))) return oom(err);
+    return 0;
+  }
+  _cleanup_json_ json_t *tags = json_pack("[s]", local_ref);
+  _cleanup_free_ char *now = NULL;
+  if (!tags) return oom(err);
+  if (kiln_image_adopt(engine, opts->caller, opts->ns, id, tags, &now, NULL, err) < 0) return -1;
+  if (image_id) *image_id = steal_pointer(&now);
+  return 0;
 }
 
 int kiln_image_pull(kiln_engine *engine, const char *remote_ref, const char *local_ref,
-                    const kiln_registry_auth *auth, kiln_layer_fn on_layer, void *user,
-                    char **image_id, kiln_error **err) {
+                    const kiln_transfer_options *opts, char **image_id, kiln_error **err) {
   _cleanup_free_ char *server = NULL, *rpath = NULL, *reference = NULL;
+  if (!opts->caller || !local_ref)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "pull: no caller or local name");
   if (kiln_registry_split(remote_ref, &server, &rpath, &reference, err) < 0) return -1;
-  if (local_ref && kiln_check_image_ref(local_ref, err) < 0) return -1;
+  if (kiln_check_image_ref(local_ref, err) < 0 ||
+      kiln_access_tag(opts->caller, opts->ns, local_ref, err) < 0)
+    return -1;
   _cleanup_free_ char *from = NULL, *from_q = NULL, *ref_q = NULL, *query = NULL;
   if (asprintf(&from, "%s/%s", server, rpath) < 0 || !(from_q = kiln_engine_escape(from)) ||
       !(ref_q = kiln_engine_escape(reference)) ||
       asprintf(&query, "fromImage=%s&tag=%s", from_q, ref_q) < 0)
     return oom(err);
-  if (registry_stream(engine, "/images/create", query, server, auth, on_layer, user, err) < 0)
+  _cleanup_free_ char *before = local_id(engine, remote_ref, err);
+  if (*err) return -1;
+  if (registry_stream(engine, "/images/create", query, server, opts->auth, opts->on_layer,
+                      opts->user, err) < 0)
     return kiln_error_prefix(err, "pulling %s", remote_ref);
-  _cleanup_free_ char *id = image_id_of(engine, remote_ref, err);
-  if (!id) return kiln_error_prefix(err, "pulled %s", remote_ref);
-  if (local_ref && strcmp(local_ref, remote_ref)) {
-    if (tag_image(engine, id, local_ref, err) < 0) return -1;
-    untag(engine, remote_ref);
-  }
-  if (image_id) *image_id = steal_pointer(&id);
-  return 0;
+  _cleanup_free_ char *id = local_id(engine, remote_ref, err);
+  if (!id)
+    return *err ? kiln_error_prefix(err, "pulled %s", remote_ref)
+                : kiln_error_set(err, KILN_EXIT_ENGINE, "pulled %s: not found", remote_ref);
+  if (strcmp(local_ref, remote_ref)) restore_remote_name(engine, remote_ref, before, id);
+  return name_pulled(engine, id, local_ref, opts, image_id, err);
 }
 
 /* ---- registry HTTP API v2 ---- */

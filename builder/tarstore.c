@@ -1,6 +1,7 @@
 /* The shared tarball folder: list, delete, and sync a runner's engine with
- * the newest tarball of each image. */
-#include <dirent.h>
+ * the newest tarball of each image. The folder is read, and files removed,
+ * with the caller's rights; delete and sync act only on the caller's
+ * tarballs (kiln_access_tarball). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "builder/deploy_private.h"
+#include "builder/dist_private.h"
 #include "kiln/distribute.h"
 #include "sanitize/sanitize.h"
 #include "util/cleanup.h"
@@ -16,6 +18,7 @@
 #include "util/sha256.h"
 
 #define MAX_TARBALLS 10000 /* files considered in one folder */
+#define MAX_ENTRIES  (4 * MAX_TARBALLS)
 
 static int oom(kiln_error **err) {
   return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
@@ -38,14 +41,12 @@ static int64_t time_from_name(const char *base) {
 /* Whether the engine has the image id: true, false, or null (unknown). */
 static json_t *engine_has(kiln_engine *engine, const char *image_id) {
   if (!engine || !image_id) return json_null();
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/images/%s/json", image_id) < 0) return json_null();
   kiln_error *e = NULL;
-  long status = 0;
-  _cleanup_json_ json_t *info = kiln_engine_json(engine, "GET", path, NULL, NULL, &status, &e);
+  _cleanup_json_ json_t *info = kiln_dist_inspect(engine, image_id, true, &e);
+  bool unknown = e != NULL;
   kiln_error_free(e);
   if (info) return json_true();
-  return status == 404 ? json_false() : json_null();
+  return unknown ? json_null() : json_false();
 }
 
 /* The same image, by reference: "x" means "x:latest". */
@@ -54,22 +55,34 @@ static bool same_image(const char *a, const char *b) {
   return sa && sb && !strcmp(sa, sb);
 }
 
-static json_t *describe(kiln_engine *engine, const char *dir, const char *name) {
+/* A manifest field (borrowed), JSON null when absent. */
+static json_t *field(json_t *m, const char *key) {
+  json_t *v = json_object_get(m, key);
+  return v ? v : json_null();
+}
+
+static json_t *owner_of(json_t *m) {
+  json_t *o = json_object_get(m, "owner_uid");
+  return json_is_integer(o) ? json_incref(o) : json_null();
+}
+
+/* One tarball, read with the caller's rights; NULL when it is none. */
+static json_t *describe(const char *dir, const char *name) {
   _cleanup_free_ char *path = NULL;
   if (asprintf(&path, "%s/%s", dir, name) < 0) return NULL;
   struct stat st;
-  if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) return NULL;
+  if (kiln_dist_stat(path, &st, false) < 0 || !S_ISREG(st.st_mode)) return NULL;
   kiln_error *e = NULL;
   _cleanup_json_ json_t *m = kiln_export_manifest_load(path, &e);
   kiln_error_free(e);
   int64_t t = time_from_name(name);
   const char *id = json_string_value(json_object_get(m, "image_id"));
-  return json_pack("{s:s, s:s, s:O, s:O, s:I, s:I, s:O, s:b, s:o}", "file", name, "path", path,
-                   "image", m ? json_object_get(m, "image") : json_null(), "image_id",
-                   id ? json_object_get(m, "image_id") : json_null(), "time",
+  return json_pack("{s:s, s:s, s:O, s:O, s:I, s:I, s:O, s:b, s:o, s:I, s:n}", "file", name, "path",
+                   path, "image", field(m, "image"), "image_id",
+                   id ? field(m, "image_id") : json_null(), "time",
                    (json_int_t)(t >= 0 ? t : (int64_t)st.st_mtime), "size", (json_int_t)st.st_size,
-                   "sha256", m ? json_object_get(m, "sha256") : json_null(), "manifest", m != NULL,
-                   "local", engine_has(engine, id));
+                   "sha256", field(m, "sha256"), "manifest", m != NULL, "owner_uid", owner_of(m),
+                   "file_uid", (json_int_t)st.st_uid, "local");
 }
 
 static int newest_first(const void *a, const void *b) {
@@ -96,15 +109,20 @@ static json_t *sorted(json_t *items) {
   return out;
 }
 
-json_t *kiln_tar_list(kiln_engine *engine, const char *dir, const char *image, kiln_error **err) {
-  DIR *d = opendir(dir);
-  if (!d) return kiln_error_errno(err, errno, "cannot list %s", dir), NULL;
+/* The tarballs of dir (of image when not NULL), "local" left null. */
+static json_t *collect(const char *dir, const char *image, kiln_error **err) {
+  _cleanup_json_ json_t *names = kiln_dist_names(dir, MAX_ENTRIES, err);
+  if (!names) return NULL;
   _cleanup_json_ json_t *items = json_array();
-  size_t seen = 0;
-  for (struct dirent *e; items && (e = readdir(d));) {
-    if (!is_tarball_name(e->d_name)) continue;
-    if (++seen > MAX_TARBALLS) break;
-    json_t *item = describe(engine, dir, e->d_name);
+  size_t seen = 0, i;
+  json_t *name;
+  json_array_foreach(names, i, name) {
+    if (!items || !is_tarball_name(json_string_value(name))) continue;
+    if (++seen > MAX_TARBALLS)
+      return kiln_error_set(err, KILN_EXIT_FAILURE, "more than %d tarballs in %s", MAX_TARBALLS,
+                            dir),
+             NULL;
+    json_t *item = describe(dir, json_string_value(name));
     const char *img = json_string_value(json_object_get(item, "image"));
     if (item && image && !(img && same_image(img, image))) {
       json_decref(item);
@@ -112,79 +130,105 @@ json_t *kiln_tar_list(kiln_engine *engine, const char *dir, const char *image, k
     }
     if (item) json_array_append_new(items, item);
   }
-  closedir(d);
-  if (seen > MAX_TARBALLS)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "more than %d tarballs in %s", MAX_TARBALLS, dir),
-           NULL;
   json_t *out = items ? sorted(items) : NULL;
   if (!out) oom(err);
   return out;
 }
 
-static int remove_one(const char *path, kiln_error **err) {
-  _cleanup_free_ char *side = NULL;
-  if (asprintf(&side, "%s.json", path) < 0) return oom(err);
-  if (unlink(path) < 0) return kiln_error_errno(err, errno, "cannot remove %s", path);
-  if (unlink(side) < 0 && errno != ENOENT)
-    return kiln_error_errno(err, errno, "cannot remove %s", side);
-  return 0;
-}
-
-int kiln_tar_delete(const char *dir, const char *image_or_file, unsigned *removed,
-                    kiln_error **err) {
-  *removed = 0;
-  if (is_tarball_name(image_or_file) && !strchr(image_or_file, '/')) {
-    _cleanup_free_ char *path = NULL;
-    if (asprintf(&path, "%s/%s", dir, image_or_file) < 0) return oom(err);
-    if (access(path, F_OK) == 0) {
-      if (remove_one(path, err) < 0) return -1;
-      *removed = 1;
-      return 0;
-    }
-  }
-  _cleanup_json_ json_t *items = kiln_tar_list(NULL, dir, image_or_file, err);
-  if (!items) return -1;
+json_t *kiln_tar_list(kiln_engine *engine, const char *dir, const char *image, kiln_error **err) {
+  json_t *items = collect(dir, image, err);
   size_t i;
   json_t *item;
   json_array_foreach(items, i, item) {
+    json_object_set_new(item, "local",
+                        engine_has(engine, json_string_value(json_object_get(item, "image_id"))));
+  }
+  return items;
+}
+
+/* Whether item is c's to delete or sync; *err gets the reason when not. */
+static bool is_callers(const kiln_caller *c, json_t *item, kiln_error **err) {
+  const char *path = json_string_value(json_object_get(item, "path"));
+  kiln_error *e = NULL;
+  _cleanup_json_ json_t *m = kiln_export_manifest_load(path, &e);
+  kiln_error_free(e);
+  uid_t file_uid = (uid_t)json_integer_value(json_object_get(item, "file_uid"));
+  return kiln_access_tarball(c, m, file_uid, path, err) == 0;
+}
+
+static int remove_one(const char *path, kiln_error **err) {
+  _cleanup_free_ char *side = NULL;
+  if (asprintf(&side, "%s.json", path) < 0) return oom(err);
+  if (kiln_fs_unlink(path, false, err) < 0) return -1;
+  return kiln_fs_unlink(side, true, err);
+}
+
+/* FILE: a base name in dir. 1 when it named one (removed), 0 when not. */
+static int delete_file(const kiln_caller *c, const char *dir, const char *file, kiln_error **err) {
+  if (!is_tarball_name(file) || strchr(file, '/')) return 0;
+  _cleanup_json_ json_t *item = describe(dir, file);
+  if (!item) return 0;
+  if (!is_callers(c, item, err)) return -1;
+  return remove_one(json_string_value(json_object_get(item, "path")), err) < 0 ? -1 : 1;
+}
+
+int kiln_tar_delete(const kiln_caller *c, const char *dir, const char *image_or_file,
+                    unsigned *removed, kiln_error **err) {
+  *removed = 0;
+  int r = delete_file(c, dir, image_or_file, err);
+  if (r != 0) return r < 0 ? -1 : (*removed = 1, 0);
+  _cleanup_json_ json_t *items = collect(dir, image_or_file, err);
+  if (!items) return -1;
+  _cleanup_error_ kiln_error *refused = NULL;
+  size_t i;
+  json_t *item;
+  json_array_foreach(items, i, item) {
+    kiln_error *why = NULL;
+    if (!is_callers(c, item, &why)) { /* someone else's: left alone */
+      if (!refused)
+        refused = why;
+      else
+        kiln_error_free(why);
+      continue;
+    }
     if (remove_one(json_string_value(json_object_get(item, "path")), err) < 0) return -1;
     (*removed)++;
   }
-  if (!*removed)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "no tarball of '%s' in %s", image_or_file, dir);
-  return 0;
+  if (*removed) return 0;
+  if (refused) return kiln_error_set(err, refused->code, "%s", refused->message);
+  return kiln_error_set(err, KILN_EXIT_FAILURE, "no tarball of '%s' in %s", image_or_file, dir);
 }
 
 /* ---- sync ---- */
 
 typedef struct {
   kiln_engine *engine;
-  kiln_sync_fn on_state;
-  void *user;
-  kiln_progress_fn on_progress;
-  volatile sig_atomic_t *interrupted;
+  const kiln_sync_options *opts;
   unsigned loaded, failed;
 } sync_run;
 
 static void report(sync_run *s, kiln_sync_state state, const char *image, const char *file,
                    const char *message) {
-  if (s->on_state) s->on_state(s->user, state, image, file, message);
+  if (s->opts->on_state) s->opts->on_state(s->opts->user, state, image, file, message);
 }
 
-/* The id the engine gives image now, or NULL (missing). */
-static char *local_id(kiln_engine *engine, const char *image) {
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/images/%s/json", image) < 0) return NULL;
+/* Whether the engine's image of the name the import gives holds image_id:
+ * that id itself, or the caller's relabel of it (its parent). */
+static bool is_current(sync_run *s, const char *image, const char *image_id) {
   kiln_error *e = NULL;
-  _cleanup_json_ json_t *info = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &e);
+  _cleanup_free_ char *name = kiln_import_tag(s->opts->caller, s->opts->ns, image, &e);
+  _cleanup_json_ json_t *info = name ? kiln_dist_inspect(s->engine, name, true, &e) : NULL;
   kiln_error_free(e);
   const char *id = json_string_value(json_object_get(info, "Id"));
-  return id ? strdup(id) : NULL;
+  const char *parent = json_string_value(json_object_get(info, "Parent"));
+  return (id && !strcmp(id, image_id)) || (parent && !strcmp(parent, image_id));
 }
 
-static bool is_current(kiln_engine *engine, const char *image, const char *image_id) {
-  _cleanup_free_ char *id = local_id(engine, image);
-  return id && !strcmp(id, image_id);
+static int sync_lock(sync_run *s, const char *image, kiln_error **err) {
+  char lock_name[80], hex[65];
+  kiln_sha256_hex(image, strlen(image), hex);
+  snprintf(lock_name, sizeof lock_name, "tar-sync-%.32s", hex);
+  return kiln_lock_acquire(lock_name, s->opts->interrupted, err);
 }
 
 /* Loads one image's newest tarball under the image's lock. */
@@ -192,26 +236,25 @@ static void sync_one(sync_run *s, json_t *item) {
   const char *image = json_string_value(json_object_get(item, "image"));
   const char *id = json_string_value(json_object_get(item, "image_id"));
   const char *file = json_string_value(json_object_get(item, "file"));
-  if (is_current(s->engine, image, id)) {
+  if (is_current(s, image, id)) {
     report(s, KILN_SYNC_CURRENT, image, file, NULL);
     return;
   }
-  char lock_name[80], hex[65];
-  kiln_sha256_hex(image, strlen(image), hex);
-  snprintf(lock_name, sizeof lock_name, "tar-sync-%.32s", hex);
   kiln_error *e = NULL;
-  int lock = kiln_lock_acquire(lock_name, s->interrupted, &e);
-  if (lock >= 0 && is_current(s->engine, image, id)) { /* another sync was first */
+  int lock = sync_lock(s, image, &e);
+  if (lock >= 0 && is_current(s, image, id)) { /* another sync was first */
     kiln_lock_release(lock);
     report(s, KILN_SYNC_CURRENT, image, file, NULL);
     return;
   }
   kiln_import_options io = KILN_IMPORT_OPTIONS_INIT;
   kiln_import_result res;
+  io.caller = s->opts->caller;
+  io.ns = s->opts->ns;
   io.path = json_string_value(json_object_get(item, "path"));
-  io.on_progress = s->on_progress;
-  io.user = s->user;
-  io.interrupted = s->interrupted;
+  io.on_progress = s->opts->on_progress;
+  io.user = s->opts->user;
+  io.interrupted = s->opts->interrupted;
   io.name_policy = kiln_dist_name_policy();
   if (lock >= 0) report(s, KILN_SYNC_LOADING, image, file, NULL);
   if (lock >= 0 && kiln_image_import(s->engine, &io, &res, &e) == 0) {
@@ -226,37 +269,49 @@ static void sync_one(sync_run *s, json_t *item) {
   kiln_error_free(e);
 }
 
-int kiln_tar_sync(kiln_engine *engine, const char *dir, const char *image, kiln_sync_fn on_state,
-                  void *user, kiln_progress_fn on_progress, volatile sig_atomic_t *interrupted,
-                  unsigned *loaded, unsigned *failed, kiln_error **err) {
-  *loaded = *failed = 0;
-  _cleanup_json_ json_t *items = kiln_tar_list(NULL, dir, image, err);
-  if (!items) return -1;
-  _cleanup_json_ json_t *done = json_object(); /* images already handled */
-  sync_run s = {engine, on_state, user, on_progress, interrupted, 0, 0};
+/* The newest of the caller's tarballs of each image, once. */
+static void sync_items(sync_run *s, json_t *items, json_t *done) {
+  volatile sig_atomic_t *interrupted = s->opts->interrupted;
   size_t i;
   json_t *item;
   json_array_foreach(items, i, item) { /* newest first */
     const char *img = json_string_value(json_object_get(item, "image"));
     if (interrupted && *interrupted) break;
+    kiln_error *e = NULL;
+    bool mine = is_callers(s->opts->caller, item, &e);
+    kiln_error_free(e);
+    if (!mine) continue; /* someone else's: theirs to sync */
     if (!img || !json_is_string(json_object_get(item, "image_id"))) {
-      report(&s, KILN_SYNC_SKIPPED, NULL, json_string_value(json_object_get(item, "file")),
+      report(s, KILN_SYNC_SKIPPED, NULL, json_string_value(json_object_get(item, "file")),
              "no manifest");
       continue;
     }
     _cleanup_free_ char *key = kiln_export_safe_name(img);
-    if (!key) return oom(err);
-    if (json_object_get(done, key)) continue;
+    if (!key || json_object_get(done, key)) continue;
     json_object_set_new(done, key, json_true());
-    sync_one(&s, item);
+    sync_one(s, item);
   }
+}
+
+int kiln_tar_sync(kiln_engine *engine, const kiln_sync_options *opts, unsigned *loaded,
+                  unsigned *failed, kiln_error **err) {
+  *loaded = *failed = 0;
+  if (!opts->caller) return kiln_error_set(err, KILN_EXIT_FAILURE, "sync: no caller");
+  _cleanup_json_ json_t *items = collect(opts->dir, opts->image, err);
+  if (!items) return -1;
+  _cleanup_json_ json_t *done = json_object(); /* images already handled */
+  if (!done) return oom(err);
+  sync_run s = {engine, opts, 0, 0};
+  sync_items(&s, items, done);
   *loaded = s.loaded;
   *failed = s.failed;
-  if (interrupted && *interrupted) return kiln_error_set(err, KILN_EXIT_FAILURE, "interrupted");
+  if (opts->interrupted && *opts->interrupted)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "interrupted");
   if (s.failed)
     return kiln_error_set(err, KILN_EXIT_FAILURE, "%u image(s) could not be loaded", s.failed);
-  if (image && !json_object_size(done))
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "no tarball of '%s' with a manifest in %s", image,
-                          dir);
+  if (opts->image && !json_object_size(done))
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "no tarball of yours of '%s' with a manifest in %s", opts->image,
+                          opts->dir);
   return 0;
 }

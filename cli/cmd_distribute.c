@@ -125,15 +125,9 @@ static int open_session(kiln_cli *cli, session *s, kiln_error **err) {
   return session_open(cli, s, false, err);
 }
 
-/* PROJECT → the caller's image name; IMAGE as is. */
-static char *image_arg(kiln_cli *cli, session *s, const char *arg, kiln_error **err) {
-  char *ref = NULL;
-  if (strpbrk(arg, "/:")) {
-    ref = strdup(arg);
-  } else if (asprintf(&ref, "%s-%u/%s:latest", ns_of(cli, s) ? ns_of(cli, s) : "kiln",
-                      s->identity->uid, arg) < 0) {
-    ref = NULL;
-  }
+/* PROJECT → the caller's image name (cli_image_ref); IMAGE as is. */
+static char *image_arg(kiln_cli *cli, const char *arg, kiln_error **err) {
+  char *ref = cli_image_ref(cli, arg);
   if (!ref) kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
   return ref;
 }
@@ -152,11 +146,14 @@ static int parse_keep(kiln_cli *cli, const char *cmd, const char *text, unsigned
 static const char export_help[] =
     "usage: kiln image export PROJECT|IMAGE [-o DIR|FILE.tar[.gz]] [--gzip] [--keep N]\n"
     "\n"
-    "Writes the image as `docker save` output to DIR/<name>-<unix time>.tar (default\n"
-    "DIR: $KILN_SHARED_DIR, else " KILN_DEFAULT_SHARED_DIR "), with a sidecar manifest\n"
-    "<file>.json holding its sha256, size, image id and labels. The file appears under\n"
-    "its final name only once complete. --keep N (default 1) then removes older\n"
-    "tarballs of the same image. File mode: $KILN_TAR_MODE (default 0640).\n";
+    "Writes your image as `docker save` output to DIR/<name>-<unix time>.tar (default\n"
+    "DIR: the site's shared_dir, " KILN_DEFAULT_SHARED_DIR " unless configured; admins:\n"
+    "$KILN_SHARED_DIR), with a sidecar manifest <file>.json holding its sha256, size,\n"
+    "image id, labels and owner_uid (you). Another user's image is refused. Files are\n"
+    "written with your rights: a folder you cannot write fails, and an existing FILE is\n"
+    "never replaced. The file appears under its final name only once complete.\n"
+    "--keep N (default 1) then removes your older tarballs of the same image. File\n"
+    "mode 0640 (admins: $KILN_TAR_MODE).\n";
 
 enum { EXPORT_OUT, EXPORT_GZIP, EXPORT_KEEP };
 static const opt_def export_opts[] = {
@@ -166,8 +163,10 @@ static int do_export(kiln_cli *cli, session *s, const opt_result *o, const char 
                      kiln_error **err) {
   kiln_export_options eo = KILN_EXPORT_OPTIONS_INIT;
   kiln_export_result res;
+  eo.caller = s->caller;
+  eo.ns = ns_of(cli, s);
   eo.image = image_ref;
-  eo.output = o->values[EXPORT_OUT];
+  eo.output = o->values[EXPORT_OUT] ? o->values[EXPORT_OUT] : kiln_dist_shared_dir(s->config);
   eo.gzip = o->values[EXPORT_GZIP] != NULL;
   eo.mode = kiln_dist_tar_mode();
   eo.on_progress = on_progress;
@@ -197,7 +196,7 @@ int cmd_image_export(kiln_cli *cli, int argc, char **argv) {
   kiln_error *err = NULL;
   _cleanup_free_ char *ref = NULL;
   rc = open_session(cli, &s, &err);
-  if (rc == 0 && !(ref = image_arg(cli, &s, o.args[0], &err))) rc = -1;
+  if (rc == 0 && !(ref = image_arg(cli, o.args[0], &err))) rc = -1;
   if (rc == 0) rc = do_export(cli, &s, &o, ref, &err);
   if (rc < 0) rc = cli_fail(cli, err);
   session_clear(&s);
@@ -207,10 +206,17 @@ int cmd_image_export(kiln_cli *cli, int argc, char **argv) {
 static const char import_help[] =
     "usage: kiln image import FILE [--tag IMAGE] [--no-verify]\n"
     "\n"
-    "Loads `docker save` output, plain or gzipped. The whole archive is read first:\n"
-    "a truncated or corrupt file, or one whose sha256 differs from its sidecar\n"
-    "manifest FILE.json, is refused with nothing loaded. Names breaking the name\n"
-    "policy ($KILN_NAME_POLICY=1) are refused. --tag also tags the image IMAGE.\n";
+    "Loads `docker save` output, plain or gzipped, read with your rights. The whole\n"
+    "archive is read first: a truncated or corrupt file, or one whose sha256 differs\n"
+    "from its sidecar manifest FILE.json, is refused with nothing loaded. Names\n"
+    "breaking the name policy ($KILN_NAME_POLICY=1) are refused.\n"
+    "\n"
+    "Names: the archive's tags are loaded only under your namespace: NAME:TAG becomes\n"
+    "<ns>-<your uid>/<last part of NAME>:TAG (e.g. kiln-1001/proj:latest becomes\n"
+    "kiln-1002/proj:latest for uid 1002); no other tag is created or moved. --tag\n"
+    "also names the image IMAGE, which must be in your namespace. You become the\n"
+    "owner: an image labelled for someone else gets your kiln.owner-uid label (a\n"
+    "label-only image on top, no new layer). Admins keep the archive's tags and labels.\n";
 
 enum { IMPORT_TAG, IMPORT_NO_VERIFY };
 static const opt_def import_opts[] = {
@@ -240,6 +246,8 @@ int cmd_image_import(kiln_cli *cli, int argc, char **argv) {
   kiln_error *err = NULL;
   kiln_import_result res = {0};
   kiln_import_options io = KILN_IMPORT_OPTIONS_INIT;
+  io.caller = cli->caller;
+  io.ns = cli->ns;
   io.path = o.args[0];
   io.retag = o.values[IMPORT_TAG];
   io.skip_checksum = o.values[IMPORT_NO_VERIFY] != NULL;
@@ -311,7 +319,7 @@ static char *remote_arg(kiln_cli *cli, session *s, const opt_result *o, const ch
     return kiln_error_set(err, KILN_EXIT_USAGE,
                           "no registry: give --registry HOST[:PORT] or set KILN_REGISTRY"),
            NULL;
-  _cleanup_free_ char *local = image_arg(cli, s, arg, err);
+  _cleanup_free_ char *local = image_arg(cli, arg, err);
   _cleanup_free_ char *sub = local ? sub_path(o, s, err) : NULL;
   return sub ? kiln_registry_ref(reg, sub, local, err) : NULL;
 }
@@ -329,8 +337,10 @@ static int push_one(kiln_cli *cli, session *s, const opt_result *o, const char *
   kiln_registry_auth auth;
   int r = read_auth(o, server, &auth, err);
   if (r == 0) {
+    kiln_transfer_options to = {
+        .caller = s->caller, .ns = ns_of(cli, s), .auth = &auth, .on_layer = on_layer, .user = cli};
     cli_info(cli, "pushing %s to %s\n", local, remote);
-    r = kiln_image_push(s->engine, local, remote, &auth, on_layer, cli, err);
+    r = kiln_image_push(s->engine, local, remote, &to, err);
   }
   kiln_registry_auth_clear(&auth);
   if (r < 0) return -1;
@@ -347,7 +357,9 @@ static const char push_help[] =
     "\n"
     "Pushes the image as REGISTRY/<team or your user name>/<project>:<tag>. The\n"
     "registry defaults to $KILN_REGISTRY; credentials come from --username with the\n"
-    "password on stdin, else from ~/.docker/config.json (auths).\n";
+    "password on stdin, else from your ~/.docker/config.json (auths; under sudo the\n"
+    "home directory of your account, read with your rights). Another user's image is\n"
+    "refused; so is a push whose registry name is already a different local image.\n";
 
 /* Runs fn with an open session for the single argument. */
 typedef int (*session_fn)(kiln_cli *cli, session *s, const opt_result *o, const char *arg,
@@ -364,7 +376,7 @@ static int with_session(kiln_cli *cli, const char *cmd, const char *help, const 
   kiln_error *err = NULL;
   _cleanup_free_ char *ref = NULL;
   rc = open_session(cli, &s, &err);
-  if (rc == 0 && image && !(ref = image_arg(cli, &s, o.args[0], &err))) rc = -1;
+  if (rc == 0 && image && !(ref = image_arg(cli, o.args[0], &err))) rc = -1;
   if (rc == 0) rc = fn(cli, &s, &o, ref ? ref : o.args[0], &err);
   if (rc < 0) rc = cli_fail(cli, err);
   session_clear(&s);
@@ -381,14 +393,16 @@ static int pull_one(kiln_cli *cli, session *s, const opt_result *o, const char *
   _cleanup_free_ char *server = NULL, *path = NULL, *reference = NULL, *local = NULL, *id = NULL;
   if (!remote || kiln_registry_split(remote, &server, &path, &reference, err) < 0) return -1;
   const char *last = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-  if (o->values[REG_AS]
-          ? !(local = strdup(o->values[REG_AS]))
-          : asprintf(&local, "%s-%u/%s:%s", ns_of(cli, s) ? ns_of(cli, s) : "kiln", s->identity->uid,
-                     last, strncmp(reference, "sha256:", 7) ? reference : "latest") < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  local = o->values[REG_AS]
+              ? strdup(o->values[REG_AS])
+              : kiln_namespace_ref(ns_of(cli, s), s->identity->uid, last,
+                                   strncmp(reference, "sha256:", 7) ? reference : "latest");
+  if (!local) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
   kiln_registry_auth auth;
+  kiln_transfer_options to = {
+      .caller = s->caller, .ns = ns_of(cli, s), .auth = &auth, .on_layer = on_layer, .user = cli};
   int r = read_auth(o, server, &auth, err);
-  if (r == 0) r = kiln_image_pull(s->engine, remote, local, &auth, on_layer, cli, &id, err);
+  if (r == 0) r = kiln_image_pull(s->engine, remote, local, &to, &id, err);
   kiln_registry_auth_clear(&auth);
   if (r < 0) return -1;
   if (cli->json)
@@ -403,7 +417,8 @@ static const char pull_help[] =
     "                       [--username USER --password-stdin]\n"
     "\n"
     "Pulls REF (HOST[:PORT]/PATH[:TAG]), or REGISTRY/<team or user>/PROJECT:latest,\n"
-    "and names it <ns>-<uid>/<project>:<tag> (or IMAGE) locally.\n";
+    "and names it <ns>-<uid>/<project>:<tag> (or IMAGE, in your namespace) locally;\n"
+    "you become its owner (as with image import).\n";
 
 int cmd_image_pull(kiln_cli *cli, int argc, char **argv) {
   return with_session(cli, "image pull", pull_help, registry_opts, argc, argv, false, pull_one);
@@ -443,14 +458,17 @@ int cmd_image_delete_remote(kiln_cli *cli, int argc, char **argv) {
 static const char commit_help[] =
     "usage: kiln container commit NAME [IMAGE] [--export DIR|FILE] [--push --registry R]\n"
     "\n"
-    "Commits your container NAME into IMAGE (default <ns>-<uid>/NAME:latest), its\n"
-    "labels carried over; then optionally exports or pushes the image.\n";
+    "Commits your container NAME into IMAGE (default <ns>-<uid>/NAME:latest; IMAGE\n"
+    "must be in your namespace), its labels carried over; then optionally exports or\n"
+    "pushes the image.\n";
 
 static int commit_one(kiln_cli *cli, session *s, const opt_result *o, const char *name,
                       kiln_error **err) {
-  _cleanup_free_ char *ref = image_arg(cli, s, o->n_args > 1 ? o->args[1] : name, err);
+  _cleanup_free_ char *ref = image_arg(cli, o->n_args > 1 ? o->args[1] : name, err);
   _cleanup_free_ char *id = NULL;
-  if (!ref || kiln_container_commit(s->engine, name, &s->owner, ref, &id, err) < 0) return -1;
+  kiln_commit_options co = {
+      .caller = s->caller, .ns = ns_of(cli, s), .owner = &s->owner, .name = name, .ref = ref};
+  if (!ref || kiln_container_commit(s->engine, &co, &id, err) < 0) return -1;
   if (cli->json)
     cli_json_line(json_pack("{s:s, s:s, s:s}", "container", name, "image", ref, "image_id", id));
   else if (!cli->quiet)
@@ -478,10 +496,13 @@ static const char tar_help[] =
     "       kiln tar delete NAME|FILE [--dir DIR]\n"
     "       kiln tar sync [NAME] [--dir DIR]\n"
     "\n"
-    "The image tarballs in DIR (default $KILN_SHARED_DIR, else " KILN_DEFAULT_SHARED_DIR ").\n"
-    "list shows name, time, size and whether this engine has the image; delete\n"
-    "removes an image's tarballs (or one FILE); sync loads each image whose newest\n"
-    "tarball holds another image id than the local one. NAME is a project or image.\n";
+    "The image tarballs in DIR (default the site's shared_dir, " KILN_DEFAULT_SHARED_DIR "\n"
+    "unless configured; admins: $KILN_SHARED_DIR), read with your rights. list shows\n"
+    "name, time, size and whether this engine has the image; delete removes your\n"
+    "tarballs of an image (or one FILE of yours); sync loads each image whose newest\n"
+    "tarball of yours holds another image id than the local one, as image import\n"
+    "does (in your namespace). Other users' tarballs are never deleted or synced.\n"
+    "NAME is a project or image.\n";
 
 static void print_tar_list(kiln_cli *cli, json_t *items) {
   size_t i;
@@ -532,26 +553,33 @@ static void on_sync(void *user, kiln_sync_state state, const char *image, const 
 typedef enum { TAR_LIST, TAR_DELETE, TAR_SYNC } tar_action;
 
 static int tar_run(kiln_cli *cli, tar_action action, const opt_result *o, kiln_error **err) {
-  const char *dir = o->values[TAR_DIR] ? o->values[TAR_DIR] : kiln_dist_shared_dir();
+  const char *dir = o->values[TAR_DIR] ? o->values[TAR_DIR] : kiln_dist_shared_dir(cli->config);
   session s;
   int rc = open_session(cli, &s, err);
   _cleanup_free_ char *name = NULL;
   const char *arg = o->n_args ? o->args[0] : NULL;
   bool is_file = arg && strstr(arg, ".tar");
-  if (rc == 0 && arg && !is_file && !(name = image_arg(cli, &s, arg, err))) rc = -1;
+  if (rc == 0 && arg && !is_file && !(name = image_arg(cli, arg, err))) rc = -1;
   if (rc == 0 && action == TAR_LIST) {
     _cleanup_json_ json_t *items = kiln_tar_list(s.engine, dir, name, err);
     if (items) print_tar_list(cli, items);
     rc = items ? 0 : -1;
   } else if (rc == 0 && action == TAR_DELETE) {
     unsigned removed = 0;
-    rc = kiln_tar_delete(dir, name ? name : arg, &removed, err);
+    rc = kiln_tar_delete(s.caller, dir, name ? name : arg, &removed, err);
     if (rc == 0 && !cli->quiet) printf("removed %u tarball(s)\n", removed);
   } else if (rc == 0) {
     unsigned loaded = 0, failed = 0;
     catch_interrupts();
-    rc = kiln_tar_sync(s.engine, dir, name, on_sync, cli, on_progress, &interrupted, &loaded,
-                       &failed, err);
+    kiln_sync_options so = {.caller = s.caller,
+                            .ns = ns_of(cli, &s),
+                            .dir = dir,
+                            .image = name,
+                            .on_state = on_sync,
+                            .on_progress = on_progress,
+                            .user = cli,
+                            .interrupted = &interrupted};
+    rc = kiln_tar_sync(s.engine, &so, &loaded, &failed, err);
     if (!cli->quiet && !cli->json) printf("%u image(s) loaded\n", loaded);
   }
   session_clear(&s);

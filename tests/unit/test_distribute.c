@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "builder/dist_private.h"
 #include "kiln/distribute.h"
 #include "kiln/kiln.h"
 #include "util/cleanup.h"
@@ -45,7 +46,7 @@ END_TEST
 START_TEST(manifest_records_checksum_image_and_labels) {
   _cleanup_json_ json_t *labels = json_pack("{s:s, s:s}", "kiln.spec-sha256", "abc", "a", "b");
   _cleanup_json_ json_t *m = kiln_export_manifest("ff00", 1234, "kiln-1/p:latest", "sha256:9",
-                                                  labels, 1700000000, "p.tar.gz", true);
+                                                  labels, 1700000000, "p.tar.gz", true, 4711);
   ck_assert_ptr_nonnull(m);
   ck_assert_str_eq(json_string_value(json_object_get(m, "sha256")), "ff00");
   ck_assert_int_eq(json_integer_value(json_object_get(m, "size")), 1234);
@@ -56,6 +57,7 @@ START_TEST(manifest_records_checksum_image_and_labels) {
   ck_assert_int_eq(json_integer_value(json_object_get(m, "created")), 1700000000);
   ck_assert_str_eq(json_string_value(json_object_get(m, "kiln_version")), kiln_version());
   ck_assert_str_eq(json_string_value(json_object_get(m, "compression")), "gzip");
+  ck_assert_int_eq(json_integer_value(json_object_get(m, "owner_uid")), 4711);
   /* the caller's labels are copied, not shared */
   json_object_set_new(labels, "a", json_string("changed"));
   ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "labels"), "a")), "b");
@@ -64,7 +66,7 @@ END_TEST
 
 START_TEST(manifest_without_labels_has_null_spec) {
   _cleanup_json_ json_t *m =
-      kiln_export_manifest("ff", 1, "x/y:z", "sha256:1", NULL, 0, "f.tar", false);
+      kiln_export_manifest("ff", 1, "x/y:z", "sha256:1", NULL, 0, "f.tar", false, 0);
   ck_assert(json_is_null(json_object_get(m, "spec_sha256")));
   ck_assert_int_eq(json_object_size(json_object_get(m, "labels")), 0);
   ck_assert_str_eq(json_string_value(json_object_get(m, "compression")), "none");
@@ -264,6 +266,127 @@ START_TEST(missing_config_means_anonymous) {
 }
 END_TEST
 
+/* ---- who may do what ---- */
+
+static kiln_caller user_caller(uint32_t uid, bool admin) {
+  kiln_caller c = {0};
+  c.id.uid = uid;
+  c.id.gid = uid;
+  c.admin = admin;
+  return c;
+}
+
+START_TEST(import_tag_moves_into_the_callers_namespace) {
+  kiln_caller c = user_caller(1002, false);
+  kiln_error *err = NULL;
+  _cleanup_free_ char *a = kiln_import_tag(&c, "kiln", "kiln-1001/proj:v2", &err);
+  _cleanup_free_ char *b = kiln_import_tag(&c, "kiln", "reg:5000/team/sub/proj:latest", &err);
+  _cleanup_free_ char *d = kiln_import_tag(&c, NULL, "debian:bookworm", &err);
+  ck_assert_ptr_null(err);
+  ck_assert_str_eq(a, "kiln-1002/proj:v2");
+  ck_assert_str_eq(b, "kiln-1002/proj:latest");
+  ck_assert_str_eq(d, "kiln-1002/debian:bookworm");
+  kiln_caller admin = user_caller(0, true);
+  _cleanup_free_ char *same = kiln_import_tag(&admin, "kiln", "kiln-1001/proj:v2", &err);
+  ck_assert_str_eq(same, "kiln-1001/proj:v2");
+  ck_assert_ptr_null(kiln_import_tag(&c, "kiln", "BAD//name", &err));
+  ck_assert_int_eq(err->code, KILN_EXIT_USAGE);
+  free_error(err);
+}
+END_TEST
+
+START_TEST(rewritten_manifest_names_only_the_callers_namespace) {
+  kiln_caller c = user_caller(1002, false);
+  _cleanup_json_ json_t *m =
+      json_pack("[{s:s, s:[s, s, s], s:[]}, {s:s, s:n}]", "Config", "ab.json", "RepoTags",
+                "kiln-1001/victim:latest", "other/victim:latest", "kiln-1002/mine:v1", "Layers",
+                "Config", "cd.json", "RepoTags");
+  kiln_error *err = NULL;
+  _cleanup_json_ json_t *r = kiln_import_rewrite_manifest(&c, "kiln", m, false, &err);
+  ck_assert_ptr_nonnull(r);
+  json_t *tags = json_object_get(json_array_get(r, 0), "RepoTags");
+  ck_assert_uint_eq(json_array_size(tags), 2); /* both victims collapse into one name */
+  ck_assert_str_eq(json_string_value(json_array_get(tags, 0)), "kiln-1002/victim:latest");
+  ck_assert_str_eq(json_string_value(json_array_get(tags, 1)), "kiln-1002/mine:v1");
+  ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(r, 1), "RepoTags")), 0);
+  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r, 0), "Config")), "ab.json");
+  /* the input is left as it was */
+  ck_assert_str_eq(
+      json_string_value(json_array_get(json_object_get(json_array_get(m, 0), "RepoTags"), 0)),
+      "kiln-1001/victim:latest");
+  _cleanup_json_ json_t *empty = json_array();
+  ck_assert_ptr_null(kiln_import_rewrite_manifest(&c, "kiln", empty, false, &err));
+  ck_assert_ptr_nonnull(strstr(err->message, "no docker save manifest.json"));
+  free_error(err);
+}
+END_TEST
+
+START_TEST(archive_paths_are_cleaned_like_the_engine) {
+  const char *cases[][2] = {{"manifest.json", "manifest.json"},
+                            {"./manifest.json", "manifest.json"},
+                            {"/manifest.json", "manifest.json"},
+                            {"a//b/../manifest.json", "a/manifest.json"},
+                            {"x/../manifest.json", "manifest.json"},
+                            {"abc/layer.tar", "abc/layer.tar"},
+                            {"./", ""}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    _cleanup_free_ char *c = kiln_load_clean_path(cases[i][0]);
+    ck_assert_str_eq(c, cases[i][1]);
+  }
+  ck_assert_ptr_null(kiln_load_clean_path("../manifest.json"));
+  ck_assert_ptr_null(kiln_load_clean_path("a/../../x"));
+}
+END_TEST
+
+/* A tarball "<dir>/<name>" with a sidecar naming owner. */
+static void make_tarball(const char *dir, const char *name, const char *image, long owner) {
+  char path[256], side[300];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  snprintf(side, sizeof side, "%s.json", path);
+  FILE *f = fopen(path, "w");
+  fputs("x", f);
+  fclose(f);
+  f = fopen(side, "w");
+  fprintf(f, "{\"image\":\"%s\",\"image_id\":\"sha256:1\",\"owner_uid\":%ld}", image, owner);
+  fclose(f);
+}
+
+START_TEST(tar_delete_leaves_other_users_tarballs) {
+  char dir[] = "/tmp/kiln-dist-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  uint32_t me = (uint32_t)getuid();
+  kiln_caller c = user_caller(me, false);
+  make_tarball(dir, "kiln-9_p_latest-10.tar", "kiln-9/p:latest", (long)me + 1);
+  make_tarball(dir, "kiln-9_p_latest-20.tar", "kiln-9/p:latest", (long)me);
+  unsigned removed = 9;
+  kiln_error *err = NULL;
+  /* by name: only the caller's */
+  int dr = kiln_tar_delete(&c, dir, "kiln-9/p:latest", &removed, &err);
+  ck_assert_msg(dr == 0, "%s", err ? err->message : "");
+  ck_assert_uint_eq(removed, 1);
+  char theirs[256];
+  snprintf(theirs, sizeof theirs, "%s/kiln-9_p_latest-10.tar", dir);
+  ck_assert_int_eq(access(theirs, F_OK), 0);
+  /* again: only someone else's left, refused with the reason */
+  ck_assert_int_eq(kiln_tar_delete(&c, dir, "kiln-9/p:latest", &removed, &err), -1);
+  ck_assert_int_eq(err->code, KILN_EXIT_FAILURE);
+  ck_assert_ptr_nonnull(strstr(err->message, "you may only delete or replace your own"));
+  free_error(err);
+  err = NULL;
+  /* by file */
+  ck_assert_int_eq(kiln_tar_delete(&c, dir, "kiln-9_p_latest-10.tar", &removed, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err->message, "its manifest says so"));
+  free_error(err);
+  ck_assert_int_eq(access(theirs, F_OK), 0);
+  /* an admin may */
+  kiln_caller admin = user_caller(me, true);
+  err = NULL;
+  ck_assert_int_eq(kiln_tar_delete(&admin, dir, "kiln-9_p_latest-10.tar", &removed, &err), 0);
+  ck_assert_int_ne(access(theirs, F_OK), 0);
+  ck_assert_int_eq(rmdir(dir), 0); /* sidecars went too */
+}
+END_TEST
+
 static Suite *distribute_suite(void) {
   Suite *s = suite_create("distribute");
   TCase *names = tcase_create("names");
@@ -292,6 +415,12 @@ static Suite *distribute_suite(void) {
   tcase_add_test(reg, config_bad_auth_is_reported);
   tcase_add_test(reg, missing_config_means_anonymous);
   suite_add_tcase(s, reg);
+  TCase *access = tcase_create("access");
+  tcase_add_test(access, import_tag_moves_into_the_callers_namespace);
+  tcase_add_test(access, rewritten_manifest_names_only_the_callers_namespace);
+  tcase_add_test(access, archive_paths_are_cleaned_like_the_engine);
+  tcase_add_test(access, tar_delete_leaves_other_users_tarballs);
+  suite_add_tcase(s, access);
   return s;
 }
 

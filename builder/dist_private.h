@@ -1,0 +1,61 @@
+/* What export, tarstore, registry and commit share and nobody else needs:
+ * file access with the caller's rights for reading a folder, and the
+ * engine calls on image names. Internal to builder/. */
+#ifndef KILN_BUILDER_DIST_PRIVATE_H
+#define KILN_BUILDER_DIST_PRIVATE_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "kiln/access.h"
+#include "kiln/engine.h"
+#include "kiln/error.h"
+
+/* ---- files with the caller's rights (distfs.c) ---- */
+
+/* open(2) for reading with the caller's rights (symlinks followed, as the
+ * caller would). Returns the fd, or -1 with errno set. */
+int kiln_dist_open_read(const char *path, int flags);
+/* stat(2) (lstat when !follow) with the caller's rights; -1 with errno. */
+int kiln_dist_stat(const char *path, struct stat *st, bool follow);
+/* The entry names of dir (without "." and ".."), read with the caller's
+ * rights, as a new array of strings; NULL with *err. At most max names. */
+json_t *kiln_dist_names(const char *dir, size_t max, kiln_error **err);
+
+/* ---- engine calls (adopt.c) ---- */
+
+/* GET /images/{ref}/json: a new object, or NULL with *err ("no image" is
+ * code 1 when missing_ok is false; with missing_ok a missing image gives
+ * NULL and *err unset). */
+json_t *kiln_dist_inspect(kiln_engine *engine, const char *ref, bool missing_ok, kiln_error **err);
+/* POST /images/{image}/tag for ref ("repo[:tag]", default tag latest). */
+int kiln_dist_tag(kiln_engine *engine, const char *image, const char *ref, kiln_error **err);
+/* Drops the name ref without touching the image (noprune). Best effort. */
+void kiln_dist_untag(kiln_engine *engine, const char *ref);
+/* Removes image_id when it has no tag left; any refusal (a container or a
+ * child image uses it) is ignored. */
+void kiln_dist_remove_if_untagged(kiln_engine *engine, const char *image_id);
+
+/* ---- the tar a non-admin's import streams (loadfilter.c) ---- */
+
+typedef struct kiln_load_filter kiln_load_filter;
+
+/* Reads the tar (plain or gzip) from fd and hands it out again with
+ * manifest.json rewritten for c (kiln_import_rewrite_manifest) and
+ * `repositories` dropped; an entry name that climbs out, a manifest.json
+ * that is no plain file, or an entry through one of the archive's links is
+ * an error (the read fails; kiln_load_filter_error says why). Free with
+ * kiln_load_filter_free; c and ns are borrowed. */
+kiln_load_filter *kiln_load_filter_new(int fd, const kiln_caller *c, const char *ns,
+                                       bool name_policy, kiln_error **err);
+/* Up to n bytes of the filtered tar; 0 at the end, -1 on error. */
+ssize_t kiln_load_filter_read(kiln_load_filter *f, char *buf, size_t n);
+const kiln_error *kiln_load_filter_error(const kiln_load_filter *f); /* borrowed or NULL */
+json_t *kiln_load_filter_manifest(const kiln_load_filter *f);        /* borrowed or NULL */
+void kiln_load_filter_free(kiln_load_filter *f);
+/* "./a//b/../c" → "a/c"; NULL when the name climbs out. New string. */
+char *kiln_load_clean_path(const char *name);
+
+#endif

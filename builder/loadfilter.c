@@ -1,0 +1,224 @@
+/* The tar an import streams into POST /images/load, as a non-admin's
+ * import must send it: manifest.json's RepoTags renamed into the caller's
+ * namespace (kiln_import_rewrite_manifest) and the legacy `repositories`
+ * file dropped (the engine only reads it without manifest.json). The engine
+ * unpacks the tar into a folder and reads manifest.json from there, so every
+ * way of reaching that name is closed: entry names are cleaned as the
+ * engine cleans them, manifest.json must be a plain file, and no entry may
+ * pass through a symbolic link of the archive. Streamed: one entry's data
+ * block at a time, never the whole archive. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "builder/dist_private.h"
+#include "kiln/distribute.h"
+#include "sanitize/limits.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+#define FILTER_CHUNK (256u << 10)
+
+struct kiln_load_filter {
+  struct archive *in, *out;
+  const kiln_caller *caller;
+  const char *ns;
+  bool name_policy;
+  char *pend; /* output not yet handed out */
+  size_t len, off, cap;
+  bool in_data, done;
+  json_t *links;    /* cleaned names of the archive's symbolic links */
+  json_t *manifest; /* the rewritten manifest.json sent (the last one) */
+  kiln_error *err;
+  char chunk[FILTER_CHUNK];
+};
+
+static int fail(kiln_load_filter *f, const char *what, struct archive *a) {
+  if (!f->err) kiln_error_set(&f->err, KILN_EXIT_FAILURE, "%s: %s", what, archive_error_string(a));
+  return -1;
+}
+
+static la_ssize_t out_write(struct archive *a, void *user, const void *buf, size_t n) {
+  kiln_load_filter *f = user;
+  if (f->len + n > f->cap) {
+    size_t cap = f->cap ? f->cap : FILTER_CHUNK;
+    while (cap < f->len + n)
+      cap *= 2;
+    char *p = realloc(f->pend, cap);
+    if (!p) {
+      archive_set_error(a, ENOMEM, "out of memory");
+      return -1;
+    }
+    f->pend = p;
+    f->cap = cap;
+  }
+  memcpy(f->pend + f->len, buf, n);
+  f->len += n;
+  return (la_ssize_t)n;
+}
+
+/* The name as the engine's unpacking sees it: "./a//b/../c" → "a/c";
+ * NULL when it climbs out of the archive. New string. */
+char *kiln_load_clean_path(const char *name) {
+  size_t n = strlen(name);
+  char *out = malloc(n + 1);
+  if (!out) return NULL;
+  size_t o = 0;
+  for (const char *p = name; *p;) {
+    size_t len = strcspn(p, "/");
+    if (len == 2 && !strncmp(p, "..", 2)) {
+      if (!o) {
+        free(out);
+        return NULL;
+      }
+      while (o && out[o - 1] != '/')
+        o--;
+      if (o) o--; /* the slash before the dropped component */
+    } else if (len && !(len == 1 && *p == '.')) {
+      if (o) out[o++] = '/';
+      memcpy(out + o, p, len);
+      o += len;
+    }
+    p += len;
+    while (*p == '/')
+      p++;
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* Whether a proper leading part of path is one of the archive's links. */
+static const char *through_link(json_t *links, const char *path) {
+  const char *key;
+  json_t *v;
+  json_object_foreach(links, key, v) {
+    size_t n = strlen(key);
+    if (!strncmp(path, key, n) && path[n] == '/') return key;
+  }
+  return NULL;
+}
+
+static int read_text(kiln_load_filter *f, kiln_buf *b) {
+  la_ssize_t n;
+  while ((n = archive_read_data(f->in, f->chunk, sizeof f->chunk)) > 0)
+    if (kiln_buf_append(b, f->chunk, (size_t)n) < 0)
+      return kiln_error_set(&f->err, KILN_EXIT_FAILURE, "manifest.json is larger than %u bytes",
+                            KILN_MAX_STREAM_LINE);
+  return n < 0 ? fail(f, "manifest.json", f->in) : 0;
+}
+
+static int send_manifest(kiln_load_filter *f, struct archive_entry *e) {
+  if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+    return kiln_error_set(&f->err, KILN_EXIT_FAILURE,
+                          "the archive's manifest.json is not a plain file (a link); refusing it");
+  _cleanup_buf_ kiln_buf b = KILN_BUF_INIT(KILN_MAX_STREAM_LINE);
+  if (read_text(f, &b) < 0) return -1;
+  _cleanup_json_ json_t *m = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+  json_t *renamed = kiln_import_rewrite_manifest(f->caller, f->ns, m, f->name_policy, &f->err);
+  if (!renamed) return -1;
+  json_decref(f->manifest);
+  f->manifest = renamed;
+  _cleanup_free_ char *text = json_dumps(renamed, JSON_COMPACT);
+  if (!text) return kiln_error_set(&f->err, KILN_EXIT_FAILURE, "out of memory");
+  size_t n = strlen(text);
+  archive_entry_set_size(e, (la_int64_t)n);
+  if (archive_write_header(f->out, e) < ARCHIVE_WARN) return fail(f, "manifest.json", f->out);
+  if (archive_write_data(f->out, text, n) != (la_ssize_t)n) return fail(f, "manifest.json", f->out);
+  return archive_write_finish_entry(f->out) < ARCHIVE_WARN ? fail(f, "manifest.json", f->out) : 0;
+}
+
+static int next_entry(kiln_load_filter *f) {
+  struct archive_entry *e;
+  int r = archive_read_next_header(f->in, &e);
+  if (r == ARCHIVE_EOF) {
+    f->done = true;
+    return archive_write_close(f->out) < ARCHIVE_WARN ? fail(f, "archive end", f->out) : 0;
+  }
+  if (r < ARCHIVE_WARN) return fail(f, "reading the archive", f->in);
+  const char *name = archive_entry_pathname(e);
+  _cleanup_free_ char *clean = name ? kiln_load_clean_path(name) : NULL;
+  if (!clean)
+    return kiln_error_set(&f->err, KILN_EXIT_FAILURE, "the archive entry '%s' leaves the archive",
+                          name ? name : "(no name)");
+  const char *link = through_link(f->links, clean);
+  if (link)
+    return kiln_error_set(&f->err, KILN_EXIT_FAILURE,
+                          "the archive entry '%s' goes through the link '%s'; refusing it", name,
+                          link);
+  if (archive_entry_filetype(e) == AE_IFLNK) json_object_set_new(f->links, clean, json_true());
+  if (!strcmp(clean, "repositories"))
+    return archive_read_data_skip(f->in) < ARCHIVE_WARN ? fail(f, "repositories", f->in) : 0;
+  if (!strcmp(clean, "manifest.json")) return send_manifest(f, e);
+  if (archive_write_header(f->out, e) < ARCHIVE_WARN) return fail(f, name, f->out);
+  f->in_data = true;
+  return 0;
+}
+
+static int next_data(kiln_load_filter *f) {
+  la_ssize_t n = archive_read_data(f->in, f->chunk, sizeof f->chunk);
+  if (n < 0) return fail(f, "reading the archive", f->in);
+  if (n == 0) {
+    f->in_data = false;
+    return archive_write_finish_entry(f->out) < ARCHIVE_WARN ? fail(f, "archive", f->out) : 0;
+  }
+  return archive_write_data(f->out, f->chunk, (size_t)n) != n ? fail(f, "archive", f->out) : 0;
+}
+
+kiln_load_filter *kiln_load_filter_new(int fd, const kiln_caller *c, const char *ns,
+                                       bool name_policy, kiln_error **err) {
+  kiln_load_filter *f = calloc(1, sizeof *f);
+  if (!f) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  *f = (kiln_load_filter){.caller = c, .ns = ns, .name_policy = name_policy};
+  f->in = archive_read_new();
+  f->out = archive_write_new();
+  f->links = json_object();
+  int r = f->in && f->out && f->links ? ARCHIVE_OK : ARCHIVE_FATAL;
+  if (r == ARCHIVE_OK) r = archive_read_support_filter_gzip(f->in);
+  if (r == ARCHIVE_OK) r = archive_read_support_format_tar(f->in);
+  if (r == ARCHIVE_OK) r = archive_read_open_fd(f->in, fd, FILTER_CHUNK);
+  if (r == ARCHIVE_OK) r = archive_write_set_format_pax_restricted(f->out);
+  if (r == ARCHIVE_OK) r = archive_write_set_bytes_per_block(f->out, 0);
+  if (r == ARCHIVE_OK) r = archive_write_open(f->out, f, NULL, out_write, NULL);
+  if (r != ARCHIVE_OK) {
+    kiln_error_set(err, KILN_EXIT_FAILURE, "cannot read the archive: %s",
+                   f->in ? archive_error_string(f->in) : "out of memory");
+    kiln_load_filter_free(f);
+    return NULL;
+  }
+  return f;
+}
+
+ssize_t kiln_load_filter_read(kiln_load_filter *f, char *buf, size_t n) {
+  while (f->off == f->len && !f->done && !f->err) {
+    f->off = f->len = 0;
+    if ((f->in_data ? next_data(f) : next_entry(f)) < 0) break;
+  }
+  if (f->err) return -1;
+  size_t k = f->len - f->off < n ? f->len - f->off : n;
+  memcpy(buf, f->pend + f->off, k);
+  f->off += k;
+  return (ssize_t)k;
+}
+
+const kiln_error *kiln_load_filter_error(const kiln_load_filter *f) {
+  return f->err;
+}
+
+json_t *kiln_load_filter_manifest(const kiln_load_filter *f) {
+  return f->manifest;
+}
+
+void kiln_load_filter_free(kiln_load_filter *f) {
+  if (!f) return;
+  archive_read_free(f->in);
+  archive_write_free(f->out);
+  json_decref(f->links);
+  json_decref(f->manifest);
+  kiln_error_free(f->err);
+  free(f->pend);
+  free(f);
+}
