@@ -123,6 +123,22 @@ const kiln_caller *kiln_access_caller(void) {
   return current_caller;
 }
 
+/* The environment overrides kiln_env() guards (the list README documents). */
+static const char *const env_overrides[] = {
+    "KILN_CONFIG", "KILN_TEMPLATES_DIR", "KILN_SHARED_DIR", "KILN_TAR_MODE",
+    "DOCKER_HOST", "DOCKER_API_VERSION", "DOCKER_CONFIG",   "KILN_LEGACY_SETUP_DELAY",
+    NULL,
+};
+
+const char *kiln_env_ignored(void) {
+  if (!current_caller || current_caller->admin) return NULL;
+  for (size_t i = 0; env_overrides[i]; i++) {
+    const char *v = getenv(env_overrides[i]);
+    if (v && *v) return env_overrides[i];
+  }
+  return NULL;
+}
+
 const char *kiln_env(const char *name) {
   if (current_caller && !current_caller->admin) return NULL;
   return getenv(name);
@@ -262,8 +278,8 @@ bool kiln_access_no_new_privileges(const kiln_config *cfg) {
 
 /* Folders whose contents are the system's: never a workspace. */
 static const char *const system_trees[] = {
-    "/bin", "/boot", "/dev",  "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
-    "/root", "/run", "/sbin", "/sys", "/usr", "/var",   "/snap",  NULL,
+    "/bin",  "/boot", "/dev",  "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+    "/root", "/run",  "/sbin", "/sys", "/usr", "/var",   "/snap",  NULL,
 };
 
 static bool is_system_folder(const char *real) {
@@ -406,8 +422,7 @@ int kiln_fs_mkstemp(char *template, mode_t mode, kiln_error **err) {
 int kiln_fs_rename(const char *from, const char *to, bool noreplace, kiln_error **err) {
   kiln_fs_rights saved;
   if (kiln_fs_drop(&saved, err) < 0) return -1;
-  int r = noreplace ? renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE)
-                    : rename(from, to);
+  int r = noreplace ? renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) : rename(from, to);
   int e = errno;
   kiln_fs_restore(&saved);
   return r == 0 ? 0 : kiln_error_errno(err, e, "cannot rename %s to %s", from, to);

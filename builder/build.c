@@ -327,8 +327,7 @@ int kiln_image_build(kiln_engine *e, const kiln_spec *spec, const kiln_generated
   _cleanup_free_ char *base_id = NULL;
   _cleanup_json_ json_t *existing = NULL;
   int r = -1;
-  if (kiln_context_digest(ctx, digest, err) < 0 ||
-      !(base_id = base_image_id(e, spec, opts, err)))
+  if (kiln_context_digest(ctx, digest, err) < 0 || !(base_id = base_image_id(e, spec, opts, err)))
     goto out;
   existing = inspect_image(e, tag, &missing, err);
   if (!existing && !missing) goto out;

@@ -107,9 +107,9 @@ static int set_shared_dir(kiln_config *c, const char *name, const ynode *v, kiln
   return 0;
 }
 
-static int set_container_sudo(kiln_config *c, const char *name, const ynode *v,
-                              kiln_error **err) {
-  static const char *const yes[] = {"true", "yes", "on", NULL}, *const no[] = {"false", "no", "off", NULL};
+static int set_container_sudo(kiln_config *c, const char *name, const ynode *v, kiln_error **err) {
+  static const char *const yes[] = {"true", "yes", "on", NULL}, *const no[] = {"false", "no", "off",
+                                                                               NULL};
   for (size_t i = 0; v->kind == YNODE_SCALAR && v->plain && yes[i]; i++)
     if (!strcmp(v->text, yes[i])) return c->container_sudo = true, 0;
   for (size_t i = 0; v->kind == YNODE_SCALAR && v->plain && no[i]; i++)
@@ -162,10 +162,9 @@ static const struct {
     {"shared_dir", set_shared_dir},
 };
 
-static const char *const config_key_names[] = {
-    "max_containers", "max_volumes",    "namespace", "legacy_timeout",
-    "admin_group",    "container_sudo", "runtimes",  "shared_dir",
-    NULL};
+static const char *const config_key_names[] = {"max_containers", "max_volumes", "namespace",
+                                               "legacy_timeout", "admin_group", "container_sudo",
+                                               "runtimes",       "shared_dir",  NULL};
 
 static int apply_key(kiln_config *c, const char *name, const ynode *k, const ynode *v,
                      kiln_error **err) {
@@ -238,8 +237,7 @@ static int check_site_file(const char *path, const struct stat *st, kiln_error *
 
 /* Reads path whole, up to KILN_CONFIG_MAX_BYTES, without following a
  * symlink or blocking on a FIFO. *missing tells ENOENT apart. */
-static char *read_file(const char *path, bool site, size_t *len, int *missing,
-                       kiln_error **err) {
+static char *read_file(const char *path, bool site, size_t *len, int *missing, kiln_error **err) {
   _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   *missing = 0;
   struct stat st;

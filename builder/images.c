@@ -47,7 +47,6 @@ static const char *container_name(json_t *c) {
   return n ? n + (n[0] == '/') : "?";
 }
 
-
 static int remove_container(kiln_engine *e, json_t *c, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
   if (asprintf(&path, "/containers/%s", json_string_value(json_object_get(c, "Id"))) < 0)

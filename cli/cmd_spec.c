@@ -54,15 +54,17 @@ static int parse_path_args(kiln_cli *cli, const char *cmd, const char *shortopts
 }
 
 /* Writes data to path through a temporary name in the same folder, so a
- * reader never sees a half-written file and a failure leaves the old one. */
+ * reader never sees a half-written file and a failure leaves the old one.
+ * Both names are made with the caller's rights (kiln_fs_*): under sudo,
+ * kiln writes only where the caller could. */
 static int write_atomically(const char *path, const char *data, size_t len, kiln_error **err) {
   _cleanup_free_ char *dir = strdup(path);
   _cleanup_free_ char *base = strdup(path);
   _cleanup_free_ char *tmp = NULL;
   if (!dir || !base || asprintf(&tmp, "%s/.%s.XXXXXX", dirname(dir), basename(base)) < 0)
     return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-  _cleanup_close_ int fd = mkstemp(tmp);
-  if (fd < 0) return kiln_error_errno(err, errno, "cannot write %s", path);
+  _cleanup_close_ int fd = kiln_fs_mkstemp(tmp, 0644, err);
+  if (fd < 0) return kiln_error_prefix(err, "cannot write %s", path);
   size_t off = 0;
   while (off < len) {
     ssize_t n = write(fd, data + off, len - off);
@@ -70,12 +72,15 @@ static int write_atomically(const char *path, const char *data, size_t len, kiln
     if (n < 0) goto fail;
     off += (size_t)n;
   }
-  if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) goto fail;
-  if (rename(tmp, path) < 0) goto fail;
+  if (fsync(fd) < 0) goto fail;
+  if (kiln_fs_rename(tmp, path, false, err) < 0) {
+    kiln_fs_unlink(tmp, true, NULL);
+    return kiln_error_prefix(err, "cannot write %s", path);
+  }
   return 0;
 fail:;
   int saved = errno;
-  unlink(tmp);
+  kiln_fs_unlink(tmp, true, NULL);
   return kiln_error_errno(err, saved, "cannot write %s", path);
 }
 

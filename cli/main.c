@@ -130,10 +130,16 @@ static int run_as_caller(kiln_cli *cli, int argc, char **argv) {
   cli->config = &config;
   cli->caller = &caller;
   if (!cli->ns) cli->ns = config.ns;
+  const char *ignored = kiln_env_ignored();
+  if (ignored && !cli->quiet)
+    fprintf(stderr,
+            "kiln: warning: %s is ignored: only admins may change kiln's settings "
+            "through the environment\n",
+            ignored);
   int code;
   if (cli->host && !caller.admin)
-    code = cli_usage(cli, NULL,
-                     "--host is for admins: kiln talks to the engine the site configured");
+    code =
+        cli_usage(cli, NULL, "--host is for admins: kiln talks to the engine the site configured");
   else
     code = run_command(cli, argc, argv);
   kiln_caller_clear(&caller);

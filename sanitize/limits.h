@@ -39,4 +39,7 @@
 #define KILN_MAX_DOCKERIGNORE_PATTERNS 4096
 #define KILN_BUILD_TAIL_LINES          20 /* output lines kept for a failing step */
 
+/* host */
+#define KILN_LOCK_WAIT_S 120 /* longest wait for another kiln's lock */
+
 #endif

@@ -64,6 +64,10 @@ const kiln_caller *kiln_access_caller(void);
  * hooks. Borrowed. */
 const char *kiln_env(const char *name);
 
+/* The first of those overrides that is set but ignored for this caller, so
+ * the CLI can say so; NULL when none. Borrowed. */
+const char *kiln_env_ignored(void);
+
 /* ---- names ---- */
 
 /* The image name rule, "<ns>-<uid>/<project>:<tag>" (ns NULL: the default

@@ -64,23 +64,36 @@ pass "missing base image"
 # A bad spec is exit 2 and talks to no engine.
 bad=$(project bad "version: 1
 project: Not A Name")
-expect 2 env DOCKER_HOST=unix:///tmp/nonexistent.sock "$KILN" image create "$bad"
+expect 2 as_admin env DOCKER_HOST=unix:///tmp/nonexistent.sock "$KILN" image create "$bad"
 pass "bad spec"
 
 # Engine unreachable: exit 3, the socket named, how to start the engine.
-expect 3 env DOCKER_HOST=unix:///tmp/nonexistent.sock "$KILN" image create "$good"
+# Choosing the engine is for admins (real root here, who names the user).
+rooted=$(project rooted "version: 1
+project: kt-rooted
+base: {image: $KT_BASE}
+user: {name: kt-user, uid: $SUDO_UID, gid: $SUDO_GID}")
+expect 3 as_admin env DOCKER_HOST=unix:///tmp/nonexistent.sock "$KILN" image create "$rooted"
 contains "$errout" "cannot reach the Docker engine at unix:///tmp/nonexistent.sock"
 contains "$errout" "/tmp/nonexistent.sock: no such file"
 contains "$errout" "systemctl start docker"
-expect 3 env DOCKER_HOST=unix:///tmp/nonexistent.sock "$KILN" image list
+expect 3 as_admin env DOCKER_HOST=unix:///tmp/nonexistent.sock "$KILN" image list
 contains "$errout" "unix:///tmp/nonexistent.sock"
 touch "$KT_TMP/not-a-socket"
-expect 3 "$KILN" --host "unix://$KT_TMP/not-a-socket" image list
+expect 3 as_admin "$KILN" --host "unix://$KT_TMP/not-a-socket" image list
 contains "$errout" "$KT_TMP/not-a-socket is not a socket"
-expect 3 env DOCKER_HOST=tcp://127.0.0.1:1 "$KILN" image list
+expect 3 as_admin env DOCKER_HOST=tcp://127.0.0.1:1 "$KILN" image list
 contains "$errout" "cannot reach the Docker engine at tcp://127.0.0.1:1"
-expect 2 "$KILN" --host ftp://x image list
+expect 2 as_admin "$KILN" --host ftp://x image list
 contains "$errout" "not supported"
 pass "engine unreachable, bad socket, bad address"
+
+# A user (the simulated sudo caller) cannot point kiln at another engine:
+# --host is refused, DOCKER_HOST is ignored with a warning.
+expect 2 "$KILN" --host "unix://$KT_TMP/not-a-socket" image list
+contains "$errout" "--host is for admins"
+expect 0 env DOCKER_HOST=tcp://127.0.0.1:1 "$KILN" image list
+contains "$errout" "warning: DOCKER_HOST is ignored"
+pass "engine choice is for admins"
 
 kt_finish

@@ -61,13 +61,13 @@ pass "changed files rebuild; --force builds"
 taken=$(project taken 'project: taken
 base: {image: debian:bookworm-slim}
 user: {name: alice, uid: 65534, gid: 100}')
-expect 0 as_user "$KILN" --quiet image create "$taken"
+expect 0 as_admin "$KILN" --quiet image create "$taken"
 got=$(in_image "$KILN_NAMESPACE-65534/taken:latest" 'id -u; id -g; whoami')
 equals "$(tr '\n' ' ' <<<"$got")" "65534 100 alice " "user on a base holding uid 65534 and gid 100"
 bb=$(project busybox 'project: tiny
 base: {image: "kiln-test/busybox:latest"}
 user: {name: h.baker@hertie-school.lan, uid: 1722830498, gid: 1722800513, shell: /bin/sh}')
-expect 0 as_user "$KILN" --quiet image create "$bb"
+expect 0 as_admin "$KILN" --quiet image create "$bb"
 got=$(in_image "$KILN_NAMESPACE-1722830498/tiny:latest" 'id -u; id -g; whoami; test -w "$HOME" && echo home-ok')
 equals "$(tr '\n' ' ' <<<"$got")" "1722830498 1722800513 h-baker-at-hertie-school-lan home-ok " "busybox base"
 pass "user setup on bases that already hold the ids, and on busybox"

@@ -31,7 +31,9 @@ expect 0 "$KT_TMP/image-list"
 contains "$out" "$img"
 expect 0 env SUDO_UID=4799 SUDO_GID=4799 SUDO_USER=kt-other "$KILN" image list
 not_contains "$out" "$img"
-expect 0 env SUDO_UID=4799 SUDO_GID=4799 SUDO_USER=kt-other "$KILN" image list --all
+expect 1 env SUDO_UID=4799 SUDO_GID=4799 SUDO_USER=kt-other "$KILN" image list --all
+contains "$errout" "--all-users is for admins"
+expect 0 as_admin "$KILN" image list --all
 contains "$out" "$img"
 pass "list"
 

@@ -6,6 +6,7 @@ set -uo pipefail
 : "${KILN:?path to the kiln binary}" "${KILN_ROOT:?source tree}"
 export SUDO_USER=spec-tester SUDO_UID=4242 SUDO_GID=4242
 tmp=$(mktemp -d /tmp/kiln-spec-cli.XXXXXX)
+chmod 0755 "$tmp" # the simulated caller (sudo mode) reads and writes with its own rights
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 fail() { printf 'FAIL: %s\n' "$*" >&2; fails=$((fails + 1)); }
@@ -24,6 +25,7 @@ contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $1"; }
 project() { # project NAME YAML: a folder holding kiln.yaml
   mkdir -p "$tmp/$1"
   printf '%s\n' "$2" >"$tmp/$1/kiln.yaml"
+  chown -R "$SUDO_UID:$SUDO_GID" "$tmp/$1"
   echo "$tmp/$1"
 }
 
@@ -44,8 +46,16 @@ expect 0 "$KILN" generate "$good"
 [ "$out" = "$first" ] || fail "generate is not deterministic"
 expect 0 env -C "$good" "$KILN" generate
 [ "$out" = "$first" ] || fail "generate in the folder differs from generate PATH"
-expect 0 "$KILN" generate "$good" -o "$tmp/Dockerfile.out"
-[ "$(cat "$tmp/Dockerfile.out")" = "$first" ] || fail "-o wrote something else"
+expect 0 "$KILN" generate "$good" -o "$good/Dockerfile.out"
+[ "$(cat "$good/Dockerfile.out")" = "$first" ] || fail "-o wrote something else"
+[ "$(stat -c %u "$good/Dockerfile.out")" = "$SUDO_UID" ] || fail "-o: the file is not the caller's"
+# Under sudo, kiln writes with the caller's rights: not into root's folders.
+expect 1 "$KILN" generate "$good" -o "$tmp/Dockerfile.root"
+contains "$errout" "cannot write $tmp/Dockerfile.root"
+contains "$errout" "Permission denied"
+[ ! -e "$tmp/Dockerfile.root" ] || fail "generate -o wrote into a folder the caller cannot write"
+expect 1 "$KILN" generate "$good" -o /etc/kiln-spec-cli-evil
+[ ! -e /etc/kiln-spec-cli-evil ] || { rm -f /etc/kiln-spec-cli-evil; fail "generate -o wrote into /etc"; }
 expect 0 "$KILN" --json validate "$good"
 contains "$out" '"valid":true'
 
