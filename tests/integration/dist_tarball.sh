@@ -7,33 +7,36 @@ kt_require_engine
 IMG=$(dist_image dt "$KT_BASE" kiln.user-setup=true kiln.uid="$SUDO_UID" kiln.gid="$SUDO_GID" \
   kiln.project=dt org.example.team=vision)
 ID=$(image_id "$IMG")
-expect 0 "$KILN" image export dt
-contains "$out" "exported $IMG to $KILN_SHARED_DIR/"
+expect 0 "$KILN" image export dt -o "$SHARED"
+contains "$out" "exported $IMG to $SHARED/"
 TAR=$(newest_tarball dt)
-[ -f "$TAR" ] && [ -f "$TAR.json" ] || fail "no tarball and manifest in $KILN_SHARED_DIR"
+[ -f "$TAR" ] && [ -f "$TAR.json" ] || fail "no tarball and manifest in $SHARED"
 equals "$(sidecar "$TAR" sha256)" "$(sha256sum "$TAR" | cut -d' ' -f1)" "manifest sha256"
 equals "$(sidecar "$TAR" size)" "$(stat -c %s "$TAR")" "manifest size"
 equals "$(sidecar "$TAR" image_id)" "$ID" "manifest image id"
 equals "$(sidecar "$TAR" image)" "$IMG" "manifest image"
 equals "$(stat -c %a "$TAR")" "640" "tarball mode (team readable)"
+equals "$(stat -c %u "$TAR")" "$SUDO_UID" "tarball written with the caller's rights"
+equals "$(stat -c %u "$TAR.json")" "$SUDO_UID" "manifest written with the caller's rights"
+equals "$(sidecar "$TAR" owner_uid)" "$SUDO_UID" "manifest owner_uid"
 contains "$errout" "MiB in"
 "$DOCKER" rmi "$IMG" >/dev/null
 expect 0 "$KILN" image import "$TAR"
 contains "$out" "(sha256 verified)"
 contains "$out" "$IMG"
+equals "$(label "$IMG" kiln.owner-uid)" "$SUDO_UID" "owner after importing one's own image"
 equals "$(image_id "$IMG")" "$ID" "image id after import"
 equals "$(label "$IMG" org.example.team)" "vision" "label kept"
 equals "$(label "$IMG" kiln.project)" "dt" "kiln label kept"
 pass "export, remove, import keeps id and labels"
 if "$KILN" container deploy --help >/dev/null 2>&1; then
-  expect 0 "$KILN" container deploy dt --no-start --workspace "$KT_TMP"
+  expect 0 "$KILN" container deploy dt --no-start --workspace "$(workspace)"
   equals "$("$DOCKER" inspect -f '{{.Image}}' "dt._.$SUDO_UID" 2>/dev/null)" "$ID" "deployed image"
   "$DOCKER" rm -f "dt._.$SUDO_UID" >/dev/null # it would keep the image from removal
   pass "imported image deploys"
 fi
 
 # ---- gzip round trip; FILE output ----
-mkdir -p "$KT_TMP/out"
 expect 0 "$KILN" image export "$IMG" -o "$KT_TMP/out/dt.tar.gz"
 gzip -t "$KT_TMP/out/dt.tar.gz" || fail "the .tar.gz is not gzip"
 equals "$(sidecar "$KT_TMP/out/dt.tar.gz" compression)" "gzip" "compression in the manifest"
@@ -59,6 +62,7 @@ expect 1 "$KILN" image import "$KT_TMP/cut.tar.gz"
 contains "$errout" "is not a complete image archive"
 cp "$TAR" "$KT_TMP/flip.tar" && cp "$TAR.json" "$KT_TMP/flip.tar.json"
 printf 'X' | dd of="$KT_TMP/flip.tar" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
+give_to_caller "$KT_TMP/flip.tar" "$KT_TMP/flip.tar.json"
 expect 1 "$KILN" image import "$KT_TMP/flip.tar"
 contains "$errout" "sha256 mismatch"
 head -c 100000 /dev/urandom >"$KT_TMP/noise.tar"
@@ -70,9 +74,9 @@ pass "corrupt and truncated archives are refused with nothing loaded"
 
 # ---- name policy ----
 "$DOCKER" tag "$KT_BASE" "$(image_of pol.icy)"
-expect 0 "$KILN" image export "$(image_of pol.icy)" -o "$KT_TMP/pol.tar"
+expect 0 "$KILN" image export "$(image_of pol.icy)" -o "$OUT/pol.tar"
 "$DOCKER" rmi "$(image_of pol.icy)" >/dev/null
-KILN_NAME_POLICY=1 expect 2 "$KILN" image import "$KT_TMP/pol.tar"
+KILN_NAME_POLICY=1 expect 2 "$KILN" image import "$OUT/pol.tar"
 contains "$errout" "image name \"pol.icy\" does not fit the name policy"
 "$DOCKER" image inspect "$(image_of pol.icy)" >/dev/null 2>&1 && fail "policy refusal loaded it"
 pass "name policy refuses with nothing loaded"
@@ -80,14 +84,14 @@ pass "name policy refuses with nothing loaded"
 # ---- a killed export leaves the previous tarball intact ----
 BIG=$(image_of big)
 "$DOCKER" tag "$KT_BASE" "$BIG"
-expect 0 "$KILN" image export big
+expect 0 "$KILN" image export big -o "$SHARED"
 PREV=$(newest_tarball big)
 prev_sum=$(sha256sum "$PREV" | cut -d' ' -f1)
 sleep 1 # the next export's name would be one second later
-"$KILN" image export big --gzip --keep 1 >/dev/null 2>&1 &
+"$KILN" image export big -o "$SHARED" --gzip --keep 1 >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 200); do # until the temporary holds something
-  part=$(find "$KILN_SHARED_DIR" -maxdepth 1 -name ".*partial-*" -size +1k | head -1)
+  part=$(find "$SHARED" -maxdepth 1 -name ".*partial-*" -size +1k | head -1)
   [ -n "$part" ] && break
   sleep 0.05
 done
@@ -97,20 +101,29 @@ wait "$pid" 2>/dev/null
 equals "$(tarball_count big)" "1" "tarballs of big after the killed export"
 equals "$(sha256sum "$PREV" | cut -d' ' -f1)" "$prev_sum" "previous tarball untouched"
 [ -f "$PREV.json" ] || fail "previous manifest removed"
-expect 0 "$KILN" image export big
-equals "$(find "$KILN_SHARED_DIR" -maxdepth 1 -name ".*partial-*" | wc -l)" "0" "stale temporaries"
+expect 0 "$KILN" image export big -o "$SHARED"
+equals "$(find "$SHARED" -maxdepth 1 -name ".*partial-*" | wc -l)" "0" "stale temporaries"
 pass "killed export leaves no final file, previous intact, temporary cleaned next time"
 
 # ---- keep N ----
-rm -f "$KILN_SHARED_DIR"/*big*
-for _ in 1 2 3; do expect 0 "$KILN" image export big --keep 2; done
+rm -f "$SHARED"/*big*
+for _ in 1 2 3; do expect 0 "$KILN" image export big -o "$SHARED" --keep 2; done
 equals "$(tarball_count big)" "2" "tarballs kept with --keep 2"
-equals "$(find "$KILN_SHARED_DIR" -maxdepth 1 -name '*big*.json' | wc -l)" "2" "manifests kept"
+equals "$(find "$SHARED" -maxdepth 1 -name '*big*.json' | wc -l)" "2" "manifests kept"
 newest=$(newest_tarball big)
-expect 0 "$KILN" image export big
+expect 0 "$KILN" image export big -o "$SHARED"
 equals "$(tarball_count big)" "1" "tarballs kept with the default keep 1"
 [ -f "$newest" ] && fail "the older tarball was kept"
 equals "$(tarball_count dt)" "1" "another image's tarball untouched by pruning"
+# someone else's older tarball of the same image name is not the caller's to prune
+mine=$(newest_tarball big)
+theirs=$SHARED/$(basename "$mine" | sed 's/-[0-9]*\.tar$/-1000.tar/')
+cp "$mine" "$theirs" && cp "$mine.json" "$theirs.json"
+python3 -c "import json,sys; m=json.load(open(sys.argv[1])); m['owner_uid']=$VUID; json.dump(m,open(sys.argv[1],'w'))" "$theirs.json"
+chown "$VUID:$VGID" "$theirs" "$theirs.json"
+expect 0 "$KILN" image export big -o "$SHARED"
+[ -f "$theirs" ] && [ -f "$theirs.json" ] || fail "keep pruned another user's tarball"
+equals "$(tarball_count big)" "2" "the caller's newest and the other user's"
 pass "keep-N pruning"
 
 kt_finish
