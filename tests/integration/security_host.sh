@@ -136,4 +136,41 @@ expect 0 sec_as "$A" "$adir" KILN_CONFIG="$ahome/mine.yaml" "$SEC_BIN/kiln" imag
 expect 0 sec_as "$A" "$adir" DOCKER_HOST=tcp://127.0.0.1:9 "$SEC_BIN/kiln" --namespace "$SEC_NS" image list
 contains "$out" "app"
 
+# ---- limits: one host-wide lock whatever the mode or environment ----
+# 14 concurrent deploys by one user, half direct with their own
+# XDG_RUNTIME_DIR, half through sudo: never more than max_containers (the
+# default 10 when the host has no site config; skipped when it has one).
+if [ -e /etc/kiln/config.yaml ]; then
+  echo "skip: limits (this host has a site config)"
+else
+  "$DOCKER" ps -aq --filter "label=kiln.owner-uid=$auid" | xargs -r "$DOCKER" rm -f >/dev/null
+  fails_before=$fails
+  pids=()
+  for i in $(seq 1 14); do
+    if [ $((i % 2)) -eq 1 ]; then
+      mkdir -p "$KT_TMP/xdg$i" && chown "$A" "$KT_TMP/xdg$i" && chmod 0700 "$KT_TMP/xdg$i"
+      sec_as "$A" "$adir" XDG_RUNTIME_DIR="$KT_TMP/xdg$i" "$SEC_BIN/kiln" --namespace "$SEC_NS" \
+        container deploy --name "l$i" --no-start >"$KT_TMP/l$i.out" 2>&1 &
+    else
+      sec_as "$A" "$adir" sudo -n "$SEC_BIN/kiln" --namespace "$SEC_NS" \
+        container deploy --name "l$i" --no-start >"$KT_TMP/l$i.out" 2>&1 &
+    fi
+    pids+=($!)
+  done
+  ok=0
+  for i in "${!pids[@]}"; do
+    if wait "${pids[$i]}"; then
+      ok=$((ok + 1))
+    else
+      grep -qiE 'max_containers|limit|at most' "$KT_TMP/l$((i + 1)).out" ||
+        fail "limits: deploy l$((i + 1)) failed otherwise: $(cat "$KT_TMP/l$((i + 1)).out")"
+    fi
+  done
+  n=$("$DOCKER" ps -aq --filter "label=kiln.owner-uid=$auid" | grep -c .)
+  [ "$n" -le 10 ] || fail "limits: $A has $n containers after 14 concurrent deploys (max_containers 10)"
+  equals "$ok" "$n" "limits: deploys that succeeded vs containers"
+  [ "$ok" -ge 1 ] || fail "limits: no deploy succeeded"
+  [ "$fails" -eq "$fails_before" ] && pass "limits: $ok of 14 concurrent deploys (direct + sudo) succeeded, $n containers"
+fi
+
 kt_finish

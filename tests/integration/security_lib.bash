@@ -154,7 +154,8 @@ gone() {
 }
 
 # refused CODE REGEX WHAT CMD...: CMD exits CODE with exactly one line on
-# stderr, matching REGEX (grep -E, case-insensitive). One FAIL per case.
+# stderr (besides "kiln: warning:" lines, e.g. "KILN_CONFIG is ignored"),
+# matching REGEX (grep -E, case-insensitive). One FAIL per case.
 refused() {
   local code=$1 re=$2 what=$3
   shift 3
@@ -162,14 +163,14 @@ refused() {
   local got=$? why=""
   errout=$(cat "$KT_TMP/.stderr")
   local lines
-  lines=$(grep -c . <<<"$errout")
+  lines=$(grep -v '^kiln: warning:' <<<"$errout" | grep -c .)
   [ "$got" -eq "$code" ] || why="exit $got, expected $code;"
   [ "$lines" -eq 1 ] || why="$why $lines lines on stderr, expected 1;"
   grep -qiE -- "$re" <<<"$errout" || why="$why message does not match /$re/;"
   if [ -n "$why" ]; then
     fail "$what: $why stderr: $(head -c 600 <<<"$errout")"
   else
-    pass "$what: refused ($code): $errout"
+    pass "$what: refused ($code): $(tr "\n" " " <<<"$errout")"
   fi
   return 0
 }

@@ -89,11 +89,16 @@ attacks() {
   local arch
   arch=$(evil_archive "$a" "$v")
   local rc
-  sec_kiln "$a" "$adir" image import "$arch" >/dev/null 2>"$KT_TMP/.stderr"
+  out=$(sec_kiln "$a" "$adir" image import "$arch" 2>"$KT_TMP/.stderr")
   rc=$?
   errout=$(cat "$KT_TMP/.stderr")
   case $rc in
-  0) pass "$m: import of an archive tagged $vimg: loaded (under the attacker's namespace?)" ;;
+  0) # loaded, and the tags it lists are the attacker's own
+    if grep -qF "$SEC_NS-$auid/app:latest" <<<"$out" && ! grep -qF "$SEC_NS-$vuid/" <<<"$out"; then
+      pass "$m: import of an archive tagged $vimg: loaded under the attacker's namespace"
+    else
+      fail "$m: import of an archive tagged $vimg: loaded as: $out"
+    fi ;;
   1) [ "$(grep -c . <<<"$errout")" -eq 1 ] && grep -qi namespace <<<"$errout" &&
        pass "$m: import of an archive tagged $vimg: refused: $errout" ||
        fail "$m: import of an archive tagged $vimg: expected one line naming the namespace: $errout" ;;
