@@ -450,8 +450,11 @@ int kiln_image_pull(kiln_engine *engine, const char *remote_ref, const char *loc
   if (!id)
     return *err ? kiln_error_prefix(err, "pulled %s", remote_ref)
                 : kiln_error_set(err, KILN_EXIT_ENGINE, "pulled %s: not found", remote_ref);
+  /* Named first: dropping the remote name of an image with no other name
+   * would remove the image. */
+  int r = name_pulled(engine, id, local_ref, opts, image_id, err);
   if (strcmp(local_ref, remote_ref)) restore_remote_name(engine, remote_ref, before, id);
-  return name_pulled(engine, id, local_ref, opts, image_id, err);
+  return r;
 }
 
 /* ---- registry HTTP API v2 ---- */

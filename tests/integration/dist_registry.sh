@@ -30,19 +30,37 @@ equals "$(label "$IMG" kiln.project)" "rp" "label after pull"
 equals "$(image_id "$IMG")" "$ID" "image id after push and pull"
 pass "push, remove, pull"
 if "$KILN" container deploy --help >/dev/null 2>&1; then
-  expect 0 "$KILN" container deploy rp --no-start --workspace "$KT_TMP"
+  expect 0 "$KILN" container deploy rp --no-start --workspace "$(workspace)"
   equals "$("$DOCKER" inspect -f '{{.Image}}' "rp._.$SUDO_UID" 2>/dev/null)" "$ID" "deployed image"
   "$DOCKER" rm -f "rp._.$SUDO_UID" >/dev/null
   pass "pulled image deploys"
 fi
 
-# ---- credentials from ~/.docker/config.json ----
+# ---- pulled by someone else: their own copy, in their namespace ----
+out=$(login | as_victim "$KILN" image pull "$REMOTE" "${AUTH[@]}" 2>"$KT_TMP/err")
+[ $? -eq 0 ] || fail "pull by another user failed: $(cat "$KT_TMP/err")"
+VCOPY=$KT_PREFIX-$VUID/rp:latest
+contains "$out" "pulled $REMOTE as $VCOPY"
+equals "$(label "$VCOPY" kiln.owner-uid)" "$VUID" "owner of the other user's pull"
+equals "$(label "$VCOPY" kiln.project)" "rp" "labels kept on the other user's pull"
+equals "$(image_id "$IMG")" "$ID" "the pusher's image after the other user's pull"
+"$DOCKER" image inspect "$REMOTE" >/dev/null 2>&1 && fail "the registry name stayed after a pull"
+pass "pull makes the puller the owner"
+
+# ---- credentials from config.json ----
+# Under sudo, $HOME is root's business: a config.json there is not read (the
+# caller's own comes from their passwd home). Admins may point DOCKER_CONFIG.
 mkdir -p "$KT_TMP/home/.docker"
 b64=$(printf '%s:%s' "$KILN_TEST_REGISTRY_USER" "$KILN_TEST_REGISTRY_PASSWORD" | base64 -w0)
 printf '{"auths":{"http://%s":{"auth":"%s"}}}\n' "$REG" "$b64" >"$KT_TMP/home/.docker/config.json"
-HOME=$KT_TMP/home expect 0 "$KILN" image push rp --registry "$REG" --team "$KT_PREFIX"
-contains "$out" "pushed $REMOTE"
-pass "credentials from config.json"
+chmod 0600 "$KT_TMP/home/.docker/config.json"
+HOME=$KT_TMP/home DOCKER_CONFIG=$KT_TMP/home/.docker expect 1 "$KILN" image push rp \
+  --registry "$REG" --team "$KT_PREFIX"
+contains "$errout" "registry $REG refused the credentials"
+as_admin env DOCKER_CONFIG="$KT_TMP/home/.docker" "$KILN" image push "$IMG" --registry "$REG" \
+  --team "$KT_PREFIX" >"$KT_TMP/o" 2>"$KT_TMP/err" || fail "admin push with DOCKER_CONFIG: $(cat "$KT_TMP/err")"
+contains "$(cat "$KT_TMP/o")" "pushed $REMOTE"
+pass "credentials from config.json (root's HOME and DOCKER_CONFIG ignored under sudo)"
 
 # ---- bad credentials, unreachable registry ----
 out=$(printf 'wrong\n' | "$KILN" image push rp --registry "$REG" --team "$KT_PREFIX" \
@@ -83,8 +101,8 @@ contains "$out" "committed cm to $SAVED"
 equals "$(label "$SAVED" kiln.project)" "rp" "image label carried over"
 equals "$(label "$SAVED" kiln.owner-uid)" "$SUDO_UID" "container label carried over"
 equals "$(in_image "$SAVED" 'cat /marker')" "changed" "container changes in the image"
-expect 0 "$KILN" container commit cm "$KT_PREFIX-$SUDO_UID/cm2:v1" --export "$KT_TMP/cm2.tar"
-[ -f "$KT_TMP/cm2.tar" ] && [ -f "$KT_TMP/cm2.tar.json" ] || fail "commit --export wrote no tarball"
+expect 0 "$KILN" container commit cm "$KT_PREFIX-$SUDO_UID/cm2:v1" --export "$OUT/cm2.tar"
+[ -f "$OUT/cm2.tar" ] && [ -f "$OUT/cm2.tar.json" ] || fail "commit --export wrote no tarball"
 "$DOCKER" run -d --name "other._.$SUDO_UID" --label kiln.owner-uid=1 --label "kilntest=$KT_PREFIX" \
   "$IMG" sleep 300 >/dev/null
 expect 1 "$KILN" container commit other

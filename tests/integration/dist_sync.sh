@@ -6,20 +6,20 @@ kt_require_engine
 
 A=$(dist_image sa kiln-test/busybox:latest kiln.project=sa)
 B=$(dist_image sb kiln-test/busybox:latest kiln.project=sb)
-expect 0 "$KILN" image export sa
-expect 0 "$KILN" image export sb
+expect 0 "$KILN" image export sa -o "$SHARED"
+expect 0 "$KILN" image export sb -o "$SHARED"
 
 # ---- list ----
-expect 0 "$KILN" tar list
+expect 0 "$KILN" tar list --dir "$SHARED"
 contains "$out" "$A"
 contains "$out" "$B"
-expect 0 "$KILN" --json tar list sa
+expect 0 "$KILN" --json tar list sa --dir "$SHARED"
 equals "$(python3 -c 'import json,sys; l=[json.loads(x) for x in sys.stdin]; print(len(l), l[0]["local"])' <<<"$out")" \
   "1 True" "json list of sa"
 pass "tar list"
 
 # ---- sync: nothing changed → nothing loaded ----
-expect 0 "$KILN" tar sync
+expect 0 "$KILN" tar sync --dir "$SHARED"
 contains "$out" "current $A"
 contains "$out" "0 image(s) loaded"
 
@@ -27,10 +27,10 @@ contains "$out" "0 image(s) loaded"
 old_a=$(image_id "$A")
 dist_image sa kiln-test/busybox:latest kiln.project=sa kiln.rev=2 >/dev/null
 new_a=$(image_id "$A")
-expect 0 "$KILN" image export sa
+expect 0 "$KILN" image export sa -o "$SHARED"
 "$DOCKER" tag kiln-test/busybox:latest "$A" # this runner still has an old image
 since=$(date +%s)
-expect 0 "$KILN" tar sync
+expect 0 "$KILN" tar sync --dir "$SHARED"
 contains "$out" "loaded $A"
 contains "$out" "current $B"
 contains "$out" "1 image(s) loaded"
@@ -44,9 +44,9 @@ pass "sync loads only what changed"
 # ---- two syncs at once load the image once ----
 "$DOCKER" tag kiln-test/busybox:latest "$A"
 since=$(date +%s)
-"$KILN" tar sync sa >"$KT_TMP/s1" 2>&1 &
+"$KILN" tar sync sa --dir "$SHARED" >"$KT_TMP/s1" 2>&1 &
 p1=$!
-"$KILN" tar sync sa >"$KT_TMP/s2" 2>&1 &
+"$KILN" tar sync sa --dir "$SHARED" >"$KT_TMP/s2" 2>&1 &
 p2=$!
 wait $p1 || fail "first sync failed: $(cat "$KT_TMP/s1")"
 wait $p2 || fail "second sync failed: $(cat "$KT_TMP/s2")"
@@ -57,11 +57,11 @@ equals "$(image_id "$A")" "$new_a" "image after concurrent syncs"
 pass "concurrent syncs load once"
 
 # ---- delete ----
-expect 0 "$KILN" tar delete sa
+expect 0 "$KILN" tar delete sa --dir "$SHARED"
 contains "$out" "removed 1 tarball(s)"
 equals "$(tarball_count sa)" "0" "sa tarballs after delete"
 equals "$(tarball_count sb)" "1" "sb tarballs after deleting sa"
-expect 1 "$KILN" tar delete sa
+expect 1 "$KILN" tar delete sa --dir "$SHARED"
 contains "$errout" "no tarball of '$A'"
 pass "tar delete"
 
