@@ -14,7 +14,10 @@ SRC=${1:-debian:bookworm-slim}
 RUNS=${RUNS:-3}
 IMG=kilnbench$$-0/dist:latest
 TMP=$(mktemp -d /tmp/kiln-bench-dist.XXXXXX)
-cleanup() { "$DOCKER" rmi "$IMG" >/dev/null 2>&1 || true; rm -rf "$TMP"; }
+cleanup() {
+  "$DOCKER" rmi "$IMG" "kilnbench$$-${BENCH_UID:-4799}/dist:latest" >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
 trap cleanup EXIT
 "$DOCKER" tag "$SRC" "$IMG" # the base itself is never touched
 
@@ -37,8 +40,17 @@ docker_load() { sha256sum "$TMP/d.tar" >/dev/null && "$DOCKER" load -q -i "$TMP/
 kiln_export() { rm -f "$TMP"/k/*; "$KILN" image export "$IMG" -o "$TMP/k/k.tar"; }
 kiln_export_gz() { rm -f "$TMP"/k/*; "$KILN" image export "$IMG" -o "$TMP/k/k.tar.gz"; }
 kiln_import() { "$KILN" image import "$TMP/k/k.tar"; }
+# A user's import (sudo mode) streams through the renaming filter and
+# relabels: the bench's image carries no owner, so each run adopts it.
+BENCH_UID=${BENCH_UID:-4799}
+kiln_import_user() {
+  env SUDO_UID="$BENCH_UID" SUDO_GID="$BENCH_UID" SUDO_USER=kiln-bench \
+    KILN_NAMESPACE=kilnbench$$ "$KILN" image import "$TMP/k/k.tar"
+}
 
 mkdir -p "$TMP/k"
+chmod 0755 "$TMP"
+export KILN_TAR_MODE=0644 # the user's import reads the admin's export
 size=$("$DOCKER" image inspect -f '{{.Size}}' "$IMG")
 echo "image $SRC ($((size / 1000000)) MB), best of $RUNS runs"
 
@@ -47,6 +59,7 @@ t_ke=$(best kiln_export)
 bytes=$(stat -c %s "$TMP/k/k.tar")
 t_dl=$(best docker_load)
 t_ki=$(best kiln_import)
+t_kiu=$(best kiln_import_user)
 t_dsz=$(best docker_save_gz)
 t_kez=$(best kiln_export_gz)
 
@@ -57,5 +70,6 @@ row() { # label kiln_s docker_s
 }
 row "export (plain tar)" "$t_ke" "$t_ds"
 row "import (plain tar)" "$t_ki" "$t_dl"
+row "import as a user (rename)" "$t_kiu" "$t_dl"
 row "export (gzip)" "$t_kez" "$t_dsz"
 echo "(MB/s over the uncompressed tar: $((bytes / 1000000)) MB; import = full verify pass + load)"
