@@ -22,6 +22,8 @@ now() { date +%s.%N; }
 ms() { echo "($2 - $1) * 1000" | bc -l | xargs printf '%.0f'; }
 
 printf 'project: bench\nbase: {image: debian:bookworm-slim}\n' >"$work/kiln.yaml"
+chmod 0755 "$work"
+chown -R "$SUDO_UID:$SUDO_GID" "$work" # the workspace must be the caller's folder
 "$KILN" --quiet image create "$work" >/dev/null
 image="$KILN_NAMESPACE-$SUDO_UID/bench:latest"
 

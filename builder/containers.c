@@ -1,9 +1,13 @@
 /* Container lifecycle after deploy: list, start, stop, shell, retire. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,10 +40,16 @@ static char *label_filter(const char *label, const char *label2) {
   return esc && asprintf(&q, "all=1&filters=%s", esc) >= 0 ? q : NULL;
 }
 
+/* The caller's uid (see kiln_owner). */
+static uint32_t owner_uid(const kiln_owner *owner) {
+  kiln_caller fallback;
+  return kiln_owner_caller(owner, &fallback)->id.uid;
+}
+
 static char *owner_label(const kiln_owner *owner) {
   char *s = NULL;
-  if (kiln_owner_is_admin(owner)) return strdup(KILN_LABEL_OWNER_UID);
-  return asprintf(&s, "%s=%" PRIu32, KILN_LABEL_OWNER_UID, owner->uid) < 0 ? NULL : s;
+  if (kiln_owner_all_users(owner)) return strdup(KILN_LABEL_OWNER_UID);
+  return asprintf(&s, "%s=%" PRIu32, KILN_LABEL_OWNER_UID, owner_uid(owner)) < 0 ? NULL : s;
 }
 
 static bool is_temporary(json_t *labels) {
@@ -164,11 +174,11 @@ static json_t *inspect_container(kiln_engine *engine, const char *name, kiln_err
 /* The caller's container NAME (inspect result), ownership checked. */
 static json_t *find_owned(kiln_engine *engine, const char *name, const kiln_owner *owner,
                           kiln_error **err) {
-  _cleanup_free_ char *engine_name = kiln_container_engine_name(name, owner->uid);
+  _cleanup_free_ char *engine_name = kiln_container_engine_name(name, owner_uid(owner));
   if (!engine_name) return oom(err), NULL;
   json_t *c = inspect_container(engine, engine_name, err);
   if (!c && err && *err) return NULL;
-  if (!c && kiln_owner_is_admin(owner)) c = inspect_container(engine, name, err);
+  if (!c && kiln_owner_all_users(owner)) c = inspect_container(engine, name, err);
   if (!c)
     return err && *err ? NULL
                        : (kiln_error_set(err, KILN_EXIT_FAILURE,
@@ -177,7 +187,7 @@ static json_t *find_owned(kiln_engine *engine, const char *name, const kiln_owne
                                          name),
                           NULL);
   json_t *labels = json_object_get(json_object_get(c, "Config"), "Labels");
-  if (!kiln_owner_allows(owner, labels)) {
+  if (!kiln_owner_owns(owner, labels)) {
     const char *who = kiln_label(labels, KILN_LABEL_OWNER_UID);
     kiln_error_set(err, KILN_EXIT_FAILURE, "container '%s' is not yours (owner uid %s)", name,
                    who ? who : "unknown: not deployed by kiln");
@@ -195,11 +205,9 @@ char *kiln_container_find(kiln_engine *engine, const char *name, const kiln_owne
 }
 
 /* POST /containers/ID/ACTION; 304 (already in that state) is fine. */
-static int lifecycle(kiln_engine *engine, const char *name, const kiln_owner *owner,
-                     const char *action, const char *query, kiln_error **err) {
-  _cleanup_free_ char *id = kiln_container_find(engine, name, owner, err);
+static int post_action(kiln_engine *engine, const char *id, const char *name, const char *action,
+                       const char *query, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
-  if (!id) return -1;
   if (asprintf(&path, "/containers/%s/%s", id, action) < 0) return oom(err);
   kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
   kiln_engine_response resp;
@@ -223,9 +231,87 @@ static int lifecycle(kiln_engine *engine, const char *name, const kiln_owner *ow
   return 0;
 }
 
+static int lifecycle(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                     const char *action, const char *query, kiln_error **err) {
+  _cleanup_free_ char *id = kiln_container_find(engine, name, owner, err);
+  return id ? post_action(engine, id, name, action, query, err) : -1;
+}
+
+/* ---- the workspace mount ---- */
+
+int kiln_workspace_mount_check(kiln_engine *engine, const char *id, const char *target, dev_t dev,
+                               ino_t ino, kiln_error **err) {
+  _cleanup_json_ json_t *c = inspect_container(engine, id, err);
+  if (!c) return err && *err ? -1 : kiln_error_set(err, KILN_EXIT_FAILURE, "the container is gone");
+  json_int_t pid = json_integer_value(json_object_get(json_object_get(c, "State"), "Pid"));
+  if (pid <= 0)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "the container stopped before its workspace mount could be checked");
+  char root[64];
+  snprintf(root, sizeof root, "/proc/%lld/root", (long long)pid);
+  _cleanup_close_ int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return kiln_error_errno(err, errno, "the container's root %s", root);
+  /* Symlinks inside the container resolve inside it, never to the host. */
+  struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  _cleanup_close_ int fd = (int)syscall(SYS_openat2, rfd, target, &how, sizeof how);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0)
+    return kiln_error_errno(err, errno, "the workspace mount %s in the container", target);
+  if (st.st_dev != dev || st.st_ino != ino)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "%s in the container is not the folder that was checked", target);
+  return 0;
+}
+
+/* The container's workspace: its bind mount (kiln binds nothing else). */
+static json_t *workspace_mount(json_t *container) {
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(json_object_get(container, "HostConfig"), "Mounts"), i, m) {
+    const char *type = json_string_value(json_object_get(m, "Type"));
+    if (type && !strcmp(type, "bind")) return m;
+  }
+  return NULL;
+}
+
+/* As root: the workspace folder is checked again (it may have been swapped
+ * for a symlink since the deploy), the container started, and its mount
+ * compared with the folder checked; a mismatch stops it again. */
+static int start_checked(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                         const char *id, json_t *mount, kiln_error **err) {
+  const char *source = json_string_value(json_object_get(mount, "Source"));
+  const char *target = json_string_value(json_object_get(mount, "Target"));
+  if (!source || !target)
+    return kiln_error_set(err, KILN_EXIT_ENGINE, "a bind mount without paths");
+  kiln_caller fallback;
+  _cleanup_free_ char *real = NULL;
+  dev_t dev;
+  ino_t ino;
+  if (kiln_access_workspace(kiln_owner_caller(owner, &fallback), source, &real, &dev, &ino, err) <
+      0)
+    return kiln_error_prefix(err, "start '%s'", name);
+  if (strcmp(real, source))
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "start '%s': its workspace %s now leads to %s; retire it and deploy "
+                          "again",
+                          name, source, real);
+  if (post_action(engine, id, name, "start", NULL, err) < 0) return -1;
+  if (kiln_workspace_mount_check(engine, id, target, dev, ino, err) == 0) return 0;
+  _cleanup_error_ kiln_error *ignored = NULL;
+  post_action(engine, id, name, "kill", NULL, &ignored);
+  return kiln_error_prefix(err, "workspace changed while starting '%s'; the container was stopped",
+                           name);
+}
+
 int kiln_container_start(kiln_engine *engine, const char *name, const kiln_owner *owner,
                          kiln_error **err) {
-  return lifecycle(engine, name, owner, "start", NULL, err);
+  _cleanup_json_ json_t *c = find_owned(engine, name, owner, err);
+  const char *id = json_string_value(json_object_get(c, "Id"));
+  if (!id) return -1;
+  json_t *mount = geteuid() == 0 ? workspace_mount(c) : NULL;
+  if (mount) return start_checked(engine, name, owner, id, mount, err);
+  return post_action(engine, id, name, "start", NULL, err);
 }
 
 int kiln_container_stop(kiln_engine *engine, const char *name, const kiln_owner *owner,
@@ -303,7 +389,6 @@ int kiln_container_shell(kiln_engine *engine, const char *name, const kiln_owner
 
 static int commit_container(kiln_engine *engine, const char *id, const char *ref,
                             kiln_error **err) {
-  if (kiln_check_image_ref(ref, err) < 0) return kiln_error_prefix(err, "--save '%s'", ref);
   const char *slash = strrchr(ref, '/');
   const char *colon = strrchr(slash ? slash : ref, ':');
   _cleanup_free_ char *repo = colon ? strndup(ref, (size_t)(colon - ref)) : strdup(ref);
@@ -320,22 +405,33 @@ static int commit_container(kiln_engine *engine, const char *id, const char *ref
   return r ? 0 : kiln_error_prefix(err, "saving to %s", ref);
 }
 
+/* --save's reference: save_as, else "<ns>-<owner>/<NAME>-saved:latest". */
+static char *save_ref(json_t *container, const char *name, const kiln_owner *owner,
+                      const char *save_as, const char *ns) {
+  if (save_as) return strdup(save_as);
+  uint32_t who;
+  json_t *labels = json_object_get(json_object_get(container, "Config"), "Labels");
+  if (!kiln_label_id(labels, KILN_LABEL_OWNER_UID, &who)) who = owner_uid(owner);
+  _cleanup_free_ char *project = NULL;
+  if (asprintf(&project, "%s-saved", name) < 0) return NULL;
+  return kiln_namespace_ref(ns, who, project, NULL);
+}
+
 int kiln_container_retire(kiln_engine *engine, const char *name, const kiln_owner *owner, bool save,
                           const char *save_as, const char *ns, char **saved, kiln_error **err) {
   _cleanup_json_ json_t *c = find_owned(engine, name, owner, err);
   if (!c) return -1;
   const char *id = json_string_value(json_object_get(c, "Id"));
-  if (kiln_container_stop(engine, name, owner, err) < 0) return -1;
   _cleanup_free_ char *ref = NULL;
-  if (save) {
-    const char *who =
-        kiln_label(json_object_get(json_object_get(c, "Config"), "Labels"), KILN_LABEL_OWNER_UID);
-    if (save_as
-            ? !(ref = strdup(save_as))
-            : asprintf(&ref, "%s-%s/%s-saved:latest", ns ? ns : "kiln", who ? who : "0", name) < 0)
-      return oom(err);
-    if (commit_container(engine, id, ref, err) < 0) return -1;
-  }
+  kiln_caller fallback;
+  if (save && !(ref = save_ref(c, name, owner, save_as, ns))) return oom(err);
+  /* Before anything changes: the tag is the caller's to create or move. */
+  if (ref && kiln_check_image_ref(ref, err) < 0) return kiln_error_prefix(err, "--save '%s'", ref);
+  if (ref && kiln_access_tag(kiln_owner_caller(owner, &fallback), ns ? ns : KILN_DEFAULT_NAMESPACE,
+                             ref, err) < 0)
+    return -1;
+  if (post_action(engine, id, name, "stop", "t=" STOP_TIMEOUT_S, err) < 0) return -1;
+  if (ref && commit_container(engine, id, ref, err) < 0) return -1;
   char path[128];
   snprintf(path, sizeof path, "/containers/%s", id);
   _cleanup_json_ json_t *r = kiln_engine_json(engine, "DELETE", path, "force=1", NULL, NULL, err);

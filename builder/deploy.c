@@ -32,14 +32,18 @@ static int oom(kiln_error **err) {
   return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
 }
 
+/* The image namespace of this deploy. */
+static const char *ns_of(const kiln_deploy_options *o) {
+  return o->ns ? o->ns : o->config->ns;
+}
+
 /* ---- labels and ownership ---- */
 
 const char *kiln_label(json_t *labels, const char *key) {
   return json_string_value(json_object_get(labels, key));
 }
 
-/* Reads a decimal id label; false when absent or not a number. */
-static bool label_id(json_t *labels, const char *key, uint32_t *out) {
+bool kiln_label_id(json_t *labels, const char *key, uint32_t *out) {
   const char *v = kiln_label(labels, key);
   if (!v || !*v) return false;
   char *end = NULL;
@@ -68,8 +72,8 @@ kiln_image_setup kiln_image_setup_of(json_t *labels, uint32_t uid, uint32_t gid,
   for (size_t i = 0; i < sizeof setup_label_sets / sizeof setup_label_sets[0]; i++) {
     uint32_t u, g;
     if (!truthy(kiln_label(labels, setup_label_sets[i].setup))) continue;
-    if (!label_id(labels, setup_label_sets[i].uid, &u) ||
-        !label_id(labels, setup_label_sets[i].gid, &g))
+    if (!kiln_label_id(labels, setup_label_sets[i].uid, &u) ||
+        !kiln_label_id(labels, setup_label_sets[i].gid, &g))
       continue;
     if (u == uid && g == gid) return KILN_IMAGE_LABELED;
     if (!other) {
@@ -81,14 +85,23 @@ kiln_image_setup kiln_image_setup_of(json_t *labels, uint32_t uid, uint32_t gid,
   return other ? KILN_IMAGE_OTHER_USER : KILN_IMAGE_LEGACY;
 }
 
-bool kiln_owner_is_admin(const kiln_owner *owner) {
-  return owner->all_users && geteuid() == 0;
+const kiln_caller *kiln_owner_caller(const kiln_owner *owner, kiln_caller *fallback) {
+  const kiln_caller *c = kiln_access_caller();
+  if (c && c->id.uid == owner->uid) return c;
+  memset(fallback, 0, sizeof *fallback);
+  fallback->id.uid = owner->uid;
+  fallback->id.gid = owner->gid;
+  return fallback;
 }
 
-bool kiln_owner_allows(const kiln_owner *owner, json_t *labels) {
-  if (kiln_owner_is_admin(owner)) return true;
-  uint32_t u;
-  return label_id(labels, KILN_LABEL_OWNER_UID, &u) && u == owner->uid;
+bool kiln_owner_owns(const kiln_owner *owner, json_t *labels) {
+  kiln_caller fallback;
+  return kiln_access_owns(kiln_owner_caller(owner, &fallback), labels, owner->all_users);
+}
+
+bool kiln_owner_all_users(const kiln_owner *owner) {
+  kiln_caller fallback;
+  return owner->all_users && kiln_access_all_users(kiln_owner_caller(owner, &fallback), NULL) == 0;
 }
 
 char *kiln_container_engine_name(const char *name, uint32_t uid) {
@@ -97,6 +110,12 @@ char *kiln_container_engine_name(const char *name, uint32_t uid) {
 }
 
 /* ---- the create body (pure) ---- */
+
+/* Where an image wants the workspace mounted (label kiln.workspace). */
+static const char *workspace_of(json_t *image_config) {
+  const char *ws = kiln_label(json_object_get(image_config, "Labels"), KILN_LABEL_WORKSPACE);
+  return ws && *ws ? ws : DEFAULT_WORKSPACE;
+}
 
 int kiln_parse_volume_spec(const char *spec, char **name, char **target, bool *read_only,
                            kiln_error **err) {
@@ -247,6 +266,15 @@ static int add_limits(const kiln_deploy_options *o, json_t *hc, kiln_error **err
   return r < 0 ? oom(err) : 0;
 }
 
+/* The only security option a container gets; nothing else (privileges,
+ * capabilities, devices, host namespaces) is ever set. */
+static int add_security(const kiln_deploy_options *o, json_t *hc, kiln_error **err) {
+  if (!kiln_access_no_new_privileges(o->config)) return 0;
+  return json_object_set_new(hc, "SecurityOpt", json_pack("[s]", "no-new-privileges")) < 0
+             ? oom(err)
+             : 0;
+}
+
 static json_t *strv_json(const char *const *v, size_t n) {
   json_t *a = json_array();
   for (size_t i = 0; a && i < n; i++)
@@ -269,7 +297,7 @@ static int set_command(const kiln_deploy_options *o, json_t *image_config, json_
 static json_t *container_labels(const kiln_deploy_options *o, const char *image_id,
                                 json_t *image_labels) {
   char uid[16];
-  snprintf(uid, sizeof uid, "%" PRIu32, o->identity->uid);
+  snprintf(uid, sizeof uid, "%" PRIu32, o->caller->id.uid);
   json_t *labels =
       json_pack("{s:s, s:s}", KILN_LABEL_OWNER_UID, uid, KILN_LABEL_IMAGE_ID, image_id);
   const char *project = o->project ? o->project : kiln_label(image_labels, KILN_LABEL_PROJECT);
@@ -282,10 +310,9 @@ static json_t *container_labels(const kiln_deploy_options *o, const char *image_
 json_t *kiln_deploy_create_body(const kiln_deploy_options *o, const char *image_id,
                                 json_t *image_config, kiln_error **err) {
   json_t *image_labels = json_object_get(image_config, "Labels");
-  const char *workspace = kiln_label(image_labels, KILN_LABEL_WORKSPACE);
-  if (!workspace || !*workspace) workspace = DEFAULT_WORKSPACE;
+  const char *workspace = workspace_of(image_config);
   char user[32];
-  snprintf(user, sizeof user, "%" PRIu32 ":%" PRIu32, o->identity->uid, o->identity->gid);
+  snprintf(user, sizeof user, "%" PRIu32 ":%" PRIu32, o->caller->id.uid, o->caller->id.gid);
   _cleanup_json_ json_t *body =
       json_pack("{s:s, s:s, s:s, s:b, s:b, s:o, s:o, s:o, s:{s:o, s:o}}", "Image", image_id, "User",
                 user, "WorkingDir", workspace, "Tty", 1, "OpenStdin", 1, "Env", json_array(),
@@ -300,7 +327,7 @@ json_t *kiln_deploy_create_body(const kiln_deploy_options *o, const char *image_
                  o->ports[i], err) < 0)
       return NULL;
   if (add_mounts(o, workspace, json_object_get(hc, "Mounts"), err) < 0 ||
-      add_limits(o, hc, err) < 0 || add_gpus(o, env, hc, err) < 0 ||
+      add_limits(o, hc, err) < 0 || add_gpus(o, env, hc, err) < 0 || add_security(o, hc, err) < 0 ||
       set_command(o, image_config, body, err) < 0)
     return NULL;
   return steal_pointer(&body);
@@ -458,7 +485,7 @@ static char *read_setup_script(const kiln_deploy_options *o, kiln_error **err) {
   _cleanup_fclose_ FILE *f = fopen(path, "re");
   if (!f) return kiln_error_errno(err, errno, "cannot read %s", path), NULL;
   kiln_buf b = KILN_BUF_INIT(KILN_MAX_TEMPLATE_BYTES);
-  const char *delay = getenv("KILN_LEGACY_SETUP_DELAY"); /* test hook: a slow setup */
+  const char *delay = kiln_env("KILN_LEGACY_SETUP_DELAY"); /* test hook (admins): a slow setup */
   if (delay && all_digits(delay) && strlen(delay) < 6) kiln_buf_printf(&b, "sleep %s\n", delay);
   char chunk[4096];
   size_t n;
@@ -473,8 +500,7 @@ static char *read_setup_script(const kiln_deploy_options *o, kiln_error **err) {
 }
 
 static const char *base_workspace(const adaptation *a) {
-  const char *ws = kiln_label(json_object_get(a->base_config, "Labels"), KILN_LABEL_WORKSPACE);
-  return ws && *ws ? ws : DEFAULT_WORKSPACE;
+  return workspace_of(a->base_config);
 }
 
 static const char *user_shell(const kiln_identity *id) {
@@ -483,28 +509,31 @@ static const char *user_shell(const kiln_identity *id) {
 }
 
 /* The temporary container: the setup script as the entrypoint (so the base's
- * Cmd is not appended and the commit keeps the base's Cmd), as root. */
-static json_t *temp_body(const adaptation *a, const char *script) {
-  const kiln_identity *id = a->opts->identity;
+ * Cmd is not appended and the commit keeps the base's Cmd), as root. Its
+ * HostConfig holds AutoRemove only: no mounts of any kind. */
+json_t *kiln_deploy_temp_body(const kiln_deploy_options *o, const char *base_id,
+                              json_t *base_config, const char *user_name, const char *script) {
+  const kiln_identity *id = &o->caller->id;
   char uid[16], gid[16], home[64];
   snprintf(uid, sizeof uid, "%" PRIu32, id->uid);
   snprintf(gid, sizeof gid, "%" PRIu32, id->gid);
-  snprintf(home, sizeof home, "/home/%s", a->user_name);
-  return json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s], s:{s:s, s:s}, s:{s:b}}", "Image",
-                   a->base_id, "User", "0:0", "Entrypoint", "/bin/sh", "-c", script,
-                   "kiln-user-setup", a->user_name, uid, gid, home, user_shell(id), "0",
-                   base_workspace(a), "Labels", KILN_LABEL_TEMP, "true", KILN_LABEL_OWNER_UID, uid,
-                   "HostConfig", "AutoRemove", 0);
+  snprintf(home, sizeof home, "/home/%s", user_name);
+  return json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s], s:{s:s, s:s}, s:{s:b}}", "Image", base_id,
+                   "User", "0:0", "Entrypoint", "/bin/sh", "-c", script, "kiln-user-setup",
+                   user_name, uid, gid, home, user_shell(id), "0", workspace_of(base_config),
+                   "Labels", KILN_LABEL_TEMP, "true", KILN_LABEL_OWNER_UID, uid, "HostConfig",
+                   "AutoRemove", 0);
 }
 
 static int create_temp(adaptation *a, kiln_error **err) {
   _cleanup_free_ char *script = read_setup_script(a->opts, err);
   if (!script) return -1;
-  _cleanup_json_ json_t *body = temp_body(a, script);
+  _cleanup_json_ json_t *body =
+      kiln_deploy_temp_body(a->opts, a->base_id, a->base_config, a->user_name, script);
   unsigned char rnd[4] = {0};
   if (getrandom(rnd, sizeof rnd, 0) < 0) rnd[0] = (unsigned char)getpid();
   char name[64];
-  snprintf(name, sizeof name, "name=kiln-tmp-%" PRIu32 "-%02x%02x%02x%02x", a->opts->identity->uid,
+  snprintf(name, sizeof name, "name=kiln-tmp-%" PRIu32 "-%02x%02x%02x%02x", a->opts->caller->id.uid,
            rnd[0], rnd[1], rnd[2], rnd[3]);
   if (!body) return oom(err);
   _cleanup_json_ json_t *r =
@@ -586,7 +615,7 @@ static int run_setup(adaptation *a, kiln_error **err) {
 }
 
 static json_t *adapted_labels(const adaptation *a) {
-  const kiln_identity *id = a->opts->identity;
+  const kiln_identity *id = &a->opts->caller->id;
   char uid[16], gid[16], home[64];
   snprintf(uid, sizeof uid, "%" PRIu32, id->uid);
   snprintf(gid, sizeof gid, "%" PRIu32, id->gid);
@@ -652,7 +681,7 @@ static char *find_adaptation(adaptation *a, const char *ref, kiln_error **err) {
   if (!img) return NULL;
   json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
   uint32_t u, g;
-  const kiln_identity *id = a->opts->identity;
+  const kiln_identity *id = &a->opts->caller->id;
   const char *from = kiln_label(labels, KILN_LABEL_ADAPTED_FROM);
   if (!from || strcmp(from, a->base_id) ||
       kiln_image_setup_of(labels, id->uid, id->gid, &u, &g) != KILN_IMAGE_LABELED)
@@ -669,13 +698,12 @@ static int adaptation_init(adaptation *a, kiln_engine *engine, const kiln_deploy
   a->base_config = base_config;
   const char *hex = strncmp(base_id, "sha256:", 7) ? base_id : base_id + 7;
   snprintf(a->id12, sizeof a->id12, "%.12s", hex);
-  const char *ns = o->ns ? o->ns : o->config->ns;
-  if (asprintf(&a->repo, "%s-%" PRIu32 "/" ADAPTED_REPO, ns, o->identity->uid) < 0) {
+  if (asprintf(&a->repo, "%s-%" PRIu32 "/" ADAPTED_REPO, ns_of(o), o->caller->id.uid) < 0) {
     a->repo = NULL;
     return oom(err);
   }
-  a->user_name = kiln_sanitize_username(o->identity->name, err);
-  return a->user_name ? 0 : kiln_error_prefix(err, "user name '%s'", o->identity->name);
+  a->user_name = kiln_sanitize_username(o->caller->id.name, err);
+  return a->user_name ? 0 : kiln_error_prefix(err, "user name '%s'", o->caller->id.name);
 }
 
 /* Returns the id of the adapted image (new string), reusing an earlier one. */
@@ -694,7 +722,7 @@ static char *adapt(kiln_engine *engine, const kiln_deploy_options *o, const char
     return oom(err), NULL;
   }
   /* Same user, same base: one adaptation at a time; the second one reuses. */
-  snprintf(lock_name, sizeof lock_name, "adapt-%" PRIu32 "-%s", o->identity->uid, a.id12);
+  snprintf(lock_name, sizeof lock_name, "adapt-%" PRIu32 "-%s", o->caller->id.uid, a.id12);
   caught_signal = 0;
   int lock = kiln_lock_acquire(lock_name, NULL, err);
   if (lock >= 0) {
@@ -710,7 +738,7 @@ static char *adapt(kiln_engine *engine, const kiln_deploy_options *o, const char
       emit(o, KILN_DEPLOY_PROGRESS, "reusing the adaptation %s", ref);
     } else {
       emit(o, KILN_DEPLOY_PROGRESS, "adapting %s for uid %" PRIu32 " (once; saved as %s)", o->image,
-           o->identity->uid, ref);
+           o->caller->id.uid, ref);
       image_id = run_and_commit(&a, err);
     }
     kiln_lock_release(lock);
@@ -726,7 +754,7 @@ static char *adapt(kiln_engine *engine, const kiln_deploy_options *o, const char
 /* ---- volumes and limits ---- */
 
 static int check_volumes(kiln_engine *engine, const kiln_deploy_options *o, kiln_error **err) {
-  kiln_owner owner = {o->identity->uid, o->identity->gid, o->all_users};
+  kiln_owner owner = {.uid = o->caller->id.uid, .gid = o->caller->id.gid, .all_users = false};
   for (size_t i = 0; i < o->n_volumes; i++) {
     _cleanup_free_ char *name = NULL, *target = NULL;
     bool ro;
@@ -743,7 +771,7 @@ static int check_volumes(kiln_engine *engine, const kiln_deploy_options *o, kiln
       if (kiln_volume_create(engine, name, &owner, o->config, &existed, err) < 0) return -1;
       continue;
     }
-    if (!kiln_owner_allows(&owner, json_object_get(vol, "Labels")))
+    if (!kiln_access_owns(o->caller, json_object_get(vol, "Labels"), o->all_users))
       return kiln_error_set(err, KILN_EXIT_FAILURE, "volume '%s' is not yours (owner uid %s)", name,
                             kiln_label(json_object_get(vol, "Labels"), KILN_LABEL_OWNER_UID)
                                 ? kiln_label(json_object_get(vol, "Labels"), KILN_LABEL_OWNER_UID)
@@ -761,12 +789,12 @@ static bool is_gpu_error(const char *msg) {
 static char *create_limited(kiln_engine *engine, const kiln_deploy_options *o, const char *name,
                             json_t *body, kiln_error **err) {
   char lock_name[48];
-  snprintf(lock_name, sizeof lock_name, "containers-%" PRIu32, o->identity->uid);
+  snprintf(lock_name, sizeof lock_name, "containers-%" PRIu32, o->caller->id.uid);
   int lock = kiln_lock_acquire(lock_name, NULL, err);
   if (lock < 0) return NULL;
   unsigned count = 0;
   char *id = NULL;
-  if (kiln_count_owned(engine, "containers", o->identity->uid, &count, err) == 0) {
+  if (kiln_count_owned(engine, "containers", o->caller->id.uid, &count, err) == 0) {
     if (count >= o->config->max_containers) {
       kiln_error_set(err, KILN_EXIT_FAILURE,
                      "container limit reached: you have %u containers and the limit is %u "
@@ -831,19 +859,38 @@ static int start_or_remove(kiln_engine *engine, const char *id, kiln_error **err
 /* ---- deploy ---- */
 
 static int check_options(const kiln_deploy_options *o, kiln_error **err) {
-  if (!o || !o->image || !o->name || !o->identity || !o->config)
+  if (!o || !o->image || !o->name || !o->caller || !o->config)
     return kiln_error_set(err, KILN_EXIT_USAGE,
-                          "deploy: image, name, identity and config are "
+                          "deploy: image, name, caller and config are "
                           "required");
   if (kiln_check_project_name(o->name, false, err) < 0)
     return kiln_error_prefix(err, "container name '%s'", o->name);
-  if (o->workspace_dir && o->workspace_dir[0] != '/')
-    return kiln_error_set(err, KILN_EXIT_USAGE, "the workspace folder must be absolute");
+  for (size_t i = 0; i < o->n_volumes; i++) { /* bad usage before any work */
+    _cleanup_free_ char *name = NULL, *target = NULL;
+    bool ro;
+    if (kiln_parse_volume_spec(o->volumes[i], &name, &target, &ro, err) < 0) return -1;
+  }
   return 0;
 }
 
+/* The workspace as the access module resolved it. */
+typedef struct {
+  char *real; /* owned; the folder to bind, or NULL (no workspace) */
+  dev_t dev;
+  ino_t ino;
+} checked_workspace;
+
+/* The access module's answers that need no engine, asked before anything
+ * is created: the runtime, and the workspace (its real path is bound). */
+static int check_access(const kiln_deploy_options *o, checked_workspace *ws, kiln_error **err) {
+  if (kiln_access_runtime(o->caller, o->config, o->runtime, err) < 0) return -1;
+  if (!o->workspace_dir) return 0;
+  return kiln_access_workspace(o->caller, o->workspace_dir, &ws->real, &ws->dev, &ws->ino, err);
+}
+
 /* The image to run: opts->image itself when labeled for the caller, else its
- * adaptation. Fills *image (inspect result of that image). */
+ * adaptation. Fills *image (inspect result of that image). Refused when the
+ * caller may not read opts->image. */
 static int resolve_image(kiln_engine *engine, const kiln_deploy_options *o,
                          kiln_deploy_result *result, json_t **image, kiln_error **err) {
   _cleanup_json_ json_t *img = inspect_image(engine, o->image, err);
@@ -855,9 +902,11 @@ static int resolve_image(kiln_engine *engine, const kiln_deploy_options *o,
                                         o->image);
   const char *id = json_string_value(json_object_get(img, "Id"));
   json_t *config = json_object_get(img, "Config");
+  json_t *labels = json_object_get(config, "Labels");
+  if (kiln_access_image(o->caller, ns_of(o), o->image, labels, err) < 0) return -1;
   uint32_t fu = 0, fg = 0;
-  kiln_image_setup kind = kiln_image_setup_of(json_object_get(config, "Labels"), o->identity->uid,
-                                              o->identity->gid, &fu, &fg);
+  kiln_image_setup kind =
+      kiln_image_setup_of(labels, o->caller->id.uid, o->caller->id.gid, &fu, &fg);
   if (kind == KILN_IMAGE_LABELED) {
     *image = steal_pointer(&img);
     return 0;
@@ -866,7 +915,7 @@ static int resolve_image(kiln_engine *engine, const kiln_deploy_options *o,
     emit(o, KILN_DEPLOY_WARNING,
          "image '%s' was set up for uid %" PRIu32 " gid %" PRIu32 ", not for you (uid %" PRIu32
          " gid %" PRIu32 "); adapting it",
-         o->image, fu, fg, o->identity->uid, o->identity->gid);
+         o->image, fu, fg, o->caller->id.uid, o->caller->id.gid);
   _cleanup_free_ char *adapted_id = adapt(engine, o, id, config, result, err);
   if (!adapted_id) return -1;
   *image = inspect_image(engine, adapted_id, err);
@@ -875,25 +924,51 @@ static int resolve_image(kiln_engine *engine, const kiln_deploy_options *o,
   return 0;
 }
 
-int kiln_deploy(kiln_engine *engine, const kiln_deploy_options *o, kiln_deploy_result *result,
-                kiln_error **err) {
-  memset(result, 0, sizeof *result);
-  caught_signal = 0;
-  if (check_options(o, err) < 0) return -1;
-  _cleanup_json_ json_t *image = NULL;
-  if (resolve_image(engine, o, result, &image, err) < 0) return -1;
+/* As root, the started container's workspace must be the folder that was
+ * checked: a folder swapped for another (a symlink) between the check and
+ * the engine's mount is caught here, and the container removed. */
+static int verify_workspace(kiln_engine *engine, const char *id, const checked_workspace *ws,
+                            json_t *image, kiln_error **err) {
+  if (!ws->real || geteuid() != 0) return 0;
+  const char *target = workspace_of(json_object_get(image, "Config"));
+  if (kiln_workspace_mount_check(engine, id, target, ws->dev, ws->ino, err) == 0) return 0;
+  remove_container(engine, id);
+  return kiln_error_prefix(err, "workspace changed while deploying; the container was removed");
+}
+
+/* Checked, created, started and verified; the image was resolved. */
+static int deploy_image(kiln_engine *engine, const kiln_deploy_options *o,
+                        const checked_workspace *ws, json_t *image, kiln_deploy_result *result,
+                        kiln_error **err) {
   const char *image_id = json_string_value(json_object_get(image, "Id"));
   _cleanup_json_ json_t *body =
       kiln_deploy_create_body(o, image_id, json_object_get(image, "Config"), err);
   if (!body || check_volumes(engine, o, err) < 0) return -1;
-  _cleanup_free_ char *name = kiln_container_engine_name(o->name, o->identity->uid);
+  _cleanup_free_ char *name = kiln_container_engine_name(o->name, o->caller->id.uid);
   if (!name) return oom(err);
   _cleanup_free_ char *id = create_limited(engine, o, name, body, err);
   if (!id) return -1;
-  if (!o->no_start && start_or_remove(engine, id, err) < 0) return -1;
+  if (!o->no_start &&
+      (start_or_remove(engine, id, err) < 0 || verify_workspace(engine, id, ws, image, err) < 0))
+    return -1;
   result->started = !o->no_start;
   result->container_id = steal_pointer(&id);
   result->container_name = steal_pointer(&name);
   result->image_id = strdup(image_id);
-  return 0;
+  return result->image_id ? 0 : oom(err);
+}
+
+int kiln_deploy(kiln_engine *engine, const kiln_deploy_options *o, kiln_deploy_result *result,
+                kiln_error **err) {
+  memset(result, 0, sizeof *result);
+  caught_signal = 0;
+  checked_workspace ws = {NULL, 0, 0};
+  if (check_options(o, err) < 0 || check_access(o, &ws, err) < 0) return -1;
+  kiln_deploy_options checked = *o;
+  checked.workspace_dir = ws.real; /* the folder the caller could open, not the name given */
+  _cleanup_json_ json_t *image = NULL;
+  int r = resolve_image(engine, &checked, result, &image, err);
+  if (r == 0) r = deploy_image(engine, &checked, &ws, image, result, err);
+  free(ws.real);
+  return r;
 }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -39,10 +40,33 @@ int kiln_parse_volume_spec(const char *spec, char **name, char **target, bool *r
 /* Label value or NULL (borrowed). */
 const char *kiln_label(json_t *labels, const char *key);
 
-/* True when labels carry owner label == uid (or all_users under root). */
-bool kiln_owner_allows(const kiln_owner *owner, json_t *labels);
-/* all_users and euid 0. */
-bool kiln_owner_is_admin(const kiln_owner *owner);
+/* Reads a decimal id label; false when absent or not a number. */
+bool kiln_label_id(json_t *labels, const char *key, uint32_t *out);
+
+/* The caller owner speaks for: kiln_access_caller() when it is owner->uid,
+ * else a non-admin with owner's uid and gid, written to *fallback (which
+ * then holds no allocations: nothing to clear). Borrowed. */
+const kiln_caller *kiln_owner_caller(const kiln_owner *owner, kiln_caller *fallback);
+/* Does the object with these labels belong to owner? (kiln_access_owns) */
+bool kiln_owner_owns(const kiln_owner *owner, json_t *labels);
+/* Does owner act for every user (all_users, and the access module allows
+ * it)? Lists and filters then take everyone's objects. */
+bool kiln_owner_all_users(const kiln_owner *owner);
+
+/* The legacy adaptation's temporary container, pure: base_id runs script
+ * (user-setup.sh) as root for opts->caller (user_name: sanitized), labelled
+ * temporary. It mounts nothing of the user: no Mounts, Binds, volumes or
+ * devices. Returns a new object or NULL (out of memory). */
+json_t *kiln_deploy_temp_body(const kiln_deploy_options *opts, const char *base_id,
+                              json_t *base_config, const char *user_name, const char *script);
+
+/* Whether the running container id has, at target, the folder dev/ino (its
+ * workspace bind mount). Looked up through /proc/<pid>/root without
+ * following symlinks out of the container's root; needs root. 0 when it
+ * is; -1 with *err set (code KILN_EXIT_FAILURE: not the same folder, or the
+ * container is not running) otherwise. */
+int kiln_workspace_mount_check(kiln_engine *engine, const char *id, const char *target, dev_t dev,
+                               ino_t ino, kiln_error **err);
 
 /* ---- lock files (lock.c) ---- */
 
@@ -60,9 +84,9 @@ void kiln_lock_release(int fd);
 int kiln_count_owned(kiln_engine *engine, const char *what, uint32_t uid, unsigned *count,
                      kiln_error **err);
 
-/* Creates a volume labelled for owner without limit checks (caller holds the
+/* Creates a volume labelled for uid without limit checks (caller holds the
  * limits lock). */
-int kiln_volume_create_locked(kiln_engine *engine, const char *name, const kiln_owner *owner,
+int kiln_volume_create_locked(kiln_engine *engine, const char *name, uint32_t uid,
                               kiln_error **err);
 
 /* GET /volumes/NAME: a new object, NULL with *err unset when missing, or

@@ -25,10 +25,12 @@ typedef struct {
 /* GET path?[all=1&]filters={"label":[labels...], extra} */
 static json_t *list_filtered(gc_run *g, const char *path, json_t *filters, kiln_error **err) {
   char owner[64];
-  if (kiln_owner_is_admin(g->owner))
+  kiln_caller fallback;
+  if (kiln_owner_all_users(g->owner))
     snprintf(owner, sizeof owner, "%s", KILN_LABEL_OWNER_UID);
   else
-    snprintf(owner, sizeof owner, "%s=%" PRIu32, KILN_LABEL_OWNER_UID, g->owner->uid);
+    snprintf(owner, sizeof owner, "%s=%" PRIu32, KILN_LABEL_OWNER_UID,
+             kiln_owner_caller(g->owner, &fallback)->id.uid);
   json_t *labels = json_object_get(filters, "label");
   if (!labels) json_object_set_new(filters, "label", labels = json_array());
   json_array_append_new(labels, json_string(owner));

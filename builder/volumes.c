@@ -53,10 +53,16 @@ json_t *kiln_volume_inspect(kiln_engine *engine, const char *name, kiln_error **
   return v;
 }
 
-int kiln_volume_create_locked(kiln_engine *engine, const char *name, const kiln_owner *owner,
+/* The caller's uid (see kiln_owner). */
+static uint32_t owner_uid(const kiln_owner *owner) {
+  kiln_caller fallback;
+  return kiln_owner_caller(owner, &fallback)->id.uid;
+}
+
+int kiln_volume_create_locked(kiln_engine *engine, const char *name, uint32_t owner_uid,
                               kiln_error **err) {
   char uid[16];
-  snprintf(uid, sizeof uid, "%" PRIu32, owner->uid);
+  snprintf(uid, sizeof uid, "%" PRIu32, owner_uid);
   _cleanup_json_ json_t *body =
       json_pack("{s:s, s:{s:s}}", "Name", name, "Labels", KILN_LABEL_OWNER_UID, uid);
   if (!body) return oom(err);
@@ -77,19 +83,19 @@ static int create_checked(kiln_engine *engine, const char *name, const kiln_owne
   _cleanup_json_ json_t *vol = kiln_volume_inspect(engine, name, err);
   if (!vol && err && *err) return -1;
   if (vol) {
-    if (!kiln_owner_allows(owner, json_object_get(vol, "Labels"))) return not_yours(name, vol, err);
+    if (!kiln_owner_owns(owner, json_object_get(vol, "Labels"))) return not_yours(name, vol, err);
     *existed = true;
     return 0;
   }
   unsigned count = 0;
-  if (kiln_count_owned(engine, "volumes", owner->uid, &count, err) < 0) return -1;
+  if (kiln_count_owned(engine, "volumes", owner_uid(owner), &count, err) < 0) return -1;
   if (count >= config->max_volumes)
     return kiln_error_set(err, KILN_EXIT_FAILURE,
                           "volume limit reached: you have %u volumes and the limit is %u "
                           "(max_volumes in %s); remove one with 'kiln volume remove NAME'",
                           count, config->max_volumes,
                           config->path ? config->path : "the kiln configuration");
-  return kiln_volume_create_locked(engine, name, owner, err);
+  return kiln_volume_create_locked(engine, name, owner_uid(owner), err);
 }
 
 int kiln_volume_create(kiln_engine *engine, const char *name, const kiln_owner *owner,
@@ -97,7 +103,7 @@ int kiln_volume_create(kiln_engine *engine, const char *name, const kiln_owner *
   *existed = false;
   if (check_volume_name(name, err) < 0) return -1;
   char lock_name[48];
-  snprintf(lock_name, sizeof lock_name, "volumes-%" PRIu32, owner->uid);
+  snprintf(lock_name, sizeof lock_name, "volumes-%" PRIu32, owner_uid(owner));
   int lock = kiln_lock_acquire(lock_name, NULL, err);
   if (lock < 0) return -1;
   int r = create_checked(engine, name, owner, config, existed, err);
@@ -128,10 +134,10 @@ static json_t *volume_users(kiln_engine *engine, kiln_error **err) {
 
 json_t *kiln_volume_list(kiln_engine *engine, const kiln_owner *owner, kiln_error **err) {
   char label[64];
-  if (kiln_owner_is_admin(owner))
+  if (kiln_owner_all_users(owner))
     snprintf(label, sizeof label, "%s", KILN_LABEL_OWNER_UID);
   else
-    snprintf(label, sizeof label, "%s=%" PRIu32, KILN_LABEL_OWNER_UID, owner->uid);
+    snprintf(label, sizeof label, "%s=%" PRIu32, KILN_LABEL_OWNER_UID, owner_uid(owner));
   _cleanup_json_ json_t *f = json_pack("{s:[s]}", "label", label);
   _cleanup_free_ char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
   _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL;
@@ -177,7 +183,7 @@ int kiln_volume_remove(kiln_engine *engine, const char *name, const kiln_owner *
   if (!vol && err && *err) return -1;
   if (!vol)
     return force ? 0 : kiln_error_set(err, KILN_EXIT_FAILURE, "volume '%s' does not exist", name);
-  if (!kiln_owner_allows(owner, json_object_get(vol, "Labels"))) return not_yours(name, vol, err);
+  if (!kiln_owner_owns(owner, json_object_get(vol, "Labels"))) return not_yours(name, vol, err);
   _cleanup_free_ char *path = NULL;
   if (asprintf(&path, "/volumes/%s", name) < 0) return oom(err);
   long status = 0;

@@ -45,18 +45,20 @@ static const char deploy_help[] =
     "  --memory SIZE  --cpus N  --shm-size SIZE  --pids-limit N\n"
     "  --gpus all|N|ID,ID   NVIDIA GPUs (with --runtime genv: GENV_GPUS)\n"
     "  --gpu-memory SIZE    with --runtime genv: GENV_GPU_MEMORY\n"
-    "  --runtime NAME       engine runtime (nvidia, genv, ...)\n"
+    "  --runtime NAME       engine runtime, from the site's list (default: nvidia, genv)\n"
     "  --no-start           create only\n"
-    "  --all-users          (root) allow volumes of other users\n"
+    "  --all-users          (admins) allow volumes of other users\n"
     "\n"
+    "The workspace must be a folder of yours that you can open (not /, a system folder or\n"
+    "another user's folder). Another user's images cannot be deployed. Containers run as\n"
+    "you, with no-new-privileges unless the site allows container sudo.\n"
     "The container's engine name is NAME._.UID; 'kiln container' commands take NAME.\n"
-    "KILN_LEGACY_SETUP_DELAY=N (a test hook) makes the adaptation sleep N s first.\n";
+    "KILN_LEGACY_SETUP_DELAY=N (a test hook, admins only) makes the adaptation sleep N s first.\n";
 
 typedef struct {
   kiln_deploy_options o;
   const char *volumes[MAX_REPEATED], *env[MAX_REPEATED], *ports[MAX_REPEATED];
   const char *target;
-  char *workspace_real;
   char *default_name;
   char *image_ref;
 } deploy_args;
@@ -235,8 +237,7 @@ static int resolve_target(kiln_cli *cli, session *s, deploy_args *a, const char 
                           "container deploy: name a PROJECT or IMAGE, or run it in a folder "
                           "with kiln.yaml");
   bool plain = !strpbrk(t, ":/@");
-  if (plain &&
-      asprintf(&a->image_ref, "%s-%" PRIu32 "/%s:latest", ns_of(cli, s), s->identity->uid, t) >= 0 &&
+  if (plain && (a->image_ref = kiln_namespace_ref(ns_of(cli, s), s->identity->uid, t, NULL)) &&
       image_exists(s->engine, a->image_ref)) {
     a->o.project = t;
     a->default_name = strdup(t);
@@ -283,11 +284,9 @@ static void print_deployed(kiln_cli *cli, const deploy_args *a, const kiln_deplo
 static int deploy_with_session(kiln_cli *cli, deploy_args *a, session *s, cli_spec_context *spec,
                                kiln_error **err) {
   if (resolve_target(cli, s, a, spec->spec ? spec->spec->project : NULL, err) < 0) return -1;
-  const char *ws = a->o.workspace_dir ? a->o.workspace_dir : ".";
-  if (!(a->workspace_real = realpath(ws, NULL)))
-    return kiln_error_errno(err, errno, "workspace folder %s", ws);
-  a->o.workspace_dir = a->workspace_real;
-  a->o.identity = s->identity;
+  /* The library checks it with the caller's rights and binds its real path. */
+  if (!a->o.workspace_dir) a->o.workspace_dir = ".";
+  a->o.caller = s->caller;
   a->o.config = s->config;
   a->o.ns = ns_of(cli, s);
   a->o.templates_dir = spec->templates_dir;
@@ -327,7 +326,6 @@ static int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
   }
   session_clear(&s);
   cli_spec_context_clear(&spec);
-  free(a.workspace_real);
   free(a.default_name);
   free(a.image_ref);
   return rc;
@@ -372,7 +370,7 @@ static int cmd_list(kiln_cli *cli, int argc, char **argv) {
     else if (c == 'h')
       return puts("usage: kiln container list [--all] [--json]\n\nYour containers: name, "
                   "project, image, status, and STALE when the project's image was rebuilt "
-                  "since the deploy.\n--all (root): everyone's."),
+                  "since the deploy.\n--all (admins): everyone's."),
              KILN_EXIT_OK;
     else
       return cli_usage(cli, "container list", "unknown option");

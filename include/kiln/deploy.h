@@ -7,10 +7,12 @@
  * names are global in the engine; a volume belongs to whoever created it
  * (label kiln.owner-uid).
  *
- * Ownership. Every call refuses containers and volumes whose kiln.owner-uid
- * label is not the caller's uid, unless owner->all_users is set and the
- * process runs as root (euid 0, e.g. through sudo). Errors for that have code
- * KILN_EXIT_FAILURE and say whose object it is. */
+ * Ownership. Who may touch what is the access module's answer
+ * (kiln/access.h): every call here refuses containers and volumes that
+ * kiln_access_owns() does not give to the caller, i.e. whose kiln.owner-uid
+ * label is not the caller's uid, unless all_users is set and the caller is
+ * an admin. Errors for that have code KILN_EXIT_FAILURE and say whose object
+ * it is. */
 #ifndef KILN_DEPLOY_H
 #define KILN_DEPLOY_H
 
@@ -20,15 +22,19 @@
 
 #include <jansson.h>
 
+#include "kiln/access.h"
 #include "kiln/config.h"
 #include "kiln/engine.h"
 #include "kiln/error.h"
 #include "kiln/spec.h"
 
-/* Who asks, and whether root asked to act for everyone. */
+/* Who asks (uid, gid), and whether they asked to act for everyone. The
+ * access module decides for the caller kiln_access_begin recorded when it
+ * is this uid (so admin powers come only from there); otherwise, and when
+ * none was recorded, for a non-admin with these ids. */
 typedef struct {
   uint32_t uid, gid;
-  bool all_users; /* honoured only when euid is 0 */
+  bool all_users; /* honoured only for admins (kiln_access_all_users) */
 } kiln_owner;
 
 /* ---- deploy ---- */
@@ -45,7 +51,8 @@ typedef struct {
   const char *image;          /* reference or id; required */
   const char *name;           /* container NAME (see above); required */
   const char *project;        /* kiln.project label; NULL = the image's label */
-  const char *workspace_dir;  /* host folder bind-mounted at the workspace; NULL = none */
+  const char *workspace_dir;  /* host folder bind-mounted at the workspace (relative: to the
+                                 current folder); checked with kiln_access_workspace; NULL = none */
   const char *const *volumes; /* "NAME:/path[:ro]" */
   size_t n_volumes;
   bool create_volumes;    /* create missing volumes instead of failing */
@@ -61,21 +68,26 @@ typedef struct {
   int64_t pids_limit;     /* 0 = engine default */
   const char *gpus;       /* "all", a count, or "ID,ID"; NULL = none */
   const char *gpu_memory; /* with runtime genv: GENV_GPU_MEMORY */
-  const char *runtime;    /* engine runtime; "genv" turns gpus into GENV_* env */
+  const char *runtime;    /* engine runtime, only from the site's list (kiln_access_runtime);
+                             "genv" turns gpus into GENV_* env */
   bool no_start;
-  const kiln_identity *identity; /* borrowed; required */
-  const kiln_config *config;     /* borrowed; required (limits, timeout) */
+  const kiln_caller *caller;     /* borrowed; required: who deploys (ids, name, rights) */
+  const kiln_config *config;     /* borrowed; required (limits, timeout, runtimes) */
   const char *ns;                /* image namespace; NULL = config->ns */
   const char *templates_dir;     /* where user-setup.sh is; NULL = kiln_templates_dir() */
   kiln_deploy_event_fn on_event; /* may be NULL */
   void *user;
-  bool all_users; /* root only: attach volumes of other users */
+  bool all_users; /* admins only (kiln_access_owns): attach volumes of other users */
 } kiln_deploy_options;
 
+/* Everything unset: no workspace, volumes, limits, GPUs or runtime; the
+ * image's command; started. */
 #define KILN_DEPLOY_OPTIONS_INIT                                                                   \
   {                                                                                                \
-    NULL, NULL, NULL, NULL, NULL, 0, false, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, NULL,     \
-        NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, false                                     \
+    .image = NULL, .name = NULL, .workspace_dir = NULL, .n_volumes = 0, .create_volumes = false,   \
+    .n_env = 0, .n_ports = 0, .n_command = 0, .memory = 0, .pids_limit = 0, .gpus = NULL,          \
+    .runtime = NULL, .no_start = false, .caller = NULL, .config = NULL, .ns = NULL,                \
+    .on_event = NULL, .all_users = false,                                                          \
   }
 
 typedef struct {
@@ -88,16 +100,28 @@ typedef struct {
   bool started;
 } kiln_deploy_result;
 
-/* Deploys opts->image as opts->identity. A labeled image (kiln, DS01 or AIME
- * user-setup labels for the caller's uid and gid) is created directly; any
- * other image is adapted first (a warning says why when it is labeled for
- * someone else). The command: opts->command, else the image's Cmd/Entrypoint
- * (Tty and OpenStdin keep a shell alive), else ["sleep","infinity"]. The
- * temporary container of an adaptation is removed on every path, including
- * SIGINT/SIGTERM/SIGHUP during the adaptation (handlers are installed only
- * for that time). Fills *result (free with kiln_deploy_result_clear).
- * Errors: name taken (code 1), over the container limit (1), missing volume
- * (1), no GPU runtime on the engine (3, container removed). */
+/* Deploys opts->image as opts->caller. First the access module decides,
+ * before anything is created: the caller may read the image
+ * (kiln_access_image, by the name given and the image's labels), use the
+ * runtime (kiln_access_runtime) and mount the workspace
+ * (kiln_access_workspace: its real path is bound). A labeled image (kiln,
+ * DS01 or AIME user-setup labels for the caller's uid and gid) is created
+ * directly; any other image is adapted first (a warning says why when it is
+ * labeled for someone else); the adaptation's temporary container mounts
+ * nothing. The container runs as the caller, with no-new-privileges unless
+ * the site allows container sudo, and with no other security option,
+ * capability, device, host namespace or bind mount than the workspace. The
+ * command: opts->command, else the image's Cmd/Entrypoint (Tty and
+ * OpenStdin keep a shell alive), else ["sleep","infinity"]. When kiln runs
+ * as root, a started container's workspace mount is checked against the
+ * folder that was checked (same device and inode); a mismatch removes the
+ * container. The temporary container of an adaptation is removed on every
+ * path, including SIGINT/SIGTERM/SIGHUP during the adaptation (handlers are
+ * installed only for that time). Fills *result (free with
+ * kiln_deploy_result_clear). Errors: refused by the access module (code 1),
+ * name taken (1), over the container limit (1), missing volume (1),
+ * workspace changed while deploying (1, container removed), no GPU runtime
+ * on the engine (3, container removed). */
 int kiln_deploy(kiln_engine *engine, const kiln_deploy_options *opts, kiln_deploy_result *result,
                 kiln_error **err);
 void kiln_deploy_result_clear(kiln_deploy_result *result);
@@ -124,6 +148,9 @@ json_t *kiln_container_list(kiln_engine *engine, const kiln_owner *owner, const 
 char *kiln_container_find(kiln_engine *engine, const char *name, const kiln_owner *owner,
                           kiln_error **err);
 
+/* Starts NAME. As root, the workspace bind mount is checked again first
+ * (kiln_access_workspace on its folder) and after the start (the mount is
+ * that folder); on a mismatch the container is stopped. */
 int kiln_container_start(kiln_engine *engine, const char *name, const kiln_owner *owner,
                          kiln_error **err);
 int kiln_container_stop(kiln_engine *engine, const char *name, const kiln_owner *owner,
@@ -138,8 +165,9 @@ int kiln_container_shell(kiln_engine *engine, const char *name, const kiln_owner
                          int *exit_code, kiln_error **err);
 
 /* Stops and removes NAME. With save, first commits it to save_as (NULL:
- * "<ns>-<uid>/<NAME>-saved:latest"), keeping its labels; *saved (may be
- * NULL) gets the reference (new string). */
+ * "<ns>-<uid>/<NAME>-saved:latest"), keeping its labels; the tag must pass
+ * kiln_access_tag (checked before anything changes). *saved (may be NULL)
+ * gets the reference (new string). */
 int kiln_container_retire(kiln_engine *engine, const char *name, const kiln_owner *owner, bool save,
                           const char *save_as, const char *ns, char **saved, kiln_error **err);
 

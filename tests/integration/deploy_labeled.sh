@@ -83,19 +83,29 @@ pass "stale"
 
 # DS01's labels count as labeled.
 as_user 1
+cd "$(workspace_of 1)" || exit 1
 labeled_image "$KT_PREFIX-ds01:1" "$SUDO_UID" ds01
 expect 0 "$KILN" container deploy "$KT_PREFIX-ds01:1" --name ds
 not_contains "$errout" "adapting"
 equals "$("$DOCKER" exec "$(engine_name ds)" id -u)" "$SUDO_UID" "DS01 image uid"
 
-# Ownership: another user cannot touch these containers, root --all-users can.
+# Ownership: another user cannot touch these containers, nor ask for
+# everyone's; an admin (real root) with --all-users can.
 expect 1 "$KILN" container stop proj
 contains "$errout" "you have no container named 'proj'"
-expect 0 "$KILN" container list --all
-contains "$out" "proj._.$DL_UID"
-unset SUDO_UID SUDO_GID SUDO_USER
 expect 1 "$KILN" container stop "proj._.$DL_UID"
-expect 0 "$KILN" container stop "proj._.$DL_UID" --all-users
+contains "$errout" "you have no container named 'proj._.$DL_UID'"
+expect 1 "$KILN" container list --all
+contains "$errout" "--all-users is for admins"
+not_contains "$out" "proj._.$DL_UID"
+expect 1 "$KILN" container stop "proj._.$DL_UID" --all-users
+contains "$errout" "--all-users is for admins"
+equals "$("$DOCKER" inspect -f '{{.State.Running}}' "$C")" true "the other user's container still runs"
+expect 0 as_admin "$KILN" container list --all
+contains "$out" "proj._.$DL_UID"
+expect 1 as_admin "$KILN" container stop "proj._.$DL_UID"
+expect 0 as_admin "$KILN" container stop "proj._.$DL_UID" --all-users
+equals "$("$DOCKER" inspect -f '{{.State.Running}}' "$C")" false "stopped by the admin"
 pass "ownership"
 
 no_temp_left "labeled"

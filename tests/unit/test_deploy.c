@@ -1,6 +1,7 @@
 /* Deploy internals without an engine: the create body (GPUs, Genv, mounts,
- * ports, env, limits, command), label reading, config parsing, the stream
- * demultiplexer. */
+ * ports, env, limits, command, and what it must never carry), the legacy
+ * adaptation's temporary container, ownership through the access module,
+ * label reading, config parsing, the stream demultiplexer. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +16,15 @@
 #include "util/json_cleanup.h"
 
 static char ident_name[] = "alice", ident_shell[] = "/bin/bash", config_ns[] = "kiln";
-static kiln_identity ident = {ident_name, 1722830498u, 1000, ident_shell};
-static kiln_config config = {.max_containers = 10, .max_volumes = 100, .ns = config_ns, .legacy_timeout = 300};
+static kiln_caller caller = {.id = {ident_name, 1722830498u, 1000, ident_shell}};
+static kiln_config config = {
+    .max_containers = 10, .max_volumes = 100, .ns = config_ns, .legacy_timeout = 300};
 
 static kiln_deploy_options base_opts(void) {
   kiln_deploy_options o = KILN_DEPLOY_OPTIONS_INIT;
   o.image = "kiln-1722830498/ml:latest";
   o.name = "ml";
-  o.identity = &ident;
+  o.caller = &caller;
   o.config = &config;
   return o;
 }
@@ -213,6 +215,154 @@ START_TEST(body_bad_values) {
 }
 END_TEST
 
+/* Every option kiln has, set at once: the body still carries nothing that
+ * reaches the host beyond the workspace (no privileges, capabilities,
+ * devices, host namespaces, other binds or security options). */
+static kiln_deploy_options full_opts(void) {
+  static const char *vols[] = {"data:/data", "models:/models:ro"};
+  static const char *env[] = {"A=1"};
+  static const char *ports[] = {"8888:8888"};
+  static const char *cmd[] = {"python3"};
+  kiln_deploy_options o = base_opts();
+  o.workspace_dir = "/home/alice/ml";
+  o.volumes = vols;
+  o.n_volumes = 2;
+  o.create_volumes = true;
+  o.env = env;
+  o.n_env = 1;
+  o.ports = ports;
+  o.n_ports = 1;
+  o.command = cmd;
+  o.n_command = 1;
+  o.memory = 1u << 30;
+  o.shm_size = 1u << 26;
+  o.nano_cpus = 2000000000u;
+  o.pids_limit = 100;
+  o.gpus = "all";
+  o.runtime = "nvidia";
+  o.project = "ml";
+  o.all_users = true;
+  return o;
+}
+
+static void assert_not_host(json_t *hc, const char *key) {
+  const char *v = json_string_value(json_object_get(hc, key));
+  ck_assert_msg(!v || strcmp(v, "host"), "%s is host", key);
+}
+
+START_TEST(body_never_privileged) {
+  kiln_deploy_options o = full_opts();
+  kiln_error *err = NULL;
+  _cleanup_json_ json_t *b = body_for(&o, "{\"Labels\":{\"kiln.workspace\":\"/work\"}}", &err);
+  ck_assert_ptr_nonnull(b);
+  json_t *hc = json_object_get(b, "HostConfig");
+  static const char *const never[] = {"Privileged",   "Devices",           "CapAdd",  "Binds",
+                                      "VolumesFrom",  "DeviceCgroupRules", "Sysctls", "Links",
+                                      "CgroupParent", "SecurityOpt-extra", NULL};
+  for (size_t i = 0; never[i]; i++)
+    ck_assert_msg(!json_object_get(hc, never[i]), "HostConfig.%s is set", never[i]);
+  ck_assert_ptr_null(json_object_get(b, "Privileged"));
+  ck_assert_ptr_null(json_object_get(b, "Volumes"));
+  static const char *const ns_keys[] = {"PidMode",    "NetworkMode",  "IpcMode", "UTSMode",
+                                        "UsernsMode", "CgroupnsMode", NULL};
+  for (size_t i = 0; ns_keys[i]; i++)
+    assert_not_host(hc, ns_keys[i]);
+  _cleanup_free_ char *sec = json_dumps(json_object_get(hc, "SecurityOpt"), JSON_COMPACT);
+  ck_assert_str_eq(sec, "[\"no-new-privileges\"]");
+  /* One bind, the workspace; the rest are named volumes. */
+  size_t i, binds = 0;
+  json_t *m;
+  json_array_foreach(json_object_get(hc, "Mounts"), i, m) {
+    const char *type = path_str(m, "Type", NULL);
+    if (!strcmp(type, "bind")) {
+      binds++;
+      ck_assert_str_eq(path_str(m, "Source", NULL), "/home/alice/ml");
+      ck_assert_str_eq(path_str(m, "Target", NULL), "/work");
+    } else {
+      ck_assert_str_eq(type, "volume");
+    }
+  }
+  ck_assert_uint_eq(binds, 1);
+  ck_assert_uint_eq(json_array_size(json_object_get(hc, "Mounts")), 3);
+  ck_assert_str_eq(path_str(b, "User", NULL), "1722830498:1000");
+}
+END_TEST
+
+START_TEST(body_container_sudo_site) {
+  kiln_config sudo_site = config;
+  sudo_site.container_sudo = true;
+  kiln_deploy_options o = full_opts();
+  o.config = &sudo_site;
+  kiln_error *err = NULL;
+  _cleanup_json_ json_t *b = body_for(&o, "{}", &err);
+  ck_assert_ptr_nonnull(b);
+  ck_assert_ptr_null(json_object_get(json_object_get(b, "HostConfig"), "SecurityOpt"));
+  ck_assert_ptr_null(json_object_get(json_object_get(b, "HostConfig"), "Privileged"));
+}
+END_TEST
+
+/* The legacy adaptation runs as root: it must mount nothing of the user. */
+START_TEST(temp_body_mounts_nothing) {
+  kiln_deploy_options o = full_opts();
+  _cleanup_json_ json_t *base = json_loads("{\"Labels\":{\"kiln.workspace\":\"/w\"}}", 0, NULL);
+  _cleanup_json_ json_t *b = kiln_deploy_temp_body(&o, "sha256:base", base, "alice", "echo setup");
+  ck_assert_ptr_nonnull(b);
+  json_t *hc = json_object_get(b, "HostConfig");
+  _cleanup_free_ char *hc_text = json_dumps(hc, JSON_COMPACT | JSON_SORT_KEYS);
+  ck_assert_str_eq(hc_text, "{\"AutoRemove\":false}");
+  ck_assert_ptr_null(json_object_get(b, "Volumes"));
+  ck_assert_ptr_null(json_object_get(b, "Mounts"));
+  ck_assert_str_eq(path_str(b, "Image", NULL), "sha256:base");
+  ck_assert_str_eq(path_str(b, "User", NULL), "0:0");
+  json_t *labels = json_object_get(b, "Labels");
+  ck_assert_str_eq(kiln_label(labels, KILN_LABEL_TEMP), "true");
+  ck_assert_str_eq(kiln_label(labels, KILN_LABEL_OWNER_UID), "1722830498");
+  json_t *entry = json_object_get(b, "Entrypoint");
+  ck_assert_str_eq(json_string_value(json_array_get(entry, 4)), "alice");
+  ck_assert_str_eq(json_string_value(json_array_get(entry, 10)), "/w");
+}
+END_TEST
+
+/* Without a recorded caller (this test program), an owner is a non-admin:
+ * only its own objects, and all_users gives nothing more. */
+START_TEST(ownership_through_access) {
+  ck_assert_ptr_null(kiln_access_caller());
+  kiln_owner me = {.uid = 1000, .gid = 1000, .all_users = false};
+  kiln_owner me_all = {.uid = 1000, .gid = 1000, .all_users = true};
+  _cleanup_json_ json_t *mine = json_pack("{s:s}", KILN_LABEL_OWNER_UID, "1000");
+  _cleanup_json_ json_t *theirs = json_pack("{s:s}", KILN_LABEL_OWNER_UID, "1001");
+  _cleanup_json_ json_t *odd = json_pack("{s:s}", KILN_LABEL_OWNER_UID, "1000x");
+  ck_assert(kiln_owner_owns(&me, mine));
+  ck_assert(!kiln_owner_owns(&me, theirs));
+  ck_assert(!kiln_owner_owns(&me, odd));
+  ck_assert(!kiln_owner_owns(&me, NULL));
+  ck_assert(!kiln_owner_owns(&me_all, theirs));
+  ck_assert(!kiln_owner_all_users(&me_all));
+  kiln_caller fallback;
+  const kiln_caller *c = kiln_owner_caller(&me_all, &fallback);
+  ck_assert_uint_eq(c->id.uid, 1000);
+  ck_assert(!c->admin);
+  /* An admin caller (as the access module makes one) may act for all. */
+  kiln_caller admin = {.id = {ident_name, 0, 0, ident_shell}, .admin = true};
+  ck_assert(kiln_access_owns(&admin, theirs, true));
+  ck_assert(!kiln_access_owns(&admin, theirs, false));
+  ck_assert(!kiln_access_owns(&caller, theirs, true));
+}
+END_TEST
+
+START_TEST(label_ids) {
+  uint32_t v = 0;
+  _cleanup_json_ json_t *l =
+      json_pack("{s:s, s:s, s:s, s:s}", "a", "42", "b", "-1", "c", "4294967296", "d", "");
+  ck_assert(kiln_label_id(l, "a", &v));
+  ck_assert_uint_eq(v, 42);
+  ck_assert(!kiln_label_id(l, "b", &v));
+  ck_assert(!kiln_label_id(l, "c", &v));
+  ck_assert(!kiln_label_id(l, "d", &v));
+  ck_assert(!kiln_label_id(l, "missing", &v));
+}
+END_TEST
+
 START_TEST(setup_labels) {
   uint32_t u = 0, g = 0;
   _cleanup_json_ json_t *mine = json_pack("{s:s, s:s, s:s}", KILN_LABEL_USER_SETUP, "true",
@@ -326,7 +476,14 @@ static Suite *deploy_suite(void) {
   tcase_add_test(body, body_gpu_memory_needs_genv);
   tcase_add_test(body, body_volumes_ports_env_limits);
   tcase_add_test(body, body_bad_values);
+  tcase_add_test(body, body_never_privileged);
+  tcase_add_test(body, body_container_sudo_site);
+  tcase_add_test(body, temp_body_mounts_nothing);
   suite_add_tcase(s, body);
+  TCase *owner = tcase_create("ownership");
+  tcase_add_test(owner, ownership_through_access);
+  tcase_add_test(owner, label_ids);
+  suite_add_tcase(s, owner);
   TCase *other = tcase_create("labels, config, streams");
   tcase_add_test(other, setup_labels);
   tcase_add_test(other, config_parse);
