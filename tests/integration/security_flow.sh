@@ -34,6 +34,8 @@ flow() {
 
   expect 0 sec_kiln "$u" "$dir" container shell app -- id -u </dev/null
   equals "$(tr -d '\r' <<<"$out")" "$uid" "$mode $u: piped 'container shell app -- id -u'"
+  expect 0 sec_kiln "$u" "$dir" container shell app <<<"id -u"
+  equals "$(tr -d '\r' <<<"$out" | grep -x '[0-9]*' | tail -1)" "$uid" "$mode $u: 'echo id -u | container shell app'"
   expect 0 sec_kiln "$u" "$dir" container shell app -- sh -c 'cat /workspace/notes.txt; touch /workspace/made-inside' </dev/null
   contains "$out" "hello from $u"
   equals "$(stat -c %u "$dir/made-inside" 2>/dev/null)" "$uid" "$mode $u: owner of a file made in the workspace"
@@ -60,6 +62,12 @@ flow() {
   contains "$out" "app"
   expect 0 sec_kiln "$u" "$dir" image-list
   contains "$out" "app"
+
+  # A base image kiln did not build: adapted once for this user, then run as them.
+  works "$mode $u: container deploy $KT_BASE" sec_kiln "$u" "$dir" container deploy "$KT_BASE" --name plain
+  user=$("$DOCKER" inspect -f '{{.Config.User}}' "plain._.$uid" 2>/dev/null)
+  equals "${user%%:*}" "$uid" "$mode $u: user of the adapted container"
+  works "$mode $u: container retire plain" sec_kiln "$u" "$dir" container retire plain
 
   works "$mode $u: container retire" sec_kiln "$u" "$dir" container retire app
   "$DOCKER" inspect "$cname" >/dev/null 2>&1 && fail "$mode $u: $cname still there after retire"
