@@ -66,7 +66,10 @@ sec_cleanup() {
   rm -f "$SEC_SUDOERS"
   sec_remove_objects
   for u in $SEC_USERS; do
-    id "$u" >/dev/null 2>&1 && userdel -r -f "$u" >/dev/null 2>&1
+    for _ in 1 2 3 4 5; do
+      id "$u" >/dev/null 2>&1 || break
+      userdel -r -f "$u" >/dev/null 2>&1 || sleep 1
+    done
   done
   # What a refused export might have written all the same.
   rm -f /etc/kiln-evil-$$* /root/kiln-evil-$$* /etc/"$SEC_NS"-* /root/"$SEC_NS"-*
@@ -118,12 +121,16 @@ sec_image() { echo "$SEC_NS-$(sec_uid "$1")/${2:-app}:latest"; }
 # Users, install, sudoers. Exits on any set-up failure (not a check).
 sec_setup() {
   local u
+  local groups try
   for u in $SEC_USERS; do
-    if [ "$u" = "$SEC_S" ]; then
-      useradd -m -s /bin/bash "$u" || { echo "useradd $u failed" >&2; exit 1; }
-    else
-      useradd -m -s /bin/bash -G docker "$u" || { echo "useradd $u failed" >&2; exit 1; }
-    fi
+    groups=(-G docker)
+    [ "$u" = "$SEC_S" ] && groups=()
+    # useradd fails while another process holds the passwd lock: retry.
+    for try in 1 2 3 4 5 6; do
+      useradd -m -s /bin/bash "${groups[@]}" "$u" && break
+      [ "$try" -eq 6 ] && { echo "useradd $u failed" >&2; exit 1; }
+      sleep 1
+    done
     chmod 0755 "$(sec_home "$u")" # readable homes: the harder case for the checks
     SEC_UIDS="$SEC_UIDS $(sec_uid "$u")"
   done
