@@ -53,7 +53,7 @@ gone "ws._.$suid" "sudo: container with --runtime whatever"
 unchanged "$before" "sudo: refused deploy flags" "$suid"
 
 # ---- files: written and read with the caller's rights ----
-listing() { ls -A "$1" | LC_ALL=C sort; }
+listing() { find "$1" -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort; }
 new_files() { LC_ALL=C comm -13 <(echo "$1") <(listing "$2") | tr '\n' ' '; }
 etc_before=$(listing /etc)
 root_before=$(listing /root)
@@ -111,8 +111,10 @@ unchanged "$before" "sudo: refused root/sudo specs" "$suid"
 for u in "$A" "$S"; do
   d=$(sec_home "$u")/proj
   m="$(sec_mode "$u") $u"
+  via=()
+  [ "$u" = "$S" ] && via=(sudo -n)
   refused 1 '--host|admin' "$m: --host" \
-    sec_as "$u" "$d" $([ "$u" = "$S" ] && echo sudo -n) "$SEC_BIN/kiln" --host unix:///var/run/docker.sock image list
+    sec_as "$u" "$d" "${via[@]}" "$SEC_BIN/kiln" --host unix:///var/run/docker.sock image list
   refused 1 'admin' "$m: image list --all" sec_kiln "$u" "$d" image list --all
   refused 1 'admin' "$m: container list --all" sec_kiln "$u" "$d" container list --all
   refused 1 'admin' "$m: gc --all-users" sec_kiln "$u" "$d" gc --all-users --dry-run

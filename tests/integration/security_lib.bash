@@ -166,6 +166,7 @@ gone() {
 refused() {
   local code=$1 re=$2 what=$3
   shift 3
+  # shellcheck disable=SC2034 # out: for the caller, as expect sets it
   out=$("$@" 2>"$KT_TMP/.stderr")
   local got=$? why=""
   errout=$(cat "$KT_TMP/.stderr")

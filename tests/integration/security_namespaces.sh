@@ -99,9 +99,11 @@ attacks() {
     else
       fail "$m: import of an archive tagged $vimg: loaded as: $out"
     fi ;;
-  1) [ "$(grep -c . <<<"$errout")" -eq 1 ] && grep -qi namespace <<<"$errout" &&
-       pass "$m: import of an archive tagged $vimg: refused: $errout" ||
-       fail "$m: import of an archive tagged $vimg: expected one line naming the namespace: $errout" ;;
+  1) if [ "$(grep -c . <<<"$errout")" -eq 1 ] && grep -qi namespace <<<"$errout"; then
+       pass "$m: import of an archive tagged $vimg: refused: $errout"
+     else
+       fail "$m: import of an archive tagged $vimg: expected one line naming the namespace: $errout"
+     fi ;;
   *) fail "$m: import of an archive tagged $vimg exited $rc: $(tail -c 800 <<<"$errout")" ;;
   esac
   equals "$(image_id "$vimg")" "$vimg_id" "$m: image import of an archive tagged $vimg: victim's tag"
