@@ -339,7 +339,6 @@ static int push_one(kiln_cli *cli, session *s, const opt_result *o, const char *
   if (r == 0) {
     kiln_transfer_options to = {
         .caller = s->caller, .ns = ns_of(cli, s), .auth = &auth, .on_layer = on_layer, .user = cli};
-    cli_info(cli, "pushing %s to %s\n", local, remote);
     r = kiln_image_push(s->engine, local, remote, &to, err);
   }
   kiln_registry_auth_clear(&auth);

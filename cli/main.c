@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "kiln/config.h"
+#include "sanitize/sanitize.h"
 
 static int cmd_version(kiln_cli *cli, int argc, char **argv);
 static int cmd_help(kiln_cli *cli, int argc, char **argv);
@@ -118,9 +119,25 @@ static int run_command(kiln_cli *cli, int argc, char **argv) {
   return cli_usage(cli, NULL, "unknown command '%s'", argv[0]);
 }
 
+/* What only the caller's rights decide, before any command runs: a valid
+ * namespace, --host only for admins, and a word about ignored overrides. */
+static int check_globals(kiln_cli *cli, kiln_error **err) {
+  if (cli->ns && kiln_check_project_name(cli->ns, false, err) < 0)
+    return kiln_error_prefix(err, "namespace '%s' (--namespace or KILN_NAMESPACE)", cli->ns);
+  if (cli->host && !cli->caller->admin)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "--host is for admins: kiln talks to the engine the site configured");
+  const char *ignored = kiln_env_ignored();
+  if (ignored && !cli->quiet)
+    fprintf(stderr,
+            "kiln: warning: %s is ignored: only admins may change kiln's settings through the "
+            "environment\n",
+            ignored);
+  return 0;
+}
+
 /* Every command runs for one caller under one site configuration
- * (kiln/access.h); the site's namespace applies unless overridden, and the
- * engine address may only be changed by an admin. */
+ * (kiln/access.h); the site's namespace applies unless overridden. */
 static int run_as_caller(kiln_cli *cli, int argc, char **argv) {
   if (!strcmp(argv[0], "help") || !strcmp(argv[0], "version")) return run_command(cli, argc, argv);
   kiln_config config;
@@ -129,19 +146,9 @@ static int run_as_caller(kiln_cli *cli, int argc, char **argv) {
   if (kiln_access_begin(&config, &caller, &err) < 0) return cli_fail(cli, err);
   cli->config = &config;
   cli->caller = &caller;
+  int code = check_globals(cli, &err) < 0 ? cli_fail(cli, err) : -1;
   if (!cli->ns) cli->ns = config.ns;
-  const char *ignored = kiln_env_ignored();
-  if (ignored && !cli->quiet)
-    fprintf(stderr,
-            "kiln: warning: %s is ignored: only admins may change kiln's settings "
-            "through the environment\n",
-            ignored);
-  int code;
-  if (cli->host && !caller.admin)
-    code =
-        cli_usage(cli, NULL, "--host is for admins: kiln talks to the engine the site configured");
-  else
-    code = run_command(cli, argc, argv);
+  if (code < 0) code = run_command(cli, argc, argv);
   kiln_caller_clear(&caller);
   kiln_config_clear(&config);
   return code;

@@ -377,8 +377,25 @@ static char *find_in(const char *dir) {
   return NULL;
 }
 
+/* No kiln.yaml found in dir: say whether it is missing or unreadable (under
+ * sudo kiln looks with the caller's rights). */
+static void not_found(const char *dir, kiln_error **err) {
+  _cleanup_free_ char *candidate = NULL;
+  struct stat st;
+  if (asprintf(&candidate, "%s/kiln.yaml", dir) >= 0 && stat(candidate, &st) < 0 &&
+      errno == EACCES) {
+    kiln_error_errno(err, EACCES, "cannot read %s", candidate);
+    return;
+  }
+  kiln_error_set(err, KILN_EXIT_USAGE, "no kiln.yaml in %s", dir);
+}
+
 char *kiln_spec_locate(const char *path, kiln_error **err) {
   struct stat st;
+  if (path && stat(path, &st) < 0 && errno == EACCES) {
+    kiln_error_errno(err, EACCES, "cannot read %s", path);
+    return NULL;
+  }
   if (path && stat(path, &st) < 0) {
     kiln_error_set(err, KILN_EXIT_USAGE,
                    "%s does not exist; expected a kiln.yaml or a folder holding one", path);
@@ -391,7 +408,7 @@ char *kiln_spec_locate(const char *path, kiln_error **err) {
   }
   if (path) {
     char *found = find_in(path);
-    if (!found) kiln_error_set(err, KILN_EXIT_USAGE, "no kiln.yaml in %s", path);
+    if (!found) not_found(path, err);
     return found;
   }
   _cleanup_free_ char *cwd = getcwd(NULL, 0);

@@ -90,10 +90,16 @@ pass "engine unreachable, bad socket, bad address"
 
 # A user (the simulated sudo caller) cannot point kiln at another engine:
 # --host is refused, DOCKER_HOST is ignored with a warning.
-expect 2 "$KILN" --host "unix://$KT_TMP/not-a-socket" image list
+expect 1 "$KILN" --host "unix://$KT_TMP/not-a-socket" image list
 contains "$errout" "--host is for admins"
 expect 0 env DOCKER_HOST=tcp://127.0.0.1:1 "$KILN" image list
 contains "$errout" "warning: DOCKER_HOST is ignored"
 pass "engine choice is for admins"
+
+# A namespace is one name: a '/' would reach into another user's namespace.
+expect 2 "$KILN" --namespace "$KT_PREFIX-1/x" image create "$good"
+contains "$errout" "namespace '$KT_PREFIX-1/x' (--namespace or KILN_NAMESPACE)"
+expect 2 env KILN_NAMESPACE="a/b" "$KILN" image list
+pass "namespace is one name"
 
 kt_finish
