@@ -158,7 +158,7 @@ char *kiln_namespace_ref(const char *ns, uint32_t uid, const char *project, cons
  * for ns; false otherwise. */
 static bool namespace_uid(const char *ref, const char *ns, uint32_t *uid) {
   size_t nl = ns ? strlen(ns) : 0;
-  if (!nl || strncmp(ref, ns, nl) || ref[nl] != '-') return false;
+  if (!nl || strchr(ns, '/') || strncmp(ref, ns, nl) || ref[nl] != '-') return false;
   const char *digits = ref + nl + 1, *p = digits;
   uint64_t v = 0;
   for (; *p >= '0' && *p <= '9' && v <= KILN_MAX_ID; p++)

@@ -80,6 +80,15 @@ START_TEST(tags_only_in_own_namespace) {
 }
 END_TEST
 
+/* A namespace holding '/' would name a path inside another namespace. */
+START_TEST(namespace_with_a_slash_owns_nothing) {
+  kiln_caller c = alice();
+  kiln_error *err = NULL;
+  assert_refused(kiln_access_tag(&c, "kiln-1001/x", "kiln-1001/x-1000/app:latest", &err), &err,
+                 "you may only create or move tags in your own namespace");
+}
+END_TEST
+
 START_TEST(admins_tag_anywhere) {
   kiln_caller c = admin();
   kiln_error *err = NULL;
@@ -341,6 +350,7 @@ static Suite *access_suite(void) {
   TCase *t = tcase_create("decisions");
   tcase_add_test(t, namespace_ref_is_the_one_name_rule);
   tcase_add_test(t, tags_only_in_own_namespace);
+  tcase_add_test(t, namespace_with_a_slash_owns_nothing);
   tcase_add_test(t, admins_tag_anywhere);
   tcase_add_test(t, others_images_are_private);
   tcase_add_test(t, build_only_for_yourself);
