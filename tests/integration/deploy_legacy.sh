@@ -124,7 +124,7 @@ done
 tmp=$(admin_temps)
 [ -n "$tmp" ] || fail "no temporary container appeared"
 # The adaptation runs as root in the image: it mounts nothing of the user.
-[ -z "$tmp" ] || equals "$("$DOCKER" inspect -f '{{len .Mounts}} {{json .HostConfig.Binds}} {{json .HostConfig.Mounts}} {{.HostConfig.Privileged}}' $tmp)" \
+[ -z "$tmp" ] || equals "$("$DOCKER" inspect -f '{{len .Mounts}} {{json .HostConfig.Binds}} {{json .HostConfig.Mounts}} {{.HostConfig.Privileged}}' "$tmp")" \
   "0 null null false" "mounts of the temporary container"
 kill -INT $ps
 wait $ps
