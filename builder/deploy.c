@@ -86,7 +86,7 @@ kiln_image_setup kiln_image_setup_of(json_t *labels, uint32_t uid, uint32_t gid,
 }
 
 const kiln_caller *kiln_owner_caller(const kiln_owner *owner, kiln_caller *fallback) {
-  const kiln_caller *c = kiln_access_caller();
+  const kiln_caller *c = owner->caller;
   if (c && c->id.uid == owner->uid) return c;
   memset(fallback, 0, sizeof *fallback);
   fallback->id.uid = owner->uid;
@@ -754,7 +754,8 @@ static char *adapt(kiln_engine *engine, const kiln_deploy_options *o, const char
 /* ---- volumes and limits ---- */
 
 static int check_volumes(kiln_engine *engine, const kiln_deploy_options *o, kiln_error **err) {
-  kiln_owner owner = {.uid = o->caller->id.uid, .gid = o->caller->id.gid, .all_users = false};
+  kiln_owner owner = {
+      .uid = o->caller->id.uid, .gid = o->caller->id.gid, .all_users = false, .caller = o->caller};
   for (size_t i = 0; i < o->n_volumes; i++) {
     _cleanup_free_ char *name = NULL, *target = NULL;
     bool ro;

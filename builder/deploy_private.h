@@ -43,7 +43,7 @@ const char *kiln_label(json_t *labels, const char *key);
 /* Reads a decimal id label; false when absent or not a number. */
 bool kiln_label_id(json_t *labels, const char *key, uint32_t *out);
 
-/* The caller owner speaks for: kiln_access_caller() when it is owner->uid,
+/* The caller owner speaks for: owner->caller when it is owner->uid,
  * else a non-admin with owner's uid and gid, written to *fallback (which
  * then holds no allocations: nothing to clear). Borrowed. */
 const kiln_caller *kiln_owner_caller(const kiln_owner *owner, kiln_caller *fallback);
@@ -70,11 +70,12 @@ int kiln_workspace_mount_check(kiln_engine *engine, const char *id, const char *
 
 /* ---- lock files (lock.c) ---- */
 
-/* /run/kiln (root), $XDG_RUNTIME_DIR/kiln, or a private /tmp/kiln-<euid>.
- * New string or NULL with *err set. */
+/* The host-wide lock folder /run/kiln, whatever the mode or environment
+ * (root creates it sticky; see lock.c). New string or NULL with *err set. */
 char *kiln_lock_dir(kiln_error **err);
-/* Takes an exclusive flock on <lock dir>/<name>.lock, waiting for it; gives
- * up when *interrupted becomes non-zero (interrupted may be NULL). Returns
+/* Takes an exclusive flock on <lock dir>/<name>.lock, waiting for it at
+ * most KILN_LOCK_WAIT_S; gives up when *interrupted becomes non-zero
+ * (interrupted may be NULL). Returns
  * the fd (release with kiln_lock_release) or -1. */
 int kiln_lock_acquire(const char *name, volatile sig_atomic_t *interrupted, kiln_error **err);
 void kiln_lock_release(int fd);

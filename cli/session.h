@@ -36,7 +36,10 @@ static inline int session_open(kiln_cli *cli, session *s, bool all_users, kiln_e
   s->identity = &cli->caller->id;
   if (all_users && kiln_access_all_users(cli->caller, err) < 0) return -1;
   if (!(s->engine = cli_engine_open(cli, err))) return -1;
-  s->owner = (kiln_owner){s->identity->uid, s->identity->gid, all_users};
+  s->owner = (kiln_owner){.uid = s->identity->uid,
+                          .gid = s->identity->gid,
+                          .all_users = all_users,
+                          .caller = cli->caller};
   return 0;
 }
 

@@ -29,12 +29,12 @@
 #include "kiln/spec.h"
 
 /* Who asks (uid, gid), and whether they asked to act for everyone. The
- * access module decides for the caller kiln_access_begin recorded when it
- * is this uid (so admin powers come only from there); otherwise, and when
- * none was recorded, for a non-admin with these ids. */
+ * access module decides for caller when it is set; otherwise for a non-admin
+ * with these ids (admin powers come only from a kiln_caller). */
 typedef struct {
   uint32_t uid, gid;
-  bool all_users; /* honoured only for admins (kiln_access_all_users) */
+  bool all_users;            /* honoured only for admins (kiln_access_all_users) */
+  const kiln_caller *caller; /* borrowed; may be NULL */
 } kiln_owner;
 
 /* ---- deploy ---- */
