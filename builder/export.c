@@ -306,6 +306,8 @@ static int resolve_target(const kiln_export_options *opts, export_target *t, kil
                           "FILE.tar)",
                           out);
   if (!(t->dir = strdup(out))) return oom(err);
+  for (size_t n = strlen(t->dir); n > 1 && t->dir[n - 1] == '/'; n--)
+    t->dir[n - 1] = '\0'; /* "~/" gives ~/name, not ~//name */
   return 0;
 }
 
