@@ -225,13 +225,6 @@ static char *relabel(kiln_engine *engine, const char *image_id, uint32_t uid, js
   return b.id;
 }
 
-static bool owned_by(json_t *labels, uint32_t uid) {
-  char value[16];
-  snprintf(value, sizeof value, "%" PRIu32, uid);
-  const char *owner = json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID));
-  return owner && !strcmp(owner, value);
-}
-
 static int tag_all(kiln_engine *engine, const char *image_id, json_t *tags, kiln_error **err) {
   size_t i;
   json_t *t;
@@ -256,7 +249,7 @@ int kiln_image_adopt(kiln_engine *engine, const kiln_caller *c, const char *ns,
   json_t *config = json_object_get(info, "Config");
   const char *id = json_string_value(json_object_get(info, "Id"));
   if (!id) return kiln_error_set(err, KILN_EXIT_ENGINE, "image %.19s has no id", image_id);
-  if (owned_by(json_object_get(config, "Labels"), c->id.uid)) {
+  if (kiln_access_owns(c, json_object_get(config, "Labels"), false)) {
     if (tag_all(engine, id, tags, err) < 0) return -1;
     if (!(*new_id = strdup(id))) return oom(err);
     return 0;
