@@ -203,11 +203,8 @@ static const char list_help[] =
 /* "yes" when the spec at the image's kiln.spec-path would build something
  * else now, "no" when not, "?" when the spec cannot be read or the image is
  * someone else's (their spec resolves with their identity, not ours). */
-static const char *staleness(kiln_cli *cli, json_t *labels, uint32_t caller) {
-  char me[16];
-  snprintf(me, sizeof me, "%u", caller);
-  const char *owner = json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID));
-  if (!owner || strcmp(owner, me)) return "?";
+static const char *staleness(kiln_cli *cli, json_t *labels) {
+  if (!kiln_access_owns(cli->caller, labels, false)) return "?";
   const char *spec_path = json_string_value(json_object_get(labels, KILN_LABEL_SPEC_PATH));
   const char *want_spec = json_string_value(json_object_get(labels, KILN_LABEL_SPEC_SHA256));
   const char *want_ctx = json_string_value(json_object_get(labels, KILN_LABEL_CONTEXT_SHA256));
@@ -245,14 +242,14 @@ static void human_size(json_int_t bytes, char *out, size_t n) {
   snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
-static void list_row(kiln_cli *cli, json_t *img, uint32_t caller) {
+static void list_row(kiln_cli *cli, json_t *img) {
   json_t *labels = json_object_get(img, "Labels");
   const char *tag = json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0));
   const char *project = json_string_value(json_object_get(labels, KILN_LABEL_PROJECT));
   const char *uid = json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID));
   json_int_t size = json_integer_value(json_object_get(img, "Size"));
   time_t created = (time_t)json_integer_value(json_object_get(img, "Created"));
-  const char *stale = staleness(cli, labels, caller);
+  const char *stale = staleness(cli, labels);
   char when[32], sz[32];
   struct tm tm;
   strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&created, &tm));
@@ -296,7 +293,7 @@ static int image_list(kiln_cli *cli, int argc, char **argv) {
     printf("%-16s %-40s %10s  %-16s %s\n", "PROJECT", "IMAGE", "SIZE", "CREATED", "STALE");
   size_t i;
   json_t *img;
-  json_array_foreach(list, i, img) list_row(cli, img, caller);
+  json_array_foreach(list, i, img) list_row(cli, img);
   json_decref(list);
   return KILN_EXIT_OK;
 }
