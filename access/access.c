@@ -270,6 +270,14 @@ int kiln_access_runtime(const kiln_caller *c, const kiln_config *cfg, const char
                         runtime, cfg->runtimes.n ? allowed : "none", KILN_CONFIG_DEFAULT_PATH);
 }
 
+int kiln_access_host_port(const kiln_caller *c, unsigned port, kiln_error **err) {
+  if (c->admin || port >= 1024) return 0;
+  return kiln_error_set(err, KILN_EXIT_FAILURE,
+                        "host port %u is below 1024, which only root may bind on the host; "
+                        "publish on a port from 1024 up (e.g. -p %u:CONTAINER)",
+                        port, port + 8000);
+}
+
 bool kiln_access_no_new_privileges(const kiln_config *cfg) {
   return !cfg->container_sudo;
 }

@@ -161,7 +161,8 @@ static int add_env_pair(json_t *env, const char *key, const char *value, kiln_er
 }
 
 /* "HOST:CONT[/proto]" or "CONT[/proto]" → ExposedPorts and PortBindings. */
-static int add_port(json_t *exposed, json_t *bindings, const char *spec, kiln_error **err) {
+static int add_port(const kiln_caller *caller, json_t *exposed, json_t *bindings, const char *spec,
+                    kiln_error **err) {
   char host[16] = "", cont[16], proto[8] = "tcp";
   const char *colon = strchr(spec, ':');
   const char *cont_part = colon ? colon + 1 : spec;
@@ -174,8 +175,11 @@ static int add_port(json_t *exposed, json_t *bindings, const char *spec, kiln_er
   if (colon) snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
   snprintf(cont, sizeof cont, "%.*s", (int)cont_len, cont_part);
   if (slash) snprintf(proto, sizeof proto, "%s", slash + 1);
-  uint16_t port;
-  if ((colon && kiln_parse_port(host, &port, err) < 0) || kiln_parse_port(cont, &port, err) < 0)
+  uint16_t port, host_port = 0;
+  if ((colon && kiln_parse_port(host, &host_port, err) < 0) ||
+      kiln_parse_port(cont, &port, err) < 0)
+    return kiln_error_prefix(err, "-p '%s'", spec);
+  if (colon && kiln_access_host_port(caller, host_port, err) < 0)
     return kiln_error_prefix(err, "-p '%s'", spec);
   char key[32];
   snprintf(key, sizeof key, "%s/%s", cont, proto);
@@ -323,8 +327,8 @@ json_t *kiln_deploy_create_body(const kiln_deploy_options *o, const char *image_
   for (size_t i = 0; i < o->n_env; i++)
     if (add_env(env, o->env[i], err) < 0) return NULL;
   for (size_t i = 0; i < o->n_ports; i++)
-    if (add_port(json_object_get(body, "ExposedPorts"), json_object_get(hc, "PortBindings"),
-                 o->ports[i], err) < 0)
+    if (add_port(o->caller, json_object_get(body, "ExposedPorts"),
+                 json_object_get(hc, "PortBindings"), o->ports[i], err) < 0)
       return NULL;
   if (add_mounts(o, workspace, json_object_get(hc, "Mounts"), err) < 0 ||
       add_limits(o, hc, err) < 0 || add_gpus(o, env, hc, err) < 0 || add_security(o, hc, err) < 0 ||

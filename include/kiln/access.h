@@ -107,6 +107,11 @@ int kiln_access_all_users(const kiln_caller *c, kiln_error **err);
 int kiln_access_runtime(const kiln_caller *c, const kiln_config *cfg, const char *runtime,
                         kiln_error **err);
 
+/* May c publish a container port on host port `port`? Ports below 1024
+ * belong to the host's services (ssh, http), which only root may bind:
+ * admins only. */
+int kiln_access_host_port(const kiln_caller *c, unsigned port, kiln_error **err);
+
 /* Whether containers get no-new-privileges (true unless the site allows
  * container_sudo). */
 bool kiln_access_no_new_privileges(const kiln_config *cfg);

@@ -186,6 +186,16 @@ START_TEST(owners_and_all_users) {
 }
 END_TEST
 
+START_TEST(privileged_host_ports_for_admins) {
+  kiln_caller c = alice(), a = admin();
+  kiln_error *err = NULL;
+  assert_refused(kiln_access_host_port(&c, 22, &err), &err, "host port 22 is below 1024");
+  assert_refused(kiln_access_host_port(&c, 1023, &err), &err, "host port 1023 is below 1024");
+  assert_allowed(kiln_access_host_port(&c, 1024, &err), &err);
+  assert_allowed(kiln_access_host_port(&a, 80, &err), &err);
+}
+END_TEST
+
 START_TEST(runtimes_from_the_site_list) {
   kiln_caller c = alice();
   kiln_config cfg;
@@ -356,6 +366,7 @@ static Suite *access_suite(void) {
   tcase_add_test(t, build_only_for_yourself);
   tcase_add_test(t, owners_and_all_users);
   tcase_add_test(t, runtimes_from_the_site_list);
+  tcase_add_test(t, privileged_host_ports_for_admins);
   tcase_add_test(t, workspace_refuses_system_and_foreign_folders);
   tcase_add_test(t, tarballs_by_manifest_owner);
   suite_add_tcase(s, t);
