@@ -63,7 +63,10 @@ static const char exit_codes_text[] =
     "error.\n"
     "DS01 names work too: image-create, image-update, image-list, image-retire,\n"
     "container-deploy, container-list, container-retire.\n"
-    "Run 'kiln COMMAND --help' for a command's options.\n";
+    "Run 'kiln COMMAND --help' for a command's options.\n"
+    "\n"
+    "Shared servers: members of the docker group are root-equivalent; users outside it\n"
+    "run 'sudo kiln ...' (README, \"Security model\").\n";
 
 static int cmd_help(kiln_cli *cli, int argc, char **argv) {
   (void)cli;

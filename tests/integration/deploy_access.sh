@@ -87,6 +87,9 @@ pass "host and other users' folders refused as workspace"
 # Runtimes only from the site's list, from the command line or kiln.yaml.
 expect 1 "$KILN" container deploy "$KT_BASE" --name evil --runtime runc-evil
 contains "$errout" "runtime 'runc-evil' is not allowed on this server"
+# The host's own services' ports (below 1024) are root's to bind.
+expect 1 "$KILN" container deploy "$KT_BASE" --name evil -p 22:22
+contains "$errout" "-p '22:22': host port 22 is below 1024"
 cat >"$WS1/kiln.yaml" <<YAML
 version: 1
 project: evil
