@@ -114,6 +114,15 @@ int kiln_access_begin(kiln_config *cfg, kiln_caller *c, kiln_error **err) {
       return -1;
     }
   }
+  /* Root's own access checks do not use groups (its capabilities decide),
+   * so the process takes on the caller's groups once: with the caller's
+   * fsuid (kiln_fs_drop) files are then checked exactly as for them. */
+  if (c->sudo && geteuid() == 0 && setgroups(c->n_groups, c->groups) < 0) {
+    kiln_error_errno(err, errno, "cannot take on your groups");
+    kiln_caller_clear(c);
+    kiln_config_clear(cfg);
+    return -1;
+  }
   current_caller = c;
   current_config = cfg;
   return 0;
@@ -370,27 +379,24 @@ int kiln_access_tarball(const kiln_caller *c, json_t *manifest, uid_t st_uid, co
 
 /* ---- files with the caller's rights ---- */
 
+/* Whether the process runs with the caller's file rights now (a drop
+ * inside a drop changes nothing), and whether switching was seen to work. */
+static bool rights_dropped, rights_verified;
+
 int kiln_fs_drop(kiln_fs_rights *saved, kiln_error **err) {
   memset(saved, 0, sizeof *saved);
   const kiln_caller *c = current_caller;
-  if (!c || !c->sudo || geteuid() != 0) return 0;
-  int n = getgroups(0, NULL);
-  if (n < 0 || n > KILN_MAX_GROUPS || !(saved->groups = calloc((size_t)n + 1, sizeof(gid_t))))
-    return oom(err);
-  saved->n_groups = getgroups(n, saved->groups);
-  if (saved->n_groups < 0 || setgroups(c->n_groups, c->groups) < 0) {
-    free(saved->groups);
-    saved->groups = NULL;
-    return kiln_error_errno(err, errno, "cannot take on your groups");
-  }
+  if (!c || !c->sudo || rights_dropped || geteuid() != 0) return 0;
   saved->fsgid = (gid_t)setfsgid(c->id.gid);
   saved->fsuid = (uid_t)setfsuid(c->id.uid);
-  saved->dropped = true;
+  saved->dropped = rights_dropped = true;
   /* setfsuid reports the previous value; asking again tells whether it took. */
-  if ((uid_t)setfsuid(c->id.uid) != c->id.uid || (gid_t)setfsgid(c->id.gid) != c->id.gid) {
+  if (!rights_verified &&
+      ((uid_t)setfsuid(c->id.uid) != c->id.uid || (gid_t)setfsgid(c->id.gid) != c->id.gid)) {
     kiln_fs_restore(saved);
     return kiln_error_set(err, KILN_EXIT_FAILURE, "cannot take on your file rights");
   }
+  rights_verified = true;
   return 0;
 }
 
@@ -398,9 +404,7 @@ void kiln_fs_restore(kiln_fs_rights *saved) {
   if (!saved->dropped) return;
   setfsuid(saved->fsuid);
   setfsgid(saved->fsgid);
-  if (setgroups((size_t)saved->n_groups, saved->groups) < 0) abort(); /* never go on half-dropped */
-  free(saved->groups);
-  memset(saved, 0, sizeof *saved);
+  saved->dropped = rights_dropped = false;
 }
 
 int kiln_fs_open(const char *path, int flags, mode_t mode, kiln_error **err) {

@@ -50,7 +50,8 @@ void kiln_caller_clear(kiln_caller *c);
 /* What every command starts with: reads the site config
  * (/etc/kiln/config.yaml, which must be owned by root and writable by no one
  * else; absent means defaults), works out the caller, and for an admin only
- * honours $KILN_CONFIG instead. Records the caller for kiln_env() and the
+ * honours $KILN_CONFIG instead. In sudo mode the process takes on the
+ * caller's groups (root's own checks ignore them). Records the caller for kiln_env() and the
  * kiln_fs_* helpers (c must outlive their use). Fills *cfg and *c; free with
  * kiln_config_clear and kiln_caller_clear. */
 int kiln_access_begin(kiln_config *cfg, kiln_caller *c, kiln_error **err);
@@ -134,8 +135,9 @@ int kiln_access_tarball(const kiln_caller *c, json_t *manifest, uid_t st_uid, co
                         kiln_error **err);
 
 /* ---- files with the caller's rights ----
- * In sudo mode each call switches the filesystem ids and groups to the
- * caller's for the one system call, so kiln never creates, replaces or
+ * In sudo mode each call switches the filesystem ids to the caller's for the
+ * one system call (kiln_access_begin already gave the process the caller's
+ * groups, which root's own checks ignore), so kiln never creates, replaces or
  * removes a file where the caller could not. Elsewhere they are the plain
  * calls. Errors name path. */
 
@@ -157,8 +159,6 @@ typedef struct {
   bool dropped;
   uid_t fsuid;
   gid_t fsgid;
-  int n_groups;
-  gid_t *groups; /* owned until restore */
 } kiln_fs_rights;
 int kiln_fs_drop(kiln_fs_rights *saved, kiln_error **err);
 void kiln_fs_restore(kiln_fs_rights *saved);
