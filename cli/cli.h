@@ -15,12 +15,12 @@
 
 /* Global options, parsed before the command name. */
 typedef struct {
-  bool json;        /* --json: machine-readable output, one JSON value per line */
-  bool quiet;       /* --quiet: only results and errors */
-  bool color;       /* false with --no-color, NO_COLOR or when stdout is no TTY */
-  bool tty;         /* stdout is a terminal */
-  const char *host; /* --host, else DOCKER_HOST, else the default socket */
-  const char *ns;   /* --namespace / KILN_NAMESPACE, else the site's namespace */
+  bool json;                 /* --json: machine-readable output, one JSON value per line */
+  bool quiet;                /* --quiet: only results and errors */
+  bool color;                /* false with --no-color, NO_COLOR or when stdout is no TTY */
+  bool tty;                  /* stdout is a terminal */
+  const char *host;          /* --host, else DOCKER_HOST, else the default socket */
+  const char *ns;            /* --namespace / KILN_NAMESPACE, else the site's namespace */
   const kiln_config *config; /* the site configuration (kiln_access_begin) */
   const kiln_caller *caller; /* who runs kiln (kiln_access_begin) */
 } kiln_cli;

@@ -788,7 +788,8 @@ START_TEST(retire_never_touches_someone_elses_image) {
          "{\"Id\":\"sha256:x\",\"Config\":{\"Labels\":{\"kiln.owner-uid\":\"2000\"}}}");
   kiln_engine *e = open_fake();
   _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(kiln_image_retire(e, "kiln-2000/p:latest", caller_1000(), "kiln", true, &err), -1);
+  ck_assert_int_eq(kiln_image_retire(e, "kiln-2000/p:latest", caller_1000(), "kiln", true, &err),
+                   -1);
   assert_error(err, KILN_EXIT_FAILURE,
                "kiln-2000/p:latest is not yours (its owner label is not uid 1000)");
   ck_assert_uint_eq(count_seen("DELETE", "/"), 0);
@@ -806,7 +807,8 @@ START_TEST(retire_refuses_while_containers_use_it) {
          "[{\"Id\":\"c1\",\"Names\":[\"/p-dev\"],\"Labels\":{\"kiln.owner-uid\":\"1000\"}}]");
   kiln_engine *e = open_fake();
   _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(kiln_image_retire(e, "kiln-1000/p:latest", caller_1000(), "kiln", false, &err), -1);
+  ck_assert_int_eq(kiln_image_retire(e, "kiln-1000/p:latest", caller_1000(), "kiln", false, &err),
+                   -1);
   assert_error(err, KILN_EXIT_FAILURE,
                "kiln-1000/p:latest is used by 1 container(s): p-dev; remove them first or pass "
                "--force");
@@ -827,8 +829,8 @@ START_TEST(retire_force_removes_own_containers_then_the_image) {
   answer("DELETE", "/images/kiln-1000%2Fp%3Alatest", 200, "[{\"Untagged\":\"x\"}]");
   kiln_engine *e = open_fake();
   _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_msg(kiln_image_retire(e, "kiln-1000/p:latest", caller_1000(), "kiln", true, &err) == 0, "%s",
-                err ? err->message : "");
+  ck_assert_msg(kiln_image_retire(e, "kiln-1000/p:latest", caller_1000(), "kiln", true, &err) == 0,
+                "%s", err ? err->message : "");
   ck_assert_ptr_nonnull(strstr(find_seen("DELETE", "/containers/c1")->target, "force=1"));
   ck_assert_uint_eq(count_seen("DELETE", "/images/kiln-1000%2Fp%3Alatest"), 1);
   kiln_engine_free(e);
@@ -843,7 +845,8 @@ START_TEST(retire_force_stops_at_someone_elses_container) {
          "{\"Id\":\"c2\",\"Names\":[\"/theirs\"],\"Labels\":{\"kiln.owner-uid\":\"2000\"}}]");
   kiln_engine *e = open_fake();
   _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(kiln_image_retire(e, "kiln-1000/p:latest", caller_1000(), "kiln", true, &err), -1);
+  ck_assert_int_eq(kiln_image_retire(e, "kiln-1000/p:latest", caller_1000(), "kiln", true, &err),
+                   -1);
   assert_error(err, KILN_EXIT_FAILURE,
                "is used by container theirs, which is not yours (kiln.owner-uid=2000); not "
                "removing anything");
@@ -857,7 +860,8 @@ START_TEST(retire_of_a_missing_image_says_so) {
   answer("GET", "/images/kiln-1000%2Fq%3Alatest/json", 404, "{\"message\":\"No such image\"}");
   kiln_engine *e = open_fake();
   _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(kiln_image_retire(e, "kiln-1000/q:latest", caller_1000(), "kiln", false, &err), -1);
+  ck_assert_int_eq(kiln_image_retire(e, "kiln-1000/q:latest", caller_1000(), "kiln", false, &err),
+                   -1);
   assert_error(err, KILN_EXIT_FAILURE, "there is no image kiln-1000/q:latest");
   ck_assert_int_eq(kiln_error_count(err), 1);
   kiln_engine_free(e);
