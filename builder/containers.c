@@ -239,14 +239,35 @@ static int lifecycle(kiln_engine *engine, const char *name, const kiln_owner *ow
 
 /* ---- the workspace mount ---- */
 
+/* The container's workspace: its bind mount (kiln binds nothing else). */
+static json_t *workspace_mount(json_t *container) {
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(json_object_get(container, "HostConfig"), "Mounts"), i, m) {
+    const char *type = json_string_value(json_object_get(m, "Type"));
+    if (type && !strcmp(type, "bind")) return m;
+  }
+  return NULL;
+}
+
+/* A container that already exited has no mount to look at: its bind source
+ * must still be a real path (no symlink anywhere) to the folder checked. */
+static int host_side_check(json_t *container, dev_t dev, ino_t ino, kiln_error **err) {
+  const char *src = json_string_value(json_object_get(workspace_mount(container), "Source"));
+  _cleanup_free_ char *real = src ? realpath(src, NULL) : NULL;
+  struct stat st;
+  if (!real || strcmp(real, src) || stat(real, &st) < 0 || st.st_dev != dev || st.st_ino != ino)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "the workspace %s is not the folder that was checked", src ? src : "?");
+  return 0;
+}
+
 int kiln_workspace_mount_check(kiln_engine *engine, const char *id, const char *target, dev_t dev,
                                ino_t ino, kiln_error **err) {
   _cleanup_json_ json_t *c = inspect_container(engine, id, err);
   if (!c) return err && *err ? -1 : kiln_error_set(err, KILN_EXIT_FAILURE, "the container is gone");
   json_int_t pid = json_integer_value(json_object_get(json_object_get(c, "State"), "Pid"));
-  if (pid <= 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE,
-                          "the container stopped before its workspace mount could be checked");
+  if (pid <= 0) return host_side_check(c, dev, ino, err); /* it ran and exited already */
   char root[64];
   snprintf(root, sizeof root, "/proc/%lld/root", (long long)pid);
   _cleanup_close_ int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -262,17 +283,6 @@ int kiln_workspace_mount_check(kiln_engine *engine, const char *id, const char *
     return kiln_error_set(err, KILN_EXIT_FAILURE,
                           "%s in the container is not the folder that was checked", target);
   return 0;
-}
-
-/* The container's workspace: its bind mount (kiln binds nothing else). */
-static json_t *workspace_mount(json_t *container) {
-  size_t i;
-  json_t *m;
-  json_array_foreach(json_object_get(json_object_get(container, "HostConfig"), "Mounts"), i, m) {
-    const char *type = json_string_value(json_object_get(m, "Type"));
-    if (type && !strcmp(type, "bind")) return m;
-  }
-  return NULL;
 }
 
 /* As root: the workspace folder is checked again (it may have been swapped

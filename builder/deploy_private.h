@@ -62,9 +62,10 @@ json_t *kiln_deploy_temp_body(const kiln_deploy_options *opts, const char *base_
 
 /* Whether the running container id has, at target, the folder dev/ino (its
  * workspace bind mount). Looked up through /proc/<pid>/root without
- * following symlinks out of the container's root; needs root. 0 when it
- * is; -1 with *err set (code KILN_EXIT_FAILURE: not the same folder, or the
- * container is not running) otherwise. */
+ * following symlinks out of the container's root; needs root. A container
+ * that already exited is judged by its bind source on the host (a real
+ * path, no symlink, to dev/ino). 0 when it is; -1 with *err set (code
+ * KILN_EXIT_FAILURE: not the same folder) otherwise. */
 int kiln_workspace_mount_check(kiln_engine *engine, const char *id, const char *target, dev_t dev,
                                ino_t ino, kiln_error **err);
 
