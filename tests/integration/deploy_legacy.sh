@@ -38,7 +38,8 @@ contains "$errout" "reusing the adaptation $ADAPTED"
 contains "$out" "adapted image reused"
 equals "$("$DOCKER" image inspect -f '{{.Id}}' "$ADAPTED")" "$adapted_id" "adapted image id"
 created=$("$DOCKER" events --since "$since" --until "$(($(date +%s) + 1))" \
-  --filter type=container --filter event=create --filter label=kiln.temporary=true --format '{{.Actor.ID}}')
+  --filter type=container --filter event=create --filter label=kiln.temporary=true \
+  --filter "label=kiln.owner-uid=$SUDO_UID" --format '{{.Actor.ID}}') # this test's caller only
 equals "$created" "" "temporary containers created by the second deploy"
 pass "second legacy deploy reuses"
 
