@@ -11,7 +11,7 @@ static const char gc_help[] =
     "\n"
     "Removes your leftovers: exited temporary containers of legacy deploys, untagged\n"
     "kiln images, and adapted images whose base image is gone. AIME-style '*._.*'\n"
-    "images are listed for an admin, never removed. --dry-run removes nothing.\n";
+    "images are listed for an admin (--all-users), never removed. --dry-run removes nothing.\n";
 
 static const char *const gc_kind_names[] = {
     [KILN_GC_TEMP_CONTAINER] = "temporary container",
