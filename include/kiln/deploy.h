@@ -205,8 +205,8 @@ typedef struct {
 typedef void (*kiln_gc_fn)(void *user, const kiln_gc_item *item);
 
 /* Removes the caller's leftovers (everyone's with all_users) and reports
- * AIME "*._.*" images through fn (admins with all_users only: the tags are other people's). dry_run
- * removes nothing. */
+ * AIME "*._.*" images through fn (only to admins with all_users: the tags
+ * are other people's). dry_run removes nothing. */
 int kiln_gc(kiln_engine *engine, const kiln_owner *owner, bool dry_run, kiln_gc_fn fn, void *user,
             kiln_error **err);
 
