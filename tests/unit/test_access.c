@@ -346,6 +346,35 @@ START_TEST(site_file_must_be_roots_and_not_writable) {
 }
 END_TEST
 
+/* ---- the caller ---- */
+
+/* Sudo mode needs root (CI runs as root); nobody:nogroup is on every Debian. */
+START_TEST(sudo_caller_and_admin_group) {
+  if (geteuid() != 0) return;
+  setenv("SUDO_UID", "65534", 1);
+  setenv("SUDO_GID", "65534", 1);
+  setenv("SUDO_USER", "nobody", 1);
+  kiln_caller c;
+  kiln_error *err = NULL;
+  ck_assert_int_eq(kiln_caller_current(&c, NULL, &err), 0);
+  ck_assert(c.sudo);
+  ck_assert(!c.admin);
+  ck_assert_uint_eq(c.id.uid, 65534);
+  ck_assert_str_eq(c.id.name, "nobody");
+  kiln_caller_clear(&c);
+  ck_assert_int_eq(kiln_caller_current(&c, "nogroup", &err), 0);
+  ck_assert_msg(c.admin, "a member of admin_group is an admin");
+  kiln_caller_clear(&c);
+  ck_assert_int_eq(kiln_caller_current(&c, "kiln-no-such-group", &err), 0);
+  ck_assert(!c.admin);
+  kiln_caller_clear(&c);
+  unsetenv("SUDO_UID"); /* real root without SUDO_UID: an admin */
+  ck_assert_int_eq(kiln_caller_current(&c, NULL, &err), 0);
+  ck_assert(!c.sudo && c.admin && c.id.uid == 0);
+  kiln_caller_clear(&c);
+}
+END_TEST
+
 /* ---- the environment ---- */
 
 START_TEST(environment_is_trusted_only_for_admins) {
@@ -375,6 +404,7 @@ static Suite *access_suite(void) {
   tcase_add_test(cfg, config_bad_access_keys);
   tcase_add_test(cfg, site_file_must_be_roots_and_not_writable);
   tcase_add_test(cfg, environment_is_trusted_only_for_admins);
+  tcase_add_test(cfg, sudo_caller_and_admin_group);
   suite_add_tcase(s, cfg);
   return s;
 }
