@@ -8,6 +8,7 @@ USER 1722830498:1722800513
 WORKDIR "/workspace"
 ENV HOME="/home/h-baker-at-hertie-school-lan" \
     PATH="/home/h-baker-at-hertie-school-lan/.local/bin":${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}
+STOPSIGNAL SIGHUP
 CMD ["/bin/sh", "-c", "if [ -x \"$1\" ]; then exec \"$1\"; fi; exec /bin/sh", "kiln-shell", "/bin/bash"]
 LABEL \
       "kiln.user-setup"="true" \

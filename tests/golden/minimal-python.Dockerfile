@@ -11,6 +11,7 @@ USER 4242:4242
 WORKDIR "/workspace"
 ENV HOME="/home/tester" \
     PATH="/home/tester/.local/bin":${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}
+STOPSIGNAL SIGHUP
 CMD ["/bin/sh", "-c", "if [ -x \"$1\" ]; then exec \"$1\"; fi; exec /bin/sh", "kiln-shell", "/bin/bash"]
 LABEL \
       "kiln.user-setup"="true" \

@@ -18,6 +18,7 @@ ENV HOME="/home/tester" \
     PATH="/home/tester/.local/bin":${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin} \
     "JUPYTER_PORT"="8888"
 EXPOSE 8888/tcp
+STOPSIGNAL SIGHUP
 CMD ["/bin/sh", "-c", "if [ -x \"$1\" ]; then exec \"$1\"; fi; exec /bin/sh", "kiln-shell", "/bin/bash"]
 LABEL \
       "kiln.user-setup"="true" \

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Stop and retire as people use them: a default container stops at once
+# (an init passes the stop signal on; kiln's shell stops on SIGHUP), unknown
+# options are refused with nothing done, and a running container whose own
+# filesystem changed is not retired silently.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
+kt_require_engine
+
+dir=$(project stopper "version: 1
+project: kt-stopper
+base: {image: $KT_BASE}")
+expect 0 "$KILN" --quiet image create "$dir"
+(cd "$dir" && expect 0 "$KILN" container deploy)
+C="kt-stopper._.$SUDO_UID"
+id=$("$DOCKER" inspect -f '{{.Id}}' "$C")
+equals "$("$DOCKER" inspect -f '{{.HostConfig.Init}} {{.Config.StopSignal}}' "$C")" "true SIGHUP" \
+  "init and stop signal"
+
+# 1. Stop does not wait for the 10 s kill (asserted loosely: under 5 s).
+start=$(date +%s%N)
+expect 0 "$KILN" container stop kt-stopper
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$ms" -lt 5000 ] || fail "stop took $ms ms (the kill timeout?)"
+code=$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$C")
+[ "$code" != 137 ] || fail "the container was killed (137), not stopped by its signal"
+expect 0 "$KILN" container start kt-stopper
+expect 0 "$KILN" container stop kt-stopper --time 2
+expect 2 "$KILN" container stop kt-stopper --time soon
+contains "$errout" "--time expects seconds from 0 to 3600"
+pass "stop is quick; --time"
+
+# 2. Unknown options: exit 2, nothing done.
+expect 0 "$KILN" container start kt-stopper
+expect 2 "$KILN" container retire kt-stopper --saev
+contains "$errout" "unknown option '--saev'"
+expect 2 "$KILN" container stop kt-stopper --force
+contains "$errout" "unknown option '--force'"
+expect 2 "$KILN" container start kt-stopper -x
+equals "$("$DOCKER" inspect -f '{{.Id}} {{.State.Running}}' "$C")" "$id true" "container after refused options"
+pass "unknown options refused"
+
+# 3. Changes in the container's own filesystem are not discarded silently
+# (not a terminal here: refused; --force discards, --save keeps).
+echo 'echo data >/tmp/work-in-progress' | "$KILN" container shell kt-stopper
+expect 1 "$KILN" container retire kt-stopper </dev/null
+contains "$errout" "kt-stopper is running and 1 path(s) in its filesystem changed since the deploy"
+contains "$errout" "pass --save to keep them as an image, or --force to discard them"
+equals "$("$DOCKER" inspect -f '{{.Id}} {{.State.Running}}' "$C")" "$id true" "container after a refused retire"
+expect 0 "$KILN" container retire kt-stopper --force
+"$DOCKER" inspect "$C" >/dev/null 2>&1 && fail "retire --force left the container"
+pass "retire of a changed running container needs --force or --save"
+
+# 4. An unchanged container (mount points and the init do not count) retires.
+(cd "$dir" && expect 0 "$KILN" container deploy --name fresh -v "$KT_PREFIX-vol:/data" --create-volumes)
+expect 0 "$KILN" container retire fresh </dev/null
+expect 0 "$KILN" volume remove "$KT_PREFIX-vol"
+pass "an unchanged container retires without questions"
+
+kt_finish
