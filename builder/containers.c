@@ -120,12 +120,13 @@ static json_t *list_entry(kiln_engine *engine, const char *ns, json_t *c) {
   const char *engine_name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
   if (engine_name && *engine_name == '/') engine_name++;
   _cleanup_free_ char *name = user_facing_name(engine_name ? engine_name : "", owner);
-  return json_pack("{s:s, s:s, s:O, s:s?, s:o, s:s?, s:O, s:O, s:s?, s:b}", "name",
+  return json_pack("{s:s, s:s, s:O, s:s?, s:o, s:s?, s:O, s:O, s:s?, s:b, s:o*}", "name",
                    name ? name : "", "engine_name", engine_name ? engine_name : "", "id",
                    json_object_get(c, "Id"), "project", project, "image",
                    image_name(engine, json_object_get(c, "Image")), "image_id", image_id, "status",
                    json_object_get(c, "Status"), "state", json_object_get(c, "State"), "owner_uid",
-                   owner, "stale", is_stale(engine, ns, owner, project, image_id));
+                   owner, "stale", is_stale(engine, ns, owner, project, image_id), "ports",
+                   kiln_ports_from_list(json_object_get(c, "Ports")));
 }
 
 json_t *kiln_container_list(kiln_engine *engine, const kiln_owner *owner, const char *ns,

@@ -22,9 +22,10 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
-#define DEFAULT_WORKSPACE "/workspace"
-#define ADAPTED_REPO      "adapted"
-#define SETUP_LOG_TAIL    "20"
+#define DEFAULT_WORKSPACE    "/workspace"
+#define ADAPTED_REPO         "adapted"
+#define SETUP_LOG_TAIL       "20"
+#define KILN_DEFAULT_HOST_IP "127.0.0.1"
 #define NO_GPU_MESSAGE                                                                             \
   "this engine has no NVIDIA GPU runtime; deploy without --gpus or on a GPU node"
 
@@ -160,36 +161,27 @@ static int add_env_pair(json_t *env, const char *key, const char *value, kiln_er
   return json_array_append_new(env, json_string(kv)) < 0 ? oom(err) : 0;
 }
 
-/* "HOST:CONT[/proto]" or "CONT[/proto]" → ExposedPorts and PortBindings. */
+/* One -p value (kiln_parse_port_binding's grammar) → ExposedPorts and
+ * PortBindings. No address given: 127.0.0.1 (never every interface by
+ * default); no host port: "" (the engine picks one). */
 static int add_port(const kiln_caller *caller, json_t *exposed, json_t *bindings, const char *spec,
                     kiln_error **err) {
-  char host[16] = "", cont[16], proto[8] = "tcp";
-  const char *colon = strchr(spec, ':');
-  const char *cont_part = colon ? colon + 1 : spec;
-  const char *slash = strchr(cont_part, '/');
-  size_t cont_len = slash ? (size_t)(slash - cont_part) : strlen(cont_part);
-  if ((colon && (size_t)(colon - spec) >= sizeof host) || cont_len >= sizeof cont ||
-      (slash && strcmp(slash + 1, "tcp") && strcmp(slash + 1, "udp")))
-    return kiln_error_set(err, KILN_EXIT_USAGE, "-p '%s': expected HOST:CONTAINER[/tcp|/udp]",
-                          spec);
-  if (colon) snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
-  snprintf(cont, sizeof cont, "%.*s", (int)cont_len, cont_part);
-  if (slash) snprintf(proto, sizeof proto, "%s", slash + 1);
-  uint16_t port, host_port = 0;
-  if ((colon && kiln_parse_port(host, &host_port, err) < 0) ||
-      kiln_parse_port(cont, &port, err) < 0)
+  kiln_port_binding pb;
+  if (kiln_parse_port_binding(spec, &pb, err) < 0) return kiln_error_prefix(err, "-p");
+  if (pb.host_port && kiln_access_host_port(caller, pb.host_port, err) < 0)
     return kiln_error_prefix(err, "-p '%s'", spec);
-  if (colon && kiln_access_host_port(caller, host_port, err) < 0)
-    return kiln_error_prefix(err, "-p '%s'", spec);
-  char key[32];
-  snprintf(key, sizeof key, "%s/%s", cont, proto);
+  char key[16], host[8] = "";
+  snprintf(key, sizeof key, "%u/%s", (unsigned)pb.container_port, pb.proto);
+  if (pb.host_port) snprintf(host, sizeof host, "%u", (unsigned)pb.host_port);
   json_t *list = json_object_get(bindings, key);
   if (!list) {
     list = json_array();
     if (json_object_set_new(bindings, key, list) < 0) return oom(err);
   }
   if (json_object_set_new(exposed, key, json_object()) < 0 ||
-      json_array_append_new(list, json_pack("{s:s}", "HostPort", host)) < 0)
+      json_array_append_new(list, json_pack("{s:s, s:s}", "HostIp",
+                                            pb.host_ip[0] ? pb.host_ip : KILN_DEFAULT_HOST_IP,
+                                            "HostPort", host)) < 0)
     return oom(err);
   return 0;
 }
@@ -342,6 +334,7 @@ void kiln_deploy_result_clear(kiln_deploy_result *r) {
   free(r->container_name);
   free(r->image_id);
   free(r->adapted_image);
+  json_decref(r->ports);
   memset(r, 0, sizeof *r);
 }
 
@@ -941,6 +934,19 @@ static int verify_workspace(kiln_engine *engine, const char *id, const checked_w
   return kiln_error_prefix(err, "workspace changed while deploying; the container was removed");
 }
 
+/* The started container's published ports (the engine picked the random
+ * ones at start). */
+static int published_ports(kiln_engine *engine, const char *id, kiln_deploy_result *result,
+                           kiln_error **err) {
+  _cleanup_free_ char *path = NULL;
+  if (asprintf(&path, "/containers/%s/json", id) < 0) return oom(err);
+  _cleanup_json_ json_t *c = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, err);
+  if (!c) return kiln_error_prefix(err, "reading the published ports");
+  result->ports =
+      kiln_ports_from_inspect(json_object_get(json_object_get(c, "NetworkSettings"), "Ports"));
+  return result->ports ? 0 : oom(err);
+}
+
 /* Checked, created, started and verified; the image was resolved. */
 static int deploy_image(kiln_engine *engine, const kiln_deploy_options *o,
                         const checked_workspace *ws, json_t *image, kiln_deploy_result *result,
@@ -957,6 +963,7 @@ static int deploy_image(kiln_engine *engine, const kiln_deploy_options *o,
       (start_or_remove(engine, id, err) < 0 || verify_workspace(engine, id, ws, image, err) < 0))
     return -1;
   result->started = !o->no_start;
+  if (result->started && published_ports(engine, id, result, err) < 0) return -1;
   result->container_id = steal_pointer(&id);
   result->container_name = steal_pointer(&name);
   result->image_id = strdup(image_id);

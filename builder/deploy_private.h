@@ -127,4 +127,12 @@ int kiln_engine_socket(const char *host, kiln_error **err);
 int kiln_exec_attach(kiln_engine *engine, const char *exec_id, bool tty, int in_fd, int out_fd,
                      int err_fd, kiln_error **err);
 
+/* Published ports, one shape: a new array of {"container":"8888/tcp",
+ * "host_ip","host_port","address":"IP:PORT"} (IPv6 in brackets), from
+ * inspect's NetworkSettings.Ports map or from the list's Ports array
+ * (borrowed; NULL gives []). Exposed-only ports are left out. NULL when out
+ * of memory. */
+json_t *kiln_ports_from_inspect(json_t *network_ports);
+json_t *kiln_ports_from_list(json_t *ports);
+
 #endif

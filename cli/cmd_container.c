@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,14 +35,18 @@ static const char deploy_help[] =
     "Starts a container from your project's image <ns>-<uid>/PROJECT:latest, or from any\n"
     "IMAGE. Images built by kiln start at once; other images are adapted to your user once\n"
     "(saved as <ns>-<uid>/adapted:<id>) and reused after. In a folder with kiln.yaml, its\n"
-    "project and deploy: block are the defaults.\n"
+    "project and deploy: block are the defaults; its ports: and deploy.ports are published on\n"
+    "127.0.0.1 (a free host port unless one is given), and deploy prints each address.\n"
     "\n"
     "  --name NAME          container name (default: the project or image name)\n"
     "  --workspace DIR      folder mounted at the workspace (default: the current folder)\n"
     "  -v NAME:PATH[:ro]    mount a named volume (repeatable)\n"
     "  --create-volumes     create missing volumes instead of failing\n"
     "  -e KEY=VALUE         environment (repeatable)\n"
-    "  -p HOST:CONTAINER    publish a port (repeatable)\n"
+    "  -p [IP:]HOST:CONTAINER[/tcp|/udp], -p IP::CONTAINER, -p CONTAINER[/tcp|/udp]\n"
+    "                       publish a port (repeatable); without IP on 127.0.0.1 only (this\n"
+    "                       host), unlike docker; without HOST a free port is picked.\n"
+    "                       Host ports below 1024 are for admins. IPv6: [::1]:8080:80\n"
     "  --memory SIZE  --cpus N  --shm-size SIZE  --pids-limit N\n"
     "  --gpus all|N|ID,ID   NVIDIA GPUs (with --runtime genv: GENV_GPUS)\n"
     "  --gpu-memory SIZE    with --runtime genv: GENV_GPU_MEMORY\n"
@@ -59,6 +64,8 @@ typedef struct {
   kiln_deploy_options o;
   const char *volumes[MAX_REPEATED], *env[MAX_REPEATED], *ports[MAX_REPEATED];
   const char *target;
+  char *owned[2 * MAX_REPEATED]; /* "K=V" and port texts made from the spec */
+  size_t n_owned;
   char *default_name;
   char *image_ref;
 } deploy_args;
@@ -187,6 +194,60 @@ static int parse_deploy(kiln_cli *cli, deploy_args *a, int argc, char **argv) {
   return 0;
 }
 
+/* Keeps s (a new string, may be NULL) for the life of a; NULL when full. */
+static const char *own(deploy_args *a, char *s) {
+  if (!s || a->n_owned >= sizeof a->owned / sizeof a->owned[0]) return free(s), NULL;
+  return a->owned[a->n_owned++] = s;
+}
+
+/* Whether a -p flag already publishes container port/proto of text. */
+static bool port_given(const deploy_args *a, size_t n_flags, const char *text) {
+  kiln_port_binding want, have;
+  if (kiln_parse_port_binding(text, &want, NULL) < 0) return false;
+  for (size_t i = 0; i < n_flags; i++)
+    if (kiln_parse_port_binding(a->ports[i], &have, NULL) == 0 &&
+        have.container_port == want.container_port && !strcmp(have.proto, want.proto))
+      return true;
+  return false;
+}
+
+static void add_spec_port(deploy_args *a, size_t n_flags, const char *text) {
+  if (a->o.n_ports < MAX_REPEATED && !port_given(a, n_flags, text) &&
+      !port_given(a, a->o.n_ports, text))
+    a->ports[a->o.n_ports++] = text;
+}
+
+/* Spec ports (ports: and deploy.ports) a -p for the same container port did
+ * not replace; each on 127.0.0.1 unless it names an address. */
+static void apply_spec_ports(deploy_args *a, const kiln_spec *spec) {
+  size_t n_flags = a->o.n_ports;
+  for (size_t i = 0; i < spec->deploy.ports.n; i++)
+    add_spec_port(a, n_flags, spec->deploy.ports.v[i]);
+  for (size_t i = 0; i < spec->n_ports; i++) {
+    char *text = NULL;
+    if (asprintf(&text, "%u", (unsigned)spec->ports[i]) < 0) text = NULL;
+    const char *kept = own(a, text);
+    if (kept) add_spec_port(a, n_flags, kept);
+  }
+}
+
+/* deploy.env entries whose name no -e set. */
+static void apply_spec_env(deploy_args *a, const kiln_spec *spec) {
+  size_t n_flags = a->o.n_env;
+  for (size_t i = 0; i < spec->deploy.env.n && a->o.n_env < MAX_REPEATED; i++) {
+    const kiln_kv *kv = &spec->deploy.env.v[i];
+    bool given = false;
+    for (size_t j = 0; j < n_flags && !given; j++) {
+      size_t n = strlen(kv->key);
+      given = !strncmp(a->env[j], kv->key, n) && a->env[j][n] == '=';
+    }
+    char *text = NULL;
+    if (given || asprintf(&text, "%s=%s", kv->key, kv->value) < 0) continue;
+    const char *kept = own(a, text);
+    if (kept) a->env[a->o.n_env++] = kept;
+  }
+}
+
 /* The spec's deploy: block fills what the command line left unset. */
 static void apply_spec_defaults(deploy_args *a, const kiln_spec *spec) {
   kiln_deploy_options *o = &a->o;
@@ -202,6 +263,9 @@ static void apply_spec_defaults(deploy_args *a, const kiln_spec *spec) {
   }
   for (size_t i = 0; i < spec->deploy.volumes.n && o->n_volumes < MAX_REPEATED; i++)
     a->volumes[o->n_volumes++] = spec->deploy.volumes.v[i];
+  if (!o->pids_limit) o->pids_limit = spec->deploy.pids_limit;
+  apply_spec_env(a, spec);
+  apply_spec_ports(a, spec);
 }
 
 static bool image_exists(kiln_engine *engine, const char *ref) {
@@ -263,10 +327,11 @@ static void on_deploy_event(void *user, kiln_deploy_event_kind kind, const char 
 
 static void print_deployed(kiln_cli *cli, const deploy_args *a, const kiln_deploy_result *r) {
   if (cli->json) {
-    _cleanup_json_ json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:b}", "name", a->o.name, "engine_name",
-        r->container_name, "id", r->container_id, "image_id", r->image_id, "adapted_image",
-        r->adapted_image, "adapted", r->adapted, "reused", r->reused, "started", r->started);
+    _cleanup_json_ json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:b, s:O?}", "name", a->o.name,
+                  "engine_name", r->container_name, "id", r->container_id, "image_id", r->image_id,
+                  "adapted_image", r->adapted_image, "adapted", r->adapted, "reused", r->reused,
+                  "started", r->started, "ports", r->ports ? r->ports : NULL);
     _cleanup_free_ char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (text) puts(text);
     return;
@@ -278,6 +343,14 @@ static void print_deployed(kiln_cli *cli, const deploy_args *a, const kiln_deplo
   printf("%s %s (engine name %s)%s\n", r->started ? "started" : "created", a->o.name,
          r->container_name,
          r->adapted ? (r->reused ? ", adapted image reused" : ", image adapted") : "");
+  size_t i;
+  json_t *p;
+  json_array_foreach(r->ports, i, p) {
+    const char *container = json_string_value(json_object_get(p, "container"));
+    bool tcp = container && strstr(container, "/tcp");
+    printf("%s%s -> %s\n", tcp ? "http://" : "", json_string_value(json_object_get(p, "address")),
+           container ? container : "?");
+  }
   if (r->started) printf("open a shell with: kiln container shell %s\n", a->o.name);
 }
 
@@ -328,10 +401,26 @@ static int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
   cli_spec_context_clear(&spec);
   free(a.default_name);
   free(a.image_ref);
+  for (size_t i = 0; i < a.n_owned; i++)
+    free(a.owned[i]);
   return rc;
 }
 
 /* ---- list ---- */
+
+/* "127.0.0.1:49153->8888/tcp, ..." ("-" for none), cut to fit out. */
+static void format_ports(json_t *ports, char *out, size_t cap) {
+  size_t used = 0, i;
+  json_t *p;
+  snprintf(out, cap, "-");
+  json_array_foreach(ports, i, p) {
+    int n = snprintf(out + used, cap - used, "%s%s->%s", i ? ", " : "",
+                     json_string_value(json_object_get(p, "address")),
+                     json_string_value(json_object_get(p, "container")));
+    if (n < 0 || (size_t)n >= cap - used) break;
+    used += (size_t)n;
+  }
+}
 
 static void print_containers(kiln_cli *cli, json_t *list, bool all) {
   if (cli->json) {
@@ -339,18 +428,20 @@ static void print_containers(kiln_cli *cli, json_t *list, bool all) {
     if (text) puts(text);
     return;
   }
-  printf(all ? "%-24s %-8s %-20s %-40s %-28s %s\n" : "%-24s%.0s %-20s %-40s %-28s %s\n", "NAME",
-         "OWNER", "PROJECT", "IMAGE", "STATUS", "STALE");
+  printf(all ? "%-24s %-8s %-20s %-40s %-28s %-5s %s\n" : "%-24s%.0s %-20s %-40s %-28s %-5s %s\n",
+         "NAME", "OWNER", "PROJECT", "IMAGE", "STATUS", "STALE", "PORTS");
   size_t i;
   json_t *c;
   json_array_foreach(list, i, c) {
     const char *owner = json_string_value(json_object_get(c, "owner_uid"));
     const char *project = json_string_value(json_object_get(c, "project"));
-    printf(all ? "%-24s %-8s %-20s %-40s %-28s %s\n" : "%-24s%.0s %-20s %-40s %-28s %s\n",
+    char ports[512];
+    format_ports(json_object_get(c, "ports"), ports, sizeof ports);
+    printf(all ? "%-24s %-8s %-20s %-40s %-28s %-5s %s\n" : "%-24s%.0s %-20s %-40s %-28s %-5s %s\n",
            json_string_value(json_object_get(c, all ? "engine_name" : "name")), owner ? owner : "-",
            project ? project : "-", json_string_value(json_object_get(c, "image")),
            json_string_value(json_object_get(c, "status")),
-           json_is_true(json_object_get(c, "stale")) ? "yes" : "no");
+           json_is_true(json_object_get(c, "stale")) ? "yes" : "no", ports);
   }
 }
 
@@ -482,6 +573,81 @@ static int do_shell(kiln_cli *cli, session *s, const char *name, int argc, char 
   return code;
 }
 
+/* ---- logs ---- */
+
+static const char logs_help[] =
+    "usage: kiln container logs NAME [-f|--follow] [--tail N] [--all-users]\n"
+    "\n"
+    "The output of your container NAME: its stdout to stdout, its stderr to stderr\n"
+    "(containers deployed by kiln have a terminal, which merges both into stdout).\n"
+    "  --tail N        only the last N lines (default: all)\n"
+    "  -f, --follow    keep printing new output until the container stops; Ctrl-C\n"
+    "                  ends it (exit 130)\n";
+
+static void end_follow(int sig) {
+  (void)sig;
+  _exit(128 + SIGINT); /* nothing to undo: the engine keeps the container and its logs */
+}
+
+typedef struct {
+  const char *name;
+  bool all_users;
+  kiln_logs_options o;
+} logs_args;
+
+static int parse_tail(kiln_cli *cli, const char *t, long *out) {
+  char *end = NULL;
+  errno = 0;
+  *out = strtol(t, &end, 10);
+  if (!strcmp(t, "all"))
+    *out = -1;
+  else if (!*t || *end || errno || *out < 0)
+    return cli_usage(cli, "container logs", "--tail expects a number of lines or 'all', got '%s'",
+                     t);
+  return 0;
+}
+
+static int parse_logs(kiln_cli *cli, logs_args *a, int argc, char **argv) {
+  static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
+                                       {"tail", required_argument, NULL, 'n'},
+                                       {"all-users", no_argument, NULL, 'a'},
+                                       {NULL, 0, NULL, 0}};
+  int c, r = 0;
+  while (!r && (c = getopt_long(argc, argv, "fn:", opts, NULL)) != -1) {
+    if (c == 'f')
+      a->o.follow = true;
+    else if (c == 'n')
+      r = parse_tail(cli, optarg, &a->o.tail);
+    else if (c == 'a')
+      a->all_users = true;
+    else
+      r = cli_usage(cli, "container logs", "unknown option");
+  }
+  if (r) return r;
+  if (optind >= argc) return cli_usage(cli, "container logs", "name the container");
+  if (argc - optind > 1)
+    return cli_usage(cli, "container logs", "unexpected argument '%s'", argv[optind + 1]);
+  a->name = argv[optind];
+  return 0;
+}
+
+static int cmd_logs(kiln_cli *cli, int argc, char **argv) {
+  if (wants_help(argc, argv)) return fputs(logs_help, stdout), KILN_EXIT_OK;
+  logs_args a = {.o = {.tail = -1, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO}};
+  int r = parse_logs(cli, &a, argc, argv);
+  if (r) return r;
+  if (a.o.follow) signal(SIGINT, end_follow);
+  session s;
+  kiln_error *err = NULL;
+  int rc = KILN_EXIT_OK;
+  fflush(stdout);
+  if (session_open(cli, &s, a.all_users, &err) < 0 ||
+      kiln_container_logs(s.engine, a.name, &s.owner, &a.o, &err) < 0)
+    rc = cli_fail(cli, err);
+  session_clear(&s);
+  return rc;
+}
+
 static int cmd_start(kiln_cli *cli, int argc, char **argv) {
   return with_name(cli, "container start", "usage: kiln container start NAME [--all-users]\n", argc,
                    argv, false, do_start);
@@ -515,6 +681,7 @@ static const kiln_command container_commands[] = {
     {"start", cmd_start, "start a stopped container"},
     {"stop", cmd_stop, "stop a container"},
     {"shell", cmd_shell, "a shell or a command inside a container, as you"},
+    {"logs", cmd_logs, "print (or follow) a container's output"},
     {"retire", cmd_retire, "stop and remove a container (optionally saving it)"},
     {"commit", cmd_container_commit, "save a container as an image (optionally export or push)"},
     {NULL, NULL, NULL},

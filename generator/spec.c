@@ -460,5 +460,7 @@ void kiln_spec_free(kiln_spec *s) {
   free(s->deploy.runtime);
   strv_clear(&s->deploy.volumes);
   strv_clear(&s->deploy.command);
+  strv_clear(&s->deploy.ports);
+  kvv_clear(&s->deploy.env);
   free(s);
 }

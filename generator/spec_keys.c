@@ -2,6 +2,7 @@
  * level (design convention 6), then the defaults and the rules that span
  * several keys (spec_finish). Every value is checked with the sanitize/
  * rule that fits it before it is stored in the spec. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,6 +441,38 @@ static int key_deploy_command(spec_parser *p, const ynode *v) {
   return 0;
 }
 
+static int check_port_binding(const char *s, kiln_error **err) {
+  kiln_port_binding pb;
+  return kiln_parse_port_binding(s, &pb, err);
+}
+
+/* Items are text or numbers ("8888", 8888, "127.0.0.1:18888:8888"). */
+static int key_deploy_ports(spec_parser *p, const ynode *v) {
+  return spec_text_list(p, v, "deploy.ports", check_port_binding, &p->spec->deploy.ports);
+}
+
+static int key_deploy_env(spec_parser *p, const ynode *v) {
+  return read_kv_map(p, v, "deploy.env", kiln_check_env_name, &p->spec->deploy.env);
+}
+
+/* A positive number, or -1 for no limit (like --pids-limit). */
+static int key_deploy_pids_limit(spec_parser *p, const ynode *v) {
+  const char *s = spec_number_text(p, v, "deploy.pids_limit");
+  if (!s) return -1;
+  char *end = NULL;
+  errno = 0;
+  long long n = strtoll(s, &end, 10);
+  if (!strcmp(s, "-1")) {
+    p->spec->deploy.pids_limit = -1;
+    return 0;
+  }
+  if (*end || errno || s[0] < '0' || s[0] > '9' || n < 1 || n > KILN_MAX_PIDS_LIMIT)
+    return spec_fail(p, v, "deploy.pids_limit \"%.32s\" is not valid; expected 1..%u or -1", s,
+                     (unsigned)KILN_MAX_PIDS_LIMIT);
+  p->spec->deploy.pids_limit = (int64_t)n;
+  return 0;
+}
+
 static const spec_key deploy_keys[] = {
     {"gpus", SPEC_TEXT, "all, a count or a list of ids", key_deploy_gpus},
     {"gpu_memory", SPEC_TEXT, "a size such as 8g", key_deploy_gpu_memory},
@@ -449,6 +482,9 @@ static const spec_key deploy_keys[] = {
     {"shm_size", SPEC_TEXT, "a size such as 1g", key_deploy_shm},
     {"volumes", SPEC_LIST, "a list of NAME:/path[:ro]", key_deploy_volumes},
     {"command", SPEC_TEXT | SPEC_LIST, "text or a list of words", key_deploy_command},
+    {"ports", SPEC_LIST, "a list of [IP:]HOST:CONTAINER or CONTAINER", key_deploy_ports},
+    {"env", SPEC_MAP, NULL, key_deploy_env},
+    {"pids_limit", SPEC_TEXT, "a number of processes or -1", key_deploy_pids_limit},
     {NULL, 0, NULL, NULL},
 };
 

@@ -20,7 +20,9 @@
 #define KILN_MAX_LABEL_KEY    128
 #define KILN_MAX_ENV_NAME     128
 #define KILN_MAX_PATH         4096
-#define KILN_MAX_PACKAGE_NAME 214 /* npm/pip practical max, apt far less */
+#define KILN_MAX_PACKAGE_NAME 214     /* npm/pip practical max, apt far less */
+#define KILN_MAX_HOST_IP      46      /* INET6_ADDRSTRLEN: a -p address */
+#define KILN_MAX_PIDS_LIMIT   4194304 /* the kernel's pid_max ceiling */
 
 /* ids */
 #define KILN_MAX_ID     4294967294u /* (uid_t)-1 is "no id" */

@@ -73,6 +73,18 @@ int kiln_check_project_path(const char *project_dir, const char *rel, const char
 /* Numbers from the spec and the command line. */
 int kiln_parse_port(const char *s, uint16_t *out, kiln_error **err); /* 1..65535 */
 int kiln_parse_mode(const char *s, unsigned *out, kiln_error **err); /* octal, <= 07777 */
+/* A published port: [IP:]HOST:CONTAINER[/proto], IP::CONTAINER[/proto] or
+ * CONTAINER[/proto] (docker's -p), IPv6 in brackets ([::1]:8080:80); proto
+ * tcp (default) or udp; IP a literal IPv4/IPv6 address. Unset parts stay
+ * empty/0: deploy then binds 127.0.0.1 and lets the engine pick the host
+ * port. Errors name the value and the grammar. */
+typedef struct {
+  char host_ip[KILN_MAX_HOST_IP]; /* "" = not given */
+  uint16_t host_port;             /* 0 = not given (random) */
+  uint16_t container_port;
+  char proto[4]; /* "tcp" or "udp" */
+} kiln_port_binding;
+int kiln_parse_port_binding(const char *s, kiln_port_binding *out, kiln_error **err);
 /* Sizes: 512, 64m, 8g, 1.5g. Units b, k, m, g, t (optionally followed by
  * "b" or "ib", any case) are binary: 1k = 1024. Up to 9 decimals, rounded
  * down to whole bytes. 0 is refused: leaving the setting out means "no

@@ -58,7 +58,8 @@ typedef struct {
   bool create_volumes;    /* create missing volumes instead of failing */
   const char *const *env; /* "KEY=VALUE" */
   size_t n_env;
-  const char *const *ports; /* "HOST:CONTAINER[/tcp|/udp]" or "CONTAINER" */
+  const char *const *ports; /* kiln_parse_port_binding's grammar: [IP:]HOST:CONTAINER[/proto],
+                               IP::CONTAINER or CONTAINER; no IP = 127.0.0.1 */
   size_t n_ports;
   const char *const *command; /* exec form; n_command 0 = the image's (see kiln_deploy) */
   size_t n_command;
@@ -98,6 +99,8 @@ typedef struct {
   bool adapted;         /* the legacy path was taken */
   bool reused;          /* ... and an earlier adaptation was reused (nothing ran) */
   bool started;
+  json_t *ports; /* owned; a started container's published ports, [{"container":"8888/tcp",
+                    "host_ip","host_port","address":"127.0.0.1:49153"}]; NULL = none */
 } kiln_deploy_result;
 
 /* Deploys opts->image as opts->caller. First the access module decides,
@@ -136,7 +139,8 @@ char *kiln_container_engine_name(const char *name, uint32_t uid);
 
 /* The caller's kiln containers (everyone's with all_users), as a new array of
  * {"name","engine_name","id","project","image","image_id","status","state",
- *  "owner_uid","stale"}. stale is true when the project's image
+ *  "owner_uid","stale","ports"} (ports: published ones, shaped like
+ * kiln_deploy_result's). stale is true when the project's image
  * <ns>-<owner>/<project>:latest now has another id than the one deployed
  * (the image was rebuilt since), false otherwise. */
 json_t *kiln_container_list(kiln_engine *engine, const kiln_owner *owner, const char *ns,
@@ -163,6 +167,22 @@ int kiln_container_stop(kiln_engine *engine, const char *name, const kiln_owner 
 int kiln_container_shell(kiln_engine *engine, const char *name, const kiln_owner *owner,
                          const char *const *argv, size_t argc, int in_fd, int out_fd, int err_fd,
                          int *exit_code, kiln_error **err);
+
+typedef struct {
+  bool follow; /* keep streaming new output until the container stops (or a signal) */
+  long tail;   /* the last N lines only; < 0 = all */
+  int out_fd;  /* the container's stdout (and everything, for a TTY container) */
+  int err_fd;  /* its stderr */
+} kiln_logs_options;
+
+/* Streams the output of owner's container NAME (found like
+ * kiln_container_find) to opts->out_fd/err_fd: GET /containers/ID/logs,
+ * demultiplexed when the container has no TTY, raw when it has one (stderr
+ * is then merged into stdout by the engine). A closed output ends it
+ * quietly. Returns 0, or -1 with *err set (not the caller's: code 1; engine
+ * errors: code 3). */
+int kiln_container_logs(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                        const kiln_logs_options *opts, kiln_error **err);
 
 /* Stops and removes NAME. With save, first commits it to save_as (NULL:
  * "<ns>-<uid>/<NAME>-saved:latest"), keeping its labels; the tag must pass

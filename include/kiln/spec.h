@@ -90,6 +90,10 @@ typedef struct kiln_spec {
     uint64_t nano_cpus; /* 1e9 per CPU; 0 = unlimited */
     kiln_strv volumes;  /* "NAME:/path[:ro]" */
     kiln_strv command;  /* exec form; empty = image default */
+    kiln_strv ports;    /* kiln_parse_port_binding's grammar; published on 127.0.0.1 unless an
+                           address is given */
+    kiln_kvv env;       /* container environment (not baked into the image) */
+    int64_t pids_limit; /* 0 = engine default, -1 = unlimited */
   } deploy;
 } kiln_spec;
 

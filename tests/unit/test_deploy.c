@@ -185,6 +185,54 @@ START_TEST(body_volumes_ports_env_limits) {
 END_TEST
 
 /* Each bad value is refused with a usage error naming it. */
+/* Every binding gets an address: 127.0.0.1 unless one is named; a missing
+ * host port is "" (the engine picks one). */
+START_TEST(body_port_bindings_loopback) {
+  kiln_deploy_options o = base_opts();
+  const char *ports[] = {"8888", "18888:8889", "0.0.0.0:9000:9000/udp", "[::1]::7000",
+                         "127.0.0.1:18123:8080"};
+  o.ports = ports;
+  o.n_ports = 5;
+  kiln_error *err = NULL;
+  _cleanup_json_ json_t *b = body_for(&o, "{}", &err);
+  ck_assert_ptr_nonnull(b);
+  json_t *pb = json_object_get(json_object_get(b, "HostConfig"), "PortBindings");
+  _cleanup_free_ char *text = json_dumps(pb, JSON_COMPACT | JSON_SORT_KEYS);
+  ck_assert_str_eq(text, "{\"7000/tcp\":[{\"HostIp\":\"::1\",\"HostPort\":\"\"}],"
+                         "\"8080/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"18123\"}],"
+                         "\"8888/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"\"}],"
+                         "\"8889/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"18888\"}],"
+                         "\"9000/udp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"9000\"}]}");
+  ck_assert_int_eq((int)json_object_size(json_object_get(b, "ExposedPorts")), 5);
+}
+END_TEST
+
+/* Published ports in kiln's one shape, from inspect and from the list. */
+START_TEST(published_ports_shape) {
+  _cleanup_json_ json_t *inspect = json_loads(
+      "{\"8888/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"49153\"}],\"22/tcp\":null,"
+      "\"80/tcp\":[{\"HostIp\":\"::1\",\"HostPort\":\"8080\"}]}",
+      0, NULL);
+  _cleanup_json_ json_t *a = kiln_ports_from_inspect(inspect);
+  ck_assert_int_eq((int)json_array_size(a), 2);
+  json_t *p0 = json_array_get(a, 0);
+  ck_assert_str_eq(path_str(p0, "container", NULL), "8888/tcp");
+  ck_assert_str_eq(path_str(p0, "address", NULL), "127.0.0.1:49153");
+  ck_assert_int_eq(json_integer_value(json_object_get(p0, "host_port")), 49153);
+  ck_assert_str_eq(path_str(json_array_get(a, 1), "address", NULL), "[::1]:8080");
+  _cleanup_json_ json_t *list = json_loads(
+      "[{\"IP\":\"127.0.0.1\",\"PrivatePort\":8080,\"PublicPort\":18123,\"Type\":\"tcp\"},"
+      "{\"PrivatePort\":22,\"Type\":\"tcp\"}]",
+      0, NULL);
+  _cleanup_json_ json_t *l = kiln_ports_from_list(list);
+  ck_assert_int_eq((int)json_array_size(l), 1);
+  ck_assert_str_eq(path_str(json_array_get(l, 0), "address", NULL), "127.0.0.1:18123");
+  ck_assert_str_eq(path_str(json_array_get(l, 0), "container", NULL), "8080/tcp");
+  _cleanup_json_ json_t *none = kiln_ports_from_inspect(NULL);
+  ck_assert_int_eq((int)json_array_size(none), 0);
+}
+END_TEST
+
 START_TEST(body_bad_values) {
   static const struct {
     const char *vol, *env, *port, *want;
@@ -194,8 +242,9 @@ START_TEST(body_bad_values) {
       {"d:/x:rx", NULL, NULL, "mode must be ro or rw"},
       {NULL, "NOVALUE", NULL, "-e 'NOVALUE': expected KEY=VALUE"},
       {NULL, "1X=2", NULL, "-e '1X=2'"},
-      {NULL, NULL, "80:http", "-p '80:http'"},
-      {NULL, NULL, "70000", "-p '70000'"},
+      {NULL, NULL, "80:http", "-p: port \"80:http\" is not valid: the container port"},
+      {NULL, NULL, "70000", "-p: port \"70000\" is not valid"},
+      {NULL, NULL, "host:1:2", "not a literal IPv4 or IPv6 address"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     kiln_deploy_options o = base_opts();
@@ -476,6 +525,8 @@ static Suite *deploy_suite(void) {
   tcase_add_test(body, body_gpu_memory_needs_genv);
   tcase_add_test(body, body_volumes_ports_env_limits);
   tcase_add_test(body, body_bad_values);
+  tcase_add_test(body, body_port_bindings_loopback);
+  tcase_add_test(body, published_ports_shape);
   tcase_add_test(body, body_never_privileged);
   tcase_add_test(body, body_container_sudo_site);
   tcase_add_test(body, temp_body_mounts_nothing);

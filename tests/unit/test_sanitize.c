@@ -562,6 +562,62 @@ START_TEST(ports) {
 }
 END_TEST
 
+/* -p's grammar: every form, and each refusal names the value, the reason
+ * and the grammar. */
+START_TEST(port_bindings) {
+  static const struct {
+    const char *s, *ip;
+    uint16_t host, cont;
+    const char *proto;
+  } good[] = {
+      {"8888", "", 0, 8888, "tcp"},
+      {"53/udp", "", 0, 53, "udp"},
+      {"18888:8888", "", 18888, 8888, "tcp"},
+      {"9000:9000/udp", "", 9000, 9000, "udp"},
+      {"127.0.0.1:18123:8080", "127.0.0.1", 18123, 8080, "tcp"},
+      {"0.0.0.0:8080:80/tcp", "0.0.0.0", 8080, 80, "tcp"},
+      {"127.0.0.1::8080", "127.0.0.1", 0, 8080, "tcp"},
+      {"[::1]:8080:80", "::1", 8080, 80, "tcp"},
+      {"[fe80::1]::80/udp", "fe80::1", 0, 80, "udp"},
+  };
+  for (size_t i = 0; i < N_ELEMENTS(good); i++) {
+    kiln_error *err = NULL;
+    kiln_port_binding pb;
+    expect_ok(kiln_parse_port_binding(good[i].s, &pb, &err), err, good[i].s);
+    ck_assert_str_eq(pb.host_ip, good[i].ip);
+    ck_assert_uint_eq(pb.host_port, good[i].host);
+    ck_assert_uint_eq(pb.container_port, good[i].cont);
+    ck_assert_str_eq(pb.proto, good[i].proto);
+  }
+  static const struct {
+    const char *s, *why;
+  } bad[] = {
+      {"", "the container port is not 1..65535"},
+      {"80:http", "the container port is not 1..65535"},
+      {"70000", "the container port is not 1..65535"},
+      {"0:80", "the host port is not 1..65535"},
+      {"x:80", "the host port is not 1..65535"},
+      {":80", "the host port is empty"},
+      {"80/sctp", "the protocol must be tcp or udp"},
+      {"80/", "the protocol must be tcp or udp"},
+      {"localhost:8080:80", "not a literal IPv4 or IPv6 address"},
+      {"1.2.3:8080:80", "not a literal IPv4 or IPv6 address"},
+      {"::1:8080:80", "too many ':'"},
+      {"[::1:8080:80", "[brackets]"},
+      {"[::1]8080:80", "[brackets]"},
+      {"127.0.0.1:80", "the host port is not 1..65535"},
+      {"[::1]:80", "an address needs HOST:CONTAINER"},
+      {"8000-8010:80", "the host port is not 1..65535"},
+  };
+  for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
+    kiln_error *err = NULL;
+    kiln_port_binding pb;
+    expect_usage(kiln_parse_port_binding(bad[i].s, &pb, &err), err, "port \"", bad[i].why,
+                 "expected [IP:]HOST:CONTAINER[/tcp|/udp] or CONTAINER[/tcp|/udp]");
+  }
+}
+END_TEST
+
 START_TEST(modes) {
   static const struct {
     const char *s;
@@ -800,6 +856,7 @@ static Suite *sanitize_suite(void) {
   TCase *numbers = tcase_create("numbers");
   tcase_add_test(numbers, ids);
   tcase_add_test(numbers, ports);
+  tcase_add_test(numbers, port_bindings);
   tcase_add_test(numbers, modes);
   tcase_add_test(numbers, sizes);
   tcase_add_test(numbers, cpus);

@@ -225,6 +225,26 @@ START_TEST(command_string_runs_through_sh) {
 }
 END_TEST
 
+START_TEST(deploy_ports_env_pids_limit) {
+  kiln_spec *s = parse_ok(BASE "ports: [8888]\n"
+                               "deploy:\n"
+                               "  ports: [8080, '127.0.0.1:18123:9000', '[::1]::53/udp']\n"
+                               "  env: {TOKEN: abc, MODE: 'a b'}\n"
+                               "  pids_limit: 512\n");
+  ck_assert_uint_eq(s->n_ports, 1);
+  ck_assert_uint_eq(s->deploy.ports.n, 3);
+  ck_assert_str_eq(s->deploy.ports.v[0], "8080");
+  ck_assert_str_eq(s->deploy.ports.v[1], "127.0.0.1:18123:9000");
+  ck_assert_str_eq(s->deploy.ports.v[2], "[::1]::53/udp");
+  ck_assert_uint_eq(s->deploy.env.n, 2);
+  ck_assert_str_eq(s->deploy.env.v[1].key, "MODE");
+  ck_assert_str_eq(s->deploy.env.v[1].value, "a b");
+  ck_assert_int_eq(s->deploy.pids_limit, 512);
+  kiln_spec *u = parse_ok(BASE "deploy: {pids_limit: -1}\n");
+  ck_assert_int_eq(u->deploy.pids_limit, -1);
+}
+END_TEST
+
 START_TEST(nulls_are_absent) {
   kiln_spec *s = parse_ok("# a comment\n" BASE "user:\nenv: ~\nports: null\nworkspace:\n");
   ck_assert_str_eq(s->workspace, "/workspace");
@@ -322,6 +342,23 @@ static const bad_case bad_cases[] = {
      "[a-zA-Z0-9][a-zA-Z0-9_.-]*"},
     {BASE "deploy: {command: []}\n",
      "kiln.yaml:3:19: deploy.command is an empty list; expected a command"},
+    {BASE "deploy: {ports: ['localhost:80:80']}\n",
+     "kiln.yaml:3:18: port \"localhost:80:80\" is not valid: the address is not a literal IPv4 "
+     "or IPv6 address; expected [IP:]HOST:CONTAINER[/tcp|/udp] or CONTAINER[/tcp|/udp]"},
+    {BASE "deploy: {ports: [8080, '80/sctp']}\n",
+     "kiln.yaml:3:24: port \"80/sctp\" is not valid: the protocol must be tcp or udp; expected "
+     "[IP:]HOST:CONTAINER[/tcp|/udp] or CONTAINER[/tcp|/udp]"},
+    {BASE "deploy: {ports: 8080}\n",
+     "kiln.yaml:3:17: deploy.ports must be a list of [IP:]HOST:CONTAINER or CONTAINER, not text"},
+    {BASE "deploy: {env: {1X: a}}\n",
+     "kiln.yaml:3:16: deploy.env: environment variable name \"1X\" is not valid; expected "
+     "letters, digits and '_', not starting with a digit"},
+    {BASE "deploy: {pids_limit: 0}\n",
+     "kiln.yaml:3:22: deploy.pids_limit \"0\" is not valid; expected 1..4194304 or -1"},
+    {BASE "deploy: {pids_limit: lots}\n",
+     "kiln.yaml:3:22: deploy.pids_limit \"lots\" is not valid; expected 1..4194304 or -1"},
+    {BASE "deploy: {pid_limit: 5}\n",
+     "kiln.yaml:3:10: unknown key \"pid_limit\" in deploy; did you mean \"pids_limit\"?"},
     /* required and exclusive */
     {"base: {image: debian}\n",
      "kiln.yaml:1:1: project is required; expected a name such as my-project"},
@@ -613,6 +650,7 @@ static Suite *spec_suite(void) {
   tcase_add_test(good, minimal_spec_takes_defaults_from_identity);
   tcase_add_test(good, every_key);
   tcase_add_test(good, command_string_runs_through_sh);
+  tcase_add_test(good, deploy_ports_env_pids_limit);
   tcase_add_test(good, nulls_are_absent);
   tcase_add_test(good, uid_in_range_and_root_with_allow_root);
   tcase_add_test(good, unusable_identity_shell_falls_back_to_bash);
