@@ -1,4 +1,4 @@
-/* kiln container deploy|list|start|stop|shell|retire */
+/* kiln container deploy|list|start|stop|shell|logs|retire */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -460,8 +460,8 @@ static int cmd_list(kiln_cli *cli, int argc, char **argv) {
       cli->json = true;
     else if (c == 'h')
       return puts("usage: kiln container list [--all] [--json]\n\nYour containers: name, "
-                  "project, image, status, and STALE when the project's image was rebuilt "
-                  "since the deploy.\n--all (admins): everyone's."),
+                  "project, image, status, STALE when the project's image was rebuilt since "
+                  "the deploy, and PORTS (published addresses).\n--all (admins): everyone's."),
              KILN_EXIT_OK;
     else
       return cli_usage(cli, "container list", "unknown option");
