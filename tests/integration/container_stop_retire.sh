@@ -10,7 +10,8 @@ dir=$(project stopper "version: 1
 project: kt-stopper
 base: {image: $KT_BASE}")
 expect 0 "$KILN" --quiet image create "$dir"
-(cd "$dir" && expect 0 "$KILN" container deploy)
+cd "$dir" || exit 1
+expect 0 "$KILN" container deploy
 C="kt-stopper._.$SUDO_UID"
 id=$("$DOCKER" inspect -f '{{.Id}}' "$C")
 equals "$("$DOCKER" inspect -f '{{.HostConfig.Init}} {{.Config.StopSignal}}' "$C")" "true SIGHUP" \
@@ -51,7 +52,7 @@ expect 0 "$KILN" container retire kt-stopper --force
 pass "retire of a changed running container needs --force or --save"
 
 # 4. An unchanged container (mount points and the init do not count) retires.
-(cd "$dir" && expect 0 "$KILN" container deploy --name fresh -v "$KT_PREFIX-vol:/data" --create-volumes)
+expect 0 "$KILN" container deploy --name fresh -v "$KT_PREFIX-vol:/data" --create-volumes
 expect 0 "$KILN" container retire fresh </dev/null
 expect 0 "$KILN" volume remove "$KT_PREFIX-vol"
 pass "an unchanged container retires without questions"
