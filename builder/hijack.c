@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +186,12 @@ typedef struct {
   bool tty;
   kiln_demux demux;
   outputs out;
+  int winch_fd; /* signalfd for SIGWINCH (terminal resized), or -1 */
+  kiln_engine *engine;
+  const char *exec_id;
 } relay;
+
+static void resize_exec(kiln_engine *engine, const char *exec_id, int fd);
 
 static int deliver(relay *r, const char *data, size_t n) {
   if (r->tty) return write_all(r->out.out_fd, data, n);
@@ -204,15 +211,24 @@ static int pump_input(relay *r, int in_fd, bool *in_open) {
   return send_all(r->sock, buf, (size_t)n) < 0 ? -1 : 0;
 }
 
+/* The terminal was resized: drain the signalfd, tell the engine. */
+static void on_resize(relay *r) {
+  struct signalfd_siginfo si;
+  while (read(r->winch_fd, &si, sizeof si) == (ssize_t)sizeof si)
+    continue;
+  resize_exec(r->engine, r->exec_id, r->out.out_fd);
+}
+
 static int relay_loop(relay *r, int in_fd, kiln_error **err) {
   bool in_open = in_fd >= 0;
   char buf[RELAY_CHUNK];
   for (;;) {
-    struct pollfd p[2] = {{r->sock, POLLIN, 0}, {in_fd, POLLIN, 0}};
-    if (poll(p, in_open ? 2 : 1, -1) < 0) {
+    struct pollfd p[3] = {{r->sock, POLLIN, 0}, {r->winch_fd, POLLIN, 0}, {in_fd, POLLIN, 0}};
+    if (poll(p, in_open ? 3 : 2, -1) < 0) {
       if (errno == EINTR) continue;
       return kiln_error_errno(err, errno, "poll");
     }
+    if (p[1].revents & POLLIN) on_resize(r);
     if (p[0].revents) {
       ssize_t n = read(r->sock, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
@@ -220,7 +236,7 @@ static int relay_loop(relay *r, int in_fd, kiln_error **err) {
       if (deliver(r, buf, (size_t)n) < 0)
         return kiln_error_errno(err, errno, "cannot write output");
     }
-    if (in_open && p[1].revents && pump_input(r, in_fd, &in_open) < 0)
+    if (in_open && p[2].revents && pump_input(r, in_fd, &in_open) < 0)
       return kiln_error_errno(err, errno, "cannot send input");
   }
 }
@@ -245,10 +261,27 @@ int kiln_exec_attach(kiln_engine *engine, const char *exec_id, bool tty, int in_
     kiln_buf_free(&extra);
     return -1;
   }
+  relay r = {.sock = sock,
+             .tty = tty,
+             .out = {out_fd, err_fd},
+             .winch_fd = -1,
+             .engine = engine,
+             .exec_id = exec_id};
+  /* Resizes follow the terminal through a signalfd: SIGWINCH is blocked for
+   * the session (no handler is installed) and the old mask put back. */
+  sigset_t winch, old;
+  sigemptyset(&winch);
+  sigaddset(&winch, SIGWINCH);
+  bool masked = tty && sigprocmask(SIG_BLOCK, &winch, &old) == 0;
+  if (masked) r.winch_fd = signalfd(-1, &winch, SFD_NONBLOCK | SFD_CLOEXEC);
   if (tty) resize_exec(engine, exec_id, out_fd);
-  relay r = {.sock = sock, .tty = tty, .out = {out_fd, err_fd}};
   int rc = extra.len ? deliver(&r, extra.data, extra.len) : 0;
   kiln_buf_free(&extra);
-  if (rc < 0) return kiln_error_errno(err, errno, "cannot write output");
-  return relay_loop(&r, in_fd, err);
+  if (rc < 0)
+    rc = kiln_error_errno(err, errno, "cannot write output");
+  else
+    rc = relay_loop(&r, in_fd, err);
+  if (r.winch_fd >= 0) close(r.winch_fd);
+  if (masked) sigprocmask(SIG_SETMASK, &old, NULL);
+  return rc;
 }
