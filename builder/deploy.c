@@ -105,9 +105,26 @@ bool kiln_owner_all_users(const kiln_owner *owner) {
   return owner->all_users && kiln_access_all_users(kiln_owner_caller(owner, &fallback), NULL) == 0;
 }
 
-char *kiln_container_engine_name(const char *name, uint32_t uid) {
+/* The one rule for every per-user engine object: "NAME._.UID". */
+static char *per_user_engine_name(const char *name, uint32_t uid) {
   char *s = NULL;
   return asprintf(&s, "%s._.%" PRIu32, name, uid) < 0 ? NULL : s;
+}
+
+char *kiln_container_engine_name(const char *name, uint32_t uid) {
+  return per_user_engine_name(name, uid);
+}
+
+char *kiln_volume_engine_name(const char *name, uint32_t uid) {
+  return per_user_engine_name(name, uid);
+}
+
+char *kiln_engine_short_name(const char *engine_name, const char *owner_uid) {
+  size_t n = strlen(engine_name), k = owner_uid ? strlen(owner_uid) : 0;
+  if (k && n > k + 3 && !strcmp(engine_name + n - k, owner_uid) &&
+      !strncmp(engine_name + n - k - 3, "._.", 3))
+    return strndup(engine_name, n - k - 3);
+  return strdup(engine_name);
 }
 
 /* ---- the create body (pure) ---- */
@@ -245,8 +262,13 @@ static int add_mounts(const kiln_deploy_options *o, const char *workspace, json_
     _cleanup_free_ char *name = NULL, *target = NULL;
     bool ro;
     if (kiln_parse_volume_spec(o->volumes[i], &name, &target, &ro, err) < 0) return -1;
-    if (json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "Type", "volume", "Source",
-                                                name, "Target", target, "ReadOnly", ro)) < 0)
+    /* The caller's volume NAME; NoCopy: the preparing container (same image,
+     * same target) already copied the image's content (kiln_volume_prepare). */
+    _cleanup_free_ char *ename = kiln_volume_engine_name(name, o->caller->id.uid);
+    if (!ename ||
+        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b, s:{s:b}}", "Type", "volume",
+                                                "Source", ename, "Target", target, "ReadOnly", ro,
+                                                "VolumeOptions", "NoCopy", 1)) < 0)
       return oom(err);
   }
   return 0;
@@ -750,30 +772,56 @@ static char *adapt(kiln_engine *engine, const kiln_deploy_options *o, const char
 
 /* ---- volumes and limits ---- */
 
-static int check_volumes(kiln_engine *engine, const kiln_deploy_options *o, kiln_error **err) {
-  kiln_owner owner = {
-      .uid = o->caller->id.uid, .gid = o->caller->id.gid, .all_users = false, .caller = o->caller};
+/* The caller's volume NAME (found, or created with --create-volumes): its
+ * engine name in *ename, *own when it is the caller's own (not another
+ * user's that an admin attaches with --all-users). */
+static int volume_for_deploy(kiln_engine *engine, const kiln_deploy_options *o, const char *name,
+                             char **ename, bool *own, kiln_error **err) {
+  kiln_owner owner = {.uid = o->caller->id.uid,
+                      .gid = o->caller->id.gid,
+                      .all_users = o->all_users,
+                      .caller = o->caller};
+  _cleanup_json_ json_t *vol = kiln_volume_find(engine, name, &owner, ename, err);
+  if (!vol && err && *err) return -1;
+  uint32_t uid;
+  *own = !vol || (kiln_label_id(json_object_get(vol, "Labels"), KILN_LABEL_OWNER_UID, &uid) &&
+                  uid == o->caller->id.uid);
+  if (vol) return 0;
+  if (!o->create_volumes)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "volume '%s' does not exist; create it with 'kiln volume create %s' "
+                          "or deploy with --create-volumes",
+                          name, name);
+  bool existed;
+  owner.all_users = false;
+  if (kiln_volume_create(engine, name, &owner, o->config, &existed, err) < 0) return -1;
+  *ename = kiln_volume_engine_name(name, o->caller->id.uid);
+  return *ename ? 0 : oom(err);
+}
+
+/* Every -v volume: the caller's (or, for an admin with --all-users,
+ * anyone's), its mount in mounts (the create body's, workspace first) given
+ * the engine name found, and the caller's own made writable by the caller
+ * before the container exists. Another user's volume is never chowned; its
+ * mount copies the image's content as the engine does by default. */
+static int check_volumes(kiln_engine *engine, const kiln_deploy_options *o, const char *image_id,
+                         json_t *mounts, kiln_error **err) {
+  size_t first = o->workspace_dir ? 1 : 0;
   for (size_t i = 0; i < o->n_volumes; i++) {
-    _cleanup_free_ char *name = NULL, *target = NULL;
-    bool ro;
-    if (kiln_parse_volume_spec(o->volumes[i], &name, &target, &ro, err) < 0) return -1;
-    _cleanup_json_ json_t *vol = kiln_volume_inspect(engine, name, err);
-    if (!vol && err && *err) return -1;
-    if (!vol && !o->create_volumes)
-      return kiln_error_set(err, KILN_EXIT_FAILURE,
-                            "volume '%s' does not exist; create it with 'kiln volume create %s' "
-                            "or deploy with --create-volumes",
-                            name, name);
-    if (!vol) {
-      bool existed;
-      if (kiln_volume_create(engine, name, &owner, o->config, &existed, err) < 0) return -1;
+    _cleanup_free_ char *name = NULL, *target = NULL, *ename = NULL;
+    bool ro, own;
+    if (kiln_parse_volume_spec(o->volumes[i], &name, &target, &ro, err) < 0 ||
+        volume_for_deploy(engine, o, name, &ename, &own, err) < 0)
+      return -1;
+    json_t *mount = json_array_get(mounts, first + i);
+    if (json_object_set_new(mount, "Source", json_string(ename)) < 0) return oom(err);
+    if (!own) {
+      json_object_del(mount, "VolumeOptions");
       continue;
     }
-    if (!kiln_access_owns(o->caller, json_object_get(vol, "Labels"), o->all_users))
-      return kiln_error_set(err, KILN_EXIT_FAILURE, "volume '%s' is not yours (owner uid %s)", name,
-                            kiln_label(json_object_get(vol, "Labels"), KILN_LABEL_OWNER_UID)
-                                ? kiln_label(json_object_get(vol, "Labels"), KILN_LABEL_OWNER_UID)
-                                : "unknown: not created by kiln");
+    if (kiln_volume_prepare(engine, image_id, name, ename, target, o->caller->id.uid,
+                            o->caller->id.gid, o->config->legacy_timeout, err) < 0)
+      return -1;
   }
   return 0;
 }
@@ -954,7 +1002,10 @@ static int deploy_image(kiln_engine *engine, const kiln_deploy_options *o,
   const char *image_id = json_string_value(json_object_get(image, "Id"));
   _cleanup_json_ json_t *body =
       kiln_deploy_create_body(o, image_id, json_object_get(image, "Config"), err);
-  if (!body || check_volumes(engine, o, err) < 0) return -1;
+  if (!body ||
+      check_volumes(engine, o, image_id,
+                    json_object_get(json_object_get(body, "HostConfig"), "Mounts"), err) < 0)
+    return -1;
   _cleanup_free_ char *name = kiln_container_engine_name(o->name, o->caller->id.uid);
   if (!name) return oom(err);
   _cleanup_free_ char *id = create_limited(engine, o, name, body, err);

@@ -95,6 +95,35 @@ int kiln_volume_create_locked(kiln_engine *engine, const char *name, uint32_t ui
  * NULL with *err set on other errors. */
 json_t *kiln_volume_inspect(kiln_engine *engine, const char *name, kiln_error **err);
 
+/* "ml._.1000" → "ml" when the suffix is owner_uid (may be NULL); else a copy.
+ * New string or NULL (out of memory). */
+char *kiln_engine_short_name(const char *engine_name, const char *owner_uid);
+
+/* The volume NAME of owner: its engine name NAME._.UID, or, for an admin
+ * acting for all users, NAME as an engine name when that does not exist.
+ * Returns the inspect result (new) with *engine_name (new string) set; NULL
+ * with *err unset when missing; NULL with *err set on engine errors or when
+ * the volume is not owner's (code KILN_EXIT_FAILURE, naming its owner). */
+json_t *kiln_volume_find(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                         char **engine_name, kiln_error **err);
+
+/* The temporary container that makes the root of volume engine_name
+ * (mounted at target, the same path as in the real container, so that the
+ * engine's first-mount copy of the image's content happens before) owned by
+ * uid:gid, pure: image_id runs `chown UID:GID target` as root, not
+ * recursive, labelled temporary and with the owner's uid, no network, every
+ * capability dropped but CHOWN, no-new-privileges, no other mount. Returns a
+ * new object or NULL (out of memory). */
+json_t *kiln_volume_prepare_body(const char *image_id, const char *engine_name, const char *target,
+                                 uint32_t uid, uint32_t gid);
+
+/* Runs that container to its end (at most timeout_s) and removes it on
+ * every path. 0, or -1 with *err set (code KILN_EXIT_FAILURE: the chown
+ * failed in the image, with its output; the image needs a chown command). */
+int kiln_volume_prepare(kiln_engine *engine, const char *image_id, const char *name,
+                        const char *engine_name, const char *target, uint32_t uid, uint32_t gid,
+                        unsigned timeout_s, kiln_error **err);
+
 /* ---- raw engine sockets (hijack.c) ---- */
 
 /* The socket address of host ("unix:///path", "tcp://h:p"), resolved now so

@@ -1,4 +1,6 @@
-/* Named volumes owned by one user (label kiln.owner-uid), within a limit. */
+/* Named volumes owned by one user, within a limit. The engine name is per
+ * user, NAME._.UID (kiln_volume_engine_name), and the volume carries the
+ * label kiln.owner-uid; kiln commands take and show NAME. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,10 +79,42 @@ static int not_yours(const char *name, json_t *vol, kiln_error **err) {
                         who ? who : "unknown: not created by kiln");
 }
 
+/* Inspects the engine volume ename (NULL with *err unset when missing). */
+static json_t *inspect_as(kiln_engine *engine, const char *ename, char **engine_name,
+                          kiln_error **err) {
+  json_t *vol = kiln_volume_inspect(engine, ename, err);
+  if (vol && !(*engine_name = strdup(ename))) {
+    json_decref(vol);
+    return oom(err), NULL;
+  }
+  return vol;
+}
+
+json_t *kiln_volume_find(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                         char **engine_name, kiln_error **err) {
+  *engine_name = NULL;
+  if (check_volume_name(name, err) < 0) return NULL;
+  _cleanup_free_ char *own = kiln_volume_engine_name(name, owner_uid(owner));
+  if (!own) return oom(err), NULL;
+  json_t *vol = inspect_as(engine, own, engine_name, err);
+  if (!vol && !(err && *err) && kiln_owner_all_users(owner))
+    vol = inspect_as(engine, name, engine_name, err); /* an admin naming an engine volume */
+  if (vol && !kiln_owner_owns(owner, json_object_get(vol, "Labels"))) {
+    not_yours(name, vol, err);
+    json_decref(vol);
+    free(*engine_name);
+    *engine_name = NULL;
+    return NULL;
+  }
+  return vol;
+}
+
 /* Under the user's volumes lock: exists? yours? room left? create. */
 static int create_checked(kiln_engine *engine, const char *name, const kiln_owner *owner,
                           const kiln_config *config, bool *existed, kiln_error **err) {
-  _cleanup_json_ json_t *vol = kiln_volume_inspect(engine, name, err);
+  _cleanup_free_ char *ename = kiln_volume_engine_name(name, owner_uid(owner));
+  if (!ename) return oom(err);
+  _cleanup_json_ json_t *vol = kiln_volume_inspect(engine, ename, err);
   if (!vol && err && *err) return -1;
   if (vol) {
     if (!kiln_owner_owns(owner, json_object_get(vol, "Labels"))) return not_yours(name, vol, err);
@@ -95,7 +129,9 @@ static int create_checked(kiln_engine *engine, const char *name, const kiln_owne
                           "(max_volumes in %s); remove one with 'kiln volume remove NAME'",
                           count, config->max_volumes,
                           config->path ? config->path : "the kiln configuration");
-  return kiln_volume_create_locked(engine, name, owner_uid(owner), err);
+  if (kiln_volume_create_locked(engine, ename, owner_uid(owner), err) < 0)
+    return kiln_error_prefix(err, "volume '%s'", name);
+  return 0;
 }
 
 int kiln_volume_create(kiln_engine *engine, const char *name, const kiln_owner *owner,
@@ -150,21 +186,23 @@ json_t *kiln_volume_list(kiln_engine *engine, const kiln_owner *owner, kiln_erro
   size_t i;
   json_t *v;
   json_array_foreach(json_object_get(r, "Volumes"), i, v) {
-    const char *name = json_string_value(json_object_get(v, "Name"));
-    json_t *used_by = json_object_get(users, name ? name : "");
-    json_array_append_new(out,
-                          json_pack("{s:s, s:s?, s:O?, s:o}", "name", name ? name : "", "owner_uid",
-                                    kiln_label(json_object_get(v, "Labels"), KILN_LABEL_OWNER_UID),
-                                    "created", json_object_get(v, "CreatedAt"), "used_by",
-                                    used_by ? json_incref(used_by) : json_array()));
+    const char *ename = json_string_value(json_object_get(v, "Name"));
+    const char *owner_label = kiln_label(json_object_get(v, "Labels"), KILN_LABEL_OWNER_UID);
+    _cleanup_free_ char *name = kiln_engine_short_name(ename ? ename : "", owner_label);
+    json_t *used_by = json_object_get(users, ename ? ename : "");
+    if (!name) return json_decref(out), oom(err), NULL;
+    json_array_append_new(out, json_pack("{s:s, s:s, s:s?, s:O?, s:o}", "name", name, "engine_name",
+                                         ename ? ename : "", "owner_uid", owner_label, "created",
+                                         json_object_get(v, "CreatedAt"), "used_by",
+                                         used_by ? json_incref(used_by) : json_array()));
   }
   return out;
 }
 
-static int in_use(kiln_engine *engine, const char *name, kiln_error **err) {
+static int in_use(kiln_engine *engine, const char *name, const char *ename, kiln_error **err) {
   _cleanup_error_ kiln_error *ignored = NULL;
   _cleanup_json_ json_t *users = volume_users(engine, &ignored);
-  json_t *names = json_object_get(users, name);
+  json_t *names = json_object_get(users, ename);
   kiln_buf list = KILN_BUF_INIT(4096);
   size_t i;
   json_t *n;
@@ -179,20 +217,20 @@ static int in_use(kiln_engine *engine, const char *name, kiln_error **err) {
 
 int kiln_volume_remove(kiln_engine *engine, const char *name, const kiln_owner *owner, bool force,
                        kiln_error **err) {
-  _cleanup_json_ json_t *vol = kiln_volume_inspect(engine, name, err);
+  _cleanup_free_ char *ename = NULL;
+  _cleanup_json_ json_t *vol = kiln_volume_find(engine, name, owner, &ename, err);
   if (!vol && err && *err) return -1;
   if (!vol)
     return force ? 0 : kiln_error_set(err, KILN_EXIT_FAILURE, "volume '%s' does not exist", name);
-  if (!kiln_owner_owns(owner, json_object_get(vol, "Labels"))) return not_yours(name, vol, err);
   _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/volumes/%s", name) < 0) return oom(err);
+  if (asprintf(&path, "/volumes/%s", ename) < 0) return oom(err);
   long status = 0;
   kiln_error *e = NULL;
   json_decref(kiln_engine_json(engine, "DELETE", path, NULL, NULL, &status, &e));
   if (!e) return 0;
   if (status == 409) {
     kiln_error_free(e);
-    return in_use(engine, name, err);
+    return in_use(engine, name, ename, err);
   }
   if (err && !*err)
     *err = e;

@@ -79,7 +79,8 @@ static int remove_one(kiln_cli *cli, session *s, const volume_args *a, const cha
 static int cmd_create(kiln_cli *cli, int argc, char **argv) {
   return for_each_name(cli, "volume create",
                        "usage: kiln volume create NAME...\n\nCreates your named volumes "
-                       "(labelled with your uid). An existing volume of yours is fine;\n"
+                       "(NAME._.UID in the engine, labelled with your uid;\nanother user may "
+                       "have a NAME of their own). An existing volume of yours is fine;\n"
                        "max_volumes in the kiln configuration limits how many you have.\n",
                        argc, argv, create_one);
 }

@@ -3,9 +3,10 @@
  * lifecycle; per-user limits; gc.
  *
  * Names. A container NAME belongs to its user: the engine name is
- * "NAME._.UID" (DS01's convention), so two users may both have "ml". Volume
- * names are global in the engine; a volume belongs to whoever created it
- * (label kiln.owner-uid).
+ * "NAME._.UID" (DS01's convention), so two users may both have "ml". Volumes
+ * follow the same rule (kiln_volume_engine_name): two users may both have
+ * "data"; kiln commands and the spec take and show the short NAME, and a
+ * volume also carries its owner's label kiln.owner-uid.
  *
  * Ownership. Who may touch what is the access module's answer
  * (kiln/access.h): every call here refuses containers and volumes that
@@ -134,6 +135,9 @@ int kiln_deploy_caught_signal(void);
 
 /* "NAME._.UID". Returns a new string or NULL (out of memory). */
 char *kiln_container_engine_name(const char *name, uint32_t uid);
+/* The engine name of the volume NAME of uid: the same rule, "NAME._.UID".
+ * Returns a new string or NULL (out of memory). */
+char *kiln_volume_engine_name(const char *name, uint32_t uid);
 
 /* ---- containers ---- */
 

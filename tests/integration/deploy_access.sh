@@ -143,7 +143,7 @@ as_user 0
 expect 0 "$KILN" volume create "$KT_PREFIX-v0"
 as_user 1
 expect 1 "$KILN" container deploy "$KT_BASE" --name vol -v "$KT_PREFIX-v0:/data"
-contains "$errout" "volume '$KT_PREFIX-v0' is not yours (owner uid $DL_UID)"
+contains "$errout" "volume '$KT_PREFIX-v0' does not exist" # names are per user
 "$DOCKER" inspect "$(engine_name vol)" >/dev/null 2>&1 && fail "container with another user's volume"
 expect 2 "$KILN" container deploy "$KT_BASE" --name vol -v "/etc:/data"
 contains "$errout" "'/etc' is a path; -v takes a named volume"

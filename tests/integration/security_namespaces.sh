@@ -146,11 +146,20 @@ attacks() {
     # shellcheck disable=SC2086
     refused 1 'no container|not yours|belongs' "$m: $c app._.$vuid" sec_kiln "$a" "$adir" $c "app._.$vuid" </dev/null
   done
-  refused 1 'not yours' "$m: volume remove ${SEC}v$vuid" sec_kiln "$a" "$adir" volume remove "${SEC}v$vuid"
-  refused 1 'not yours' "$m: volume create ${SEC}v$vuid (adopt)" sec_kiln "$a" "$adir" volume create "${SEC}v$vuid"
-  refused 1 'not yours' "$m: deploy -v ${SEC}v$vuid:/data" \
+  # Volume names are per user: the victim's is out of the attacker's reach,
+  # by its short name and by its engine name.
+  local vv
+  for vv in "${SEC}v$vuid" "${SEC}v$vuid._.$vuid"; do
+    refused 1 'does not exist' "$m: volume remove $vv" sec_kiln "$a" "$adir" volume remove "$vv"
+  done
+  refused 1 'does not exist' "$m: deploy -v ${SEC}v$vuid:/data" \
     sec_kiln "$a" "$adir" container deploy --name vol -v "${SEC}v$vuid:/data" --no-start
   gone "vol._.$auid" "$m: deploy -v ${SEC}v$vuid"
+  # The same name makes the attacker's own volume; the victim's stays theirs.
+  expect 0 sec_kiln "$a" "$adir" volume create "${SEC}v$vuid"
+  equals "$("$DOCKER" volume inspect -f '{{index .Labels "kiln.owner-uid"}}' "${SEC}v$vuid._.$vuid")" \
+    "$vuid" "$m: owner of the victim's volume"
+  expect 0 sec_kiln "$a" "$adir" volume remove "${SEC}v$vuid"
   victim_ok "$m: engine names"
   equals "$("$DOCKER" inspect -f '{{.State.Running}}' "app._.$vuid" 2>/dev/null)" true "$m: victim's app still running"
 }

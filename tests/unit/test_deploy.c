@@ -165,7 +165,7 @@ START_TEST(body_volumes_ports_env_limits) {
   json_t *hc = json_object_get(b, "HostConfig");
   json_t *m1 = json_array_get(json_object_get(hc, "Mounts"), 1);
   ck_assert_str_eq(path_str(m1, "Type", NULL), "volume");
-  ck_assert_str_eq(path_str(m1, "Source", NULL), "models");
+  ck_assert_str_eq(path_str(m1, "Source", NULL), "models._.1722830498");
   ck_assert_str_eq(path_str(m1, "Target", NULL), "/models");
   ck_assert(json_is_true(json_object_get(m1, "ReadOnly")));
   ck_assert(
@@ -515,6 +515,69 @@ START_TEST(engine_names) {
 }
 END_TEST
 
+/* Volumes: the same per-user rule, and back to the short name only when
+ * the suffix is the owner's. */
+START_TEST(volume_engine_names) {
+  _cleanup_free_ char *v = kiln_volume_engine_name("data", 1001u);
+  ck_assert_str_eq(v, "data._.1001");
+  static const struct {
+    const char *engine_name, *owner, *want;
+  } cases[] = {
+      {"data._.1001", "1001", "data"},    {"data._.1001", "1002", "data._.1001"},
+      {"data", "1001", "data"},           {"data._.1001", NULL, "data._.1001"},
+      {"x._.5._.1001", "1001", "x._.5"},  {"._.1001", "1001", "._.1001"},
+      {"data.1001", "1001", "data.1001"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    _cleanup_free_ char *s = kiln_engine_short_name(cases[i].engine_name, cases[i].owner);
+    ck_assert_msg(s && !strcmp(s, cases[i].want), "case %zu: %s", i, s ? s : "(null)");
+  }
+}
+END_TEST
+
+/* The create body mounts the caller's per-user volume with NoCopy (the
+ * preparing container did the engine's first copy). */
+START_TEST(body_volume_per_user_nocopy) {
+  kiln_deploy_options o = base_opts();
+  const char *vols[] = {"data:/data:ro"};
+  o.volumes = vols;
+  o.n_volumes = 1;
+  kiln_error *err = NULL;
+  _cleanup_json_ json_t *b = body_for(&o, "{}", &err);
+  ck_assert_ptr_nonnull(b);
+  json_t *m = json_array_get(json_object_get(json_object_get(b, "HostConfig"), "Mounts"), 0);
+  ck_assert_str_eq(path_str(m, "Source", NULL), "data._.1722830498");
+  ck_assert_str_eq(path_str(m, "Target", NULL), "/data");
+  ck_assert(json_is_true(json_object_get(m, "ReadOnly")));
+  ck_assert(json_is_true(json_object_get(json_object_get(m, "VolumeOptions"), "NoCopy")));
+}
+END_TEST
+
+/* The volume-preparing container: chown of the root only, as root, from the
+ * image deployed, the volume at the real target and nothing else. */
+START_TEST(volume_prepare_body_minimal) {
+  _cleanup_json_ json_t *b =
+      kiln_volume_prepare_body("sha256:img", "data._.1001", "/data", 1001u, 1002u);
+  ck_assert_ptr_nonnull(b);
+  ck_assert_str_eq(path_str(b, "Image", NULL), "sha256:img");
+  ck_assert_str_eq(path_str(b, "User", NULL), "0:0");
+  _cleanup_free_ char *cmd = json_dumps(json_object_get(b, "Cmd"), JSON_COMPACT);
+  _cleanup_free_ char *entry = json_dumps(json_object_get(b, "Entrypoint"), JSON_COMPACT);
+  ck_assert_str_eq(entry, "[\"chown\"]");
+  ck_assert_str_eq(cmd, "[\"1001:1002\",\"/data\"]");
+  json_t *labels = json_object_get(b, "Labels");
+  ck_assert_str_eq(kiln_label(labels, KILN_LABEL_TEMP), "true");
+  ck_assert_str_eq(kiln_label(labels, KILN_LABEL_OWNER_UID), "1001");
+  _cleanup_free_ char *hc =
+      json_dumps(json_object_get(b, "HostConfig"), JSON_COMPACT | JSON_SORT_KEYS);
+  ck_assert_str_eq(hc, "{\"AutoRemove\":false,\"CapAdd\":[\"CHOWN\"],\"CapDrop\":[\"ALL\"],"
+                       "\"Mounts\":[{\"ReadOnly\":false,\"Source\":\"data._.1001\","
+                       "\"Target\":\"/data\",\"Type\":\"volume\"}],\"NetworkMode\":\"none\","
+                       "\"SecurityOpt\":[\"no-new-privileges\"]}");
+  ck_assert_ptr_null(json_object_get(b, "Volumes"));
+}
+END_TEST
+
 static Suite *deploy_suite(void) {
   Suite *s = suite_create("deploy");
   TCase *body = tcase_create("create body");
@@ -542,6 +605,9 @@ static Suite *deploy_suite(void) {
   tcase_add_test(other, config_missing_explicit_file);
   tcase_add_test(other, demux_split_frames);
   tcase_add_test(other, engine_names);
+  tcase_add_test(other, volume_engine_names);
+  tcase_add_test(other, body_volume_per_user_nocopy);
+  tcase_add_test(other, volume_prepare_body_minimal);
   suite_add_tcase(s, other);
   return s;
 }
