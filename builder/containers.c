@@ -14,11 +14,12 @@
 
 #include "builder/deploy_private.h"
 #include "kiln/labels.h"
+#include "sanitize/limits.h"
 #include "sanitize/sanitize.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
-#define STOP_TIMEOUT_S "10"
+#define STOP_TIMEOUT_S 10
 /* The user's login shell from the container's passwd, else /bin/sh. */
 #define LOGIN_SHELL_SCRIPT                                                                         \
   "s=$(awk -F: -v u=\"$(id -u)\" '$3 == u { print $7; exit }' /etc/passwd 2>/dev/null); "          \
@@ -79,21 +80,15 @@ int kiln_count_owned(kiln_engine *engine, const char *what, uint32_t uid, unsign
 
 /* ---- list ---- */
 
-/* "ml._.1000" → "ml" when the suffix is the owner's. */
-static char *user_facing_name(const char *engine_name, const char *owner) {
-  const char *sep = strstr(engine_name, "._.");
-  if (sep && owner && !strcmp(sep + 3, owner))
-    return strndup(engine_name, (size_t)(sep - engine_name));
-  return strdup(engine_name);
-}
-
-static bool is_stale(kiln_engine *engine, const char *ns, const char *owner, const char *project,
-                     const char *image_id) {
-  if (!owner || !project || !image_id) return false;
-  _cleanup_free_ char *ref = NULL, *esc = NULL, *path = NULL;
-  if (asprintf(&ref, "%s-%s/%s:latest", ns, owner, project) < 0 ||
-      !(esc = kiln_engine_escape(ref)) || asprintf(&path, "/images/%s/json", esc) < 0)
-    return false;
+/* Whether the project's image (by labels: owner, project) now has another
+ * id than image_id, the one deployed. */
+static bool is_stale(kiln_engine *engine, const char *ns, json_t *labels, const char *image_id) {
+  uint32_t uid;
+  const char *project = kiln_label(labels, KILN_LABEL_PROJECT);
+  if (!project || !image_id || !kiln_label_id(labels, KILN_LABEL_OWNER_UID, &uid)) return false;
+  _cleanup_free_ char *ref = kiln_namespace_ref(ns, uid, project, NULL);
+  _cleanup_free_ char *esc = ref ? kiln_engine_escape(ref) : NULL, *path = NULL;
+  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return false;
   _cleanup_error_ kiln_error *ignored = NULL;
   _cleanup_json_ json_t *img = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &ignored);
   const char *id = json_string_value(json_object_get(img, "Id"));
@@ -119,13 +114,13 @@ static json_t *list_entry(kiln_engine *engine, const char *ns, json_t *c) {
   const char *image_id = kiln_label(labels, KILN_LABEL_IMAGE_ID);
   const char *engine_name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
   if (engine_name && *engine_name == '/') engine_name++;
-  _cleanup_free_ char *name = user_facing_name(engine_name ? engine_name : "", owner);
+  _cleanup_free_ char *name = kiln_engine_short_name(engine_name ? engine_name : "", owner);
   return json_pack("{s:s, s:s, s:O, s:s?, s:o, s:s?, s:O, s:O, s:s?, s:b, s:o*}", "name",
                    name ? name : "", "engine_name", engine_name ? engine_name : "", "id",
                    json_object_get(c, "Id"), "project", project, "image",
                    image_name(engine, json_object_get(c, "Image")), "image_id", image_id, "status",
                    json_object_get(c, "Status"), "state", json_object_get(c, "State"), "owner_uid",
-                   owner, "stale", is_stale(engine, ns, owner, project, image_id), "ports",
+                   owner, "stale", is_stale(engine, ns, labels, image_id), "ports",
                    kiln_ports_from_list(json_object_get(c, "Ports")));
 }
 
@@ -326,8 +321,66 @@ int kiln_container_start(kiln_engine *engine, const char *name, const kiln_owner
 }
 
 int kiln_container_stop(kiln_engine *engine, const char *name, const kiln_owner *owner,
-                        kiln_error **err) {
-  return lifecycle(engine, name, owner, "stop", "t=" STOP_TIMEOUT_S, err);
+                        int timeout_s, kiln_error **err) {
+  if (timeout_s > KILN_MAX_STOP_TIMEOUT_S)
+    return kiln_error_set(err, KILN_EXIT_USAGE, "--time %d: at most %d seconds", timeout_s,
+                          KILN_MAX_STOP_TIMEOUT_S);
+  char query[32];
+  snprintf(query, sizeof query, "t=%d", timeout_s < 0 ? STOP_TIMEOUT_S : timeout_s);
+  return lifecycle(engine, name, owner, "stop", query, err);
+}
+
+/* Whether path is a proper ancestor folder of another entry of list. */
+static bool is_ancestor(json_t *list, const char *path) {
+  size_t n = strlen(path), i;
+  json_t *c;
+  json_array_foreach(list, i, c) {
+    const char *p = json_string_value(json_object_get(c, "Path"));
+    if (p && !strncmp(p, path, n) && p[n] == '/') return true;
+  }
+  return false;
+}
+
+/* Whether path is where the container mounts something (the workspace, a
+ * volume): the engine creates those mount points in its filesystem. */
+static bool is_mount_point(json_t *container, const char *path) {
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(container, "Mounts"), i, m) {
+    const char *dest = json_string_value(json_object_get(m, "Destination"));
+    if (dest && !strcmp(dest, path)) return true;
+  }
+  return false;
+}
+
+/* The paths a user changed: not the engine's init (bound in by Init: true)
+ * or mount points, and not the folders that only changed because something
+ * inside did. */
+static size_t user_changes(json_t *container, json_t *list) {
+  size_t i, n = 0;
+  json_t *c;
+  json_array_foreach(list, i, c) {
+    const char *p = json_string_value(json_object_get(c, "Path"));
+    const char *base = p ? strrchr(p, '/') : NULL;
+    if (!p || (base && !strcmp(base, "/docker-init")) || is_mount_point(container, p)) continue;
+    if (json_integer_value(json_object_get(c, "Kind")) == 0 && is_ancestor(list, p)) continue;
+    n++;
+  }
+  return n;
+}
+
+int kiln_container_changes(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                           bool *running, size_t *changed, kiln_error **err) {
+  _cleanup_json_ json_t *c = find_owned(engine, name, owner, err);
+  if (!c) return -1;
+  *running = json_is_true(json_object_get(json_object_get(c, "State"), "Running"));
+  char path[128];
+  snprintf(path, sizeof path, "/containers/%s/changes",
+           json_string_value(json_object_get(c, "Id")));
+  _cleanup_json_ json_t *list = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, err);
+  if (!list && err && *err) return kiln_error_prefix(err, "changes of '%s'", name);
+  *changed = user_changes(c, list); /* null: nothing changed */
+  return 0;
 }
 
 /* ---- shell ---- */
@@ -441,7 +494,9 @@ int kiln_container_retire(kiln_engine *engine, const char *name, const kiln_owne
   if (ref && kiln_access_tag(kiln_owner_caller(owner, &fallback), ns ? ns : KILN_DEFAULT_NAMESPACE,
                              ref, err) < 0)
     return -1;
-  if (post_action(engine, id, name, "stop", "t=" STOP_TIMEOUT_S, err) < 0) return -1;
+  char query[32];
+  snprintf(query, sizeof query, "t=%d", STOP_TIMEOUT_S);
+  if (post_action(engine, id, name, "stop", query, err) < 0) return -1;
   if (ref && commit_container(engine, id, ref, err) < 0) return -1;
   char path[128];
   snprintf(path, sizeof path, "/containers/%s", id);

@@ -24,7 +24,7 @@
 
 #define DEFAULT_WORKSPACE    "/workspace"
 #define ADAPTED_REPO         "adapted"
-#define SETUP_LOG_TAIL       "20"
+#define SETUP_LOG_TAIL       20
 #define KILN_DEFAULT_HOST_IP "127.0.0.1"
 #define NO_GPU_MESSAGE                                                                             \
   "this engine has no NVIDIA GPU runtime; deploy without --gpus or on a GPU node"
@@ -286,7 +286,12 @@ static int add_limits(const kiln_deploy_options *o, json_t *hc, kiln_error **err
 
 /* The only security option a container gets; nothing else (privileges,
  * capabilities, devices, host namespaces) is ever set. */
+/* An init as PID 1 (the engine's own, docker-init/tini): it reaps zombies
+ * and passes the stop signal on, so `sleep infinity` or a shell stop at
+ * once instead of after the kill timeout (a PID 1 ignores default signals).
+ * no-new-privileges unless the site allows container sudo. */
 static int add_security(const kiln_deploy_options *o, json_t *hc, kiln_error **err) {
+  if (json_object_set_new(hc, "Init", json_true()) < 0) return oom(err);
   if (!kiln_access_no_new_privileges(o->config)) return 0;
   return json_object_set_new(hc, "SecurityOpt", json_pack("[s]", "no-new-privileges")) < 0
              ? oom(err)
@@ -563,20 +568,25 @@ static int create_temp(adaptation *a, kiln_error **err) {
   return 0;
 }
 
-static int container_call(adaptation *a, const char *method, const char *what, const char *query,
-                          long timeout_ms, json_t **out, kiln_error **err) {
+int kiln_container_call(kiln_engine *engine, const char *method, const char *id, const char *what,
+                        const char *query, long timeout_ms, json_t **out, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/containers/%s/%s", a->temp_id, what) < 0) return oom(err);
+  if (asprintf(&path, "/containers/%s/%s", id, what) < 0) return oom(err);
   kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
   kiln_engine_response resp;
   req.method = method;
   req.path = path;
   req.query = query;
   req.timeout_ms = timeout_ms;
-  if (kiln_engine_call(a->engine, &req, &resp, err) < 0) return -1;
+  if (kiln_engine_call(engine, &req, &resp, err) < 0) return -1;
   if (out) *out = resp.body_len ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
   kiln_engine_response_clear(&resp);
   return 0;
+}
+
+static int container_call(adaptation *a, const char *method, const char *what, const char *query,
+                          long timeout_ms, json_t **out, kiln_error **err) {
+  return kiln_container_call(a->engine, method, a->temp_id, what, query, timeout_ms, out, err);
 }
 
 static int append_log(void *user, int stream, const char *data, size_t n) {
@@ -585,16 +595,17 @@ static int append_log(void *user, int stream, const char *data, size_t n) {
   return 0;
 }
 
-/* The last lines of the temporary container's output, for the error. */
-static char *setup_log_tail(adaptation *a) {
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/containers/%s/logs", a->temp_id) < 0) return NULL;
+char *kiln_container_log_tail(kiln_engine *engine, const char *id, unsigned lines) {
+  _cleanup_free_ char *path = NULL, *query = NULL;
+  if (asprintf(&path, "/containers/%s/logs", id) < 0 ||
+      asprintf(&query, "stdout=1&stderr=1&tail=%u", lines) < 0)
+    return NULL;
   kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
   kiln_engine_response resp;
   req.path = path;
-  req.query = "stdout=1&stderr=1&tail=" SETUP_LOG_TAIL;
+  req.query = query;
   _cleanup_error_ kiln_error *ignored = NULL;
-  if (kiln_engine_call(a->engine, &req, &resp, &ignored) < 0) return NULL;
+  if (kiln_engine_call(engine, &req, &resp, &ignored) < 0) return NULL;
   kiln_buf text = KILN_BUF_INIT(64u << 10);
   kiln_demux d = {0};
   kiln_demux_feed(&d, resp.body, resp.body_len, append_log, &text);
@@ -602,6 +613,11 @@ static char *setup_log_tail(adaptation *a) {
   while (text.len && text.data[text.len - 1] == '\n')
     text.data[--text.len] = '\0';
   return text.len ? kiln_buf_steal(&text, NULL) : (kiln_buf_free(&text), NULL);
+}
+
+/* The last lines of the temporary container's output, for the error. */
+static char *setup_log_tail(adaptation *a) {
+  return kiln_container_log_tail(a->engine, a->temp_id, SETUP_LOG_TAIL);
 }
 
 /* Runs the temporary container to its end and checks its exit code. */

@@ -69,6 +69,16 @@ json_t *kiln_deploy_temp_body(const kiln_deploy_options *opts, const char *base_
 int kiln_workspace_mount_check(kiln_engine *engine, const char *id, const char *target, dev_t dev,
                                ino_t ino, kiln_error **err);
 
+/* METHOD /containers/ID/WHAT, the whole request bounded by timeout_ms (0:
+ * the engine's default); *out (may be NULL) gets the JSON answer or NULL.
+ * 0, or -1 with *err set. (deploy.c) */
+int kiln_container_call(kiln_engine *engine, const char *method, const char *id, const char *what,
+                        const char *query, long timeout_ms, json_t **out, kiln_error **err);
+
+/* The last `lines` lines of container id's output, demultiplexed, trailing
+ * newlines dropped: a new string, or NULL when there is none. (deploy.c) */
+char *kiln_container_log_tail(kiln_engine *engine, const char *id, unsigned lines);
+
 /* ---- lock files (lock.c) ---- */
 
 /* The host-wide lock folder /run/kiln, whatever the mode or environment

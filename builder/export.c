@@ -23,6 +23,7 @@
 #include "sanitize/sanitize.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/io.h"
 #include "util/json_cleanup.h"
 #include "util/sha256.h"
 
@@ -147,18 +148,6 @@ int kiln_check_ref_policy(const char *ref, bool policy, kiln_error **err) {
 
 /* ---- small file helpers ---- */
 
-static int write_all(int fd, const void *data, size_t n) {
-  const char *p = data;
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 static double now_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -208,7 +197,7 @@ typedef struct {
 } export_sink;
 
 static int sink_write_disk(export_sink *s, const void *data, size_t n) {
-  if (write_all(s->fd, data, n) < 0)
+  if (kiln_write_all(s->fd, data, n) < 0)
     return kiln_error_errno(&s->err, errno, "cannot write the tarball");
   kiln_sha256_update(&s->sha, data, n);
   s->size += n;
@@ -410,7 +399,7 @@ static int write_file_atomic(const char *path, const char *text, unsigned mode, 
   if (asprintf(&tmp, "%s.partial-XXXXXX", path) < 0) return oom(err);
   _cleanup_close_ int fd = kiln_fs_mkstemp(tmp, mode, err);
   if (fd < 0) return kiln_error_prefix(err, "cannot write %s", path);
-  if (write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+  if (kiln_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
     int e = errno;
     kiln_fs_unlink(tmp, true, NULL);
     return kiln_error_errno(err, e, "cannot write %s", path);

@@ -17,6 +17,7 @@
 #include "builder/deploy_private.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/io.h"
 #include "util/json_cleanup.h"
 
 #define RELAY_CHUNK         16384
@@ -107,17 +108,6 @@ int kiln_demux_feed(kiln_demux *d, const char *data, size_t n, kiln_demux_fn fn,
 
 /* ---- exec attach ---- */
 
-static int write_all(int fd, const char *data, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    data += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Sockets get send(MSG_NOSIGNAL): a closed engine connection is an error,
  * not a SIGPIPE. */
 static int send_all(int fd, const char *data, size_t n) {
@@ -137,7 +127,7 @@ typedef struct {
 
 static int write_stream(void *user, int stream, const char *data, size_t n) {
   const outputs *o = user;
-  return write_all(stream == 1 ? o->out_fd : o->err_fd, data, n);
+  return kiln_write_all(stream == 1 ? o->out_fd : o->err_fd, data, n);
 }
 
 /* Sends the upgrade request and reads the answer's headers. Bytes read past
@@ -194,7 +184,7 @@ typedef struct {
 static void resize_exec(kiln_engine *engine, const char *exec_id, int fd);
 
 static int deliver(relay *r, const char *data, size_t n) {
-  if (r->tty) return write_all(r->out.out_fd, data, n);
+  if (r->tty) return kiln_write_all(r->out.out_fd, data, n);
   return kiln_demux_feed(&r->demux, data, n, write_stream, &r->out);
 }
 

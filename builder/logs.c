@@ -7,6 +7,7 @@
 
 #include "builder/deploy_private.h"
 #include "util/cleanup.h"
+#include "util/io.h"
 #include "util/json_cleanup.h"
 
 typedef struct {
@@ -16,21 +17,10 @@ typedef struct {
   kiln_demux demux;
 } log_stream;
 
-static int write_all(int fd, const char *data, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    data += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Stream 1 is stdout; 2 (stderr) and 3 (the daemon's own errors) go to err_fd. */
 static int write_stream(void *user, int stream, const char *data, size_t n) {
   log_stream *l = user;
-  if (write_all(stream == 1 ? l->out_fd : l->err_fd, data, n) == 0) return 0;
+  if (kiln_write_all(stream == 1 ? l->out_fd : l->err_fd, data, n) == 0) return 0;
   l->output_closed = true;
   return -1;
 }

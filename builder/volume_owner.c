@@ -21,11 +21,10 @@
 
 #include "builder/deploy_private.h"
 #include "kiln/labels.h"
-#include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
-#define PREPARE_LOG_TAIL "10"
+#define PREPARE_LOG_TAIL 10
 
 static int oom(kiln_error **err) {
   return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
@@ -46,46 +45,9 @@ json_t *kiln_volume_prepare_body(const char *image_id, const char *engine_name, 
                    0);
 }
 
-/* POST /containers/ID/WHAT with a bound on the whole request. */
 static int temp_call(kiln_engine *engine, const char *id, const char *what, const char *query,
                      long timeout_ms, json_t **out, kiln_error **err) {
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/containers/%s/%s", id, what) < 0) return oom(err);
-  kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
-  kiln_engine_response resp;
-  req.method = "POST";
-  req.path = path;
-  req.query = query;
-  req.timeout_ms = timeout_ms;
-  if (kiln_engine_call(engine, &req, &resp, err) < 0) return -1;
-  if (out) *out = resp.body_len ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
-  kiln_engine_response_clear(&resp);
-  return 0;
-}
-
-static int append_log(void *user, int stream, const char *data, size_t n) {
-  (void)stream;
-  kiln_buf_append(user, data, n);
-  return 0;
-}
-
-/* The last lines of the container's output (new string or NULL). */
-static char *log_tail(kiln_engine *engine, const char *id) {
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/containers/%s/logs", id) < 0) return NULL;
-  kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
-  kiln_engine_response resp;
-  req.path = path;
-  req.query = "stdout=1&stderr=1&tail=" PREPARE_LOG_TAIL;
-  _cleanup_error_ kiln_error *ignored = NULL;
-  if (kiln_engine_call(engine, &req, &resp, &ignored) < 0) return NULL;
-  kiln_buf text = KILN_BUF_INIT(16u << 10);
-  kiln_demux d = {0};
-  kiln_demux_feed(&d, resp.body, resp.body_len, append_log, &text);
-  kiln_engine_response_clear(&resp);
-  while (text.len && text.data[text.len - 1] == '\n')
-    text.data[--text.len] = '\0';
-  return text.len ? kiln_buf_steal(&text, NULL) : (kiln_buf_free(&text), NULL);
+  return kiln_container_call(engine, "POST", id, what, query, timeout_ms, out, err);
 }
 
 static char *create_temp(kiln_engine *engine, json_t *body, uint32_t uid, kiln_error **err) {
@@ -127,7 +89,7 @@ static int run_temp(kiln_engine *engine, const char *id, const char *name, const
   json_int_t code = json_integer_value(json_object_get(w, "StatusCode"));
   json_decref(w);
   if (code == 0) return 0;
-  _cleanup_free_ char *tail = log_tail(engine, id);
+  _cleanup_free_ char *tail = kiln_container_log_tail(engine, id, PREPARE_LOG_TAIL);
   return kiln_error_set(err, KILN_EXIT_FAILURE,
                         "making volume '%s' yours at %s failed: chown exited %d in the image (it "
                         "needs a chown command)%s%s",

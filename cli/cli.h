@@ -11,6 +11,7 @@
 #include "kiln/access.h"
 #include "kiln/config.h"
 #include "kiln/engine.h"
+#include "kiln/image.h"
 #include "kiln/kiln.h"
 
 /* Global options, parsed before the command name. */
@@ -73,6 +74,16 @@ struct kiln_engine *cli_engine_open(kiln_cli *cli, kiln_error **err);
  * an argument holding '/' or ':' is taken as an image reference as it is.
  * Returns a new string. */
 char *cli_image_ref(kiln_cli *cli, const char *project_or_ref);
+
+/* "yes" when the image whose labels these are would be built differently
+ * now (the spec at its kiln.spec-path, the files it copies, or — with an
+ * engine — the base image's id changed), "no" when not, "?" when the spec
+ * cannot be read or the image is not the caller's. Static string. */
+const char *cli_image_stale(kiln_cli *cli, struct kiln_engine *engine, json_t *labels);
+
+/* Builds (or finds up to date) the project at path (NULL: here), printing
+ * progress as `kiln image create` does. Returns an exit code. */
+int cli_build(kiln_cli *cli, const char *path, kiln_build_options *opts);
 
 /* Writes one JSON value as a line on stdout and drops the reference. */
 void cli_json_line(json_t *value);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sanitize/limits.h"
 #include "session.h"
 #include "kiln/config.h"
 #include "kiln/deploy.h"
@@ -52,6 +53,8 @@ static const char deploy_help[] =
     "  --gpu-memory SIZE    with --runtime genv: GENV_GPU_MEMORY\n"
     "  --runtime NAME       engine runtime, from the site's list (default: nvidia, genv)\n"
     "  --no-start           create only\n"
+    "  --update             in a project folder: build the image first when kiln.yaml, the\n"
+    "                       files it copies or the base changed (otherwise deploy says so)\n"
     "  --all-users          (admins) allow volumes of other users\n"
     "\n"
     "The workspace must be a folder of yours that you can open (not /, a system folder or\n"
@@ -68,6 +71,7 @@ typedef struct {
   size_t n_owned;
   char *default_name;
   char *image_ref;
+  bool update; /* --update: build the project first */
 } deploy_args;
 
 static int push_arg(kiln_cli *cli, const char **list, size_t *n, const char *value) {
@@ -90,6 +94,7 @@ enum {
   OPT_RUNTIME,
   OPT_NO_START,
   OPT_ALL_USERS,
+  OPT_UPDATE,
 };
 
 static const struct option deploy_opts[] = {
@@ -107,6 +112,7 @@ static const struct option deploy_opts[] = {
     {"gpu-memory", required_argument, NULL, OPT_GPU_MEMORY},
     {"runtime", required_argument, NULL, OPT_RUNTIME},
     {"no-start", no_argument, NULL, OPT_NO_START},
+    {"update", no_argument, NULL, OPT_UPDATE},
     {"all-users", no_argument, NULL, OPT_ALL_USERS},
     {NULL, 0, NULL, 0},
 };
@@ -179,6 +185,9 @@ static int parse_deploy(kiln_cli *cli, deploy_args *a, int argc, char **argv) {
       break;
     case OPT_ALL_USERS:
       o->all_users = true;
+      break;
+    case OPT_UPDATE:
+      a->update = true;
       break;
     default:
       return cli_usage(cli, "container deploy", "unknown option");
@@ -354,9 +363,44 @@ static void print_deployed(kiln_cli *cli, const deploy_args *a, const kiln_deplo
   if (r->started) printf("open a shell with: kiln container shell %s\n", a->o.name);
 }
 
+static void free_owned(deploy_args *a) {
+  free(a->default_name);
+  free(a->image_ref);
+  for (size_t i = 0; i < a->n_owned; i++)
+    free(a->owned[i]);
+}
+
+/* --update: the project's image, built (or found up to date) here first. */
+static int update_first(kiln_cli *cli) {
+  kiln_build_options bo = KILN_BUILD_OPTIONS_INIT;
+  bool quiet = cli->quiet;
+  cli->quiet = true; /* the deploy's own output follows */
+  int rc = cli_build(cli, NULL, &bo);
+  cli->quiet = quiet;
+  return rc;
+}
+
+/* A project image older than the project here: one line saying so. */
+static void warn_if_stale(kiln_cli *cli, session *s, const char *ref) {
+  _cleanup_free_ char *esc = kiln_engine_escape(ref);
+  _cleanup_free_ char *path = NULL;
+  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return;
+  _cleanup_error_ kiln_error *ignored = NULL;
+  _cleanup_json_ json_t *img = kiln_engine_json(s->engine, "GET", path, NULL, NULL, NULL, &ignored);
+  json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
+  if (img && !strcmp(cli_image_stale(cli, s->engine, labels), "yes"))
+    fprintf(stderr,
+            "kiln: warning: %s is older than kiln.yaml here (the spec, the files it copies or "
+            "the base image changed); deploying it anyway: run 'kiln image update' first, or "
+            "deploy with --update\n",
+            ref);
+}
+
 static int deploy_with_session(kiln_cli *cli, deploy_args *a, session *s, cli_spec_context *spec,
                                kiln_error **err) {
   if (resolve_target(cli, s, a, spec->spec ? spec->spec->project : NULL, err) < 0) return -1;
+  if (spec->spec && a->o.project && !strcmp(a->o.project, spec->spec->project) && !a->update)
+    warn_if_stale(cli, s, a->image_ref);
   /* The library checks it with the caller's rights and binds its real path. */
   if (!a->o.workspace_dir) a->o.workspace_dir = ".";
   a->o.caller = s->caller;
@@ -387,10 +431,19 @@ static int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
     cli_spec_context_clear(&spec);
     return cli_fail(cli, err);
   }
-  if (spec.spec && (!a.target || !strcmp(a.target, spec.spec->project)))
-    apply_spec_defaults(&a, spec.spec);
-  session s;
+  bool for_project = spec.spec && (!a.target || !strcmp(a.target, spec.spec->project));
+  if (for_project) apply_spec_defaults(&a, spec.spec);
   int rc = KILN_EXIT_OK;
+  if (a.update && !for_project)
+    rc = cli_usage(cli, "container deploy", "--update needs a kiln.yaml here for the project");
+  else if (a.update)
+    rc = update_first(cli);
+  if (rc) {
+    cli_spec_context_clear(&spec);
+    free_owned(&a);
+    return rc;
+  }
+  session s;
   if (session_open(cli, &s, a.o.all_users, &err) < 0 ||
       deploy_with_session(cli, &a, &s, &spec, &err) < 0) {
     int sig = kiln_deploy_caught_signal();
@@ -399,10 +452,7 @@ static int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
   }
   session_clear(&s);
   cli_spec_context_clear(&spec);
-  free(a.default_name);
-  free(a.image_ref);
-  for (size_t i = 0; i < a.n_owned; i++)
-    free(a.owned[i]);
+  free_owned(&a);
   return rc;
 }
 
@@ -489,17 +539,60 @@ static int cmd_list(kiln_cli *cli, int argc, char **argv) {
 typedef int (*name_action)(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
                            kiln_error **err);
 
-/* NAME [--all-users] [extra...]: opens a session and runs act. */
+/* The options each NAME command takes besides --all-users (a value-taking
+ * one also as --opt=VALUE); anything else starting with '-' is refused
+ * before anything is done. Commands not listed parse their own extras. */
+typedef struct {
+  const char *name, *alias;
+  bool value;
+} name_opt;
+
+static const struct {
+  const char *cmd;
+  const name_opt *opts;
+} name_opts[] = {
+    {"container start", (const name_opt[]){{NULL, NULL, false}}},
+    {"container stop", (const name_opt[]){{"--time", "-t", true}, {NULL, NULL, false}}},
+    {"container retire",
+     (const name_opt[]){{"--save", NULL, false}, {"--force", "-f", false}, {NULL, NULL, false}}},
+    {"container shell", (const name_opt[]){{NULL, NULL, false}}},
+};
+
+static const name_opt *opts_of(const char *cmd) {
+  for (size_t i = 0; i < sizeof name_opts / sizeof name_opts[0]; i++)
+    if (!strcmp(name_opts[i].cmd, cmd)) return name_opts[i].opts;
+  return NULL;
+}
+
+/* argv[i] among opts: 1 (and *i past a separate value), 0 when unknown. */
+static int known_opt(const name_opt *opts, int argc, char **argv, int *i) {
+  for (const name_opt *o = opts; o->name; o++) {
+    size_t n = strlen(o->name);
+    if (o->value && !strncmp(argv[*i], o->name, n) && argv[*i][n] == '=') return 1;
+    if (!strcmp(argv[*i], o->name) || (o->alias && !strcmp(argv[*i], o->alias))) {
+      if (o->value && *i + 1 < argc) (*i)++;
+      return 1;
+    }
+    if (!strcmp(o->name, "--save") && !strncmp(argv[*i], "--save=", 7)) return 1;
+  }
+  return 0;
+}
+
+/* NAME [--all-users] [options] [extra...]: opens a session and runs act. */
 static int with_name(kiln_cli *cli, const char *cmd, const char *help, int argc, char **argv,
                      bool extra_ok, name_action act) {
   if (wants_help(argc, argv)) return printf("%s", help), KILN_EXIT_OK;
+  const name_opt *opts = opts_of(cmd);
   bool all = false;
   const char *name = NULL;
   int i = 1;
   for (; i < argc && strcmp(argv[i], "--"); i++) {
     if (!strcmp(argv[i], "--all-users"))
       all = true;
-    else if (!name && argv[i][0] != '-')
+    else if (opts && argv[i][0] == '-') {
+      if (!known_opt(opts, argc, argv, &i))
+        return cli_usage(cli, cmd, "unknown option '%s'", argv[i]);
+    } else if (!name && argv[i][0] != '-')
       name = argv[i];
     else if (!extra_ok)
       return cli_usage(cli, cmd, "unexpected argument '%s'", argv[i]);
@@ -522,12 +615,59 @@ static int do_start(kiln_cli *cli, session *s, const char *name, int argc, char 
   return 0;
 }
 
+/* The value of option opt (or its alias): "--opt V", "-a V" or "--opt=V";
+ * NULL when absent. Borrowed from argv. */
+static const char *opt_value(int argc, char **argv, const char *opt, const char *alias) {
+  size_t n = strlen(opt);
+  for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+    if (!strncmp(argv[i], opt, n) && argv[i][n] == '=') return argv[i] + n + 1;
+    if ((!strcmp(argv[i], opt) || (alias && !strcmp(argv[i], alias))) && i + 1 < argc)
+      return argv[i + 1];
+  }
+  return NULL;
+}
+
+static bool has_flag(int argc, char **argv, const char *flag, const char *alias) {
+  for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+    if (!strcmp(argv[i], flag) || (alias && !strcmp(argv[i], alias))) return true;
+  return false;
+}
+
 static int do_stop(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
                    kiln_error **err) {
-  (void)argc, (void)argv;
-  if (kiln_container_stop(s->engine, name, &s->owner, err) < 0) return -1;
+  const char *t = opt_value(argc, argv, "--time", "-t");
+  char *end = NULL;
+  long secs = t ? strtol(t, &end, 10) : -1;
+  if (t && (!*t || *end || secs < 0 || secs > KILN_MAX_STOP_TIMEOUT_S))
+    return kiln_error_set(err, KILN_EXIT_USAGE,
+                          "container stop: --time expects seconds from 0 to %d, got '%s'",
+                          KILN_MAX_STOP_TIMEOUT_S, t);
+  if (kiln_container_stop(s->engine, name, &s->owner, (int)secs, err) < 0) return -1;
   cli_info(cli, "stopped %s\n", name);
   return 0;
+}
+
+/* A running container whose own filesystem changed loses those changes:
+ * ask on a terminal, refuse elsewhere (--force or --save decide). */
+static int confirm_loss(session *s, const char *name, kiln_error **err) {
+  bool running = false;
+  size_t changed = 0;
+  if (kiln_container_changes(s->engine, name, &s->owner, &running, &changed, err) < 0) return -1;
+  if (!running || !changed) return 0;
+  if (isatty(STDIN_FILENO) && isatty(STDERR_FILENO)) {
+    fprintf(stderr,
+            "%s is running and %zu path(s) in its filesystem changed since the deploy "
+            "(not the workspace or volumes); retiring discards them. Retire? [y/N] ",
+            name, changed);
+    char answer[16] = "";
+    if (fgets(answer, sizeof answer, stdin) && (answer[0] == 'y' || answer[0] == 'Y')) return 0;
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "container retire: %s kept", name);
+  }
+  return kiln_error_set(err, KILN_EXIT_FAILURE,
+                        "container retire: %s is running and %zu path(s) in its filesystem "
+                        "changed since the deploy; retiring discards them: pass --save to keep "
+                        "them as an image, or --force to discard them",
+                        name, changed);
 }
 
 /* --save, --save=IMAGE, or --save IMAGE (the positional after NAME). */
@@ -549,6 +689,7 @@ static int do_retire(kiln_cli *cli, session *s, const char *name, int argc, char
   if (save_as && !save)
     return kiln_error_set(err, KILN_EXIT_USAGE, "container retire: unexpected argument '%s'",
                           save_as);
+  if (!save && !has_flag(argc, argv, "--force", "-f") && confirm_loss(s, name, err) < 0) return -1;
   _cleanup_free_ char *saved = NULL;
   if (kiln_container_retire(s->engine, name, &s->owner, save, save_as, ns_of(cli, s), &saved, err) <
       0)
@@ -654,15 +795,22 @@ static int cmd_start(kiln_cli *cli, int argc, char **argv) {
 }
 
 static int cmd_stop(kiln_cli *cli, int argc, char **argv) {
-  return with_name(cli, "container stop", "usage: kiln container stop NAME [--all-users]\n", argc,
-                   argv, false, do_stop);
+  return with_name(cli, "container stop",
+                   "usage: kiln container stop NAME [--time SECONDS] [--all-users]\n\n"
+                   "Stops NAME: its stop signal first (containers run under an init, and\n"
+                   "kiln's default shell stops on SIGHUP, so this takes about a second), then a\n"
+                   "kill after --time seconds (default 10).\n",
+                   argc, argv, false, do_stop);
 }
 
 static int cmd_retire(kiln_cli *cli, int argc, char **argv) {
   return with_name(cli, "container retire",
-                   "usage: kiln container retire NAME [--save [IMAGE]] [--all-users]\n\n"
+                   "usage: kiln container retire NAME [--save [IMAGE] | --force] [--all-users]\n\n"
                    "Stops and removes NAME. --save first commits it to IMAGE (default\n"
-                   "<ns>-<uid>/NAME-saved:latest), keeping its labels.\n",
+                   "<ns>-<uid>/NAME-saved:latest), keeping its labels. A running container\n"
+                   "whose own filesystem changed (not the workspace or volumes) would lose\n"
+                   "those changes: kiln asks on a terminal and refuses elsewhere unless --save\n"
+                   "or --force says what to do. Unknown options are refused (exit 2).\n",
                    argc, argv, true, do_retire);
 }
 

@@ -114,7 +114,7 @@ static void print_result(kiln_cli *cli, const kiln_build_result *r) {
     printf("built %s (%.12s)\n", r->tag, id);
 }
 
-static int run_build(kiln_cli *cli, const char *path, kiln_build_options *opts) {
+int cli_build(kiln_cli *cli, const char *path, kiln_build_options *opts) {
   kiln_error *err = NULL;
   cli_spec_context ctx;
   kiln_generated gen = {0};
@@ -186,7 +186,7 @@ static int image_build(kiln_cli *cli, int argc, char **argv) {
     }
   }
   if (argc - optind > 1) return cli_usage(cli, "image", "expected at most one PATH");
-  return run_build(cli, optind < argc ? argv[optind] : NULL, &bo);
+  return cli_build(cli, optind < argc ? argv[optind] : NULL, &bo);
 }
 
 /* ---- list ---- */
@@ -195,43 +195,11 @@ static const char list_help[] =
     "usage: kiln image list [--all] [--json]\n"
     "\n"
     "Your images (labelled with your uid): project, tag, size, created, and\n"
-    "whether the spec they were built from has changed since (stale).\n"
+    "whether the spec, the files it copies or the base image changed since the\n"
+    "build (stale: yes, no, or ? when the spec cannot be read).\n"
     "\n"
     "  --all   every kiln image on the engine, whoever built it (admins only)\n"
     "  --json  one JSON object per image\n";
-
-/* "yes" when the spec at the image's kiln.spec-path would build something
- * else now, "no" when not, "?" when the spec cannot be read or the image is
- * someone else's (their spec resolves with their identity, not ours). */
-static const char *staleness(kiln_cli *cli, json_t *labels) {
-  if (!kiln_access_owns(cli->caller, labels, false)) return "?";
-  const char *spec_path = json_string_value(json_object_get(labels, KILN_LABEL_SPEC_PATH));
-  const char *want_spec = json_string_value(json_object_get(labels, KILN_LABEL_SPEC_SHA256));
-  const char *want_ctx = json_string_value(json_object_get(labels, KILN_LABEL_CONTEXT_SHA256));
-  if (!spec_path || !want_spec || access(spec_path, R_OK) < 0) return "?";
-  kiln_error *err = NULL;
-  cli_spec_context ctx;
-  kiln_generated gen = {0};
-  kiln_generate_options gopts = KILN_GENERATE_OPTIONS_INIT;
-  const char *stale = "?";
-  char digest[65];
-  if (cli_load_spec(cli, spec_path, &ctx, &err) == 0) {
-    gopts.templates_dir = ctx.templates_dir;
-    gopts.catalog = ctx.catalog;
-    gopts.ns = cli->ns;
-    kiln_context *c = kiln_generate(ctx.spec, &gopts, &gen, &err) == 0
-                          ? kiln_context_for_spec(ctx.spec, &gen, &err)
-                          : NULL;
-    if (c && kiln_context_digest(c, digest, &err) == 0)
-      stale = strcmp(gen.spec_sha256, want_spec) || !want_ctx || strcmp(digest, want_ctx) ? "yes"
-                                                                                          : "no";
-    kiln_context_free(c);
-  }
-  kiln_error_free(err);
-  kiln_generated_clear(&gen);
-  cli_spec_context_clear(&ctx);
-  return stale;
-}
 
 static void human_size(json_int_t bytes, char *out, size_t n) {
   static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
@@ -242,14 +210,14 @@ static void human_size(json_int_t bytes, char *out, size_t n) {
   snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
-static void list_row(kiln_cli *cli, json_t *img) {
+static void list_row(kiln_cli *cli, kiln_engine *engine, json_t *img) {
   json_t *labels = json_object_get(img, "Labels");
   const char *tag = json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0));
   const char *project = json_string_value(json_object_get(labels, KILN_LABEL_PROJECT));
   const char *uid = json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID));
   json_int_t size = json_integer_value(json_object_get(img, "Size"));
   time_t created = (time_t)json_integer_value(json_object_get(img, "Created"));
-  const char *stale = staleness(cli, labels);
+  const char *stale = cli_image_stale(cli, engine, labels);
   char when[32], sz[32];
   struct tm tm;
   strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&created, &tm));
@@ -287,14 +255,17 @@ static int image_list(kiln_cli *cli, int argc, char **argv) {
   uint32_t caller = cli->caller->id.uid;
   kiln_engine *engine = cli_engine_open(cli, &err);
   json_t *list = engine ? kiln_image_list(engine, caller, all, &err) : NULL;
-  kiln_engine_free(engine);
-  if (!list) return cli_fail(cli, err);
+  if (!list) {
+    kiln_engine_free(engine);
+    return cli_fail(cli, err);
+  }
   if (!cli->json)
     printf("%-16s %-40s %10s  %-16s %s\n", "PROJECT", "IMAGE", "SIZE", "CREATED", "STALE");
   size_t i;
   json_t *img;
-  json_array_foreach(list, i, img) list_row(cli, img);
+  json_array_foreach(list, i, img) list_row(cli, engine, img);
   json_decref(list);
+  kiln_engine_free(engine);
   return KILN_EXIT_OK;
 }
 

@@ -7,6 +7,8 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "kiln/image.h"
+#include "kiln/labels.h"
 #include "kiln/distribute.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
@@ -136,4 +138,60 @@ void cli_json_line(json_t *value) {
   }
   free(text);
   json_decref(value);
+}
+
+/* The base image's id now, or NULL (missing, or the engine would not say). */
+static char *base_id_now(kiln_engine *engine, const char *base) {
+  _cleanup_free_ char *esc = kiln_engine_escape(base);
+  _cleanup_free_ char *path = NULL;
+  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return NULL;
+  _cleanup_error_ kiln_error *ignored = NULL;
+  _cleanup_json_ json_t *img = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &ignored);
+  const char *id = json_string_value(json_object_get(img, "Id"));
+  return id ? strdup(id) : NULL;
+}
+
+/* Whether what the labels record differs from the spec, context and base
+ * that ctx would build now. */
+static const char *compare_build(kiln_cli *cli, kiln_engine *engine, json_t *labels,
+                                 cli_spec_context *ctx, kiln_error **err) {
+  const char *want_spec = json_string_value(json_object_get(labels, KILN_LABEL_SPEC_SHA256));
+  const char *want_ctx = json_string_value(json_object_get(labels, KILN_LABEL_CONTEXT_SHA256));
+  const char *want_base = json_string_value(json_object_get(labels, KILN_LABEL_BASE_ID));
+  kiln_generated gen = {0};
+  kiln_generate_options gopts = KILN_GENERATE_OPTIONS_INIT;
+  gopts.templates_dir = ctx->templates_dir;
+  gopts.catalog = ctx->catalog;
+  gopts.ns = cli->ns;
+  char digest[65];
+  const char *stale = "?";
+  kiln_context *c = kiln_generate(ctx->spec, &gopts, &gen, err) == 0
+                        ? kiln_context_for_spec(ctx->spec, &gen, err)
+                        : NULL;
+  if (c && kiln_context_digest(c, digest, err) == 0) {
+    _cleanup_free_ char *base =
+        engine && want_base && *want_base ? base_id_now(engine, ctx->spec->base_image) : NULL;
+    bool base_changed = base && strcmp(base, want_base);
+    stale =
+        strcmp(gen.spec_sha256, want_spec) || !want_ctx || strcmp(digest, want_ctx) || base_changed
+            ? "yes"
+            : "no";
+  }
+  kiln_context_free(c);
+  kiln_generated_clear(&gen);
+  return stale;
+}
+
+const char *cli_image_stale(kiln_cli *cli, kiln_engine *engine, json_t *labels) {
+  if (!kiln_access_owns(cli->caller, labels, false)) return "?";
+  const char *spec_path = json_string_value(json_object_get(labels, KILN_LABEL_SPEC_PATH));
+  if (!spec_path || !json_string_value(json_object_get(labels, KILN_LABEL_SPEC_SHA256))) return "?";
+  kiln_error *err = NULL;
+  cli_spec_context ctx;
+  const char *stale = "?";
+  if (cli_load_spec(cli, spec_path, &ctx, &err) == 0)
+    stale = compare_build(cli, engine, labels, &ctx, &err);
+  kiln_error_free(err);
+  cli_spec_context_clear(&ctx);
+  return stale;
 }

@@ -42,6 +42,7 @@
 #define KILN_BUILD_TAIL_LINES          20 /* output lines kept for a failing step */
 
 /* host */
-#define KILN_LOCK_WAIT_S 120 /* longest wait for another kiln's lock */
+#define KILN_LOCK_WAIT_S        120  /* longest wait for another kiln's lock */
+#define KILN_MAX_STOP_TIMEOUT_S 3600 /* container stop --time */
 
 #endif

@@ -161,8 +161,16 @@ char *kiln_container_find(kiln_engine *engine, const char *name, const kiln_owne
  * that folder); on a mismatch the container is stopped. */
 int kiln_container_start(kiln_engine *engine, const char *name, const kiln_owner *owner,
                          kiln_error **err);
+/* Stops NAME: the stop signal, then a kill after timeout_s seconds (< 0:
+ * 10 s; at most KILN_MAX_STOP_TIMEOUT_S). */
 int kiln_container_stop(kiln_engine *engine, const char *name, const kiln_owner *owner,
-                        kiln_error **err);
+                        int timeout_s, kiln_error **err);
+
+/* What retiring NAME would lose: *running says whether it runs, *changed
+ * how many paths of its own filesystem changed since it was created
+ * (GET /containers/ID/changes; the workspace and volumes are not in it). */
+int kiln_container_changes(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                           bool *running, size_t *changed, kiln_error **err);
 
 /* Runs argv (NULL/0 = the user's login shell, from the image's kiln.user
  * label's passwd entry, falling back to /bin/sh) in the running container

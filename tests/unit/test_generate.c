@@ -175,7 +175,7 @@ START_TEST(layers_come_in_order) {
       "ENV HOME=\"/home/tester\"",
       "EXPOSE 2222/tcp",
       "EXPOSE 8888/tcp",
-      "CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]",
+      "CMD [\"/bin/sh\", \"-c\", \"k=/etc/ssh/kiln-host-keys/ssh_host_ed25519_key;", /* sshd */
       "LABEL \\",
   };
   long at = 0;
