@@ -1,5 +1,5 @@
 /* container deploy: labeled images are created directly; legacy images are
- * adapted once per (user, base image id) by running user-setup.sh in a
+ * adapted once per (base image id, uid, gid) by running user-setup.sh in a
  * temporary container and committing it, then created like labeled ones. */
 #include "kiln/deploy.h"
 
@@ -490,14 +490,16 @@ typedef struct {
   const char *base_id;
   json_t *base_config; /* borrowed */
   char id12[13];
-  char *repo;      /* <ns>-<uid>/adapted */
-  char *user_name; /* sanitized */
-  char *temp_id;   /* temporary container, while it exists */
+  char *repo;             /* <ns>-<uid>/adapted */
+  char *tag;              /* <id12>-<gid>: one adaptation per (base, uid, gid) */
+  kiln_adapted_user user; /* who the image is set up for */
+  char *temp_id;          /* temporary container, while it exists */
 } adaptation;
 
 static void adaptation_clear(adaptation *a) {
   free(a->repo);
-  free(a->user_name);
+  free(a->tag);
+  kiln_adapted_user_clear(&a->user);
   free(a->temp_id);
 }
 
@@ -523,10 +525,6 @@ static char *read_setup_script(const kiln_deploy_options *o, kiln_error **err) {
   return kiln_buf_steal(&b, NULL);
 }
 
-static const char *base_workspace(const adaptation *a) {
-  return workspace_of(a->base_config);
-}
-
 static const char *user_shell(const kiln_identity *id) {
   return id->shell && id->shell[0] == '/' && !strpbrk(id->shell, " \t\n'\"") ? id->shell
                                                                              : "/bin/sh";
@@ -536,24 +534,22 @@ static const char *user_shell(const kiln_identity *id) {
  * Cmd is not appended and the commit keeps the base's Cmd), as root. Its
  * HostConfig holds AutoRemove only: no mounts of any kind. */
 json_t *kiln_deploy_temp_body(const kiln_deploy_options *o, const char *base_id,
-                              json_t *base_config, const char *user_name, const char *script) {
+                              const kiln_adapted_user *user, const char *script) {
   const kiln_identity *id = &o->caller->id;
-  char uid[16], gid[16], home[64];
+  char uid[16], gid[16];
   snprintf(uid, sizeof uid, "%" PRIu32, id->uid);
   snprintf(gid, sizeof gid, "%" PRIu32, id->gid);
-  snprintf(home, sizeof home, "/home/%s", user_name);
   return json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s], s:{s:s, s:s}, s:{s:b}}", "Image", base_id,
                    "User", "0:0", "Entrypoint", "/bin/sh", "-c", script, "kiln-user-setup",
-                   user_name, uid, gid, home, user_shell(id), "0", workspace_of(base_config),
-                   "Labels", KILN_LABEL_TEMP, "true", KILN_LABEL_OWNER_UID, uid, "HostConfig",
-                   "AutoRemove", 0);
+                   user->name, uid, gid, user->home, user_shell(id), "0", user->workspace, "Labels",
+                   KILN_LABEL_TEMP, "true", KILN_LABEL_OWNER_UID, uid, "HostConfig", "AutoRemove",
+                   0);
 }
 
 static int create_temp(adaptation *a, kiln_error **err) {
   _cleanup_free_ char *script = read_setup_script(a->opts, err);
   if (!script) return -1;
-  _cleanup_json_ json_t *body =
-      kiln_deploy_temp_body(a->opts, a->base_id, a->base_config, a->user_name, script);
+  _cleanup_json_ json_t *body = kiln_deploy_temp_body(a->opts, a->base_id, &a->user, script);
   unsigned char rnd[4] = {0};
   if (getrandom(rnd, sizeof rnd, 0) < 0) rnd[0] = (unsigned char)getpid();
   char name[64];
@@ -651,32 +647,36 @@ static int run_setup(adaptation *a, kiln_error **err) {
 
 static json_t *adapted_labels(const adaptation *a) {
   const kiln_identity *id = &a->opts->caller->id;
-  char uid[16], gid[16], home[64];
+  char uid[16], gid[16];
   snprintf(uid, sizeof uid, "%" PRIu32, id->uid);
   snprintf(gid, sizeof gid, "%" PRIu32, id->gid);
-  snprintf(home, sizeof home, "/home/%s", a->user_name);
   return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", KILN_LABEL_USER_SETUP, "true",
-                   KILN_LABEL_UID, uid, KILN_LABEL_GID, gid, KILN_LABEL_USER, a->user_name,
-                   KILN_LABEL_HOME, home, KILN_LABEL_WORKSPACE, base_workspace(a),
+                   KILN_LABEL_UID, uid, KILN_LABEL_GID, gid, KILN_LABEL_USER, a->user.name,
+                   KILN_LABEL_HOME, a->user.home, KILN_LABEL_WORKSPACE, a->user.workspace,
                    KILN_LABEL_ADAPTED_FROM, a->base_id, KILN_LABEL_OWNER_UID, uid, KILN_LABEL_TEMP,
                    "false");
 }
 
 /* Empty lists are sent on purpose: the commit would otherwise fill an empty
- * Entrypoint with the temporary container's (the setup script). */
+ * Entrypoint with the temporary container's (the setup script). The image
+ * runs as the user, in the workspace, with the user's HOME and PATH. */
 static json_t *commit_body(const adaptation *a) {
   json_t *cmd = json_object_get(a->base_config, "Cmd");
   json_t *entry = json_object_get(a->base_config, "Entrypoint");
-  return json_pack("{s:o, s:o, s:o}", "Labels", adapted_labels(a), "Cmd",
+  char user[32];
+  snprintf(user, sizeof user, "%" PRIu32 ":%" PRIu32, a->opts->caller->id.uid,
+           a->opts->caller->id.gid);
+  return json_pack("{s:o, s:o, s:o, s:O, s:s, s:s}", "Labels", adapted_labels(a), "Cmd",
                    json_is_array(cmd) ? json_incref(cmd) : json_array(), "Entrypoint",
-                   json_is_array(entry) ? json_incref(entry) : json_array());
+                   json_is_array(entry) ? json_incref(entry) : json_array(), "Env", a->user.env,
+                   "WorkingDir", a->user.workspace, "User", user);
 }
 
 static char *commit(adaptation *a, kiln_error **err) {
   _cleanup_free_ char *repo = kiln_engine_escape(a->repo);
   _cleanup_free_ char *query = NULL;
   if (!repo ||
-      asprintf(&query, "container=%s&repo=%s&tag=%s&pause=0", a->temp_id, repo, a->id12) < 0)
+      asprintf(&query, "container=%s&repo=%s&tag=%s&pause=0", a->temp_id, repo, a->tag) < 0)
     return oom(err), NULL;
   _cleanup_json_ json_t *body = commit_body(a);
   if (!body) return oom(err), NULL;
@@ -737,8 +737,11 @@ static int adaptation_init(adaptation *a, kiln_engine *engine, const kiln_deploy
     a->repo = NULL;
     return oom(err);
   }
-  a->user_name = kiln_sanitize_username(o->caller->id.name, err);
-  return a->user_name ? 0 : kiln_error_prefix(err, "user name '%s'", o->caller->id.name);
+  if (asprintf(&a->tag, "%s-%" PRIu32, a->id12, o->caller->id.gid) < 0) {
+    a->tag = NULL;
+    return oom(err);
+  }
+  return kiln_adapted_user_of(base_config, o->caller->id.name, &a->user, err);
 }
 
 /* Returns the id of the adapted image (new string), reusing an earlier one. */
@@ -752,12 +755,12 @@ static char *adapt(kiln_engine *engine, const kiln_deploy_options *o, const char
     return NULL;
   }
   _cleanup_free_ char *ref = NULL;
-  if (asprintf(&ref, "%s:%s", a.repo, a.id12) < 0) {
+  if (asprintf(&ref, "%s:%s", a.repo, a.tag) < 0) {
     adaptation_clear(&a);
     return oom(err), NULL;
   }
   /* Same user, same base: one adaptation at a time; the second one reuses. */
-  snprintf(lock_name, sizeof lock_name, "adapt-%" PRIu32 "-%s", o->caller->id.uid, a.id12);
+  snprintf(lock_name, sizeof lock_name, "adapt-%" PRIu32 "-%s", o->caller->id.uid, a.tag);
   caught_signal = 0;
   int lock = kiln_lock_acquire(lock_name, NULL, err);
   if (lock >= 0) {

@@ -32,11 +32,6 @@ kiln_image_setup kiln_image_setup_of(json_t *labels, uint32_t uid, uint32_t gid,
 json_t *kiln_deploy_create_body(const kiln_deploy_options *opts, const char *image_id,
                                 json_t *image_config, kiln_error **err);
 
-/* "NAME:/path[:ro]" → parts. Returns 0 or -1 (code KILN_EXIT_USAGE).
- * *name and *target are new strings. */
-int kiln_parse_volume_spec(const char *spec, char **name, char **target, bool *read_only,
-                           kiln_error **err);
-
 /* Label value or NULL (borrowed). */
 const char *kiln_label(json_t *labels, const char *key);
 
@@ -53,12 +48,31 @@ bool kiln_owner_owns(const kiln_owner *owner, json_t *labels);
  * it)? Lists and filters then take everyone's objects. */
 bool kiln_owner_all_users(const kiln_owner *owner);
 
+/* The user an adapted image is set up for, all owned: the sanitized name,
+ * home /home/<name>, the base's workspace (moved into that home when it was
+ * inside the base's own home), and the base's Env with HOME the new home and
+ * <home>/.local/bin first on PATH (the old home's .local/bin dropped): a
+ * team image set up for someone else works for the deployer. */
+typedef struct {
+  char *name;
+  char *home;
+  char *workspace;
+  json_t *env;
+} kiln_adapted_user;
+
+/* Fills *out from the base image's Config and the caller's host user name.
+ * 0, or -1 with *err set (a user name that cannot be sanitized, out of
+ * memory); *out is then cleared by kiln_adapted_user_clear either way. */
+int kiln_adapted_user_of(json_t *base_config, const char *caller_name, kiln_adapted_user *out,
+                         kiln_error **err);
+void kiln_adapted_user_clear(kiln_adapted_user *u);
+
 /* The legacy adaptation's temporary container, pure: base_id runs script
- * (user-setup.sh) as root for opts->caller (user_name: sanitized), labelled
- * temporary. It mounts nothing of the user: no Mounts, Binds, volumes or
- * devices. Returns a new object or NULL (out of memory). */
+ * (user-setup.sh) as root for opts->caller as user (name, home, workspace),
+ * labelled temporary. It mounts nothing of the user: no Mounts, Binds,
+ * volumes or devices. Returns a new object or NULL (out of memory). */
 json_t *kiln_deploy_temp_body(const kiln_deploy_options *opts, const char *base_id,
-                              json_t *base_config, const char *user_name, const char *script);
+                              const kiln_adapted_user *user, const char *script);
 
 /* Whether the running container id has, at target, the folder dev/ino (its
  * workspace bind mount). Looked up through /proc/<pid>/root without

@@ -254,7 +254,8 @@ json_t *kiln_engine_json(kiln_engine *e, const char *method, const char *path, c
   json_t *out = NULL;
   if (resp.body_len) {
     json_error_t jerr;
-    out = json_loadb(resp.body, resp.body_len, 0, &jerr);
+    /* Any value: a never-started container's /changes is null. */
+    out = json_loadb(resp.body, resp.body_len, JSON_DECODE_ANY, &jerr);
     if (!out)
       kiln_error_set(err, KILN_EXIT_ENGINE, "engine sent invalid JSON for %s: %s", path, jerr.text);
   } else {

@@ -35,7 +35,7 @@ static const char deploy_help[] =
     "\n"
     "Starts a container from your project's image <ns>-<uid>/PROJECT:latest, or from any\n"
     "IMAGE. Images built by kiln start at once; other images are adapted to your user once\n"
-    "(saved as <ns>-<uid>/adapted:<id>) and reused after. In a folder with kiln.yaml, its\n"
+    "(saved as <ns>-<uid>/adapted:<id>-<gid>) and reused after. In a folder with kiln.yaml, its\n"
     "project and deploy: block are the defaults; its ports: and deploy.ports are published on\n"
     "127.0.0.1 (a free host port unless one is given), and deploy prints each address.\n"
     "\n"
@@ -257,7 +257,23 @@ static void apply_spec_env(deploy_args *a, const kiln_spec *spec) {
   }
 }
 
-/* The spec's deploy: block fills what the command line left unset. */
+/* Whether one of the first n volumes (-v texts) mounts at the same path as
+ * volume (a deploy.volumes text). Unparsable texts are reported by deploy. */
+static bool same_target(const char *const *volumes, size_t n, const char *volume) {
+  _cleanup_free_ char *name = NULL, *target = NULL;
+  bool ro;
+  if (kiln_parse_volume_spec(volume, &name, &target, &ro, NULL) < 0) return false;
+  for (size_t i = 0; i < n; i++) {
+    _cleanup_free_ char *n2 = NULL, *t2 = NULL;
+    if (kiln_parse_volume_spec(volumes[i], &n2, &t2, &ro, NULL) == 0 && !strcmp(t2, target))
+      return true;
+  }
+  return false;
+}
+
+/* The spec's deploy: block fills what the command line left unset; a -v, -e
+ * or -p for the same mount point, name or container port replaces the
+ * spec's. */
 static void apply_spec_defaults(deploy_args *a, const kiln_spec *spec) {
   kiln_deploy_options *o = &a->o;
   if (!o->gpus) o->gpus = spec->deploy.gpus;
@@ -270,8 +286,10 @@ static void apply_spec_defaults(deploy_args *a, const kiln_spec *spec) {
     o->command = (const char *const *)spec->deploy.command.v;
     o->n_command = spec->deploy.command.n;
   }
+  size_t n_flags = o->n_volumes;
   for (size_t i = 0; i < spec->deploy.volumes.n && o->n_volumes < MAX_REPEATED; i++)
-    a->volumes[o->n_volumes++] = spec->deploy.volumes.v[i];
+    if (!same_target(a->volumes, n_flags, spec->deploy.volumes.v[i]))
+      a->volumes[o->n_volumes++] = spec->deploy.volumes.v[i];
   if (!o->pids_limit) o->pids_limit = spec->deploy.pids_limit;
   apply_spec_env(a, spec);
   apply_spec_ports(a, spec);

@@ -62,11 +62,15 @@ edit() { # FILE PROGRAM
   rm -f "$1.kiln-tmp"
 }
 
-# Renames entry ENVIRON[K_OLD] to ENVIRON[K_NEW] in column 1, and in the
-# comma-separated member columns given.
-rename_in() { # FILE MEMBER_COLUMNS...
+# Renames ENVIRON[K_OLD] to ENVIRON[K_NEW] in column 1 when RENAME_ENTRY is
+# 1, and in the comma-separated member columns given. A user's rename
+# touches only member lists in the group files: a group of the same name
+# is a separate account, handled by setup_group (renaming it with the user
+# made two groups called NAME).
+rename_in() { # FILE RENAME_ENTRY MEMBER_COLUMNS...
   file=$1
-  shift
+  entry=$2
+  shift 2
   cols=$*
   edit "$file" '
     function members(list,   n, i, parts, out) {
@@ -79,7 +83,7 @@ rename_in() { # FILE MEMBER_COLUMNS...
       return out
     }
     {
-      if ($1 == ENVIRON["K_OLD"]) $1 = ENVIRON["K_NEW"]
+      if ('"$entry"' && $1 == ENVIRON["K_OLD"]) $1 = ENVIRON["K_NEW"]
       n = split("'"$cols"'", c, " ")
       for (i = 1; i <= n; i++) if (c[i] <= NF) $(c[i]) = members($(c[i]))
       print
@@ -89,17 +93,17 @@ rename_in() { # FILE MEMBER_COLUMNS...
 rename_group() { # OLD NEW
   K_OLD=$1 K_NEW=$2
   export K_OLD K_NEW
-  rename_in /etc/group
-  rename_in /etc/gshadow
+  rename_in /etc/group 1
+  rename_in /etc/gshadow 1
 }
 
 rename_user() { # OLD NEW
   K_OLD=$1 K_NEW=$2
   export K_OLD K_NEW
-  rename_in /etc/passwd
-  rename_in /etc/shadow
-  rename_in /etc/group 4
-  rename_in /etc/gshadow 3 4
+  rename_in /etc/passwd 1
+  rename_in /etc/shadow 1
+  rename_in /etc/group 0 4
+  rename_in /etc/gshadow 0 3 4
 }
 
 # The group NAME with GID K_GID; users whose primary group was the old gid
@@ -206,10 +210,20 @@ setup_sudo() {
   fi
 }
 
+# NAME once in each file: a second entry (a case not foreseen above) would
+# make NAME resolve to the wrong ids. Other duplicates are the image's own.
+check_unique() { # FILE WHAT
+  [ -f "$1" ] || return 0
+  n=$(awk -F: '$1 == ENVIRON["K_NAME"] { n++ } END { print n + 0 }' "$1")
+  [ "$n" -le 1 ] || die "$1 names the $2 '$K_NAME' $n times after the setup"
+}
+
 [ -f /etc/group ] || : >/etc/group
 [ -f /etc/passwd ] || : >/etc/passwd
 setup_group
 setup_user
+check_unique /etc/group group
+check_unique /etc/passwd user
 setup_home
 setup_sudo
 mkdir -p "$K_WS"

@@ -96,7 +96,7 @@ typedef struct {
   char *container_id;   /* owned */
   char *container_name; /* owned; the engine name */
   char *image_id;       /* owned; the image the container runs */
-  char *adapted_image;  /* owned; "<ns>-<uid>/adapted:<id12>" or NULL (labeled image) */
+  char *adapted_image;  /* owned; "<ns>-<uid>/adapted:<id12>-<gid>" or NULL (labeled image) */
   bool adapted;         /* the legacy path was taken */
   bool reused;          /* ... and an earlier adaptation was reused (nothing ran) */
   bool started;
@@ -204,6 +204,12 @@ int kiln_container_retire(kiln_engine *engine, const char *name, const kiln_owne
                           const char *save_as, const char *ns, char **saved, kiln_error **err);
 
 /* ---- volumes ---- */
+
+/* The one grammar of a volume mount, "NAME:/path[:ro|:rw]" (-v and
+ * deploy.volumes) → parts. Returns 0 or -1 (code KILN_EXIT_USAGE). *name
+ * and *target are new strings owned by the caller. */
+int kiln_parse_volume_spec(const char *spec, char **name, char **target, bool *read_only,
+                           kiln_error **err);
 
 /* Creates volume NAME for owner, within config->max_volumes. Creating an
  * existing volume of the caller is fine (*existed = true); one of someone

@@ -58,6 +58,26 @@ equals "$created" "" "temporary containers on the fast path"
 rm -f kiln.yaml
 pass "labeled fast path"
 
+# Flags win over the deploy: block: a -v at the same mount point replaces
+# the spec's volume there, the others stay; --memory replaces memory.
+cat >kiln.yaml <<YAML
+version: 1
+project: proj
+base:
+  image: $KT_BASE
+deploy:
+  memory: 256m
+  volumes: [$KT_PREFIX-a:/data, $KT_PREFIX-b:/models]
+YAML
+chown "$SUDO_UID:$SUDO_GID" kiln.yaml
+expect 0 "$KILN" container deploy --name flags -v "$KT_PREFIX-c:/data" --memory 512m --create-volumes --no-start
+equals "$("$DOCKER" inspect -f '{{.HostConfig.Memory}} {{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}={{.Destination}} {{end}}{{end}}' "$(engine_name flags)")" \
+  "536870912 $KT_PREFIX-c._.$SUDO_UID=/data $KT_PREFIX-b._.$SUDO_UID=/models " "flags over the deploy: block"
+"$DOCKER" volume inspect "$KT_PREFIX-a._.$SUDO_UID" >/dev/null 2>&1 && fail "the replaced spec volume was created"
+expect 0 "$KILN" container retire flags
+rm -f kiln.yaml
+pass "flags replace the deploy: block's values"
+
 # By PROJECT name from elsewhere, with options.
 cd "$KT_TMP" || exit 1
 expect 0 "$KILN" container deploy proj --name p2 --workspace "$WS" -e FOO=bar -p 18089:80 --cpus 0.5 --pids-limit 100 --shm-size 64m --no-start

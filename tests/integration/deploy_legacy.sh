@@ -8,7 +8,7 @@ cd "$WS" || exit 1
 BASE_ID=$("$DOCKER" image inspect -f '{{.Id}}' "$KT_BASE")
 ID12=${BASE_ID#sha256:}
 ID12=${ID12:0:12}
-ADAPTED=$KT_PREFIX-$SUDO_UID/adapted:$ID12
+ADAPTED=$KT_PREFIX-$SUDO_UID/adapted:$ID12-$SUDO_GID
 
 # First deploy adapts the plain Debian base.
 since=$(date +%s)
@@ -62,7 +62,7 @@ cd "$(workspace_of 1)" || exit 1
 expect 1 "$KILN" container deploy "$ADAPTED" --name mism
 contains "$errout" "image $ADAPTED belongs to uid $DL_UID; another user's images are private"
 "$DOCKER" inspect "$(engine_name mism)" >/dev/null 2>&1 && fail "container made from another user's image"
-"$DOCKER" image inspect "$KT_PREFIX-$SUDO_UID/adapted:$ID12" >/dev/null 2>&1 &&
+"$DOCKER" image inspect "$KT_PREFIX-$SUDO_UID/adapted:$ID12-$SUDO_GID" >/dev/null 2>&1 &&
   fail "another user's image was adapted"
 expect 1 "$KILN" container stop leg
 contains "$errout" "you have no container named 'leg'"
@@ -91,7 +91,7 @@ wait $p3 || fail "user 3 deploy: $(cat "$KT_TMP/u3")"
 for n in 2 3; do
   u=$((DL_UID + n))
   equals "$("$DOCKER" exec "twin._.$u" id -u)" "$u" "user $n id"
-  equals "$("$DOCKER" image inspect -f '{{index .Config.Labels "kiln.uid"}}' "$KT_PREFIX-$u/adapted:$ID12")" "$u" "user $n adaptation"
+  equals "$("$DOCKER" image inspect -f '{{index .Config.Labels "kiln.uid"}}' "$KT_PREFIX-$u/adapted:$ID12-$u")" "$u" "user $n adaptation"
 done
 no_temp_left "concurrent users"
 pass "two users at once"

@@ -69,11 +69,23 @@ flow() {
   equals "${user%%:*}" "$uid" "$mode $u: user of the adapted container"
   works "$mode $u: container retire plain" sec_kiln "$u" "$dir" container retire plain
 
+  # A team image set up for uid 5000 by DS01: adapted, HOME is theirs.
+  works "$mode $u: container deploy $TEAM" sec_kiln "$u" "$dir" container deploy "$TEAM" --name team
+  expect 0 sec_kiln "$u" "$dir" container shell team -- sh -c 'touch "$HOME/mine" && stat -c "%u %n" "$HOME/mine"' </dev/null
+  equals "$(tr -d '\r' <<<"$out")" "$uid /home/$u/mine" "$mode $u: a file made in HOME of a team image"
+  works "$mode $u: container retire team" sec_kiln "$u" "$dir" container retire team --force
+
   works "$mode $u: container retire" sec_kiln "$u" "$dir" container retire app
   "$DOCKER" inspect "$cname" >/dev/null 2>&1 && fail "$mode $u: $cname still there after retire"
   works "$mode $u: image retire" sec_kiln "$u" "$dir" image retire app
   "$DOCKER" image inspect "$img" >/dev/null 2>&1 && fail "$mode $u: $img still there after retire"
 }
+
+TEAM=$KT_PREFIX-team:1
+printf '%s\n' "FROM $KT_BASE" 'RUN useradd -m -u 5000 -U team && chmod 0750 /home/team' \
+  'ENV HOME=/home/team PATH=/home/team/.local/bin:/usr/bin:/bin' 'USER 5000:5000' \
+  'LABEL ds01.has_user_setup=true ds01.user_id=5000 ds01.group_id=5000' |
+  DOCKER_BUILDKIT=0 "$DOCKER" build -q -t "$TEAM" - >/dev/null || fail "building $TEAM"
 
 for u in $SEC_USERS; do flow "$u"; done
 

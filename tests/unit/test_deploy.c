@@ -354,7 +354,10 @@ END_TEST
 START_TEST(temp_body_mounts_nothing) {
   kiln_deploy_options o = full_opts();
   _cleanup_json_ json_t *base = json_loads("{\"Labels\":{\"kiln.workspace\":\"/w\"}}", 0, NULL);
-  _cleanup_json_ json_t *b = kiln_deploy_temp_body(&o, "sha256:base", base, "alice", "echo setup");
+  kiln_adapted_user user;
+  ck_assert_int_eq(kiln_adapted_user_of(base, "alice", &user, NULL), 0);
+  _cleanup_json_ json_t *b = kiln_deploy_temp_body(&o, "sha256:base", &user, "echo setup");
+  kiln_adapted_user_clear(&user);
   ck_assert_ptr_nonnull(b);
   json_t *hc = json_object_get(b, "HostConfig");
   _cleanup_free_ char *hc_text = json_dumps(hc, JSON_COMPACT | JSON_SORT_KEYS);
@@ -369,6 +372,54 @@ START_TEST(temp_body_mounts_nothing) {
   json_t *entry = json_object_get(b, "Entrypoint");
   ck_assert_str_eq(json_string_value(json_array_get(entry, 4)), "alice");
   ck_assert_str_eq(json_string_value(json_array_get(entry, 10)), "/w");
+}
+END_TEST
+
+/* An adapted image is the deployer's: HOME, ~/.local/bin on PATH and a
+ * workspace inside the old home move to the new home; the rest of the
+ * environment stays. */
+static char *adapted_text(const char *config_json, const char *name) {
+  _cleanup_json_ json_t *image_config = json_loads(config_json, 0, NULL);
+  ck_assert_ptr_nonnull(image_config);
+  kiln_adapted_user u;
+  ck_assert_int_eq(kiln_adapted_user_of(image_config, name, &u, NULL), 0);
+  _cleanup_free_ char *env = json_dumps(u.env, JSON_COMPACT);
+  char *text = NULL;
+  ck_assert_int_ge(asprintf(&text, "%s|%s|%s|%s", u.name, u.home, u.workspace, env), 0);
+  kiln_adapted_user_clear(&u);
+  return text;
+}
+
+START_TEST(adapted_user_moves_home) {
+  _cleanup_free_ char *team = adapted_text(
+      "{\"Env\":[\"PATH=/home/team/.local/bin:/opt/conda/bin:/usr/bin\",\"HOME=/home/team\","
+      "\"LANG=C.UTF-8\"],\"Labels\":{\"kiln.home\":\"/home/team\","
+      "\"kiln.workspace\":\"/home/team/work\"}}",
+      "bob");
+  ck_assert_str_eq(team, "bob|/home/bob|/home/bob/work|"
+                         "[\"LANG=C.UTF-8\",\"HOME=/home/bob\","
+                         "\"PATH=/home/bob/.local/bin:/opt/conda/bin:/usr/bin\"]");
+  /* The home from the label alone; a workspace outside it stays. */
+  _cleanup_free_ char *label =
+      adapted_text("{\"Env\":[\"PATH=/usr/bin:/home/team/.local/bin\"],\"Labels\":{\"kiln.home\":"
+                   "\"/home/team\",\"kiln.workspace\":\"/workspace\"}}",
+                   "bob");
+  ck_assert_str_eq(label, "bob|/home/bob|/workspace|"
+                          "[\"HOME=/home/bob\",\"PATH=/home/bob/.local/bin:/usr/bin\"]");
+  /* A legacy image with no Env, no labels, and a name to sanitize; a
+   * folder that only starts like the old home is not inside it. */
+  _cleanup_free_ char *bare = adapted_text("{}", "Bob.Smith");
+  ck_assert_str_eq(bare, "bob-smith|/home/bob-smith|/workspace|[\"HOME=/home/bob-smith\","
+                         "\"PATH=/home/bob-smith/.local/bin:/usr/local/sbin:/usr/local/bin:"
+                         "/usr/sbin:/usr/bin:/sbin:/bin\"]");
+  _cleanup_free_ char *prefix = adapted_text(
+      "{\"Env\":[\"HOME=/home/team\"],\"Labels\":{\"kiln.workspace\":\"/home/teamwork\"}}", "bob");
+  ck_assert_ptr_nonnull(strstr(prefix, "|/home/teamwork|"));
+  /* Adapting twice for the same user changes nothing more. */
+  _cleanup_free_ char *again =
+      adapted_text("{\"Env\":[\"HOME=/home/bob\",\"PATH=/home/bob/.local/bin:/usr/bin\"]}", "bob");
+  ck_assert_str_eq(again, "bob|/home/bob|/workspace|"
+                          "[\"HOME=/home/bob\",\"PATH=/home/bob/.local/bin:/usr/bin\"]");
 }
 END_TEST
 
@@ -593,6 +644,7 @@ static Suite *deploy_suite(void) {
   tcase_add_test(body, body_never_privileged);
   tcase_add_test(body, body_container_sudo_site);
   tcase_add_test(body, temp_body_mounts_nothing);
+  tcase_add_test(body, adapted_user_moves_home);
   suite_add_tcase(s, body);
   TCase *owner = tcase_create("ownership");
   tcase_add_test(owner, ownership_through_access);

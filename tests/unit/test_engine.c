@@ -348,6 +348,21 @@ START_TEST(error_status_carries_the_engines_message) {
 }
 END_TEST
 
+/* A never-started container's /changes is the JSON value null (Docker
+ * 20.10): a value, not an error. */
+START_TEST(null_answer_is_a_json_null) {
+  answer_engine("1.41");
+  answer("GET", "/containers/c1/changes", 200, "null");
+  kiln_engine *e = open_fake();
+  _cleanup_error_ kiln_error *err = NULL;
+  _cleanup_json_ json_t *v =
+      kiln_engine_json(e, "GET", "/containers/c1/changes", NULL, NULL, NULL, &err);
+  ck_assert_ptr_null(err);
+  ck_assert(json_is_null(v));
+  kiln_engine_free(e);
+}
+END_TEST
+
 START_TEST(error_status_with_plain_text_keeps_the_text) {
   answer_engine("1.41");
   raw_answer("GET", "/images/json",
@@ -885,6 +900,7 @@ static Suite *engine_suite(void) {
   tcase_add_checked_fixture(ans, setup, teardown);
   tcase_add_test(ans, error_status_carries_the_engines_message);
   tcase_add_test(ans, error_status_with_plain_text_keeps_the_text);
+  tcase_add_test(ans, null_answer_is_a_json_null);
   tcase_add_test(ans, json_lines_split_and_coalesced);
   tcase_add_test(ans, stream_cut_inside_an_object_is_an_error);
   tcase_add_test(ans, stream_shorter_than_announced_is_an_error);
