@@ -22,17 +22,23 @@ static int oom(kiln_error **err) {
 
 /* ---- engine calls on names ---- */
 
-static int simple_call(kiln_engine *engine, const char *method, const char *path, const char *query,
-                       long *status, kiln_error **err) {
+static int call(kiln_engine *engine, const char *method, const char *path, const char *query,
+                bool undo, long *status, kiln_error **err) {
   kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
   kiln_engine_response resp;
   req.method = method;
   req.path = path;
   req.query = query;
+  req.undo = undo;
   int r = kiln_engine_call(engine, &req, &resp, err);
   if (status) *status = resp.status;
   kiln_engine_response_clear(&resp);
   return r;
+}
+
+static int simple_call(kiln_engine *engine, const char *method, const char *path, const char *query,
+                       long *status, kiln_error **err) {
+  return call(engine, method, path, query, false, status, err);
 }
 
 json_t *kiln_dist_inspect(kiln_engine *engine, const char *ref, bool missing_ok, kiln_error **err) {
@@ -72,11 +78,12 @@ int kiln_dist_tag(kiln_engine *engine, const char *image, const char *ref, kiln_
   return 0;
 }
 
+/* Undo calls run even after an interruption (bounded). */
 void kiln_dist_untag(kiln_engine *engine, const char *ref) {
   _cleanup_free_ char *path = NULL;
   kiln_error *e = NULL;
   if (asprintf(&path, "/images/%s", ref) >= 0)
-    simple_call(engine, "DELETE", path, "noprune=1", NULL, &e);
+    call(engine, "DELETE", path, "noprune=1", true, NULL, &e);
   kiln_error_free(e);
 }
 
@@ -96,7 +103,7 @@ void kiln_dist_remove_if_untagged(kiln_engine *engine, const char *image_id) {
   /* Deleting by id would also drop a last tag: only an untagged image. */
   _cleanup_free_ char *path = NULL;
   if (info && !has_tags(info) && asprintf(&path, "/images/%s", image_id) >= 0)
-    simple_call(engine, "DELETE", path, NULL, NULL, &e);
+    call(engine, "DELETE", path, NULL, true, NULL, &e);
   kiln_error_free(e);
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builder/deploy_private.h"
@@ -415,10 +416,6 @@ static size_t kill_request_len;
 static struct sockaddr_storage kill_addr;
 static socklen_t kill_addr_len;
 
-int kiln_deploy_caught_signal(void) {
-  return caught_signal;
-}
-
 /* Async-signal-safe: asks the engine to kill the temporary container, so
  * the blocked /wait returns and the normal path removes it. */
 static void on_signal(int sig) {
@@ -477,9 +474,7 @@ static void guard_arm(kiln_engine *engine, const char *id) {
 }
 
 static int interrupted(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE,
-                        "interrupted by signal %d; the temporary container was removed",
-                        (int)caught_signal);
+  return kiln_error_interrupted(err, caught_signal, "the temporary container was removed");
 }
 
 /* ---- legacy adaptation ---- */
@@ -623,12 +618,24 @@ static int run_setup(adaptation *a, kiln_error **err) {
   if (caught_signal) return interrupted(err);
   json_t *w = NULL;
   kiln_error *werr = NULL;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   int r =
       container_call(a, "POST", "wait", "condition=not-running", (long)timeout * 1000, &w, &werr);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
   if (caught_signal) {
     json_decref(w);
     kiln_error_free(werr);
     return interrupted(err);
+  }
+  /* Before the timeout, the wait failed for another reason (the engine
+   * went away): that error, not a timeout. */
+  if (r < 0 && t1.tv_sec - t0.tv_sec < (time_t)timeout) {
+    if (err && !*err)
+      *err = werr;
+    else
+      kiln_error_free(werr);
+    return kiln_error_prefix(err, "waiting for the user setup");
   }
   if (r < 0) {
     kiln_error_free(werr);

@@ -3,6 +3,7 @@
 #include "kiln/engine.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct kiln_engine {
   char *base_url;    /* "http://localhost" or "http://HOST:PORT" */
   char api[16];      /* negotiated, e.g. "1.41" */
   long connect_timeout_ms;
+  volatile sig_atomic_t *interrupted; /* borrowed; a signal number once caught */
 };
 
 const char *kiln_engine_api_version(const kiln_engine *e) {
@@ -47,6 +49,7 @@ typedef struct {
   kiln_json_stream lines; /* JSON-lines answers */
   kiln_error *cb_err;     /* why a callback aborted */
   bool aborted;
+  int interrupted_by; /* the signal that stopped the transfer, or 0 */
 } transfer;
 
 static long response_status(CURL *curl) {
@@ -89,6 +92,18 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *user) {
     return CURL_READFUNC_ABORT;
   }
   return (size_t)n;
+}
+
+/* Called by curl about once a second, also while nothing moves: a caught
+ * signal stops the transfer there. */
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  transfer *t = user;
+  int sig = t->engine->interrupted ? *t->engine->interrupted : 0;
+  if (!sig || t->req->undo) return 0;
+  t->interrupted_by = sig;
+  return 1;
 }
 
 /* ---- request setup ---- */
@@ -186,6 +201,7 @@ static int engine_refused(transfer *t, long status, kiln_error **err) {
 
 static int finish(transfer *t, CURLcode code, kiln_engine_response *resp, kiln_error **err) {
   resp->status = response_status(t->engine->curl);
+  if (t->interrupted_by) return kiln_error_interrupted(err, t->interrupted_by, NULL);
   if (t->aborted || code == CURLE_ABORTED_BY_CALLBACK) {
     if (t->cb_err) {
       kiln_error_set(err, t->cb_err->code, "%s", t->cb_err->message);
@@ -195,8 +211,10 @@ static int finish(transfer *t, CURLcode code, kiln_engine_response *resp, kiln_e
   }
   if (code != CURLE_OK) {
     if (resp->status == 0) return unreachable(t->engine, code, err);
-    return kiln_error_set(err, KILN_EXIT_ENGINE, "engine connection failed: %s",
-                          curl_easy_strerror(code));
+    return kiln_error_set(err, KILN_EXIT_ENGINE,
+                          "lost the connection to the Docker engine at %s in the middle of its "
+                          "answer (%s): " START_HINT,
+                          t->engine->host, curl_easy_strerror(code));
   }
   if (!is_success(resp->status)) return engine_refused(t, resp->status, err);
   if (t->req->on_line && kiln_json_stream_finish(&t->lines, err) < 0) return -1;
@@ -204,9 +222,21 @@ static int finish(transfer *t, CURLcode code, kiln_engine_response *resp, kiln_e
   return 0;
 }
 
+/* Interruptible transfers watch the flag; undo calls are bounded instead. */
+static void set_interrupt(kiln_engine *e, const kiln_engine_request *req, transfer *t) {
+  if (req->undo && !req->timeout_ms)
+    curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)KILN_UNDO_TIMEOUT_MS);
+  if (!e->interrupted) return;
+  curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, t);
+  curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
+}
+
 int kiln_engine_call(kiln_engine *e, const kiln_engine_request *req, kiln_engine_response *resp,
                      kiln_error **err) {
   memset(resp, 0, sizeof *resp);
+  if (e->interrupted && *e->interrupted && !req->undo)
+    return kiln_error_interrupted(err, *e->interrupted, NULL);
   transfer t = {.req = req, .engine = e, .body = KILN_BUF_INIT(KILN_MAX_RESPONSE_BYTES)};
   kiln_json_stream_init(&t.lines, req->on_line, req->user);
   _cleanup_free_ char *url = build_url(e, req);
@@ -218,6 +248,7 @@ int kiln_engine_call(kiln_engine *e, const kiln_engine_request *req, kiln_engine
   curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &t);
   if (req->timeout_ms) curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+  set_interrupt(e, req, &t);
   set_method(e, req, &t);
   CURLcode code = curl_easy_perform(e->curl);
   int r = finish(&t, code, resp, err);
@@ -353,6 +384,7 @@ kiln_engine *kiln_engine_open(const kiln_engine_options *opts, kiln_error **err)
   if (!e) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
   e->connect_timeout_ms =
       opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : KILN_CONNECT_TIMEOUT_MS;
+  e->interrupted = opts ? opts->interrupted : NULL;
   if (parse_host(e, opts ? opts->host : NULL, err) < 0 || !(e->curl = curl_easy_init()) ||
       negotiate(e, err) < 0) {
     if (!e->curl && err && !*err) kiln_error_set(err, KILN_EXIT_FAILURE, "cannot start libcurl");

@@ -234,7 +234,7 @@ static int sink_open_gzip(export_sink *s, kiln_error **err) {
 static int sink_data(void *user, const char *data, size_t n) {
   export_sink *s = user;
   if (s->interrupted && *s->interrupted)
-    return kiln_error_set(&s->err, KILN_EXIT_FAILURE, "interrupted");
+    return kiln_error_interrupted(&s->err, *s->interrupted, NULL);
   progress_add(&s->prog, n);
   if (!s->gz) return sink_write_disk(s, data, n);
   if (archive_write_data(s->gz, data, n) < 0) {
@@ -700,7 +700,7 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
   const void *rest;
   /* Bytes past the end of the archive still belong to the file's hash. */
   while (r == 0 && raw_read_cb(a, src, &rest) > 0)
-    if (interrupted && *interrupted) r = kiln_error_set(err, KILN_EXIT_FAILURE, "interrupted");
+    if (interrupted && *interrupted) r = kiln_error_interrupted(err, *interrupted, NULL);
   archive_read_free(a);
   kiln_sha256_final_hex(&src->sha, f->sha256);
   free(src);
@@ -855,7 +855,7 @@ static int post_load(kiln_engine *engine, load_state *s, kiln_error **err) {
   if (r < 0 && s->interrupted && *s->interrupted) {
     kiln_error_free(*err);
     *err = NULL;
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "interrupted");
+    return kiln_error_interrupted(err, *s->interrupted, NULL);
   }
   const kiln_error *why = s->filter ? kiln_load_filter_error(s->filter) : NULL;
   if (r < 0 && why) { /* the filter's reason beats "the upload was aborted" */

@@ -98,8 +98,11 @@ int kiln_lock_acquire(const char *name, volatile sig_atomic_t *interrupted, kiln
   for (long waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited += LOCK_POLL_NS) {
     if (errno != EWOULDBLOCK && errno != EINTR)
       return kiln_error_errno(err, errno, "cannot lock %s", path);
-    if (interrupted && *interrupted)
-      return kiln_error_set(err, KILN_EXIT_FAILURE, "interrupted while waiting for %s", path);
+    if (interrupted && *interrupted) {
+      char what[320];
+      snprintf(what, sizeof what, "was waiting for %s", path);
+      return kiln_error_interrupted(err, *interrupted, what);
+    }
     if (waited / 1000000000L >= KILN_LOCK_WAIT_S)
       return kiln_error_set(err, KILN_EXIT_FAILURE,
                             "another kiln has held %s for more than %d s; try again later", path,

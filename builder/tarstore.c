@@ -306,7 +306,7 @@ int kiln_tar_sync(kiln_engine *engine, const kiln_sync_options *opts, unsigned *
   *loaded = s.loaded;
   *failed = s.failed;
   if (opts->interrupted && *opts->interrupted)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "interrupted");
+    return kiln_error_interrupted(err, *opts->interrupted, NULL);
   if (s.failed)
     return kiln_error_set(err, KILN_EXIT_FAILURE, "%u image(s) could not be loaded", s.failed);
   if (opts->image && !json_object_size(done))

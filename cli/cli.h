@@ -3,6 +3,7 @@
 #ifndef KILN_CLI_H
 #define KILN_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -67,8 +68,19 @@ typedef struct {
 int cli_load_spec(kiln_cli *cli, const char *path, cli_spec_context *ctx, kiln_error **err);
 void cli_spec_context_clear(cli_spec_context *ctx);
 
-/* Opens the engine named by --host / DOCKER_HOST. NULL with *err set. */
+/* Opens the engine named by --host / DOCKER_HOST, watching cli_interrupted.
+ * NULL with *err set. */
 struct kiln_engine *cli_engine_open(kiln_cli *cli, kiln_error **err);
+
+/* The one interrupt rule of the commands that undo their work (export,
+ * import, push, pull, tar sync): cli_catch_interrupts() makes SIGINT,
+ * SIGTERM and SIGHUP only record the signal in cli_interrupted; the library
+ * checks it (every engine transfer within about a second), undoes what it
+ * made and reports kiln_error_interrupted: "interrupted by SIGINT", exit
+ * 128 + the signal. Other commands keep the default (the signal ends them
+ * at once, with the same exit status). */
+extern volatile sig_atomic_t cli_interrupted;
+void cli_catch_interrupts(void);
 
 /* The image name kiln gives PROJECT for the caller: "<ns>-<uid>/<project>:latest";
  * an argument holding '/' or ':' is taken as an image reference as it is.

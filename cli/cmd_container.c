@@ -464,9 +464,7 @@ static int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
   session s;
   if (session_open(cli, &s, a.o.all_users, &err) < 0 ||
       deploy_with_session(cli, &a, &s, &spec, &err) < 0) {
-    int sig = kiln_deploy_caught_signal();
     rc = cli_fail(cli, err);
-    if (sig) rc = 128 + sig;
   }
   session_clear(&s);
   cli_spec_context_clear(&spec);

@@ -16,22 +16,6 @@
 
 #define MAX_PASSWORD 4096
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
-
-/* Ctrl-C stops a transfer cleanly: the temporary file is removed. */
-static void catch_interrupts(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-}
-
 /* ---- options: a tiny table-driven parser ---- */
 
 typedef struct {
@@ -171,9 +155,9 @@ static int do_export(kiln_cli *cli, session *s, const opt_result *o, const char 
   eo.mode = kiln_dist_tar_mode();
   eo.on_progress = on_progress;
   eo.user = cli;
-  eo.interrupted = &interrupted;
+  eo.interrupted = &cli_interrupted;
   if (parse_keep(cli, "image export", o->values[EXPORT_KEEP], &eo.keep)) return KILN_EXIT_USAGE;
-  catch_interrupts();
+  cli_catch_interrupts();
   if (kiln_image_export(s->engine, &eo, &res, err) < 0) return -1;
   if (cli->json)
     cli_json_line(json_pack("{s:s, s:s, s:s, s:I, s:s, s:i}", "file", res.path, "manifest",
@@ -254,8 +238,8 @@ int cmd_image_import(kiln_cli *cli, int argc, char **argv) {
   io.name_policy = kiln_dist_name_policy();
   io.on_progress = on_progress;
   io.user = cli;
-  io.interrupted = &interrupted;
-  catch_interrupts();
+  io.interrupted = &cli_interrupted;
+  cli_catch_interrupts();
   rc = open_session(cli, &s, &err);
   if (rc == 0) rc = kiln_image_import(s.engine, &io, &res, &err);
   if (rc == 0) print_import(cli, io.path, &res);
@@ -326,6 +310,7 @@ static char *remote_arg(kiln_cli *cli, session *s, const opt_result *o, const ch
 
 static int push_one(kiln_cli *cli, session *s, const opt_result *o, const char *local,
                     kiln_error **err) {
+  cli_catch_interrupts(); /* the temporary registry tag is removed */
   _cleanup_free_ char *remote = NULL, *server = NULL, *path = NULL, *reference = NULL;
   const char *reg = registry_of(o);
   if (!reg)
@@ -388,6 +373,7 @@ int cmd_image_push(kiln_cli *cli, int argc, char **argv) {
 
 static int pull_one(kiln_cli *cli, session *s, const opt_result *o, const char *arg,
                     kiln_error **err) {
+  cli_catch_interrupts(); /* the remote name is put back */
   _cleanup_free_ char *remote = remote_arg(cli, s, o, arg, err);
   _cleanup_free_ char *server = NULL, *path = NULL, *reference = NULL, *local = NULL, *id = NULL;
   if (!remote || kiln_registry_split(remote, &server, &path, &reference, err) < 0) return -1;
@@ -569,7 +555,7 @@ static int tar_run(kiln_cli *cli, tar_action action, const opt_result *o, kiln_e
     if (rc == 0 && !cli->quiet) printf("removed %u tarball(s)\n", removed);
   } else if (rc == 0) {
     unsigned loaded = 0, failed = 0;
-    catch_interrupts();
+    cli_catch_interrupts();
     kiln_sync_options so = {.caller = s.caller,
                             .ns = ns_of(cli, &s),
                             .dir = dir,
@@ -577,7 +563,7 @@ static int tar_run(kiln_cli *cli, tar_action action, const opt_result *o, kiln_e
                             .on_state = on_sync,
                             .on_progress = on_progress,
                             .user = cli,
-                            .interrupted = &interrupted};
+                            .interrupted = &cli_interrupted};
     rc = kiln_tar_sync(s.engine, &so, &loaded, &failed, err);
     if (!cli->quiet && !cli->json) printf("%u image(s) loaded\n", loaded);
   }

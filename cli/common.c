@@ -1,5 +1,6 @@
 /* Shared CLI plumbing: group dispatch, error printing, spec loading. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +123,24 @@ void cli_spec_context_clear(cli_spec_context *ctx) {
 kiln_engine *cli_engine_open(kiln_cli *cli, kiln_error **err) {
   kiln_engine_options opts = KILN_ENGINE_OPTIONS_INIT;
   opts.host = cli->host;
+  opts.interrupted = &cli_interrupted;
   return kiln_engine_open(&opts, err);
+}
+
+volatile sig_atomic_t cli_interrupted;
+
+static void record_signal(int sig) {
+  cli_interrupted = sig;
+}
+
+void cli_catch_interrupts(void) {
+  static const int signals[] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = record_signal; /* no SA_RESTART: a blocking wait returns EINTR */
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+    sigaction(signals[i], &sa, NULL);
 }
 
 char *cli_image_ref(kiln_cli *cli, const char *arg) {

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,25 @@ int kiln_error_prefix(kiln_error **err, const char *fmt, ...) {
     e->message = m;
   }
   return -1;
+}
+
+static const char *signal_name(int sig) {
+  static const struct {
+    int sig;
+    const char *name;
+  } names[] = {{SIGINT, "SIGINT"}, {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"}, {SIGQUIT, "SIGQUIT"}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (names[i].sig == sig) return names[i].name;
+  return NULL;
+}
+
+int kiln_error_interrupted(kiln_error **err, int sig, const char *what) {
+  const char *name = signal_name(sig);
+  char number[24];
+  snprintf(number, sizeof number, "signal %d", sig);
+  int code = sig > 0 && sig < 64 ? KILN_EXIT_SIGNAL + sig : KILN_EXIT_FAILURE;
+  return kiln_error_set(err, code, "interrupted by %s%s%s", name ? name : number, what ? "; " : "",
+                        what ? what : "");
 }
 
 int kiln_error_count(const kiln_error *err) {

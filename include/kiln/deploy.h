@@ -121,7 +121,8 @@ typedef struct {
  * folder that was checked (same device and inode); a mismatch removes the
  * container. The temporary container of an adaptation is removed on every
  * path, including SIGINT/SIGTERM/SIGHUP during the adaptation (handlers are
- * installed only for that time). Fills *result (free with
+ * installed only for that time; the error's code is then 128 + the signal).
+ * Fills *result (free with
  * kiln_deploy_result_clear). Errors: refused by the access module (code 1),
  * name taken (1), over the container limit (1), missing volume (1),
  * workspace changed while deploying (1, container removed), no GPU runtime
@@ -129,9 +130,6 @@ typedef struct {
 int kiln_deploy(kiln_engine *engine, const kiln_deploy_options *opts, kiln_deploy_result *result,
                 kiln_error **err);
 void kiln_deploy_result_clear(kiln_deploy_result *result);
-
-/* The signal that interrupted the last kiln_deploy, or 0. */
-int kiln_deploy_caught_signal(void);
 
 /* "NAME._.UID". Returns a new string or NULL (out of memory). */
 char *kiln_container_engine_name(const char *name, uint32_t uid);

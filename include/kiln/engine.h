@@ -7,6 +7,8 @@
 #ifndef KILN_ENGINE_H
 #define KILN_ENGINE_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,10 +23,14 @@ typedef struct {
   const char *host;        /* "unix:///path", "tcp://host:port", or NULL:
                               $DOCKER_HOST, else unix:///var/run/docker.sock */
   long connect_timeout_ms; /* 0 = KILN_CONNECT_TIMEOUT_MS; streams have no timeout */
+  /* Borrowed, may be NULL. Once *interrupted holds a signal number, every
+   * call (but undo calls) stops within about a second, also a stalled one,
+   * with kiln_error_interrupted (code 128 + the signal). */
+  volatile sig_atomic_t *interrupted;
 } kiln_engine_options;
 
 #define KILN_ENGINE_OPTIONS_INIT                                                                   \
-  { NULL, 0 }
+  { NULL, 0, NULL }
 
 /* Connects (GET /_ping), negotiates the API version (/version, capped by what
  * kiln knows), and returns a new engine (free with kiln_engine_free). On an
@@ -62,6 +68,8 @@ typedef struct {
   void *user;
   const char *const *headers; /* extra "Name: value" headers, NULL-terminated */
   long timeout_ms;            /* whole request; 0 = none (long streams) */
+  bool undo;                  /* undoing work (untag, remove): runs even after an interruption,
+                                 within timeout_ms or else KILN_UNDO_TIMEOUT_MS */
 } kiln_engine_request;
 
 #define KILN_ENGINE_REQUEST_INIT                                                                   \

@@ -14,9 +14,10 @@
 /* Exit codes, documented in the README; kept for every command. */
 enum kiln_exit {
   KILN_EXIT_OK = 0,
-  KILN_EXIT_FAILURE = 1, /* the operation failed (build step, I/O, ...) */
-  KILN_EXIT_USAGE = 2,   /* bad command line or bad spec */
-  KILN_EXIT_ENGINE = 3,  /* engine unreachable or the engine refused */
+  KILN_EXIT_FAILURE = 1,  /* the operation failed (build step, I/O, ...) */
+  KILN_EXIT_USAGE = 2,    /* bad command line or bad spec */
+  KILN_EXIT_ENGINE = 3,   /* engine unreachable or the engine refused */
+  KILN_EXIT_SIGNAL = 128, /* + the signal: interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP) */
 };
 
 typedef struct kiln_error {
@@ -40,6 +41,11 @@ int kiln_error_errno(kiln_error **err, int errnum, const char *fmt, ...)
 /* Prefixes every error in the chain with "<context>: " and returns -1.
  * Does nothing when *err is NULL. */
 int kiln_error_prefix(kiln_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The one rule for an interruption: code KILN_EXIT_SIGNAL + sig, message
+ * "interrupted by SIGINT" (or the signal's name), then "; " and what was
+ * undone when what is not NULL. Returns -1. */
+int kiln_error_interrupted(kiln_error **err, int sig, const char *what);
 
 /* Number of errors in the chain (0 for NULL). */
 int kiln_error_count(const kiln_error *err);

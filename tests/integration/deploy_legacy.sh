@@ -130,7 +130,7 @@ tmp=$(admin_temps)
 kill -INT $ps
 wait $ps
 equals "$?" 130 "exit status after SIGINT"
-contains "$(cat "$KT_TMP/slow")" "interrupted by signal 2; the temporary container was removed"
+contains "$(cat "$KT_TMP/slow")" "interrupted by SIGINT; the temporary container was removed"
 equals "$(admin_temps)" "" "temporary containers after SIGINT"
 "$DOCKER" inspect slow._.0 >/dev/null 2>&1 && fail "container created after SIGINT"
 pass "SIGINT during adaptation"

@@ -440,7 +440,7 @@ START_TEST(stream_shorter_than_announced_is_an_error) {
   collected c = {0};
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(stream_call(e, "/load", &c, &err), -1);
-  assert_error(err, KILN_EXIT_ENGINE, "engine connection failed");
+  assert_error(err, KILN_EXIT_ENGINE, "lost the connection to the Docker engine at unix://");
   kiln_engine_free(e);
 }
 END_TEST
