@@ -68,6 +68,13 @@ typedef struct {
 int cli_load_spec(kiln_cli *cli, const char *path, cli_spec_context *ctx, kiln_error **err);
 void cli_spec_context_clear(cli_spec_context *ctx);
 
+/* The name policy ($KILN_NAME_POLICY=1, Colosseum's rule) for every name
+ * kiln creates: what is "container name", "volume name" or "image name";
+ * for an image reference the repository's last part is checked
+ * ("kiln-1000/My_Proj:v1" → "My_Proj"). 0 when the policy is off or the
+ * name fits; -1 with *err (code KILN_EXIT_USAGE) otherwise. */
+int cli_check_name(const char *name, const char *what, kiln_error **err);
+
 /* Opens the engine named by --host / DOCKER_HOST, watching cli_interrupted.
  * NULL with *err set. */
 struct kiln_engine *cli_engine_open(kiln_cli *cli, kiln_error **err);

@@ -341,7 +341,7 @@ static int resolve_target(kiln_cli *cli, session *s, deploy_args *a, const char 
     return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
   a->o.image = a->image_ref;
   if (!a->o.name) a->o.name = a->default_name;
-  return 0;
+  return cli_check_name(a->o.name, "container name", err);
 }
 
 static void on_deploy_event(void *user, kiln_deploy_event_kind kind, const char *text) {
@@ -705,6 +705,7 @@ static int do_retire(kiln_cli *cli, session *s, const char *name, int argc, char
   if (save_as && !save)
     return kiln_error_set(err, KILN_EXIT_USAGE, "container retire: unexpected argument '%s'",
                           save_as);
+  if (save && cli_check_name(save_as ? save_as : name, "image name", err) < 0) return -1;
   if (!save && !has_flag(argc, argv, "--force", "-f") && confirm_loss(s, name, err) < 0) return -1;
   _cleanup_free_ char *saved = NULL;
   if (kiln_container_retire(s->engine, name, &s->owner, save, save_as, ns_of(cli, s), &saved, err) <

@@ -383,6 +383,7 @@ static int pull_one(kiln_cli *cli, session *s, const opt_result *o, const char *
               : kiln_namespace_ref(ns_of(cli, s), s->identity->uid, last,
                                    strncmp(reference, "sha256:", 7) ? reference : "latest");
   if (!local) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (cli_check_name(local, "image name", err) < 0) return -1;
   kiln_registry_auth auth;
   kiln_transfer_options to = {
       .caller = s->caller, .ns = ns_of(cli, s), .auth = &auth, .on_layer = on_layer, .user = cli};
@@ -453,7 +454,9 @@ static int commit_one(kiln_cli *cli, session *s, const opt_result *o, const char
   _cleanup_free_ char *id = NULL;
   kiln_commit_options co = {
       .caller = s->caller, .ns = ns_of(cli, s), .owner = &s->owner, .name = name, .ref = ref};
-  if (!ref || kiln_container_commit(s->engine, &co, &id, err) < 0) return -1;
+  if (!ref || cli_check_name(ref, "image name", err) < 0 ||
+      kiln_container_commit(s->engine, &co, &id, err) < 0)
+    return -1;
   if (cli->json)
     cli_json_line(json_pack("{s:s, s:s, s:s}", "container", name, "image", ref, "image_id", id));
   else if (!cli->quiet)

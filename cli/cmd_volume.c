@@ -61,6 +61,7 @@ static int create_one(kiln_cli *cli, session *s, const volume_args *a, const cha
                       kiln_error **err) {
   (void)a;
   bool existed = false;
+  if (cli_check_name(name, "volume name", err) < 0) return -1;
   if (kiln_volume_create(s->engine, name, &s->owner, s->config, &existed, err) < 0) return -1;
   if (cli->json)
     printf("{\"name\":\"%s\",\"existed\":%s}\n", name, existed ? "true" : "false");

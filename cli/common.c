@@ -11,6 +11,7 @@
 #include "kiln/image.h"
 #include "kiln/labels.h"
 #include "kiln/distribute.h"
+#include "sanitize/sanitize.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
@@ -118,6 +119,16 @@ void cli_spec_context_clear(cli_spec_context *ctx) {
   free(ctx->templates_dir);
   free(ctx->yaml_path);
   memset(ctx, 0, sizeof *ctx);
+}
+
+int cli_check_name(const char *name, const char *what, kiln_error **err) {
+  if (!kiln_dist_name_policy()) return 0;
+  const char *slash = strrchr(name, '/');
+  const char *last = slash ? slash + 1 : name;
+  const char *colon = strchr(last, ':');
+  _cleanup_free_ char *part = strndup(last, colon ? (size_t)(colon - last) : strlen(last));
+  if (!part) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  return kiln_check_name_policy(part, what, err);
 }
 
 kiln_engine *cli_engine_open(kiln_cli *cli, kiln_error **err) {

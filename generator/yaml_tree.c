@@ -167,6 +167,18 @@ static int syntax_error(builder *b, const char *text, size_t len) {
   const yaml_parser_t *p = &b->parser;
   yaml_mark_t m = p->error == YAML_READER_ERROR ? mark_of_offset(text, len, p->problem_offset)
                                                 : p->problem_mark;
+  /* An unclosed quote or bracket runs to the end of the file: the place to
+   * fix is where it opens, with the end as context. */
+  if (p->context && p->error != YAML_READER_ERROR && m.index >= len) {
+    const char *what = p->context;
+    static const char *const verbs[] = {"while scanning ", "while parsing "};
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+      if (!strncmp(what, verbs[i], strlen(verbs[i]))) what += strlen(verbs[i]);
+    return kiln_error_set(b->err, KILN_EXIT_USAGE,
+                          "%s:%zu:%zu: invalid YAML: %s is not closed (%s at %zu:%zu)", b->name,
+                          p->context_mark.line + 1, p->context_mark.column + 1, what,
+                          p->problem ? p->problem : "the file ends", m.line + 1, m.column + 1);
+  }
   char started[64] = "";
   if (p->context)
     snprintf(started, sizeof started, " that starts at %zu:%zu", p->context_mark.line + 1,

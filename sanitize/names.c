@@ -69,11 +69,13 @@ char *kiln_sanitize_username(const char *raw, kiln_error **err) {
                    kiln_show(raw, shown));
     return NULL;
   }
-  if (!((b.data[0] >= 'a' && b.data[0] <= 'z') || b.data[0] == '_')) {
-    kiln_error_set(err, KILN_EXIT_USAGE,
-                   "user name \"%s\" must start with a letter or '_' after sanitizing",
-                   kiln_show(raw, shown));
-    return NULL;
+  /* A digit first (uid-like LDAP names, "1alice") is not a valid account
+   * name: prefixed with 'u', as DS01 turns every invalid character into one
+   * that is valid rather than refusing the person. */
+  if (b.data[0] >= '0' && b.data[0] <= '9') {
+    _cleanup_free_ char *digits = strdup(b.data);
+    kiln_buf_reset(&b);
+    if (!digits || kiln_buf_printf(&b, "u%s", digits) < 0) goto oom;
   }
   if (strlen(b.data) > KILN_MAX_USER_NAME) shorten_user_name(b.data, raw);
   return kiln_buf_steal(&b, NULL);

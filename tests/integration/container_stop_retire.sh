@@ -57,4 +57,22 @@ expect 0 "$KILN" container retire fresh </dev/null
 expect 0 "$KILN" volume remove "$KT_PREFIX-vol"
 pass "an unchanged container retires without questions"
 
+# 5. The name policy (KILN_NAME_POLICY=1) holds for every name kiln makes:
+# containers, volumes, committed and saved images; nothing is created.
+export KILN_NAME_POLICY=1
+expect 2 "$KILN" container deploy --name Bad.Name
+contains "$errout" "container name \"Bad.Name\" does not fit the name policy"
+"$DOCKER" inspect "Bad.Name._.$SUDO_UID" >/dev/null 2>&1 && fail "container made against the policy"
+expect 2 "$KILN" volume create "$KT_PREFIX-Vol"
+contains "$errout" "volume name \"$KT_PREFIX-Vol\" does not fit the name policy"
+"$DOCKER" volume inspect "$KT_PREFIX-Vol._.$SUDO_UID" >/dev/null 2>&1 && fail "volume made against the policy"
+expect 0 "$KILN" container deploy --name pol
+expect 2 "$KILN" container commit pol "$KT_PREFIX-$SUDO_UID/Pol:1"
+contains "$errout" "image name \"Pol\" does not fit the name policy"
+expect 2 "$KILN" container retire pol --save "$KT_PREFIX-$SUDO_UID/Pol:1"
+"$DOCKER" inspect "pol._.$SUDO_UID" >/dev/null 2>&1 || fail "retire against the policy removed the container"
+expect 0 "$KILN" container retire pol --force
+unset KILN_NAME_POLICY
+pass "the name policy applies to containers, volumes and images"
+
 kt_finish

@@ -74,6 +74,8 @@ START_TEST(username_rule) {
       {"J\xc3\xbcrgen", "j-rgen"}, /* two UTF-8 bytes, one '-' */
       {"@home", "at-home"},
       {"x_y-z9", "x_y-z9"},
+      {"1alice", "u1alice"}, /* a digit first: prefixed, not refused */
+      {"-42", "u42"},
   };
   for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
     kiln_error *err = NULL;
@@ -86,21 +88,15 @@ END_TEST
 
 START_TEST(username_refused) {
   kiln_error *err = NULL;
-  ck_assert_ptr_null(kiln_sanitize_username("9lives", &err));
-  expect_usage(-1, err, "user name \"9lives\" must start with a letter or '_' after sanitizing");
-  err = NULL;
   ck_assert_ptr_null(kiln_sanitize_username("", &err));
   expect_usage(-1, err, "user name \"\" is empty after sanitizing", "expected letters");
   err = NULL;
   ck_assert_ptr_null(kiln_sanitize_username("...", &err));
   expect_usage(-1, err, "is empty after sanitizing");
-  err = NULL;
-  ck_assert_ptr_null(kiln_sanitize_username("-42", &err));
-  expect_usage(-1, err, "must start with a letter or '_'");
   /* The raw name is echoed with control characters escaped. */
   err = NULL;
-  ck_assert_ptr_null(kiln_sanitize_username("7\x1b[2J", &err));
-  expect_usage(-1, err, "\"7\\x1b[2J\"");
+  ck_assert_ptr_null(kiln_sanitize_username("\x1b\x1b", &err));
+  expect_usage(-1, err, "\"\\x1b\\x1b\"");
   char *huge = malloc(KILN_MAX_SCALAR_BYTES + 2);
   memset(huge, 'a', KILN_MAX_SCALAR_BYTES + 1);
   huge[KILN_MAX_SCALAR_BYTES + 1] = '\0';

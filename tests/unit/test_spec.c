@@ -279,13 +279,13 @@ typedef struct {
 static const bad_case bad_cases[] = {
     /* YAML syntax */
     {"project: \"demo\nbase: x\n",
-     "kiln.yaml:3:1: invalid YAML: found unexpected end of stream while scanning a quoted "
-     "scalar that starts at 1:10"},
+     "kiln.yaml:1:10: invalid YAML: a quoted scalar is not closed (found unexpected end of "
+     "stream at 3:1)"},
     {"project: demo\n  base: x\n",
      "kiln.yaml:2:7: invalid YAML: mapping values are not allowed in this context"},
     {"project: demo\nbase: {image: x\n",
-     "kiln.yaml:3:1: invalid YAML: did not find expected ',' or '}' while parsing a flow "
-     "mapping that starts at 2:7"},
+     "kiln.yaml:2:7: invalid YAML: a flow mapping is not closed (did not find expected ',' or "
+     "'}' at 3:1)"},
     {BASE "---\nproject: other\n",
      "kiln.yaml:3:1: a second YAML document (---); expected exactly one"},
     {"", "kiln.yaml:1:1: the file is empty; expected at least project: and base:"},
