@@ -767,10 +767,7 @@ static char *adapt(kiln_engine *engine, const kiln_deploy_options *o, const char
     kiln_error *ferr = NULL;
     image_id = find_adaptation(&a, ref, &ferr);
     if (ferr) {
-      if (err && !*err)
-        *err = ferr;
-      else
-        kiln_error_free(ferr);
+      kiln_error_keep(err, ferr);
     } else if (image_id) {
       result->reused = true;
       emit(o, KILN_DEPLOY_PROGRESS, "reusing the adaptation %s", ref);
@@ -892,10 +889,7 @@ static char *create_limited(kiln_engine *engine, const kiln_deploy_options *o, c
                        o->runtime ? o->runtime : "nvidia", cerr->message);
         kiln_error_free(cerr);
       } else if (cerr) {
-        if (err && !*err)
-          *err = cerr;
-        else
-          kiln_error_free(cerr);
+        kiln_error_keep(err, cerr);
       }
     }
   }
@@ -914,10 +908,7 @@ static int start_or_remove(kiln_engine *engine, const char *id, kiln_error **err
     kiln_error_free(serr);
     return kiln_error_set(err, KILN_EXIT_ENGINE, NO_GPU_MESSAGE);
   }
-  if (err && !*err)
-    *err = serr;
-  else
-    kiln_error_free(serr);
+  kiln_error_keep(err, serr);
   return kiln_error_prefix(err, "the container could not start and was removed");
 }
 

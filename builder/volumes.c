@@ -232,9 +232,6 @@ int kiln_volume_remove(kiln_engine *engine, const char *name, const kiln_owner *
     kiln_error_free(e);
     return in_use(engine, name, ename, err);
   }
-  if (err && !*err)
-    *err = e;
-  else
-    kiln_error_free(e);
+  kiln_error_keep(err, e);
   return kiln_error_prefix(err, "removing volume '%s'", name);
 }

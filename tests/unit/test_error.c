@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kiln/config.h"
 #include "kiln/error.h"
 #include "util/cleanup.h"
 #include "util/error_private.h"
@@ -98,6 +99,21 @@ START_TEST(keep_keeps_the_first_and_the_second) {
 }
 END_TEST
 
+/* The "pass it on only if none is set" pattern dropped the second error:
+ * a parse error after an earlier one must still be reported. */
+START_TEST(a_second_error_is_not_dropped) {
+  kiln_error *err = NULL;
+  kiln_error_set(&err, KILN_EXIT_USAGE, "earlier");
+  kiln_config cfg;
+  const char *text = "max_containers: [1,\n";
+  ck_assert_int_eq(kiln_config_parse(&cfg, "site.yaml", text, strlen(text), &err), -1);
+  ck_assert_int_eq(kiln_error_count(err), 2);
+  ck_assert_str_eq(err->message, "earlier");
+  ck_assert_ptr_nonnull(strstr(err->next->message, "site.yaml"));
+  kiln_error_free(err);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("error");
   TCase *tc = tcase_create("error");
@@ -106,6 +122,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, message_without_memory);
   tcase_add_test(tc, out_of_memory_after_a_real_error);
   tcase_add_test(tc, keep_keeps_the_first_and_the_second);
+  tcase_add_test(tc, a_second_error_is_not_dropped);
   suite_add_tcase(s, tc);
   return s;
 }
