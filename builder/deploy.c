@@ -378,7 +378,8 @@ emit(const kiln_deploy_options *o, kiln_deploy_event_kind kind, const char *fmt,
   o->on_event(o->user, kind, text);
 }
 
-/* GET /images/REF/json; NULL with *err unset when missing. */
+/* GET /images/REF/json; NULL with *err unset when missing; an answer
+ * without an Id is the engine's fault. */
 static json_t *inspect_image(kiln_engine *engine, const char *ref, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
   _cleanup_free_ char *esc = kiln_engine_escape(ref);
@@ -390,10 +391,11 @@ static json_t *inspect_image(kiln_engine *engine, const char *ref, kiln_error **
     kiln_error_free(e);
     return NULL;
   }
-  if (!img && err && !*err)
-    *err = e;
-  else
-    kiln_error_free(e);
+  kiln_error_keep(err, e);
+  if (img && !json_string_value(json_object_get(img, "Id"))) {
+    json_decref(img);
+    return kiln_error_set(err, KILN_EXIT_ENGINE, "the engine's answer for %s has no Id", ref), NULL;
+  }
   return img;
 }
 
