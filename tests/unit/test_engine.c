@@ -324,6 +324,27 @@ START_TEST(a_socket_nobody_listens_on_is_refused) {
 }
 END_TEST
 
+/* A socket path libcurl refuses (longer than its 8 MB string cap; a libcurl
+ * without unix sockets refuses any): the request stops there, instead of
+ * going to TCP port 80 of localhost. */
+START_TEST(a_refused_socket_option_stops_the_request) {
+  size_t n = 9u << 20;
+  _cleanup_free_ char *long_host = malloc(n + 8);
+  ck_assert_ptr_nonnull(long_host);
+  memcpy(long_host, "unix://", 7);
+  memset(long_host + 7, 'a', n);
+  long_host[7 + n] = '\0';
+  kiln_engine_options opts = KILN_ENGINE_OPTIONS_INIT;
+  opts.host = long_host;
+  _cleanup_error_ kiln_error *err = NULL;
+  ck_assert_ptr_null(kiln_engine_open(&opts, &err));
+  ck_assert_ptr_nonnull(err);
+  ck_assert_msg(strlen(err->message) < 200 && err->code == KILN_EXIT_FAILURE, "code %d: %.200s",
+                err->code, err->message);
+  assert_error(err, KILN_EXIT_FAILURE, "libcurl refused CURLOPT_UNIX_SOCKET_PATH");
+}
+END_TEST
+
 START_TEST(unknown_host_scheme_is_a_usage_error) {
   kiln_engine_options opts = KILN_ENGINE_OPTIONS_INIT;
   opts.host = "ssh://somewhere";
@@ -952,6 +973,7 @@ static Suite *engine_suite(void) {
   tcase_add_test(conn, a_file_that_is_not_a_socket_says_so);
   tcase_add_test(conn, a_socket_nobody_listens_on_is_refused);
   tcase_add_test(conn, unknown_host_scheme_is_a_usage_error);
+  tcase_add_test(conn, a_refused_socket_option_stops_the_request);
   suite_add_tcase(s, conn);
 
   TCase *ans = tcase_create("answers");
