@@ -160,10 +160,7 @@ static json_t *inspect_container(kiln_engine *engine, const char *name, kiln_err
     kiln_error_free(e);
     return NULL;
   }
-  if (!c && err && !*err)
-    *err = e;
-  else
-    kiln_error_free(e);
+  kiln_error_keep(err, e); /* NULL when c was read */
   return c;
 }
 

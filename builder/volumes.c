@@ -48,10 +48,7 @@ json_t *kiln_volume_inspect(kiln_engine *engine, const char *name, kiln_error **
     kiln_error_free(e);
     return NULL;
   }
-  if (!v && err && !*err)
-    *err = e;
-  else
-    kiln_error_free(e);
+  kiln_error_keep(err, e); /* NULL when v was read */
   return v;
 }
 
