@@ -34,7 +34,8 @@ kiln_context *kiln_context_for_spec(const kiln_spec *spec, const kiln_generated 
 /* ---- image inspection ---- */
 
 /* GET /images/{name}/json: a new reference; NULL with *missing set (and no
- * error) on 404, NULL with *err set otherwise. */
+ * error) on 404, NULL with *err set otherwise (also for an answer without
+ * an Id: every caller needs it). */
 static json_t *inspect_image(kiln_engine *e, const char *name, bool *missing, kiln_error **err) {
   _cleanup_free_ char *esc = kiln_engine_escape(name);
   _cleanup_free_ char *path = NULL;
@@ -44,7 +45,12 @@ static json_t *inspect_image(kiln_engine *e, const char *name, bool *missing, ki
   _cleanup_error_ kiln_error *local = NULL;
   json_t *img = kiln_engine_json(e, "GET", path, NULL, NULL, &status, &local);
   *missing = !img && status == 404;
-  if (!img && !*missing) *err = steal_pointer(&local);
+  if (!img && !*missing) kiln_error_keep(err, steal_pointer(&local));
+  if (img && !json_string_value(json_object_get(img, "Id"))) {
+    json_decref(img);
+    return kiln_error_set(err, KILN_EXIT_ENGINE, "the engine's answer for %s has no Id", name),
+           NULL;
+  }
   return img;
 }
 
@@ -239,6 +245,7 @@ static int post_build(kiln_engine *e, kiln_context *ctx, const char *query, buil
 }
 
 static int fill_result(kiln_build_result *result, const char *tag, const char *id, bool up) {
+  if (!id) return -1; /* callers check; never strdup(NULL) */
   result->up_to_date = up;
   result->tag = strdup(tag);
   result->image_id = strdup(id);

@@ -203,10 +203,7 @@ int kiln_config_parse(kiln_config *cfg, const char *name, const char *text, size
   ynode *root = ynode_parse(name, text, len, &perr);
   if (perr) {
     kiln_config_clear(cfg);
-    if (err && !*err)
-      *err = perr;
-    else
-      kiln_error_free(perr);
+    kiln_error_keep(err, perr);
     return -1;
   }
   int r = 0;
@@ -277,10 +274,7 @@ int kiln_config_load_file(kiln_config *cfg, const char *path, bool site, kiln_er
       kiln_error_free(rerr);
       return kiln_config_defaults(cfg, err);
     }
-    if (err && !*err)
-      *err = rerr;
-    else
-      kiln_error_free(rerr);
+    kiln_error_keep(err, rerr);
     return kiln_error_prefix(err, "configuration");
   }
   if (kiln_config_parse(cfg, path, text, len, err) < 0) return -1;

@@ -160,10 +160,7 @@ static json_t *inspect_container(kiln_engine *engine, const char *name, kiln_err
     kiln_error_free(e);
     return NULL;
   }
-  if (!c && err && !*err)
-    *err = e;
-  else
-    kiln_error_free(e);
+  kiln_error_keep(err, e); /* NULL when c was read */
   return c;
 }
 
@@ -218,10 +215,7 @@ static int post_action(kiln_engine *engine, const char *id, const char *name, co
   }
   kiln_engine_response_clear(&resp);
   if (r < 0) {
-    if (err && !*err)
-      *err = e;
-    else
-      kiln_error_free(e);
+    kiln_error_keep(err, e);
     return kiln_error_prefix(err, "%s '%s'", action, name);
   }
   return 0;

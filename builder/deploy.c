@@ -379,7 +379,8 @@ emit(const kiln_deploy_options *o, kiln_deploy_event_kind kind, const char *fmt,
   o->on_event(o->user, kind, text);
 }
 
-/* GET /images/REF/json; NULL with *err unset when missing. */
+/* GET /images/REF/json; NULL with *err unset when missing; an answer
+ * without an Id is the engine's fault. */
 static json_t *inspect_image(kiln_engine *engine, const char *ref, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
   _cleanup_free_ char *esc = kiln_engine_escape(ref);
@@ -391,10 +392,11 @@ static json_t *inspect_image(kiln_engine *engine, const char *ref, kiln_error **
     kiln_error_free(e);
     return NULL;
   }
-  if (!img && err && !*err)
-    *err = e;
-  else
-    kiln_error_free(e);
+  kiln_error_keep(err, e);
+  if (img && !json_string_value(json_object_get(img, "Id"))) {
+    json_decref(img);
+    return kiln_error_set(err, KILN_EXIT_ENGINE, "the engine's answer for %s has no Id", ref), NULL;
+  }
   return img;
 }
 
@@ -631,10 +633,7 @@ static int run_setup(adaptation *a, kiln_error **err) {
   /* Before the timeout, the wait failed for another reason (the engine
    * went away): that error, not a timeout. */
   if (r < 0 && t1.tv_sec - t0.tv_sec < (time_t)timeout) {
-    if (err && !*err)
-      *err = werr;
-    else
-      kiln_error_free(werr);
+    kiln_error_keep(err, werr);
     return kiln_error_prefix(err, "waiting for the user setup");
   }
   if (r < 0) {
@@ -774,10 +773,7 @@ static char *adapt(kiln_engine *engine, const kiln_deploy_options *o, const char
     kiln_error *ferr = NULL;
     image_id = find_adaptation(&a, ref, &ferr);
     if (ferr) {
-      if (err && !*err)
-        *err = ferr;
-      else
-        kiln_error_free(ferr);
+      kiln_error_keep(err, ferr);
     } else if (image_id) {
       result->reused = true;
       emit(o, KILN_DEPLOY_PROGRESS, "reusing the adaptation %s", ref);
@@ -899,10 +895,7 @@ static char *create_limited(kiln_engine *engine, const kiln_deploy_options *o, c
                        o->runtime ? o->runtime : "nvidia", cerr->message);
         kiln_error_free(cerr);
       } else if (cerr) {
-        if (err && !*err)
-          *err = cerr;
-        else
-          kiln_error_free(cerr);
+        kiln_error_keep(err, cerr);
       }
     }
   }
@@ -921,10 +914,7 @@ static int start_or_remove(kiln_engine *engine, const char *id, kiln_error **err
     kiln_error_free(serr);
     return kiln_error_set(err, KILN_EXIT_ENGINE, NO_GPU_MESSAGE);
   }
-  if (err && !*err)
-    *err = serr;
-  else
-    kiln_error_free(serr);
+  kiln_error_keep(err, serr);
   return kiln_error_prefix(err, "the container could not start and was removed");
 }
 

@@ -38,6 +38,14 @@ void kiln_dist_untag(kiln_engine *engine, const char *ref);
  * child image uses it) is ignored. */
 void kiln_dist_remove_if_untagged(kiln_engine *engine, const char *image_id);
 
+/* ---- import, pass 1 (export.c) ---- */
+
+/* What kiln_image_import does first: reads the whole archive on fd (a
+ * docker save tar, plain or gzip) for its sha256 (hex into sha256) and
+ * checks that every file its manifest.json names is in it. Returns 0, or
+ * -1 with *err. Nothing reaches the engine (the fuzzer's entry point). */
+int kiln_import_check_archive(int fd, char sha256[65], kiln_error **err);
+
 /* ---- the tar a non-admin's import streams (loadfilter.c) ---- */
 
 typedef struct kiln_load_filter kiln_load_filter;

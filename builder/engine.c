@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "builder/curlopt.h"
 #include "builder/stream.h"
 #include "sanitize/limits.h"
 #include "util/buf.h"
@@ -108,15 +109,25 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
 
 /* ---- request setup ---- */
 
-static void set_common(kiln_engine *e) {
+static int set_common(kiln_engine *e, kiln_error **err) {
   curl_easy_reset(e->curl);
-  curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms);
-  if (e->socket_path) curl_easy_setopt(e->curl, CURLOPT_UNIX_SOCKET_PATH, e->socket_path);
+  KILN_SETOPT(e->curl, CURLOPT_NOSIGNAL, 1L, err);
+  KILN_SETOPT(e->curl, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms, err);
+  if (e->socket_path) KILN_SETOPT(e->curl, CURLOPT_UNIX_SOCKET_PATH, e->socket_path, err);
+  return 0;
 }
 
+/* Appends one header line; on failure keeps the list and says so. */
+static struct curl_slist *add_header(struct curl_slist *h, const char *line, bool *failed) {
+  struct curl_slist *n = curl_slist_append(h, line);
+  if (!n) *failed = true;
+  return n ? n : h;
+}
+
+/* The request's headers, or NULL (out of memory). */
 static struct curl_slist *build_headers(const kiln_engine_request *req) {
   struct curl_slist *h = NULL;
+  bool failed = false;
   char ct[256];
   bool has_body = req->body || req->read;
   bool is_post = req->method && !strcmp(req->method, "POST");
@@ -124,12 +135,14 @@ static struct curl_slist *build_headers(const kiln_engine_request *req) {
            req->content_type ? req->content_type : "application/json");
   /* Always say what a POST carries: libcurl would otherwise announce an
    * empty body as a form, which the engine refuses for /commit. */
-  if (has_body || is_post || req->content_type) h = curl_slist_append(h, ct);
-  if (req->read) h = curl_slist_append(h, "Transfer-Encoding: chunked");
-  h = curl_slist_append(h, "Expect:");
+  if (has_body || is_post || req->content_type) h = add_header(h, ct, &failed);
+  if (req->read) h = add_header(h, "Transfer-Encoding: chunked", &failed);
+  h = add_header(h, "Expect:", &failed);
   for (const char *const *x = req->headers; x && *x; x++)
-    h = curl_slist_append(h, *x);
-  return h;
+    h = add_header(h, *x, &failed);
+  if (!failed) return h;
+  curl_slist_free_all(h);
+  return NULL;
 }
 
 static char *build_url(const kiln_engine *e, const kiln_engine_request *req) {
@@ -142,21 +155,23 @@ static char *build_url(const kiln_engine *e, const kiln_engine_request *req) {
   return r < 0 ? NULL : url;
 }
 
-static void set_method(kiln_engine *e, const kiln_engine_request *req, transfer *t) {
+static int set_method(kiln_engine *e, const kiln_engine_request *req, transfer *t,
+                      kiln_error **err) {
   const char *method = req->method ? req->method : "GET";
   if (req->read) {
-    curl_easy_setopt(e->curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(e->curl, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(e->curl, CURLOPT_READDATA, t);
+    KILN_SETOPT(e->curl, CURLOPT_POST, 1L, err);
+    KILN_SETOPT(e->curl, CURLOPT_READFUNCTION, on_read, err);
+    KILN_SETOPT(e->curl, CURLOPT_READDATA, t, err);
   } else if (req->body) {
-    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, req->body);
-    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    KILN_SETOPT(e->curl, CURLOPT_POSTFIELDS, req->body, err);
+    KILN_SETOPT(e->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len, err);
   } else if (!strcmp(method, "POST")) {
-    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE, 0L);
+    KILN_SETOPT(e->curl, CURLOPT_POSTFIELDS, "", err);
+    KILN_SETOPT(e->curl, CURLOPT_POSTFIELDSIZE, 0L, err);
   }
   if (strcmp(method, "GET") && strcmp(method, "POST"))
-    curl_easy_setopt(e->curl, CURLOPT_CUSTOMREQUEST, method);
+    KILN_SETOPT(e->curl, CURLOPT_CUSTOMREQUEST, method, err);
+  return 0;
 }
 
 /* ---- errors ---- */
@@ -203,10 +218,7 @@ static int finish(transfer *t, CURLcode code, kiln_engine_response *resp, kiln_e
   resp->status = response_status(t->engine->curl);
   if (t->interrupted_by) return kiln_error_interrupted(err, t->interrupted_by, NULL);
   if (t->aborted || code == CURLE_ABORTED_BY_CALLBACK) {
-    if (t->cb_err) {
-      kiln_error_set(err, t->cb_err->code, "%s", t->cb_err->message);
-      return -1;
-    }
+    if (t->cb_err) return kiln_error_keep(err, steal_pointer(&t->cb_err)); /* the whole chain */
     return kiln_error_set(err, KILN_EXIT_FAILURE, "the transfer was stopped");
   }
   if (code != CURLE_OK) {
@@ -223,13 +235,27 @@ static int finish(transfer *t, CURLcode code, kiln_engine_response *resp, kiln_e
 }
 
 /* Interruptible transfers watch the flag; undo calls are bounded instead. */
-static void set_interrupt(kiln_engine *e, const kiln_engine_request *req, transfer *t) {
+static int set_interrupt(kiln_engine *e, const kiln_engine_request *req, transfer *t,
+                         kiln_error **err) {
   if (req->undo && !req->timeout_ms)
-    curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)KILN_UNDO_TIMEOUT_MS);
-  if (!e->interrupted) return;
-  curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, t);
-  curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
+    KILN_SETOPT(e->curl, CURLOPT_TIMEOUT_MS, (long)KILN_UNDO_TIMEOUT_MS, err);
+  if (!e->interrupted) return 0;
+  KILN_SETOPT(e->curl, CURLOPT_XFERINFOFUNCTION, on_progress, err);
+  KILN_SETOPT(e->curl, CURLOPT_XFERINFODATA, t, err);
+  KILN_SETOPT(e->curl, CURLOPT_NOPROGRESS, 0L, err);
+  return 0;
+}
+
+static int set_options(kiln_engine *e, const kiln_engine_request *req, transfer *t, const char *url,
+                       struct curl_slist *headers, kiln_error **err) {
+  if (set_common(e, err) < 0) return -1;
+  KILN_SETOPT(e->curl, CURLOPT_URL, url, err);
+  KILN_SETOPT(e->curl, CURLOPT_HTTPHEADER, headers, err);
+  KILN_SETOPT(e->curl, CURLOPT_WRITEFUNCTION, on_write, err);
+  KILN_SETOPT(e->curl, CURLOPT_WRITEDATA, t, err);
+  if (req->timeout_ms) KILN_SETOPT(e->curl, CURLOPT_TIMEOUT_MS, req->timeout_ms, err);
+  if (set_interrupt(e, req, t, err) < 0) return -1;
+  return set_method(e, req, t, err);
 }
 
 int kiln_engine_call(kiln_engine *e, const kiln_engine_request *req, kiln_engine_response *resp,
@@ -241,17 +267,10 @@ int kiln_engine_call(kiln_engine *e, const kiln_engine_request *req, kiln_engine
   kiln_json_stream_init(&t.lines, req->on_line, req->user);
   _cleanup_free_ char *url = build_url(e, req);
   if (!url) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-  set_common(e);
   struct curl_slist *headers = build_headers(req);
-  curl_easy_setopt(e->curl, CURLOPT_URL, url);
-  curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &t);
-  if (req->timeout_ms) curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-  set_interrupt(e, req, &t);
-  set_method(e, req, &t);
-  CURLcode code = curl_easy_perform(e->curl);
-  int r = finish(&t, code, resp, err);
+  int r = headers ? set_options(e, req, &t, url, headers, err)
+                  : kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (r == 0) r = finish(&t, curl_easy_perform(e->curl), resp, err);
   curl_slist_free_all(headers);
   kiln_buf_free(&t.body);
   kiln_json_stream_free(&t.lines);

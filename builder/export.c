@@ -707,6 +707,14 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
   return r < 0 ? -1 : check_complete(f, err);
 }
 
+int kiln_import_check_archive(int fd, char sha256[65], kiln_error **err) {
+  archive_facts f = {0};
+  int r = read_archive(fd, &f, NULL, err);
+  memcpy(sha256, f.sha256, sizeof f.sha256);
+  archive_facts_clear(&f);
+  return r;
+}
+
 /* The sidecar next to path, read with the caller's rights: NULL when there
  * is none (err unset). */
 static json_t *load_sidecar(const char *path, kiln_error **err) {

@@ -64,9 +64,6 @@ int kiln_container_logs(kiln_engine *engine, const char *name, const kiln_owner 
     kiln_error_free(e);
     return 0;
   }
-  if (err && !*err)
-    *err = e;
-  else
-    kiln_error_free(e);
+  kiln_error_keep(err, e);
   return kiln_error_prefix(err, "logs of '%s'", name);
 }

@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 
+#include "builder/curlopt.h"
 #include "builder/dist_private.h"
 #include "kiln/distribute.h"
 #include "sanitize/limits.h"
@@ -497,34 +498,38 @@ static void cleanup_curlp(CURL **c) {
   if (*c) curl_easy_cleanup(*c);
 }
 
+static void cleanup_slistp(struct curl_slist **l) {
+  curl_slist_free_all(*l);
+}
+
 /* One request to the registry; *status gets the HTTP status. */
 static int registry_request(const char *method, const char *url, const kiln_registry_auth *auth,
                             head_state *h, long *status, kiln_error **err) {
   __attribute__((cleanup(cleanup_curlp))) CURL *c = curl_easy_init();
   if (!c) return oom(err);
-  struct curl_slist *headers = curl_slist_append(
+  __attribute__((cleanup(cleanup_slistp))) struct curl_slist *headers = curl_slist_append(
       NULL, "Accept: application/vnd.docker.distribution.manifest.v2+json, "
             "application/vnd.docker.distribution.manifest.list.v2+json, "
             "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json");
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)KILN_CONNECT_TIMEOUT_MS);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, REGISTRY_TIMEOUT_MS);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+  if (!headers) return oom(err);
+  KILN_SETOPT(c, CURLOPT_URL, url, err);
+  KILN_SETOPT(c, CURLOPT_NOSIGNAL, 1L, err);
+  KILN_SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, (long)KILN_CONNECT_TIMEOUT_MS, err);
+  KILN_SETOPT(c, CURLOPT_TIMEOUT_MS, REGISTRY_TIMEOUT_MS, err);
+  KILN_SETOPT(c, CURLOPT_HTTPHEADER, headers, err);
+  KILN_SETOPT(c, CURLOPT_HEADERFUNCTION, on_header, err);
+  KILN_SETOPT(c, CURLOPT_HEADERDATA, h, err);
+  KILN_SETOPT(c, CURLOPT_WRITEFUNCTION, discard, err);
   if (!strcmp(method, "HEAD"))
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    KILN_SETOPT(c, CURLOPT_NOBODY, 1L, err);
   else
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    KILN_SETOPT(c, CURLOPT_CUSTOMREQUEST, method, err);
   if (auth && auth->username) {
-    curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    curl_easy_setopt(c, CURLOPT_USERNAME, auth->username);
-    curl_easy_setopt(c, CURLOPT_PASSWORD, auth->password ? auth->password : "");
+    KILN_SETOPT(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC, err);
+    KILN_SETOPT(c, CURLOPT_USERNAME, auth->username, err);
+    KILN_SETOPT(c, CURLOPT_PASSWORD, auth->password ? auth->password : "", err);
   }
   CURLcode code = curl_easy_perform(c);
-  curl_slist_free_all(headers);
   if (code != CURLE_OK)
     return kiln_error_set(err, KILN_EXIT_FAILURE, "registry unreachable at %s: %s", url,
                           curl_easy_strerror(code));

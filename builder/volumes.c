@@ -48,10 +48,7 @@ json_t *kiln_volume_inspect(kiln_engine *engine, const char *name, kiln_error **
     kiln_error_free(e);
     return NULL;
   }
-  if (!v && err && !*err)
-    *err = e;
-  else
-    kiln_error_free(e);
+  kiln_error_keep(err, e); /* NULL when v was read */
   return v;
 }
 
@@ -232,9 +229,6 @@ int kiln_volume_remove(kiln_engine *engine, const char *name, const kiln_owner *
     kiln_error_free(e);
     return in_use(engine, name, ename, err);
   }
-  if (err && !*err)
-    *err = e;
-  else
-    kiln_error_free(e);
+  kiln_error_keep(err, e);
   return kiln_error_prefix(err, "removing volume '%s'", name);
 }

@@ -6,10 +6,24 @@
 
 #include "kiln/error.h"
 #include "util/cleanup.h"
+#include "util/error_private.h"
+
+void *(*kiln_error_alloc)(size_t size) = malloc;
+
+/* The error recorded when recording one needs memory that is not there:
+ * static, so a set never leaves *err NULL; always the last of its chain
+ * (append keeps it there, so its `next` is never written), never changed by
+ * prefix and never freed. */
+static char oom_message[] = "out of memory";
+static kiln_error oom_error = {KILN_EXIT_FAILURE, oom_message, NULL};
 
 __attribute__((format(printf, 1, 0))) static char *vformat(const char *fmt, va_list ap) {
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0) return NULL;
+  va_list again;
+  va_copy(again, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  char *s = n < 0 ? NULL : kiln_error_alloc((size_t)n + 1);
+  if (s) vsnprintf(s, (size_t)n + 1, fmt, again);
+  va_end(again);
   return s;
 }
 
@@ -22,20 +36,46 @@ static char *format(const char *fmt, ...) {
   return s;
 }
 
-static void append(kiln_error **err, kiln_error *e) {
-  while (*err)
+/* The link holding the end of the chain: NULL, or the out-of-memory error,
+ * which stays last. */
+static kiln_error **chain_end(kiln_error **err) {
+  while (*err && *err != &oom_error)
     err = &(*err)->next;
-  *err = e;
+  return err;
+}
+
+/* Appends the chain e to *err. After an out-of-memory error nothing more is
+ * recorded (e is freed): it stays the last word, and its `next` is never
+ * written. */
+static void append(kiln_error **err, kiln_error *e) {
+  err = chain_end(err);
+  if (*err)
+    kiln_error_free(e);
+  else
+    *err = e;
 }
 
 int kiln_error_setv(kiln_error **err, int code, const char *fmt, va_list ap) {
   if (!err) return -1;
-  kiln_error *e = calloc(1, sizeof *e);
-  if (!e) return -1;
-  e->code = code;
-  e->message = vformat(fmt, ap);
-  if (!e->message) e->message = strdup("out of memory");
+  kiln_error *e = kiln_error_alloc(sizeof *e);
+  char *message = e ? vformat(fmt, ap) : NULL;
+  if (!message) {
+    free(e);
+    append(err, &oom_error);
+    return -1;
+  }
+  *e = (kiln_error){.code = code, .message = message, .next = NULL};
   append(err, e);
+  return -1;
+}
+
+int kiln_error_keep(kiln_error **err, kiln_error *other) {
+  if (!other) return err && *err ? -1 : 0;
+  if (!err) {
+    kiln_error_free(other);
+    return -1;
+  }
+  append(err, other);
   return -1;
 }
 
@@ -62,7 +102,7 @@ int kiln_error_prefix(kiln_error **err, const char *fmt, ...) {
   _cleanup_free_ char *ctx = vformat(fmt, ap);
   va_end(ap);
   if (!ctx) return -1;
-  for (kiln_error *e = *err; e; e = e->next) {
+  for (kiln_error *e = *err; e && e != &oom_error; e = e->next) {
     char *m = format("%s: %s", ctx, e->message);
     if (!m) continue;
     free(e->message);
@@ -98,7 +138,7 @@ int kiln_error_count(const kiln_error *err) {
 }
 
 void kiln_error_free(kiln_error *err) {
-  while (err) {
+  while (err && err != &oom_error) {
     kiln_error *next = err->next;
     free(err->message);
     free(err);

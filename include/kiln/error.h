@@ -28,7 +28,10 @@ typedef struct kiln_error {
 
 /* Sets *err to a new error (or appends when *err is already set) and
  * returns -1, so callers can write `return kiln_error_set(err, ...);`.
- * err may be NULL, in which case nothing is recorded. */
+ * err may be NULL, in which case nothing is recorded. Never fails to
+ * record: without memory, the error is a static "out of memory" one (which
+ * kiln_error_free and kiln_error_prefix leave alone), so *err is never NULL
+ * after a set. */
 int kiln_error_set(kiln_error **err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int kiln_error_setv(kiln_error **err, int code, const char *fmt, va_list ap)
@@ -37,6 +40,13 @@ int kiln_error_setv(kiln_error **err, int code, const char *fmt, va_list ap)
 /* Like kiln_error_set, adding strerror(errnum) after the message. */
 int kiln_error_errno(kiln_error **err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Hands over `other` (a whole chain, owned; NULL is fine): it becomes *err
+ * when none is set, else it is appended after the errors already there, so
+ * the first error stays first (its code is the exit code) and the second is
+ * kept as context instead of being dropped. err NULL frees other. Returns
+ * -1 when an error is set afterwards, else 0. */
+int kiln_error_keep(kiln_error **err, kiln_error *other);
 
 /* Prefixes every error in the chain with "<context>: " and returns -1.
  * Does nothing when *err is NULL. */

@@ -19,6 +19,8 @@
 #include <jansson.h>
 
 #include "builder/stream.h"
+#include "kiln/config.h"
+#include "kiln/deploy.h"
 #include "kiln/engine.h"
 #include "kiln/image.h"
 #include "kiln/labels.h"
@@ -319,6 +321,27 @@ START_TEST(a_socket_nobody_listens_on_is_refused) {
   ck_assert_ptr_null(kiln_engine_open(&opts, &err));
   assert_error(err, KILN_EXIT_ENGINE, "(Connection refused): is dockerd running?");
   close(fd);
+}
+END_TEST
+
+/* A socket path libcurl refuses (longer than its 8 MB string cap; a libcurl
+ * without unix sockets refuses any): the request stops there, instead of
+ * going to TCP port 80 of localhost. */
+START_TEST(a_refused_socket_option_stops_the_request) {
+  size_t n = 9u << 20;
+  _cleanup_free_ char *long_host = malloc(n + 8);
+  ck_assert_ptr_nonnull(long_host);
+  memcpy(long_host, "unix://", 7);
+  memset(long_host + 7, 'a', n);
+  long_host[7 + n] = '\0';
+  kiln_engine_options opts = KILN_ENGINE_OPTIONS_INIT;
+  opts.host = long_host;
+  _cleanup_error_ kiln_error *err = NULL;
+  ck_assert_ptr_null(kiln_engine_open(&opts, &err));
+  ck_assert_ptr_nonnull(err);
+  ck_assert_msg(strlen(err->message) < 200 && err->code == KILN_EXIT_FAILURE, "code %d: %.200s",
+                err->code, err->message);
+  assert_error(err, KILN_EXIT_FAILURE, "libcurl refused CURLOPT_UNIX_SOCKET_PATH");
 }
 END_TEST
 
@@ -883,6 +906,62 @@ START_TEST(retire_of_a_missing_image_says_so) {
 }
 END_TEST
 
+/* ---- answers without an Id ---- */
+
+/* A labeled image for uid 1000 whose inspect answer has no Id: refused
+ * with the engine's fault, never strdup(NULL). */
+START_TEST(deploy_of_an_image_answer_without_id_is_refused) {
+  answer_engine("1.41");
+  answer("GET", "/images/kiln-1000%2Fp%3Alatest/json", 200,
+         "{\"Config\":{\"Labels\":{\"kiln.owner-uid\":\"1000\",\"kiln.user-setup\":\"true\","
+         "\"kiln.uid\":\"1000\",\"kiln.gid\":\"1000\",\"kiln.user\":\"u\","
+         "\"kiln.home\":\"/home/u\",\"kiln.workspace\":\"/workspace\"}}}");
+  answer("GET", "/containers/json", 200, "[]");
+  answer("POST", "/containers/create", 201, "{\"Id\":\"c1\"}");
+  kiln_engine *e = open_fake();
+  _cleanup_error_ kiln_error *err = NULL;
+  kiln_config cfg;
+  ck_assert_int_eq(kiln_config_defaults(&cfg, &err), 0);
+  kiln_deploy_options o = KILN_DEPLOY_OPTIONS_INIT;
+  o.image = "kiln-1000/p:latest";
+  o.name = "p";
+  o.caller = caller_1000();
+  o.config = &cfg;
+  o.ns = "kiln";
+  o.no_start = true;
+  kiln_deploy_result res;
+  ck_assert_int_eq(kiln_deploy(e, &o, &res, &err), -1);
+  assert_error(err, KILN_EXIT_ENGINE, "no Id");
+  ck_assert_uint_eq(count_seen("POST", "/containers/create"), 0);
+  kiln_deploy_result_clear(&res);
+  kiln_config_clear(&cfg);
+  kiln_engine_free(e);
+}
+END_TEST
+
+/* The tag exists with the current labels but no Id: not "up to date" with
+ * a NULL id, and not a build on top of an answer kiln cannot use. */
+START_TEST(build_with_an_existing_answer_without_id_is_refused) {
+  answer_engine("1.41");
+  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  _cleanup_free_ char *img = existing_image_json(gen.spec_sha256);
+  json_t *parsed = json_loads(img, 0, NULL);
+  json_object_del(parsed, "Id");
+  _cleanup_free_ char *no_id = json_dumps(parsed, JSON_COMPACT);
+  json_decref(parsed);
+  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 200, no_id);
+  kiln_engine *e = open_fake();
+  events ev = {0};
+  kiln_build_result res;
+  _cleanup_error_ kiln_error *err = NULL;
+  ck_assert_int_eq(build(e, &ev, false, &res, &err), -1);
+  assert_error(err, KILN_EXIT_ENGINE, "no Id");
+  ck_assert_uint_eq(count_seen("POST", "/build"), 0);
+  kiln_build_result_clear(&res);
+  kiln_engine_free(e);
+}
+END_TEST
+
 static Suite *engine_suite(void) {
   Suite *s = suite_create("engine");
   TCase *conn = tcase_create("connect");
@@ -894,6 +973,7 @@ static Suite *engine_suite(void) {
   tcase_add_test(conn, a_file_that_is_not_a_socket_says_so);
   tcase_add_test(conn, a_socket_nobody_listens_on_is_refused);
   tcase_add_test(conn, unknown_host_scheme_is_a_usage_error);
+  tcase_add_test(conn, a_refused_socket_option_stops_the_request);
   suite_add_tcase(s, conn);
 
   TCase *ans = tcase_create("answers");
@@ -919,11 +999,13 @@ static Suite *engine_suite(void) {
   tcase_add_test(b, missing_base_image_is_not_pulled);
   tcase_add_test(b, unchanged_image_is_up_to_date_without_a_build);
   tcase_add_test(b, changed_spec_or_force_builds_and_drops_the_old_image);
+  tcase_add_test(b, build_with_an_existing_answer_without_id_is_refused);
   suite_add_tcase(s, b);
 
   TCase *r = tcase_create("retire");
   tcase_add_checked_fixture(r, setup, teardown);
   tcase_add_test(r, retire_never_touches_someone_elses_image);
+  tcase_add_test(r, deploy_of_an_image_answer_without_id_is_refused);
   tcase_add_test(r, retire_refuses_while_containers_use_it);
   tcase_add_test(r, retire_force_removes_own_containers_then_the_image);
   tcase_add_test(r, retire_force_stops_at_someone_elses_container);

@@ -2,6 +2,7 @@
  * the spec hash, and the catalog and templates lookups behind it. Specs are
  * built in C here, so these tests do not depend on the YAML parser. */
 #include <check.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "kiln/generate.h"
 #include "kiln/labels.h"
+#include "kiln/spec.h"
 #include "templates/catalog.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
@@ -461,6 +463,116 @@ START_TEST(templates_dir_prefers_environment) {
 }
 END_TEST
 
+/* ---- lint: hadolint's image-size rules on every generated RUN ---- */
+
+/* One rule: a RUN script holding `trigger` must hold `required` after it
+ * (in the same shell command when same_command, else anywhere after it, so
+ * that the cleanup happens in the layer that made the mess). */
+typedef struct {
+  const char *id;
+  const char *trigger;
+  const char *required;
+  bool same_command;
+} lint_rule;
+
+static const lint_rule lint_rules[] = {
+    {"DL3015", "apt-get install", "--no-install-recommends", true},
+    {"DL3009", "apt-get update", "rm -rf /var/lib/apt/lists/*", false},
+    {"DL3009 (apt's package archives)", "apt-get install", "apt-get clean", false},
+    {"DL3009 (apt's .bin caches)", "apt-get install", "/var/cache/apt/*.bin", false},
+    {"DL3042", "pip install", "--no-cache-dir", true},
+};
+
+/* Whether `at` is inside a shell comment line of script. */
+static bool in_comment(const char *script, const char *at) {
+  const char *line = at;
+  while (line > script && line[-1] != '\n')
+    line--;
+  line += strspn(line, " \t");
+  return *line == '#' && line < at;
+}
+
+/* Checks every occurrence of every rule's trigger in one script; returns
+ * how many held (so a rule table that matches nothing is noticed). */
+static size_t lint_script(const char *where, const char *script) {
+  size_t held = 0;
+  for (size_t r = 0; r < sizeof lint_rules / sizeof lint_rules[0]; r++) {
+    const lint_rule *rule = &lint_rules[r];
+    for (const char *t = strstr(script, rule->trigger); t; t = strstr(t + 1, rule->trigger)) {
+      if (in_comment(script, t)) continue;
+      const char *after = t + strlen(rule->trigger);
+      const char *found = strstr(after, rule->required);
+      size_t command_len = strcspn(after, ";&|\n");
+      ck_assert_msg(found && (!rule->same_command || found < after + command_len),
+                    "%s: %s: '%s' without '%s' in: ...%.200s", where, rule->id, rule->trigger,
+                    rule->required, t);
+      held++;
+    }
+  }
+  return held;
+}
+
+/* Every exec-form RUN ["/bin/sh", "-c", SCRIPT, ...] of a Dockerfile. */
+static size_t lint_dockerfile(const char *where, const char *dockerfile) {
+  size_t held = 0;
+  for (long at = line_at(dockerfile, "RUN ", 0); at >= 0;
+       at = line_at(dockerfile, "RUN ", at + 1)) {
+    ck_assert_msg(dockerfile[at + 4] == '[', "%s: a shell-form RUN: %.60s", where, dockerfile + at);
+    _cleanup_json_ json_t *arr = exec_array(dockerfile, at);
+    const char *script = json_string_value(json_array_get(arr, 2));
+    if (script && !strcmp(json_string_value(json_array_get(arr, 1)), "-c"))
+      held += lint_script(where, script);
+  }
+  return held;
+}
+
+static kiln_spec *load_example(const char *dir, const char *name) {
+  static char id_name[] = "tester", id_shell[] = "/bin/bash";
+  kiln_identity id = {.name = id_name, .uid = 4242, .gid = 4242, .shell = id_shell};
+  kiln_spec_options o = KILN_SPEC_OPTIONS_INIT;
+  o.identity = &id;
+  o.catalog = catalog;
+  kiln_error *err = NULL;
+  _cleanup_free_ char *yaml = NULL;
+  ck_assert_int_ge(asprintf(&yaml, "%s/%s/kiln.yaml", dir, name), 0);
+  kiln_spec *s = kiln_spec_load(yaml, &o, &err);
+  ck_assert_msg(s != NULL, "%s: %s", yaml, err ? err->message : "?");
+  return s;
+}
+
+/* The table holds for this file's full spec and for every example. */
+START_TEST(lint_rules_hold_for_every_example) {
+  kiln_generated g;
+  generate(&g);
+  size_t held = lint_dockerfile("the full test spec", g.dockerfile);
+  kiln_generated_clear(&g);
+  ck_assert_uint_ge(held, sizeof lint_rules / sizeof lint_rules[0]);
+
+  _cleanup_free_ char *dir = NULL;
+  ck_assert_int_ge(asprintf(&dir, "%s/../examples", getenv("KILN_TEST_DATA")), 0);
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  size_t n = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    struct stat st;
+    _cleanup_free_ char *yaml = NULL;
+    ck_assert_int_ge(asprintf(&yaml, "%s/%s/kiln.yaml", dir, e->d_name), 0);
+    if (e->d_name[0] == '.' || stat(yaml, &st) < 0) continue;
+    kiln_spec *s = load_example(dir, e->d_name);
+    kiln_error *err = NULL;
+    kiln_generate_options o = options();
+    ck_assert_msg(kiln_generate(s, &o, &g, &err) == 0, "%s: %s", e->d_name,
+                  err ? err->message : "?");
+    lint_dockerfile(e->d_name, g.dockerfile);
+    kiln_generated_clear(&g);
+    kiln_spec_free(s);
+    n++;
+  }
+  closedir(d);
+  ck_assert_uint_ge(n, 4);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("generate");
   TCase *tc = tcase_create("generate");
@@ -480,6 +592,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, catalog_resolves_frameworks_and_groups);
   tcase_add_test(tc, catalog_errors_name_file_and_entry);
   tcase_add_test(tc, templates_dir_prefers_environment);
+  tcase_add_test(tc, lint_rules_hold_for_every_example);
   suite_add_tcase(s, tc);
   return s;
 }
