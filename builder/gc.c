@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "builder/deploy_private.h"
+#include "kiln/distribute.h"
 #include "kiln/labels.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
@@ -127,6 +128,39 @@ static int orphan_adaptations(gc_run *g, kiln_error **err) {
   return 0;
 }
 
+static bool is_registry_name(const char *tag) {
+  char *server = NULL, *path = NULL, *reference = NULL;
+  bool yes = kiln_registry_split(tag, &server, &path, &reference, NULL) == 0;
+  free(server);
+  free(path);
+  free(reference);
+  return yes;
+}
+
+/* Registry names on the caller's images. kiln keeps none (a push tags for
+ * the push only, a pull renames into the namespace), so one that is left
+ * comes from a push or pull cut short by the engine going away. Only the
+ * name is removed, and only when the image keeps another one. */
+static int registry_names(gc_run *g, kiln_error **err) {
+  _cleanup_json_ json_t *f = json_object();
+  _cleanup_json_ json_t *list = f ? list_filtered(g, "/images/json", f, err) : NULL;
+  if (!list) return -1;
+  size_t i, j;
+  json_t *img, *t;
+  json_array_foreach(list, i, img) {
+    json_t *tags = json_object_get(img, "RepoTags");
+    size_t kept = json_array_size(tags);
+    json_array_foreach(tags, j, t) {
+      const char *tag = json_string_value(t);
+      if (!tag || kept < 2 || !is_registry_name(tag)) continue;
+      bool removed = remove_object(g, "images", tag);
+      if (removed) kept--;
+      report(g, KILN_GC_REGISTRY_NAME, json_string_value(json_object_get(img, "Id")), tag, removed);
+    }
+  }
+  return 0;
+}
+
 /* Everyone's AIME images: a report for admins (--all-users) only, since the
  * tags name other people's images. */
 static int aime_images(gc_run *g, kiln_error **err) {
@@ -150,7 +184,7 @@ int kiln_gc(kiln_engine *engine, const kiln_owner *owner, bool dry_run, kiln_gc_
             kiln_error **err) {
   gc_run g = {engine, owner, dry_run, fn, user};
   if (temp_containers(&g, err) < 0 || dangling_images(&g, err) < 0 ||
-      orphan_adaptations(&g, err) < 0 || aime_images(&g, err) < 0)
+      orphan_adaptations(&g, err) < 0 || registry_names(&g, err) < 0 || aime_images(&g, err) < 0)
     return kiln_error_prefix(err, "gc");
   return 0;
 }

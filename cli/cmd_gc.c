@@ -10,13 +10,15 @@ static const char gc_help[] =
     "usage: kiln gc [--dry-run] [--all-users]\n"
     "\n"
     "Removes your leftovers: exited temporary containers of legacy deploys, untagged\n"
-    "kiln images, and adapted images whose base image is gone. AIME-style '*._.*'\n"
+    "kiln images, adapted images whose base image is gone, and registry names a push or\n"
+    "pull cut short left on your images (the image stays). AIME-style '*._.*'\n"
     "images are listed for an admin (--all-users), never removed. --dry-run removes nothing.\n";
 
 static const char *const gc_kind_names[] = {
     [KILN_GC_TEMP_CONTAINER] = "temporary container",
     [KILN_GC_DANGLING_IMAGE] = "untagged image",
     [KILN_GC_ORPHAN_ADAPTATION] = "adaptation of a removed base",
+    [KILN_GC_REGISTRY_NAME] = "leftover registry name",
     [KILN_GC_AIME_IMAGE] = "AIME image (not removed)",
 };
 

@@ -228,6 +228,7 @@ typedef enum {
   KILN_GC_TEMP_CONTAINER,    /* exited temporary container of a legacy deploy */
   KILN_GC_DANGLING_IMAGE,    /* untagged kiln image */
   KILN_GC_ORPHAN_ADAPTATION, /* adaptation whose base image is gone */
+  KILN_GC_REGISTRY_NAME,     /* a push's or pull's registry name left on an image */
   KILN_GC_AIME_IMAGE,        /* reported only, never removed */
 } kiln_gc_kind;
 

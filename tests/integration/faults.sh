@@ -110,4 +110,27 @@ stop_proxy
 "$DOCKER" image inspect "$IMP" >/dev/null 2>&1 && fail "the interrupted import loaded $IMP"
 pass "stalled import: SIGTERM, exit 143, nothing loaded"
 
+# 4. A push or pull cut short by the engine going away leaves its registry
+# name on the caller's image (kiln could not untag it). gc removes such a
+# name, keeps the image, and leaves alone an image that has no other name
+# and other users' images.
+OWNED=$KT_PREFIX-$SUDO_UID/cut:1
+printf 'FROM %s\nLABEL kiln.owner-uid=%s kilntest=%s\n' "$LEGACY" "$SUDO_UID" "$KT_PREFIX" |
+  DOCKER_BUILDKIT=0 "$DOCKER" build -q -t "$OWNED" - >/dev/null || fail "building $OWNED"
+LEFT=localhost:5999/$KT_PREFIX/cut:1
+ONLY=localhost:5999/$KT_PREFIX/only:1
+"$DOCKER" tag "$OWNED" "$LEFT"
+printf 'FROM %s\nLABEL kiln.owner-uid=%s kilntest=%s only=1\n' "$LEGACY" "$SUDO_UID" "$KT_PREFIX" |
+  DOCKER_BUILDKIT=0 "$DOCKER" build -q -t "$ONLY" - >/dev/null || fail "building $ONLY"
+expect 0 "$KILN" gc --dry-run
+contains "$out" "$LEFT"
+"$DOCKER" image inspect "$LEFT" >/dev/null 2>&1 || fail "gc --dry-run removed $LEFT"
+expect 0 "$KILN" gc
+contains "$out" "$LEFT"
+"$DOCKER" image inspect "$LEFT" >/dev/null 2>&1 && fail "gc left the registry name $LEFT"
+"$DOCKER" image inspect "$OWNED" >/dev/null 2>&1 || fail "gc removed the image itself"
+"$DOCKER" image inspect "$ONLY" >/dev/null 2>&1 || fail "gc removed an image's only name"
+"$DOCKER" rmi "$ONLY" >/dev/null 2>&1
+pass "gc removes a registry name a cut-short push left, keeps the image"
+
 kt_finish
