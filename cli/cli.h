@@ -79,8 +79,8 @@ int cli_check_name(const char *name, const char *what, kiln_error **err);
  * NULL with *err set. */
 struct kiln_engine *cli_engine_open(kiln_cli *cli, kiln_error **err);
 
-/* The one interrupt rule of the commands that undo their work (export,
- * import, push, pull, tar sync): cli_catch_interrupts() makes SIGINT,
+/* The one interrupt rule of the commands that undo their work (build,
+ * export, import, push, pull, tar sync): cli_catch_interrupts() makes SIGINT,
  * SIGTERM and SIGHUP only record the signal in cli_interrupted; the library
  * checks it (every engine transfer within about a second), undoes what it
  * made and reports kiln_error_interrupted: "interrupted by SIGINT", exit

@@ -136,6 +136,7 @@ int cli_build(kiln_cli *cli, const char *path, kiln_build_options *opts) {
   opts->ns = cli->ns;
   opts->on_event = on_build_event;
   opts->user = cli;
+  cli_catch_interrupts(); /* the upload stops; the engine drops the build, no tag moves */
   if (kiln_image_build(engine, ctx.spec, &gen, opts, &result, &err) < 0) goto out;
   print_result(cli, &result);
 out:

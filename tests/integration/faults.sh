@@ -110,7 +110,21 @@ stop_proxy
 "$DOCKER" image inspect "$IMP" >/dev/null 2>&1 && fail "the interrupted import loaded $IMP"
 pass "stalled import: SIGTERM, exit 143, nothing loaded"
 
-# 4. A push or pull cut short by the engine going away leaves its registry
+# 4. A stalled build upload (the engine stops reading the context): SIGINT
+# ends it; no image is tagged.
+mkdir -p "$KT_TMP/big"
+head -c 8000000 /dev/urandom >"$KT_TMP/big/big.bin"
+printf 'version: 1\nproject: %s-big\nbase: {image: %s}\nuser: {name: ktbuild, uid: 4321, gid: 4321}\nfiles:\n  - {src: big.bin, dest: /big.bin}\n' \
+  "$KT_PREFIX" "$LEGACY" >"$KT_TMP/big/kiln.yaml"
+start_proxy --stall-up 1000000
+"${VIA_PROXY[@]}" "$KILN" image create "$KT_TMP/big" >"$KT_TMP/build.out" 2>&1 &
+interrupt $! INT 130 "$KT_TMP/build.out"
+stop_proxy
+"$DOCKER" image inspect "$KT_PREFIX-0/$KT_PREFIX-big:latest" >/dev/null 2>&1 &&
+  fail "the interrupted build tagged an image"
+pass "stalled build: SIGINT, exit 130, no image"
+
+# 5. A push or pull cut short by the engine going away leaves its registry
 # name on the caller's image (kiln could not untag it). gc removes such a
 # name, keeps the image, and leaves alone an image that has no other name
 # and other users' images.
