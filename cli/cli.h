@@ -41,6 +41,11 @@ typedef struct {
 int cli_dispatch(kiln_cli *cli, const char *group, const kiln_command *table, int argc,
                  char **argv);
 
+/* A usage error for an unknown (sub)command word, with "did you mean" the
+ * closest name of table or more (NULL-terminated; either may be NULL). */
+int cli_unknown_command(kiln_cli *cli, const char *group, const char *word,
+                        const kiln_command *table, const char *const *more);
+
 /* Prints every error in the chain once ("kiln: message", or a JSON object
  * {"error":..., "code":...} per error with --json), frees it, and returns
  * its exit code. */

@@ -26,6 +26,20 @@ static void print_group_help(const char *group, const kiln_command *table) {
   printf("\nRun 'kiln %s COMMAND --help' for a command's options.\n", group);
 }
 
+int cli_unknown_command(kiln_cli *cli, const char *group, const char *word,
+                        const kiln_command *table, const char *const *more) {
+  const char *names[64];
+  size_t n = 0;
+  for (const kiln_command *c = table; c && c->name && n < 63; c++)
+    names[n++] = c->name;
+  for (const char *const *m = more; m && *m && n < 63; m++)
+    names[n++] = *m;
+  names[n] = NULL;
+  const char *near = kiln_did_you_mean(word, names);
+  if (near) return cli_usage(cli, group, "unknown command '%s'; did you mean '%s'?", word, near);
+  return cli_usage(cli, group, "unknown command '%s'", word);
+}
+
 int cli_dispatch(kiln_cli *cli, const char *group, const kiln_command *table, int argc,
                  char **argv) {
   /* argv[0] is the group name; argv[1] the subcommand. */
@@ -38,7 +52,7 @@ int cli_dispatch(kiln_cli *cli, const char *group, const kiln_command *table, in
     optind = 0; /* each subcommand parses its own options from argv[1] */
     return c->fn(cli, argc - 1, argv + 1);
   }
-  return cli_usage(cli, group, "unknown command '%s'", argv[1]);
+  return cli_unknown_command(cli, group, argv[1], table, NULL);
 }
 
 static void print_error_json(const kiln_error *e) {

@@ -119,7 +119,12 @@ static int run_command(kiln_cli *cli, int argc, char **argv) {
   if (a >= 0) return run_alias(cli, a, argc, argv);
   for (const kiln_command *c = commands; c->name; c++)
     if (!strcmp(c->name, argv[0])) return c->fn(cli, argc, argv);
-  return cli_usage(cli, NULL, "unknown command '%s'", argv[0]);
+  const char *alias_names[32];
+  size_t n = 0;
+  for (int i = 0; aliases[i].alias && n < 31; i++)
+    alias_names[n++] = aliases[i].alias;
+  alias_names[n] = NULL;
+  return cli_unknown_command(cli, NULL, argv[0], commands, alias_names);
 }
 
 /* What only the caller's rights decide, before any command runs: a valid

@@ -21,6 +21,7 @@ expect() {
   [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $errout"
 }
 contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $1"; }
+not_contains() { ! grep -qF -- "$2" <<<"$1" || fail "did not expect '$2' in: $1"; }
 
 project() { # project NAME YAML: a folder holding kiln.yaml
   mkdir -p "$tmp/$1"
@@ -119,6 +120,16 @@ for cmd in generate validate version image context container volume gc; do
 done
 expect 0 "$KILN" version
 contains "$out" "kiln "
+
+# A mistyped command or subcommand: exit 2 and the closest name.
+expect 2 "$KILN" imgae list
+contains "$errout" "unknown command 'imgae'; did you mean 'image'?"
+expect 2 "$KILN" container retier x
+contains "$errout" "container: unknown command 'retier'; did you mean 'retire'?"
+expect 2 "$KILN" container-deplyo
+contains "$errout" "did you mean 'container-deploy'?"
+expect 2 "$KILN" zzzzzz
+not_contains "$errout" "did you mean"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "spec_cli: ok"
