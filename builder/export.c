@@ -586,6 +586,7 @@ void kiln_export_result_clear(kiln_export_result *result) {
 
 typedef struct {
   int fd;
+  volatile sig_atomic_t *interrupted; /* borrowed, may be NULL: checked every chunk */
   kiln_sha256 sha;
   uint64_t bytes;
   char buf[IO_CHUNK];
@@ -593,6 +594,10 @@ typedef struct {
 
 static la_ssize_t raw_read_cb(struct archive *a, void *user, const void **buf) {
   raw_source *s = user;
+  if (s->interrupted && *s->interrupted) {
+    archive_set_error(a, EINTR, "interrupted");
+    return -1;
+  }
   ssize_t n;
   do
     n = read(s->fd, s->buf, sizeof s->buf);
@@ -689,6 +694,7 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
     return oom(err);
   }
   src->fd = fd;
+  src->interrupted = interrupted;
   kiln_sha256_init(&src->sha);
   unsigned char magic[2] = {0};
   f->gzip = pread(fd, magic, 2, 0) == 2 && kiln_is_gzip(magic, 2);
@@ -699,8 +705,12 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
               : kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
   const void *rest;
   /* Bytes past the end of the archive still belong to the file's hash. */
-  while (r == 0 && raw_read_cb(a, src, &rest) > 0)
-    if (interrupted && *interrupted) r = kiln_error_interrupted(err, *interrupted, NULL);
+  while (r == 0 && raw_read_cb(a, src, &rest) > 0) {
+  }
+  if (interrupted && *interrupted) { /* the reader's own error says less */
+    if (err) kiln_error_free(*err), *err = NULL;
+    r = kiln_error_interrupted(err, *interrupted, NULL);
+  }
   archive_read_free(a);
   kiln_sha256_final_hex(&src->sha, f->sha256);
   free(src);
