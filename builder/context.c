@@ -388,8 +388,8 @@ int kiln_context_digest(kiln_context *ctx, char out[65], kiln_error **err) {
 }
 
 static int digest_entries(kiln_context *ctx, char out[65], kiln_error **err) {
-  kiln_sha256 h;
-  kiln_sha256_init(&h);
+  _cleanup_sha256_ kiln_sha256 h = KILN_SHA256_INIT;
+  if (kiln_sha256_init(&h) < 0) return oom(err);
   for (size_t i = 0; i < ctx->n; i++) {
     const entry *e = &ctx->v[i];
     char head[64]; /* NUL-separated fields: no two entry lists hash alike */
@@ -403,8 +403,7 @@ static int digest_entries(kiln_context *ctx, char out[65], kiln_error **err) {
     else if (e->type == 'f' && hash_file(ctx, e, &h, err) < 0)
       return -1;
   }
-  kiln_sha256_final_hex(&h, out);
-  return 0;
+  return kiln_sha256_final_hex(&h, out) < 0 ? oom(err) : 0;
 }
 
 /* ---- streaming ---- */
