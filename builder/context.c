@@ -19,11 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "digest_cache.h"
 #include "dockerignore.h"
 #include "sanitize/limits.h"
 #include "sanitize/sanitize.h"
@@ -41,8 +43,7 @@ typedef struct {
   unsigned mode;
   uint64_t size;
   char *link;
-  dev_t dev; /* files: what was listed, checked again when sent */
-  ino_t ino;
+  kiln_file_key key; /* files: what was listed (stat data), checked again when read */
 } entry;
 
 struct kiln_context {
@@ -67,6 +68,7 @@ struct kiln_context {
   bool finished;
   uint64_t sent;
   kiln_error *err;
+  uint64_t read_files, read_bytes; /* file contents the digest read */
 };
 
 static int oom(kiln_error **err) {
@@ -195,7 +197,7 @@ kiln_context *kiln_context_new(const char *project_dir, const char *dockerfile, 
   memcpy(ctx->dockerfile, dockerfile, len);
   ctx->dockerfile[len] = '\0';
   ctx->dockerfile_len = len;
-  entry df = {strdup("Dockerfile"), 'f', 0644, len, NULL, 0, 0};
+  entry df = {strdup("Dockerfile"), 'f', 0644, len, NULL, {0}};
   if (!df.path) {
     oom(err);
     goto fail;
@@ -291,7 +293,8 @@ static int add_path(kiln_context *ctx, const char *rel, bool named, kiln_error *
     return walk ? add_children(ctx, rel, err) : 0; /* no entry for the folder itself */
   }
   if (has_path(ctx, rel)) return 0; /* a folder seen is a folder walked */
-  entry e = {NULL, 0, (unsigned)st.st_mode & 07777, 0, NULL, st.st_dev, st.st_ino};
+  entry e = {NULL, 0, (unsigned)st.st_mode & 07777, 0, NULL, {0}};
+  kiln_file_key_from_stat(&e.key, &st);
   if (S_ISLNK(st.st_mode)) {
     if (read_link(ctx, rel, full, &e, err) < 0) return -1;
   } else if (S_ISDIR(st.st_mode)) {
@@ -345,51 +348,85 @@ static int changed(const entry *e, kiln_error **err) {
 }
 
 /* Opens a listed file and checks it is still the one listed. Returns the
- * descriptor (caller closes) or -1. */
-static int open_entry(const kiln_context *ctx, const entry *e, kiln_error **err) {
+ * descriptor (caller closes) or -1; its stat data in *st. */
+static int open_entry(const kiln_context *ctx, const entry *e, struct stat *st, kiln_error **err) {
   _cleanup_free_ char *full = full_path(ctx, e->path);
   if (!full) return oom(err);
   /* With the caller's rights: under sudo, kiln reads only what they may. */
   _cleanup_close_ int fd = kiln_fs_open(full, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, err);
   if (fd < 0) return kiln_error_prefix(err, "build context: %s", e->path);
-  struct stat st;
-  if (fstat(fd, &st) < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
-  if (!S_ISREG(st.st_mode) || st.st_dev != e->dev || st.st_ino != e->ino ||
-      (uint64_t)st.st_size != e->size)
+  if (fstat(fd, st) < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
+  if (!S_ISREG(st->st_mode) || (uint64_t)st->st_dev != e->key.dev ||
+      (uint64_t)st->st_ino != e->key.ino || (uint64_t)st->st_size != e->size)
     return changed(e, err);
   return steal_fd(&fd);
 }
 
-/* Feeds exactly e->size bytes of the file to h. */
-static int hash_file(const kiln_context *ctx, const entry *e, kiln_sha256 *h, kiln_error **err) {
-  _cleanup_close_ int fd = open_entry(ctx, e, err);
+/* The sha256 of exactly e->size bytes of the file, from the cache when its
+ * stat data did not change since it was hashed; a file read here is
+ * recorded when it stayed the same while it was read. */
+static int hash_file(kiln_context *ctx, const entry *e, kiln_digest_cache *cache,
+                     unsigned char out[32], kiln_error **err) {
+  if (kiln_digest_cache_get(cache, &e->key, out)) return 0;
+  struct timespec start; /* the clock file times come from */
+  clock_gettime(CLOCK_REALTIME_COARSE, &start);
+  struct stat before, after;
+  _cleanup_close_ int fd = open_entry(ctx, e, &before, err);
   if (fd < 0) return -1;
+  _cleanup_sha256_ kiln_sha256 h = KILN_SHA256_INIT;
+  if (kiln_sha256_init(&h) < 0) return oom(err);
   char buf[CHUNK];
   uint64_t left = e->size;
   ssize_t n = 1;
   while (left && (n = read(fd, buf, left < CHUNK ? (size_t)left : CHUNK)) > 0) {
-    kiln_sha256_update(h, buf, (size_t)n);
+    kiln_sha256_update(&h, buf, (size_t)n);
     left -= (uint64_t)n;
   }
   if (n < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
-  return left || read(fd, buf, 1) != 0 ? changed(e, err) : 0;
+  if (left || read(fd, buf, 1) != 0) return changed(e, err);
+  if (kiln_sha256_final(&h, out) < 0) return oom(err);
+  ctx->read_files++;
+  ctx->read_bytes += e->size;
+  kiln_file_key k0, k1;
+  kiln_file_key_from_stat(&k0, &before);
+  if (fstat(fd, &after) == 0 &&
+      (kiln_file_key_from_stat(&k1, &after), kiln_file_key_equal(&k0, &k1)))
+    kiln_digest_cache_put(cache, &k1, out, (int64_t)start.tv_sec);
+  return 0;
 }
 
 /* The digest pass touches only files: it runs with the caller's rights as
- * a whole (kiln/access.h), not one switch per file. */
-static int digest_entries(kiln_context *ctx, char out[65], kiln_error **err);
+ * a whole (kiln/access.h), not one switch per file, the caller's digest
+ * cache included (their file, in their home). */
+static int digest_entries(kiln_context *ctx, kiln_digest_cache *cache, char out[65],
+                          kiln_error **err);
 
 int kiln_context_digest(kiln_context *ctx, char out[65], kiln_error **err) {
+  _cleanup_free_ char *path = kiln_digest_cache_path();
   kiln_fs_rights rights;
   if (kiln_fs_drop(&rights, err) < 0) return -1;
-  int r = digest_entries(ctx, out, err);
+  kiln_digest_cache *cache = kiln_digest_cache_load(path, NULL);
+  int r = cache ? digest_entries(ctx, cache, out, err) : oom(err);
+  if (r == 0) { /* a cache that cannot be written costs speed, nothing else */
+    kiln_error *ignored = NULL;
+    kiln_digest_cache_save(cache, &ignored);
+    kiln_error_free(ignored);
+  }
+  kiln_digest_cache_free(cache);
   kiln_fs_restore(&rights);
   return r;
 }
 
-static int digest_entries(kiln_context *ctx, char out[65], kiln_error **err) {
-  kiln_sha256 h;
-  kiln_sha256_init(&h);
+void kiln_context_digest_reads(const kiln_context *ctx, uint64_t *files, uint64_t *bytes) {
+  *files = ctx->read_files;
+  *bytes = ctx->read_bytes;
+}
+
+/* Each file adds the sha256 of its content: the cache can stand in for it. */
+static int digest_entries(kiln_context *ctx, kiln_digest_cache *cache, char out[65],
+                          kiln_error **err) {
+  _cleanup_sha256_ kiln_sha256 h = KILN_SHA256_INIT;
+  if (kiln_sha256_init(&h) < 0) return oom(err);
   for (size_t i = 0; i < ctx->n; i++) {
     const entry *e = &ctx->v[i];
     char head[64]; /* NUL-separated fields: no two entry lists hash alike */
@@ -398,13 +435,15 @@ static int digest_entries(kiln_context *ctx, char out[65], kiln_error **err) {
     kiln_sha256_update(&h, e->path, strlen(e->path) + 1);
     kiln_sha256_update(&h, head, (size_t)hn + 1);
     kiln_sha256_update(&h, e->link ? e->link : "", e->link ? strlen(e->link) + 1 : 1);
-    if (i == 0)
+    unsigned char content[32];
+    if (i == 0) {
       kiln_sha256_update(&h, ctx->dockerfile, ctx->dockerfile_len);
-    else if (e->type == 'f' && hash_file(ctx, e, &h, err) < 0)
-      return -1;
+    } else if (e->type == 'f') {
+      if (hash_file(ctx, e, cache, content, err) < 0) return -1;
+      kiln_sha256_update(&h, content, sizeof content);
+    }
   }
-  kiln_sha256_final_hex(&h, out);
-  return 0;
+  return kiln_sha256_final_hex(&h, out) < 0 ? oom(err) : 0;
 }
 
 /* ---- streaming ---- */
@@ -498,7 +537,8 @@ static int write_entry(kiln_context *ctx) {
     return 0;
   }
   if (e->type != 'f') return 0;
-  return (ctx->fd = open_entry(ctx, e, &ctx->err)) < 0 ? -1 : 0;
+  struct stat st;
+  return (ctx->fd = open_entry(ctx, e, &st, &ctx->err)) < 0 ? -1 : 0;
 }
 
 static int advance(kiln_context *ctx) {

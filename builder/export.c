@@ -204,6 +204,11 @@ static int sink_write_disk(export_sink *s, const void *data, size_t n) {
   return 0;
 }
 
+/* For the sink's owner: the hash when the export stopped early. */
+static void sink_release(export_sink *s) {
+  kiln_sha256_free(&s->sha);
+}
+
 static la_ssize_t gz_write_cb(struct archive *a, void *user, const void *buf, size_t n) {
   (void)a;
   return sink_write_disk(user, buf, n) < 0 ? -1 : (la_ssize_t)n;
@@ -477,7 +482,7 @@ static json_t *readable_image(kiln_engine *engine, const kiln_export_options *op
 static int stream_image(kiln_engine *engine, const kiln_export_options *opts, int fd, bool gzip,
                         export_sink *s, kiln_error **err) {
   *s = (export_sink){.fd = fd, .interrupted = opts->interrupted};
-  kiln_sha256_init(&s->sha);
+  if (kiln_sha256_init(&s->sha) < 0) return oom(err);
   progress_start(&s->prog, opts->on_progress, opts->user);
   if (gzip && sink_open_gzip(s, err) < 0) return -1;
   _cleanup_free_ char *path = NULL;
@@ -544,10 +549,10 @@ static int export_body(kiln_engine *engine, const kiln_export_options *opts, con
   if (!safe) return oom(err);
   if (!t->file) remove_stale_partials(opts->caller, t->dir, safe);
 
-  export_sink sink;
+  __attribute__((cleanup(sink_release))) export_sink sink = {.fd = -1};
   if (write_tarball(engine, opts, t, safe, &sink, res, err) < 0) return -1;
   if (fsync_dir(t->dir, err) < 0) return -1;
-  kiln_sha256_final_hex(&sink.sha, res->sha256);
+  if (kiln_sha256_final_hex(&sink.sha, res->sha256) < 0) return oom(err);
   res->size = sink.size;
   const char *base = strrchr(res->path, '/') ? strrchr(res->path, '/') + 1 : res->path;
   _cleanup_json_ json_t *m =
@@ -688,14 +693,13 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
   raw_source *src = calloc(1, sizeof *src);
   struct archive *a = archive_read_new();
   f->entries = json_object();
-  if (!src || !a || !f->entries) {
+  if (!src || !a || !f->entries || kiln_sha256_init(&src->sha) < 0) {
     free(src);
     archive_read_free(a);
     return oom(err);
   }
   src->fd = fd;
   src->interrupted = interrupted;
-  kiln_sha256_init(&src->sha);
   unsigned char magic[2] = {0};
   f->gzip = pread(fd, magic, 2, 0) == 2 && kiln_is_gzip(magic, 2);
   archive_read_support_filter_gzip(a);
@@ -712,7 +716,7 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
     r = kiln_error_interrupted(err, *interrupted, NULL);
   }
   archive_read_free(a);
-  kiln_sha256_final_hex(&src->sha, f->sha256);
+  if (kiln_sha256_final_hex(&src->sha, f->sha256) < 0 && r == 0) r = oom(err);
   free(src);
   return r < 0 ? -1 : check_complete(f, err);
 }

@@ -226,7 +226,8 @@ static bool is_current(sync_run *s, const char *image, const char *image_id) {
 
 static int sync_lock(sync_run *s, const char *image, kiln_error **err) {
   char lock_name[80], hex[65];
-  kiln_sha256_hex(image, strlen(image), hex);
+  if (kiln_sha256_hex(image, strlen(image), hex) < 0)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
   snprintf(lock_name, sizeof lock_name, "tar-sync-%.32s", hex);
   return kiln_lock_acquire(lock_name, s->opts->interrupted, err);
 }

@@ -286,8 +286,7 @@ static json_t *build_model(const kiln_spec *spec, const kiln_generate_options *o
 
 static int spec_hash(const json_t *model, char out[65], kiln_error **err) {
   _cleanup_free_ char *canonical = json_dumps(model, JSON_SORT_KEYS | JSON_COMPACT);
-  if (!canonical) return oom(err);
-  kiln_sha256_hex(canonical, strlen(canonical), out);
+  if (!canonical || kiln_sha256_hex(canonical, strlen(canonical), out) < 0) return oom(err);
   return 0;
 }
 

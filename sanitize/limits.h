@@ -40,7 +40,8 @@
 #define KILN_UNDO_TIMEOUT_MS           30000   /* an undo call (untag, remove) after a failure */
 #define KILN_MAX_CONTEXT_ENTRIES       1000000 /* tar entries in a build context */
 #define KILN_MAX_DOCKERIGNORE_PATTERNS 4096
-#define KILN_BUILD_TAIL_LINES          20 /* output lines kept for a failing step */
+#define KILN_MAX_DIGEST_CACHE_ENTRIES  65536 /* files in the per-user digest cache (80 B each) */
+#define KILN_BUILD_TAIL_LINES          20    /* output lines kept for a failing step */
 
 /* host */
 #define KILN_LOCK_WAIT_S        120  /* longest wait for another kiln's lock */

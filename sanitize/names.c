@@ -40,13 +40,14 @@ static void collapse_dashes(char *s) {
 
 /* Cuts a long name and adds a suffix from the original, so two long names
  * with a common prefix stay apart. s has room for KILN_MAX_USER_NAME + 1. */
-static void shorten_user_name(char *s, const char *raw) {
+static int shorten_user_name(char *s, const char *raw) {
   char hex[65];
-  kiln_sha256_hex(raw, strlen(raw), hex);
+  if (kiln_sha256_hex(raw, strlen(raw), hex) < 0) return -1;
   size_t keep = USER_KEEP;
   while (s[keep - 1] == '-')
     keep--; /* s[0] is a letter or '_' */
   snprintf(s + keep, KILN_MAX_USER_NAME + 1 - keep, "-%.*s", USER_HASH_DIGITS, hex);
+  return 0;
 }
 
 char *kiln_sanitize_username(const char *raw, kiln_error **err) {
@@ -77,7 +78,7 @@ char *kiln_sanitize_username(const char *raw, kiln_error **err) {
     kiln_buf_reset(&b);
     if (!digits || kiln_buf_printf(&b, "u%s", digits) < 0) goto oom;
   }
-  if (strlen(b.data) > KILN_MAX_USER_NAME) shorten_user_name(b.data, raw);
+  if (strlen(b.data) > KILN_MAX_USER_NAME && shorten_user_name(b.data, raw) < 0) goto oom;
   return kiln_buf_steal(&b, NULL);
 oom:
   kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");

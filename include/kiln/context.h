@@ -43,9 +43,16 @@ typedef int (*kiln_context_entry_fn)(void *user, const kiln_context_entry *entry
  * returns fn's value when it is <0. */
 int kiln_context_list(kiln_context *ctx, kiln_context_entry_fn fn, void *user, kiln_error **err);
 
-/* sha256 (hex) over every entry's path, type, mode, link target and content:
- * equal digests mean the engine would receive the same context. */
+/* sha256 (hex) over every entry's path, type, mode, link target and the
+ * sha256 of its content: equal digests mean the engine would receive the
+ * same context. A file's content digest comes from the caller's digest
+ * cache (builder/digest_cache.h) while its stat data is unchanged, so
+ * files that did not change are not read; the others are read, and the
+ * cache updated. */
 int kiln_context_digest(kiln_context *ctx, char out[65], kiln_error **err);
+/* What the digests of this context read so far: files and bytes of their
+ * content (0, 0 when every file came from the cache). */
+void kiln_context_digest_reads(const kiln_context *ctx, uint64_t *files, uint64_t *bytes);
 
 /* Pull side of the stream, shaped for kiln_engine_read_fn: fills buf with
  * up to n bytes of tar, returns the count, 0 at the end, -1 on error (see

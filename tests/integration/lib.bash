@@ -19,6 +19,9 @@ export SUDO_USER=kt-user SUDO_UID=${KT_UID:-4711} SUDO_GID=${KT_GID:-4712}
 unset DOCKER_HOST DOCKER_API_VERSION
 KT_TMP=$(mktemp -d /tmp/kiln-it.XXXXXX)
 chmod 0755 "$KT_TMP"
+# kiln run as an admin (real root) keeps its digest cache here, not in
+# /root/.cache (a sudo caller's goes to their home from the user database).
+export XDG_CACHE_HOME=$KT_TMP/xdg-cache
 KT_BASE=debian:bookworm-slim
 fails=0
 

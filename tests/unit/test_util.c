@@ -22,7 +22,7 @@ START_TEST(sha256_short_vectors) {
   };
   for (size_t i = 0; i < sizeof vectors / sizeof *vectors; i++) {
     char hex[65];
-    kiln_sha256_hex(vectors[i].text, strlen(vectors[i].text), hex);
+    ck_assert_int_eq(kiln_sha256_hex(vectors[i].text, strlen(vectors[i].text), hex), 0);
     ck_assert_str_eq(hex, vectors[i].hex);
   }
 }
@@ -34,8 +34,8 @@ START_TEST(sha256_million_a_in_uneven_chunks) {
   memset(a, 'a', sizeof a);
   /* Chunk sizes cross the 64-byte block boundary at every offset. */
   static const size_t chunks[] = {1, 63, 64, 65, 127, 3, 999, 55, 56, 57, 0, 1000};
-  kiln_sha256 s;
-  kiln_sha256_init(&s);
+  _cleanup_sha256_ kiln_sha256 s = KILN_SHA256_INIT;
+  ck_assert_int_eq(kiln_sha256_init(&s), 0);
   size_t done = 0;
   for (size_t i = 0; done < TOTAL; i = (i + 1) % (sizeof chunks / sizeof *chunks)) {
     size_t n = chunks[i] < TOTAL - done ? chunks[i] : TOTAL - done;
@@ -43,7 +43,8 @@ START_TEST(sha256_million_a_in_uneven_chunks) {
     done += n;
   }
   char hex[65];
-  kiln_sha256_final_hex(&s, hex);
+  ck_assert_int_eq(kiln_sha256_final_hex(&s, hex), 0);
+  ck_assert_ptr_null(s.md); /* final released the context */
   ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 END_TEST
@@ -51,9 +52,10 @@ END_TEST
 START_TEST(sha256_raw_matches_hex) {
   kiln_sha256 s;
   unsigned char raw[32];
-  kiln_sha256_init(&s);
+  ck_assert_int_eq(kiln_sha256_init(&s), 0);
   kiln_sha256_update(&s, "abc", 3);
-  kiln_sha256_final(&s, raw);
+  ck_assert_int_eq(kiln_sha256_final(&s, raw), 0);
+  ck_assert_int_eq(kiln_sha256_final(&s, raw), -1); /* released: no second digest */
   ck_assert_uint_eq(raw[0], 0xba);
   ck_assert_uint_eq(raw[1], 0x78);
   ck_assert_uint_eq(raw[31], 0xad);

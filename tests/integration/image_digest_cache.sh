@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The per-user digest cache (issue 11) in sudo mode: it lives in the
+# caller's home (from the user database, not root's), is the caller's file;
+# `image update` and `image list` with nothing changed open no COPYed file
+# (strace: the data file is never opened), a same-size edit made within the
+# same second still rebuilds, and a damaged cache file is ignored and
+# written back whole. The caller is a real user made for this test (uid
+# 5601, home in the test's temp folder), removed at the end.
+KT_UID=5601 KT_GID=5601
+source "$(dirname "$0")/lib.bash"
+kt_require_engine
+command -v strace >/dev/null || { echo "strace is missing (scripts/lib.sh installs it)" >&2; exit 1; }
+
+user=ktdc$$
+home=$KT_TMP/home
+if getent passwd "$KT_UID" >/dev/null || getent group "$KT_GID" >/dev/null; then
+  echo "uid/gid $KT_UID is taken on this host; this test needs it free" >&2
+  exit 1
+fi
+dc_cleanup() {
+  userdel "$user" >/dev/null 2>&1
+  getent group "$user" >/dev/null && groupdel "$user" >/dev/null 2>&1
+  kt_cleanup
+}
+trap dc_cleanup EXIT
+# useradd fails while another process holds the passwd lock: retry.
+for try in 1 2 3 4 5 6; do
+  groupadd -g "$KT_GID" "$user" 2>/dev/null || getent group "$user" >/dev/null
+  useradd -M -u "$KT_UID" -g "$KT_GID" -d "$home" -s /usr/sbin/nologin "$user" && break
+  [ "$try" -eq 6 ] && { echo "useradd $user failed" >&2; exit 1; }
+  sleep 1
+done
+export SUDO_USER=$user
+mkdir -p "$home"
+chown "$KT_UID:$KT_GID" "$home"
+chmod 0700 "$home"
+cache=$home/.cache/kiln/context-digests
+
+dir=$(project dcache 'version: 1
+project: dcache
+base: {image: debian:bookworm-slim}
+files:
+  - {src: data, dest: /opt/data}')
+mkdir -p "$dir/data"
+head -c 20000000 /dev/urandom >"$dir/data/big.bin"
+echo aaaa >"$dir/data/small.txt"
+give_to_caller "$dir"
+image=$(image_of dcache)
+sleep 1 # files older than the first read: the cache may record them
+
+# opened_by OUT CMD...: runs CMD under strace; OUT gets the files it opened.
+opened_by() {
+  local trace=$1
+  shift
+  # LeakSanitizer cannot run under ptrace (the ASan build of the suite)
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    strace -f -qq -e trace=open,openat -o "$trace" "$@" >"$KT_TMP/.out" 2>"$KT_TMP/.err"
+  local rc=$?
+  out=$(cat "$KT_TMP/.out")
+  errout=$(cat "$KT_TMP/.err")
+  [ "$rc" -eq 0 ] || fail "'$*' exited $rc: $(tail -c 1500 <<<"$errout")"
+}
+
+expect 0 "$KILN" image create "$dir"
+contains "$out" "built $image"
+[ -f "$cache" ] || fail "no digest cache at $cache"
+equals "$(stat -c '%u:%g %a' "$cache")" "$KT_UID:$KT_GID 600" "cache file owner and mode"
+equals "$(stat -c '%u:%g %a' "$home/.cache" "$home/.cache/kiln" | sort -u)" "$KT_UID:$KT_GID 700" \
+  "cache folders' owner and mode"
+[ -e /root/.cache/kiln/context-digests ] && [ /root/.cache/kiln/context-digests -nt "$dir/kiln.yaml" ] &&
+  fail "root's digest cache was written for a sudo caller"
+pass "the cache is the caller's file in the caller's home"
+
+# Without a cache the data is read (the check below can tell)...
+mv "$cache" "$KT_TMP/cache.saved"
+opened_by "$KT_TMP/trace0" "$KILN" image update "$dir"
+contains "$out" "up to date"
+grep -q 'data/big.bin' "$KT_TMP/trace0" || fail "without a cache, update did not open big.bin"
+# ...with it, nothing COPYed is opened.
+opened_by "$KT_TMP/trace1" "$KILN" image update "$dir"
+contains "$out" "up to date"
+grep -E 'data/(big.bin|small.txt)' "$KT_TMP/trace1" && fail "update with nothing changed opened a COPYed file"
+opened_by "$KT_TMP/trace2" "$KILN" image list
+grep -qE '^dcache .* no$' <<<"$out" || fail "image list: expected stale no in: $out"
+grep -E 'data/(big.bin|small.txt)' "$KT_TMP/trace2" && fail "image list opened a COPYed file"
+pass "update and list with nothing changed read no COPYed file"
+
+# A same-size edit: stale, and the one changed file is the only one read;
+# then rebuilt.
+id1=$(image_id "$image")
+echo bbbb >"$dir/data/small.txt"
+opened_by "$KT_TMP/trace3" "$KILN" image list
+grep -qE '^dcache .* yes$' <<<"$out" || fail "image list: expected stale yes in: $out"
+grep -q 'data/small.txt' "$KT_TMP/trace3" || fail "image list did not read the changed small.txt"
+grep -q 'data/big.bin' "$KT_TMP/trace3" && fail "an edit of small.txt made image list read big.bin"
+expect 0 "$KILN" image update "$dir"
+contains "$out" "built $image"
+id2=$(image_id "$image")
+[ "$id1" != "$id2" ] || fail "a same-size edit did not rebuild"
+echo cccc >"$dir/data/small.txt" # again, within a second of that hash
+expect 0 "$KILN" image update "$dir"
+contains "$out" "built $image"
+equals "$("$DOCKER" run --rm "$image" cat /opt/data/small.txt)" cccc "small.txt in the image"
+expect 0 "$KILN" image update "$dir"
+contains "$out" "up to date"
+pass "same-size edits within the same second rebuild"
+
+# A damaged cache: ignored (right answer), then written back whole.
+printf 'KILNDIGC garbage' >"$cache"
+expect 0 "$KILN" image update "$dir"
+contains "$out" "up to date"
+size=$(stat -c %s "$cache")
+[ $(((size - 48) % 80)) -eq 0 ] && [ "$size" -gt 48 ] || fail "cache not rewritten whole (size $size)"
+equals "$(stat -c '%u:%g %a' "$cache")" "$KT_UID:$KT_GID 600" "rewritten cache owner and mode"
+pass "a damaged cache is ignored and rebuilt"
+
+kt_finish
