@@ -324,6 +324,10 @@ int kiln_image_build(kiln_engine *e, const kiln_spec *spec, const kiln_generated
   bool missing = false;
   kiln_context *ctx = kiln_context_for_spec(spec, gen, err);
   if (!ctx) return -1;
+  for (size_t i = 0; i < kiln_context_n_warnings(ctx); i++) {
+    kiln_build_event warn = {KILN_BUILD_WARNING, 0, 0, kiln_context_warning(ctx, i), NULL};
+    emit(opts, &warn);
+  }
   _cleanup_free_ char *base_id = NULL;
   _cleanup_json_ json_t *existing = NULL;
   int r = -1;
