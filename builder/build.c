@@ -19,11 +19,14 @@ kiln_context *kiln_context_for_spec(const kiln_spec *spec, const kiln_generated 
   kiln_context *ctx = kiln_context_new(spec->dir, gen->dockerfile, gen->dockerfile_len, err);
   if (!ctx) return NULL;
   int r = 0;
-  if (spec->packages.requirements) r = kiln_context_add(ctx, spec->packages.requirements, err);
+  if (spec->packages.requirements && kiln_context_add(ctx, spec->packages.requirements, err) < 0)
+    r = kiln_error_prefix(err, "packages.requirements");
   for (size_t i = 0; r == 0 && i < spec->n_files; i++)
-    r = kiln_context_add(ctx, spec->files[i].src, err);
-  if (r == 0 && spec->ssh.enabled && spec->ssh.authorized_keys)
-    r = kiln_context_add(ctx, spec->ssh.authorized_keys, err);
+    if (kiln_context_add(ctx, spec->files[i].src, err) < 0)
+      r = kiln_error_prefix(err, "files[%zu].src", i);
+  if (r == 0 && spec->ssh.enabled && spec->ssh.authorized_keys &&
+      kiln_context_add(ctx, spec->ssh.authorized_keys, err) < 0)
+    r = kiln_error_prefix(err, "ssh.authorized_keys");
   if (r < 0) {
     kiln_context_free(ctx);
     return NULL;

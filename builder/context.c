@@ -353,8 +353,14 @@ static int add_path(kiln_context *ctx, const char *rel, bool named, const bool *
   } else if (S_ISREG(st.st_mode)) {
     e.type = 'f';
     e.size = (uint64_t)st.st_size;
-  } else {
-    return 0; /* sockets, fifos, devices: never part of a context */
+  } else { /* docker would send it and the build fail: say so now */
+    return kiln_error_set(err, KILN_EXIT_USAGE,
+                          "build context: %s is %s, not a regular file, folder or symlink; "
+                          "remove it or exclude it in .dockerignore",
+                          rel,
+                          S_ISFIFO(st.st_mode)   ? "a FIFO (named pipe)"
+                          : S_ISSOCK(st.st_mode) ? "a socket"
+                                                 : "a device file");
   }
   if (!(e.path = strdup(rel))) return entry_clear(&e), oom(err);
   if (push_entry(ctx, e, err) < 0) return -1;

@@ -207,6 +207,34 @@ START_TEST(skipped_exceptions_are_not_inherited_like_docker) {
 }
 END_TEST
 
+/* A FIFO in a copied folder: docker would send it and the build fail;
+ * kiln refuses it by name (and never opens it), unless .dockerignore
+ * leaves it out. */
+START_TEST(special_files_in_a_copied_folder_are_refused_by_name) {
+  _cleanup_free_ char *fifo = NULL;
+  ck_assert_int_ge(asprintf(&fifo, "%s/conf/sub/pipe", project), 0);
+  ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+  kiln_context *ctx = new_context();
+  _cleanup_error_ kiln_error *err = NULL;
+  ck_assert_int_eq(kiln_context_add(ctx, "conf", &err), -1);
+  assert_error(err, KILN_EXIT_USAGE,
+               "build context: conf/sub/pipe is a FIFO (named pipe), not a regular file, folder "
+               "or symlink; remove it or exclude it in .dockerignore");
+  kiln_context_free(ctx);
+  kiln_error_free(err);
+  err = NULL;
+  ctx = new_context();
+  ck_assert_int_eq(kiln_context_add(ctx, "conf/sub/pipe", &err), -1);
+  assert_error(err, KILN_EXIT_USAGE,
+               "\"conf/sub/pipe\" is a FIFO (named pipe), not a regular file");
+  kiln_context_free(ctx);
+  append(".dockerignore", "conf/sub/pipe\n");
+  ctx = new_context();
+  add(ctx, "conf");
+  kiln_context_free(ctx);
+}
+END_TEST
+
 START_TEST(a_named_symlink_brings_its_target) {
   make_link("current.conf", "conf/a.conf");
   kiln_context *ctx = new_context();
@@ -516,6 +544,7 @@ static Suite *context_suite(void) {
   tcase_add_test(tc, a_named_path_is_sent_even_when_ignored);
   tcase_add_test(tc, exceptions_reach_into_excluded_folders_like_docker);
   tcase_add_test(tc, skipped_exceptions_are_not_inherited_like_docker);
+  tcase_add_test(tc, special_files_in_a_copied_folder_are_refused_by_name);
   tcase_add_test(tc, a_named_symlink_brings_its_target);
   tcase_add_test(tc, stream_reads_back_as_normalised_tar);
   tcase_add_test(tc, long_and_non_ascii_names_survive);
