@@ -143,34 +143,14 @@ static int load_ignore(kiln_context *ctx, kiln_error **err) {
   if (asprintf(&path, "%s/.dockerignore", ctx->root) < 0) return oom(err);
   /* With the caller's rights; never blocks on a FIFO; regular files only. */
   kiln_error *oerr = NULL;
-  int fd = kiln_fs_open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, &oerr);
-  if (fd < 0) {
-    bool missing = errno == ENOENT;
-    if (missing) {
-      kiln_error_free(oerr);
-      return 0;
-    }
-    return *err = oerr, -1;
+  size_t len = 0;
+  _cleanup_free_ char *text = kiln_fs_read_regular(path, false, MAX_DOCKERIGNORE, &len, &oerr);
+  if (!text) {
+    if (errno != ENOENT || !oerr || oerr->code == KILN_EXIT_USAGE) return *err = oerr, -1;
+    kiln_error_free(oerr);
+    return 0; /* no .dockerignore */
   }
-  struct stat st;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return kiln_error_set(err, KILN_EXIT_USAGE, "%s is not a regular file", path);
-  }
-  _cleanup_fclose_ FILE *f = fdopen(fd, "r");
-  if (!f) {
-    close(fd);
-    return oom(err);
-  }
-  _cleanup_buf_ kiln_buf text = KILN_BUF_INIT(MAX_DOCKERIGNORE);
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (kiln_buf_append(&text, chunk, n) < 0)
-      return kiln_error_set(err, KILN_EXIT_USAGE, "%s is larger than %u bytes", path,
-                            MAX_DOCKERIGNORE);
-  if (ferror(f)) return kiln_error_errno(err, errno, "%s", path);
-  ctx->ignore = kiln_ignore_parse(text.data ? text.data : "", text.len, err);
+  ctx->ignore = kiln_ignore_parse(text, len, err);
   return ctx->ignore ? 0 : kiln_error_prefix(err, "%s", ctx->root);
 }
 
@@ -417,12 +397,10 @@ static int open_entry(const kiln_context *ctx, const entry *e, kiln_error **err)
   _cleanup_free_ char *full = full_path(ctx, e->path);
   if (!full) return oom(err);
   /* With the caller's rights: under sudo, kiln reads only what they may. */
-  _cleanup_close_ int fd = kiln_fs_open(full, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, err);
-  if (fd < 0) return kiln_error_prefix(err, "build context: %s", e->path);
   struct stat st;
-  if (fstat(fd, &st) < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
-  if (!S_ISREG(st.st_mode) || st.st_dev != e->dev || st.st_ino != e->ino ||
-      (uint64_t)st.st_size != e->size)
+  _cleanup_close_ int fd = kiln_fs_open_regular(full, false, &st, err);
+  if (fd < 0) return kiln_error_prefix(err, "build context: %s", e->path);
+  if (st.st_dev != e->dev || st.st_ino != e->ino || (uint64_t)st.st_size != e->size)
     return changed(e, err);
   return steal_fd(&fd);
 }
