@@ -522,20 +522,17 @@ static char *read_setup_script(const kiln_deploy_options *o, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
   if (!dir || asprintf(&path, "%s/user-setup.sh", dir) < 0)
     return err && *err ? NULL : (oom(err), NULL);
-  _cleanup_fclose_ FILE *f = fopen(path, "re");
-  if (!f) return kiln_error_errno(err, errno, "cannot read %s", path), NULL;
-  kiln_buf b = KILN_BUF_INIT(KILN_MAX_TEMPLATE_BYTES);
+  size_t len = 0;
+  _cleanup_free_ char *script =
+      kiln_fs_read_regular(path, true, KILN_MAX_TEMPLATE_BYTES, &len, err);
+  if (!script) return NULL;
+  kiln_buf b = KILN_BUF_INIT(KILN_MAX_TEMPLATE_BYTES + 16);
   const char *delay = kiln_env("KILN_LEGACY_SETUP_DELAY"); /* test hook (admins): a slow setup */
   if (delay && all_digits(delay) && strlen(delay) < 6) kiln_buf_printf(&b, "sleep %s\n", delay);
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (kiln_buf_append(&b, chunk, n) < 0) {
-      kiln_buf_free(&b);
-      return kiln_error_set(err, KILN_EXIT_FAILURE, "%s is larger than %u bytes", path,
-                            KILN_MAX_TEMPLATE_BYTES),
-             NULL;
-    }
+  if (kiln_buf_append(&b, script, len) < 0 || kiln_buf_append(&b, "", 0) < 0) {
+    kiln_buf_free(&b);
+    return oom(err), NULL;
+  }
   return kiln_buf_steal(&b, NULL);
 }
 
