@@ -433,19 +433,21 @@ static const char *file_kind(mode_t mode) {
 }
 
 int kiln_fs_open_regular(const char *path, bool follow, struct stat *st, kiln_error **err) {
-  struct stat local;
-  if (!st) st = &local;
+  struct stat own;
+  if (!st) st = &own;
   /* O_NONBLOCK: opening a FIFO (or a device) never waits for a peer; a
    * regular file ignores the flag, which is cleared anyway for the reads. */
+  kiln_error *local = NULL;
   _cleanup_close_ int fd =
-      open_as(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW), 0, err);
+      open_as(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW), 0, &local);
   if (fd < 0) {
     int e = errno;
-    if (e == ELOOP && !follow) { /* O_NOFOLLOW on a symlink */
-      kiln_error_free(*err);
-      *err = NULL;
+    if (e == ELOOP && !follow) /* O_NOFOLLOW on a symlink */
       kiln_error_set(err, KILN_EXIT_USAGE, "%s is a symlink, not a regular file", path);
-    }
+    else
+      for (const kiln_error *l = local; l; l = l->next)
+        kiln_error_set(err, l->code, "%s", l->message);
+    kiln_error_free(local);
     errno = e;
     return -1;
   }

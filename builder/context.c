@@ -242,7 +242,7 @@ static int by_name(const struct dirent **a, const struct dirent **b) {
   return strcmp((*a)->d_name, (*b)->d_name); /* byte order, like Go, not the locale's */
 }
 
-/* info: rel's .dockerignore results for its children (NULL below a named path). */
+/* info: rel's .dockerignore results, handed to its children. */
 static int add_children(kiln_context *ctx, const char *rel, const bool *info, kiln_error **err) {
   _cleanup_free_ char *full = full_path(ctx, rel);
   if (!full) return oom(err);
@@ -307,8 +307,9 @@ static int ancestors_info(kiln_context *ctx, const char *rel, bool **out, kiln_e
 
 /* Adds rel and, for a folder, what lies under it. `named` is a path the
  * Dockerfile names: .dockerignore does not apply to it (go-archive's
- * include == relFilePath rule), only to what is below. `parent`: the
- * folder's match results (kiln_ignore_match_below), NULL below a named path. */
+ * include == relFilePath rule), only to what is below; a named path that
+ * .dockerignore excludes is sent with a warning. `parent`: the results of
+ * the folder holding rel (kiln_ignore_match_below), NULL at the top level. */
 static int add_path(kiln_context *ctx, const char *rel, bool named, const bool *parent,
                     kiln_error **err) {
   _cleanup_free_ char *full = full_path(ctx, rel);
