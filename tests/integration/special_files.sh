@@ -98,5 +98,8 @@ contains "$out" "conf/s.key"
 contains "$errout" "warning: conf/s.key is excluded by .dockerignore but the spec names it: it is sent anyway"
 expect 0 $T "$KILN" validate "$dir"
 contains "$errout" "warning: conf/s.key is excluded by .dockerignore"
+expect 0 timeout 300 "$KILN" image create "$dir"
+contains "$errout" "warning: conf/s.key is excluded by .dockerignore"
+equals "$("$DOCKER" run --rm --entrypoint cat "$(image_of kt-special)" /etc/s.key)" s "the named file"
 
 kt_finish
