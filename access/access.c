@@ -407,13 +407,97 @@ void kiln_fs_restore(kiln_fs_rights *saved) {
   saved->dropped = rights_dropped = false;
 }
 
-int kiln_fs_open(const char *path, int flags, mode_t mode, kiln_error **err) {
+/* open(2) as the caller; errno is the open's on failure. */
+static int open_as(const char *path, int flags, mode_t mode, kiln_error **err) {
   kiln_fs_rights saved;
   if (kiln_fs_drop(&saved, err) < 0) return -1;
-  int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+  int fd = open(path, flags | O_CLOEXEC, mode);
   int e = errno;
   kiln_fs_restore(&saved);
-  return fd >= 0 ? fd : kiln_error_errno(err, e, "cannot open %s", path);
+  if (fd < 0) kiln_error_errno(err, e, "cannot open %s", path);
+  errno = e;
+  return fd;
+}
+
+int kiln_fs_open(const char *path, int flags, mode_t mode, kiln_error **err) {
+  return open_as(path, flags | O_NOFOLLOW, mode, err);
+}
+
+static const char *file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "a symlink";
+}
+
+int kiln_fs_open_regular(const char *path, bool follow, struct stat *st, kiln_error **err) {
+  struct stat own;
+  if (!st) st = &own;
+  /* O_NONBLOCK: opening a FIFO (or a device) never waits for a peer; a
+   * regular file ignores the flag, which is cleared anyway for the reads. */
+  kiln_error *local = NULL;
+  _cleanup_close_ int fd =
+      open_as(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW), 0, &local);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ELOOP && !follow) /* O_NOFOLLOW on a symlink */
+      kiln_error_set(err, KILN_EXIT_USAGE, "%s is a symlink, not a regular file", path);
+    else
+      for (const kiln_error *l = local; l; l = l->next)
+        kiln_error_set(err, l->code, "%s", l->message);
+    kiln_error_free(local);
+    errno = e;
+    return -1;
+  }
+  if (fstat(fd, st) < 0) return kiln_error_errno(err, errno, "cannot read %s", path);
+  if (!S_ISREG(st->st_mode))
+    return kiln_error_set(err, KILN_EXIT_USAGE, "%s is %s, not a regular file", path,
+                          file_kind(st->st_mode));
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+    return kiln_error_errno(err, errno, "cannot read %s", path);
+  return steal_fd(&fd);
+}
+
+char *kiln_fs_read_regular(const char *path, bool follow, size_t max, size_t *len,
+                           kiln_error **err) {
+  struct stat st;
+  _cleanup_close_ int fd = kiln_fs_open_regular(path, follow, &st, err);
+  if (fd < 0) return NULL;
+  if ((uint64_t)st.st_size > max) {
+    kiln_error_set(err, KILN_EXIT_USAGE, "%s is larger than %zu bytes", path, max);
+    return NULL;
+  }
+  /* the size may change under us: read to the end, but never past max */
+  size_t cap = (size_t)st.st_size + 1 <= max ? (size_t)st.st_size + 1 : max + 1;
+  size_t n = 0;
+  char *buf = malloc(cap + 1);
+  if (!buf) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  for (;;) {
+    if (n == cap) {
+      if (cap > max) break;
+      size_t ncap = cap * 2 < max + 1 ? cap * 2 : max + 1;
+      char *nb = realloc(buf, ncap + 1);
+      if (!nb) return free(buf), kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+      buf = nb;
+      cap = ncap;
+    }
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return free(buf), kiln_error_errno(err, errno, "cannot read %s", path), NULL;
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  if (n > max) {
+    free(buf);
+    kiln_error_set(err, KILN_EXIT_USAGE, "%s is larger than %zu bytes", path, max);
+    return NULL;
+  }
+  buf[n] = '\0';
+  if (len) *len = n;
+  return buf;
 }
 
 int kiln_fs_mkstemp(char *template, mode_t mode, kiln_error **err) {

@@ -19,11 +19,14 @@ kiln_context *kiln_context_for_spec(const kiln_spec *spec, const kiln_generated 
   kiln_context *ctx = kiln_context_new(spec->dir, gen->dockerfile, gen->dockerfile_len, err);
   if (!ctx) return NULL;
   int r = 0;
-  if (spec->packages.requirements) r = kiln_context_add(ctx, spec->packages.requirements, err);
+  if (spec->packages.requirements && kiln_context_add(ctx, spec->packages.requirements, err) < 0)
+    r = kiln_error_prefix(err, "packages.requirements");
   for (size_t i = 0; r == 0 && i < spec->n_files; i++)
-    r = kiln_context_add(ctx, spec->files[i].src, err);
-  if (r == 0 && spec->ssh.enabled && spec->ssh.authorized_keys)
-    r = kiln_context_add(ctx, spec->ssh.authorized_keys, err);
+    if (kiln_context_add(ctx, spec->files[i].src, err) < 0)
+      r = kiln_error_prefix(err, "files[%zu].src", i);
+  if (r == 0 && spec->ssh.enabled && spec->ssh.authorized_keys &&
+      kiln_context_add(ctx, spec->ssh.authorized_keys, err) < 0)
+    r = kiln_error_prefix(err, "ssh.authorized_keys");
   if (r < 0) {
     kiln_context_free(ctx);
     return NULL;
@@ -331,6 +334,10 @@ int kiln_image_build(kiln_engine *e, const kiln_spec *spec, const kiln_generated
   bool missing = false;
   kiln_context *ctx = kiln_context_for_spec(spec, gen, err);
   if (!ctx) return -1;
+  for (size_t i = 0; i < kiln_context_n_warnings(ctx); i++) {
+    kiln_build_event warn = {KILN_BUILD_WARNING, 0, 0, kiln_context_warning(ctx, i), NULL};
+    emit(opts, &warn);
+  }
   _cleanup_free_ char *base_id = NULL;
   _cleanup_json_ json_t *existing = NULL;
   int r = -1;

@@ -69,6 +69,8 @@ struct kiln_context {
   uint64_t sent;
   kiln_error *err;
   uint64_t read_files, read_bytes; /* file contents the digest read */
+  char **warnings;                 /* named paths .dockerignore excludes */
+  size_t n_warnings;
 };
 
 static int oom(kiln_error **err) {
@@ -143,34 +145,14 @@ static int load_ignore(kiln_context *ctx, kiln_error **err) {
   if (asprintf(&path, "%s/.dockerignore", ctx->root) < 0) return oom(err);
   /* With the caller's rights; never blocks on a FIFO; regular files only. */
   kiln_error *oerr = NULL;
-  int fd = kiln_fs_open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, &oerr);
-  if (fd < 0) {
-    bool missing = errno == ENOENT;
-    if (missing) {
-      kiln_error_free(oerr);
-      return 0;
-    }
-    return *err = oerr, -1;
+  size_t len = 0;
+  _cleanup_free_ char *text = kiln_fs_read_regular(path, false, MAX_DOCKERIGNORE, &len, &oerr);
+  if (!text) {
+    if (errno != ENOENT || !oerr || oerr->code == KILN_EXIT_USAGE) return *err = oerr, -1;
+    kiln_error_free(oerr);
+    return 0; /* no .dockerignore */
   }
-  struct stat st;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return kiln_error_set(err, KILN_EXIT_USAGE, "%s is not a regular file", path);
-  }
-  _cleanup_fclose_ FILE *f = fdopen(fd, "r");
-  if (!f) {
-    close(fd);
-    return oom(err);
-  }
-  _cleanup_buf_ kiln_buf text = KILN_BUF_INIT(MAX_DOCKERIGNORE);
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (kiln_buf_append(&text, chunk, n) < 0)
-      return kiln_error_set(err, KILN_EXIT_USAGE, "%s is larger than %u bytes", path,
-                            MAX_DOCKERIGNORE);
-  if (ferror(f)) return kiln_error_errno(err, errno, "%s", path);
-  ctx->ignore = kiln_ignore_parse(text.data ? text.data : "", text.len, err);
+  ctx->ignore = kiln_ignore_parse(text, len, err);
   return ctx->ignore ? 0 : kiln_error_prefix(err, "%s", ctx->root);
 }
 
@@ -255,13 +237,15 @@ static int read_link(const kiln_context *ctx, const char *rel, const char *full,
   return (e->link = strdup(target)) ? 0 : oom(err);
 }
 
-static int add_path(kiln_context *ctx, const char *rel, bool named, kiln_error **err);
+static int add_path(kiln_context *ctx, const char *rel, bool named, const bool *parent,
+                    kiln_error **err);
 
 static int by_name(const struct dirent **a, const struct dirent **b) {
   return strcmp((*a)->d_name, (*b)->d_name); /* byte order, like Go, not the locale's */
 }
 
-static int add_children(kiln_context *ctx, const char *rel, kiln_error **err) {
+/* info: rel's .dockerignore results, handed to its children. */
+static int add_children(kiln_context *ctx, const char *rel, const bool *info, kiln_error **err) {
   _cleanup_free_ char *full = full_path(ctx, rel);
   if (!full) return oom(err);
   struct dirent **names = NULL;
@@ -272,7 +256,8 @@ static int add_children(kiln_context *ctx, const char *rel, kiln_error **err) {
     const char *name = names[i]->d_name;
     if (r == 0 && strcmp(name, ".") && strcmp(name, "..")) {
       _cleanup_free_ char *child = NULL;
-      r = asprintf(&child, "%s/%s", rel, name) < 0 ? oom(err) : add_path(ctx, child, false, err);
+      r = asprintf(&child, "%s/%s", rel, name) < 0 ? oom(err)
+                                                   : add_path(ctx, child, false, info, err);
     }
     free(names[i]);
   }
@@ -280,17 +265,67 @@ static int add_children(kiln_context *ctx, const char *rel, kiln_error **err) {
   return r;
 }
 
+/* A path the spec names is sent even when .dockerignore excludes it (the
+ * spec wins); the caller is told. */
+static int warn_named(kiln_context *ctx, const char *rel, kiln_error **err) {
+  char **nv = realloc(ctx->warnings, (ctx->n_warnings + 1) * sizeof *nv);
+  if (!nv) return oom(err);
+  ctx->warnings = nv;
+  if (asprintf(&nv[ctx->n_warnings],
+               "%s is excluded by .dockerignore but the spec names it: it is sent anyway", rel) < 0)
+    return oom(err);
+  ctx->n_warnings++;
+  return 0;
+}
+
+/* .dockerignore results of the folders above rel, walked down from the
+ * project root as go-archive walks "." (NULL at the top level or without
+ * patterns), so what lies under a named path is matched as docker would. */
+static int ancestors_info(kiln_context *ctx, const char *rel, bool **out, kiln_error **err) {
+  *out = NULL;
+  size_t n_pat = kiln_ignore_count(ctx->ignore);
+  const char *slash = strrchr(rel, '/');
+  if (!n_pat || !slash) return 0;
+  _cleanup_free_ char *prefix = strndup(rel, (size_t)(slash - rel));
+  _cleanup_free_ bool *info = calloc(n_pat, sizeof *info);
+  _cleanup_free_ bool *next = calloc(n_pat, sizeof *next);
+  if (!prefix || !info || !next) return oom(err);
+  bool have = false;
+  for (char *p = prefix;; p++) {
+    if (*p != '/' && *p != '\0') continue;
+    char c = *p;
+    *p = '\0';
+    kiln_ignore_match_below(ctx->ignore, prefix, have ? info : NULL, next);
+    *p = c;
+    bool *t = info;
+    info = next;
+    next = t;
+    have = true;
+    if (!c) break;
+  }
+  *out = steal_pointer(&info);
+  return 0;
+}
+
 /* Adds rel and, for a folder, what lies under it. `named` is a path the
  * Dockerfile names: .dockerignore does not apply to it (go-archive's
- * include == relFilePath rule), only to what is below. */
-static int add_path(kiln_context *ctx, const char *rel, bool named, kiln_error **err) {
+ * include == relFilePath rule), only to what is below; a named path that
+ * .dockerignore excludes is sent with a warning. `parent`: the results of
+ * the folder holding rel (kiln_ignore_match_below), NULL at the top level. */
+static int add_path(kiln_context *ctx, const char *rel, bool named, const bool *parent,
+                    kiln_error **err) {
   _cleanup_free_ char *full = full_path(ctx, rel);
   if (!full) return oom(err);
   struct stat st;
   if (lstat(full, &st) < 0) return kiln_error_errno(err, errno, "build context: %s", rel);
-  if (!named && kiln_ignore_match(ctx->ignore, rel)) {
+  size_t n_pat = kiln_ignore_count(ctx->ignore);
+  _cleanup_free_ bool *info = NULL;
+  if (S_ISDIR(st.st_mode) && n_pat && !(info = calloc(n_pat, sizeof *info))) return oom(err);
+  bool excluded = kiln_ignore_match_below(ctx->ignore, rel, parent, info);
+  if (excluded && named && !has_path(ctx, rel) && warn_named(ctx, rel, err) < 0) return -1;
+  if (excluded && !named) {
     bool walk = S_ISDIR(st.st_mode) && kiln_ignore_walk_excluded_dir(ctx->ignore, rel);
-    return walk ? add_children(ctx, rel, err) : 0; /* no entry for the folder itself */
+    return walk ? add_children(ctx, rel, info, err) : 0; /* no entry for the folder itself */
   }
   if (has_path(ctx, rel)) return 0; /* a folder seen is a folder walked */
   entry e = {NULL, 0, (unsigned)st.st_mode & 07777, 0, NULL, {0}};
@@ -302,18 +337,31 @@ static int add_path(kiln_context *ctx, const char *rel, bool named, kiln_error *
   } else if (S_ISREG(st.st_mode)) {
     e.type = 'f';
     e.size = (uint64_t)st.st_size;
-  } else {
-    return 0; /* sockets, fifos, devices: never part of a context */
+  } else { /* docker would send it and the build fail: say so now */
+    return kiln_error_set(err, KILN_EXIT_USAGE,
+                          "build context: %s is %s, not a regular file, folder or symlink; "
+                          "remove it or exclude it in .dockerignore",
+                          rel,
+                          S_ISFIFO(st.st_mode)   ? "a FIFO (named pipe)"
+                          : S_ISSOCK(st.st_mode) ? "a socket"
+                                                 : "a device file");
   }
   if (!(e.path = strdup(rel))) return entry_clear(&e), oom(err);
   if (push_entry(ctx, e, err) < 0) return -1;
-  return e.type == 'd' ? add_children(ctx, rel, err) : 0;
+  return e.type == 'd' ? add_children(ctx, rel, info, err) : 0;
+}
+
+/* A named path, matched below its folders as docker walks them. */
+static int add_named(kiln_context *ctx, const char *rel, kiln_error **err) {
+  _cleanup_free_ bool *parent = NULL;
+  if (ancestors_info(ctx, rel, &parent, err) < 0) return -1;
+  return add_path(ctx, rel, true, parent, err);
 }
 
 int kiln_context_add(kiln_context *ctx, const char *rel_path, kiln_error **err) {
   _cleanup_free_ char *rel = NULL;
   if (kiln_check_project_path(ctx->root, rel_path, "build context path", &rel, NULL, err) < 0 ||
-      add_path(ctx, rel, true, err) < 0)
+      add_named(ctx, rel, err) < 0)
     return -1;
   /* COPY copies what a named symlink points to: send its target too. The
    * path check above made sure it resolves inside the project. */
@@ -324,7 +372,7 @@ int kiln_context_add(kiln_context *ctx, const char *rel_path, kiln_error **err) 
   _cleanup_free_ char *real = realpath(full, NULL);
   if (!real) return kiln_error_errno(err, errno, "build context: %s", rel);
   if (strlen(real) <= ctx->root_len) return 0; /* the project folder itself */
-  return add_path(ctx, real + ctx->root_len + 1, true, err);
+  return add_named(ctx, real + ctx->root_len + 1, err);
 }
 
 /* ---- listing and digest ---- */
@@ -353,11 +401,10 @@ static int open_entry(const kiln_context *ctx, const entry *e, struct stat *st, 
   _cleanup_free_ char *full = full_path(ctx, e->path);
   if (!full) return oom(err);
   /* With the caller's rights: under sudo, kiln reads only what they may. */
-  _cleanup_close_ int fd = kiln_fs_open(full, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, err);
+  _cleanup_close_ int fd = kiln_fs_open_regular(full, false, st, err);
   if (fd < 0) return kiln_error_prefix(err, "build context: %s", e->path);
-  if (fstat(fd, st) < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
-  if (!S_ISREG(st->st_mode) || (uint64_t)st->st_dev != e->key.dev ||
-      (uint64_t)st->st_ino != e->key.ino || (uint64_t)st->st_size != e->size)
+  if ((uint64_t)st->st_dev != e->key.dev || (uint64_t)st->st_ino != e->key.ino ||
+      (uint64_t)st->st_size != e->size)
     return changed(e, err);
   return steal_fd(&fd);
 }
@@ -586,6 +633,14 @@ int kiln_context_take_error(kiln_context *ctx, kiln_error **err) {
   return -1;
 }
 
+size_t kiln_context_n_warnings(const kiln_context *ctx) {
+  return ctx->n_warnings;
+}
+
+const char *kiln_context_warning(const kiln_context *ctx, size_t i) {
+  return i < ctx->n_warnings ? ctx->warnings[i] : NULL;
+}
+
 uint64_t kiln_context_bytes_sent(const kiln_context *ctx) {
   return ctx->sent;
 }
@@ -599,6 +654,9 @@ void kiln_context_free(kiln_context *ctx) {
   free(ctx->v);
   free(ctx->slots);
   kiln_ignore_free(ctx->ignore);
+  for (size_t i = 0; i < ctx->n_warnings; i++)
+    free(ctx->warnings[i]);
+  free(ctx->warnings);
   kiln_buf_free(&ctx->pending);
   kiln_error_free(ctx->err);
   free(ctx->dockerfile);

@@ -136,11 +136,25 @@ static const char *workspace_of(json_t *image_config) {
   return ws && *ws ? ws : DEFAULT_WORKSPACE;
 }
 
+/* Docker's volume names, [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 bytes. */
+static bool volume_name_ok(const char *s, size_t n) {
+  static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  if (n == 0 || n > 128 || !strchr(alnum, s[0])) return false;
+  for (size_t i = 1; i < n; i++)
+    if (!strchr(alnum, s[i]) && !strchr("_.-", s[i])) return false;
+  return true;
+}
+
 int kiln_parse_volume_spec(const char *spec, char **name, char **target, bool *read_only,
                            kiln_error **err) {
   const char *colon = strchr(spec, ':');
   if (!colon || colon == spec)
     return kiln_error_set(err, KILN_EXIT_USAGE, "volume '%s': expected NAME:/path[:ro]", spec);
+  if (!memchr(spec, '/', (size_t)(colon - spec)) && !volume_name_ok(spec, (size_t)(colon - spec)))
+    return kiln_error_set(err, KILN_EXIT_USAGE,
+                          "volume \"%.64s\" is not valid; expected NAME:/path[:ro] with NAME of "
+                          "[a-zA-Z0-9][a-zA-Z0-9_.-]*",
+                          spec);
   const char *path = colon + 1;
   const char *mode = strchr(path, ':');
   size_t path_len = mode ? (size_t)(mode - path) : strlen(path);
@@ -157,7 +171,7 @@ int kiln_parse_volume_spec(const char *spec, char **name, char **target, bool *r
                           "volume '%s': '%s' is a path; -v takes a named volume (the workspace "
                           "folder is mounted already)",
                           spec, n);
-  if (kiln_check_image_path(t, "volume target", err) < 0)
+  if (kiln_check_mount_target(t, "volume target", err) < 0)
     return kiln_error_prefix(err, "volume '%s'", spec);
   *name = steal_pointer(&n);
   *target = steal_pointer(&t);
@@ -505,20 +519,17 @@ static char *read_setup_script(const kiln_deploy_options *o, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
   if (!dir || asprintf(&path, "%s/user-setup.sh", dir) < 0)
     return err && *err ? NULL : (oom(err), NULL);
-  _cleanup_fclose_ FILE *f = fopen(path, "re");
-  if (!f) return kiln_error_errno(err, errno, "cannot read %s", path), NULL;
-  kiln_buf b = KILN_BUF_INIT(KILN_MAX_TEMPLATE_BYTES);
+  size_t len = 0;
+  _cleanup_free_ char *script =
+      kiln_fs_read_regular(path, true, KILN_MAX_TEMPLATE_BYTES, &len, err);
+  if (!script) return NULL;
+  kiln_buf b = KILN_BUF_INIT(KILN_MAX_TEMPLATE_BYTES + 16);
   const char *delay = kiln_env("KILN_LEGACY_SETUP_DELAY"); /* test hook (admins): a slow setup */
   if (delay && all_digits(delay) && strlen(delay) < 6) kiln_buf_printf(&b, "sleep %s\n", delay);
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (kiln_buf_append(&b, chunk, n) < 0) {
-      kiln_buf_free(&b);
-      return kiln_error_set(err, KILN_EXIT_FAILURE, "%s is larger than %u bytes", path,
-                            KILN_MAX_TEMPLATE_BYTES),
-             NULL;
-    }
+  if (kiln_buf_append(&b, script, len) < 0 || kiln_buf_append(&b, "", 0) < 0) {
+    kiln_buf_free(&b);
+    return oom(err), NULL;
+  }
   return kiln_buf_steal(&b, NULL);
 }
 

@@ -376,6 +376,32 @@ bool kiln_ignore_match(kiln_ignore *ig, const char *path) {
   return matched;
 }
 
+size_t kiln_ignore_count(const kiln_ignore *ig) {
+  return ig ? ig->n : 0;
+}
+
+/* patternmatcher.MatchesUsingParentResults. A pattern the parent matched
+ * counts as matched without a look; a pattern skipped because it could not
+ * change the outcome so far is recorded as not matched (the child then
+ * tests it on its own path only, never on its parents): that is why, with
+ * every "*.txt" at any depth excluded and then "!README.md", nothing under
+ * a folder README.md/y.txt is sent. */
+bool kiln_ignore_match_below(kiln_ignore *ig, const char *path, const bool *parent, bool *out) {
+  bool matched = false;
+  for (size_t i = 0; ig && i < ig->n; i++) {
+    const ignore_pattern *pat = &ig->v[i];
+    bool match = parent && parent[i];
+    if (!match) {
+      if (out) out[i] = false;
+      if (pat->exception != matched) continue; /* cannot change the outcome */
+      match = parent ? match_pattern(ig, pat, path, strlen(path)) : match_or_parent(ig, pat, path);
+    }
+    if (out) out[i] = match;
+    if (match) matched = !pat->exception;
+  }
+  return matched;
+}
+
 bool kiln_ignore_walk_excluded_dir(const kiln_ignore *ig, const char *dir) {
   size_t dn = strlen(dir);
   for (size_t i = 0; ig && i < ig->n; i++) {

@@ -34,6 +34,18 @@ void kiln_ignore_free(kiln_ignore *ig);
  * scratch space inside ig: not for concurrent calls. */
 bool kiln_ignore_match(kiln_ignore *ig, const char *path);
 
+/* Patterns in ig (0 for NULL): the size of the arrays below. */
+size_t kiln_ignore_count(const kiln_ignore *ig);
+
+/* The go-archive walk's test (patternmatcher.MatchesUsingParentResults):
+ * whether path is excluded, given `parent`, what this call stored in `out`
+ * for the folder holding path (NULL for the first level below a path the
+ * Dockerfile names: then parents are matched as kiln_ignore_match does).
+ * out (kiln_ignore_count entries, may be NULL) receives path's own results
+ * for its children. Differs from kiln_ignore_match: a pattern that could
+ * not change the outcome at the parent is not carried down. */
+bool kiln_ignore_match_below(kiln_ignore *ig, const char *path, const bool *parent, bool *out);
+
 /* For an excluded folder: true when it must still be walked because some
  * exception pattern, as literal text, lies under it ("!dir/keep.txt").
  * Docker prunes the folder otherwise, so an exception that does not start

@@ -155,8 +155,13 @@ int kiln_registry_auth_from_config(const char *path, const char *server, kiln_re
                                    kiln_error **err) {
   _cleanup_free_ char *fallback = NULL;
   if (!path && !(path = fallback = default_config_path(err))) return *err ? -1 : 0;
-  int fd = kiln_dist_open_read(path, 0); /* the caller's rights */
-  if (fd < 0) return errno == ENOENT ? 0 : kiln_error_errno(err, errno, "cannot read %s", path);
+  kiln_error *oerr = NULL; /* the caller's rights, never blocking on a FIFO */
+  int fd = kiln_fs_open_regular(path, true, NULL, &oerr);
+  if (fd < 0 && errno == ENOENT && oerr && oerr->code != KILN_EXIT_USAGE) {
+    kiln_error_free(oerr);
+    return 0;
+  }
+  if (fd < 0) return *err = oerr, -1;
   FILE *f = fdopen(fd, "r");
   if (!f) {
     close(fd);

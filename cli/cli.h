@@ -57,6 +57,8 @@ int cli_usage(kiln_cli *cli, const char *cmd, const char *fmt, ...)
 
 /* Progress and information for people: stderr, suppressed by --quiet and
  * --json. */
+/* Prints the context's warnings (named paths .dockerignore excludes). */
+void cli_context_warnings(kiln_cli *cli, const kiln_context *ctx);
 void cli_info(kiln_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Everything needed to turn PATH into a checked spec: locate kiln.yaml, read

@@ -67,12 +67,12 @@ static void print_event_json(const kiln_build_event *ev) {
   static const char *const names[] = {
       [KILN_BUILD_STEP] = "step",         [KILN_BUILD_OUTPUT] = "stream",
       [KILN_BUILD_UP_TO_DATE] = "result", [KILN_BUILD_RESULT] = "result",
-      [KILN_BUILD_ERROR] = "error",
+      [KILN_BUILD_ERROR] = "error",       [KILN_BUILD_WARNING] = "warning",
   };
   static const char *const text_keys[] = {
       [KILN_BUILD_STEP] = "instruction", [KILN_BUILD_OUTPUT] = "stream",
       [KILN_BUILD_UP_TO_DATE] = "image", [KILN_BUILD_RESULT] = "image",
-      [KILN_BUILD_ERROR] = "message",
+      [KILN_BUILD_ERROR] = "message",    [KILN_BUILD_WARNING] = "message",
   };
   json_t *o = json_pack("{s:s}", "event", names[ev->kind]);
   if (!o) return;
@@ -92,6 +92,9 @@ static void on_build_event(void *user, const kiln_build_event *ev) {
   kiln_cli *cli = user;
   if (cli->json) {
     print_event_json(ev);
+  } else if (ev->kind == KILN_BUILD_WARNING) {
+    end_output_line(cli);
+    fprintf(stderr, "kiln: warning: %s\n", ev->text);
   } else if (ev->kind == KILN_BUILD_STEP) {
     end_output_line(cli);
     const char *bold = cli->color ? "\033[1m" : "", *reset = cli->color ? "\033[0m" : "";
@@ -385,6 +388,7 @@ static int context_ls(kiln_cli *cli, int argc, char **argv) {
   gopts.ns = cli->ns;
   if (kiln_generate(ctx.spec, &gopts, &gen, &err) < 0) goto out;
   if (!(tar = kiln_context_for_spec(ctx.spec, &gen, &err))) goto out;
+  cli_context_warnings(cli, tar);
   if (kiln_context_list(tar, print_entry, &l, &err) < 0) goto out;
   if (!cli->json && !cli->quiet)
     printf("%12llu  total, %zu entries\n", (unsigned long long)l.total, l.count);

@@ -135,11 +135,28 @@ int cmd_validate(kiln_cli *cli, int argc, char **argv) {
 
   kiln_error *err = NULL;
   cli_spec_context ctx;
+  kiln_generated gen = {0};
+  kiln_generate_options gopts = KILN_GENERATE_OPTIONS_INIT;
+  kiln_context *tar = NULL;
   int code = KILN_EXIT_OK;
-  if (cli_load_spec(cli, path, &ctx, &err) < 0)
+  /* every check generate and context ls make, through the same calls: what
+   * validates generates and lists (and builds, but for packages and network) */
+  if (cli_load_spec(cli, path, &ctx, &err) == 0) {
+    gopts.templates_dir = ctx.templates_dir;
+    gopts.catalog = ctx.catalog;
+    gopts.ns = cli->ns;
+    if (kiln_generate(ctx.spec, &gopts, &gen, &err) < 0 ||
+        !(tar = kiln_context_for_spec(ctx.spec, &gen, &err)))
+      kiln_error_prefix(&err, "%s", ctx.yaml_path);
+    else
+      cli_context_warnings(cli, tar);
+  }
+  if (err)
     code = cli_fail(cli, err);
   else
     print_valid(cli, &ctx);
+  kiln_context_free(tar);
+  kiln_generated_clear(&gen);
   cli_spec_context_clear(&ctx);
   return code;
 }

@@ -88,6 +88,12 @@ int cli_usage(kiln_cli *cli, const char *cmd, const char *fmt, ...) {
   return cli_fail(cli, err);
 }
 
+void cli_context_warnings(kiln_cli *cli, const kiln_context *ctx) {
+  (void)cli; /* warnings go to stderr even with --json and --quiet */
+  for (size_t i = 0; i < kiln_context_n_warnings(ctx); i++)
+    fprintf(stderr, "kiln: warning: %s\n", kiln_context_warning(ctx, i));
+}
+
 void cli_info(kiln_cli *cli, const char *fmt, ...) {
   if (cli->quiet || cli->json) return;
   va_list ap;

@@ -9,6 +9,7 @@
 
 #include "kiln/access.h"
 #include "kiln/generate.h"
+#include "sanitize/sanitize.h"
 #include "kiln/kiln.h"
 #include "kiln/labels.h"
 #include "sanitize/limits.h"
@@ -124,8 +125,9 @@ static int model_pip(json_t *model, const kiln_spec *spec, json_t *packages, kil
   _cleanup_json_ json_t *pip = json_object();
   if (!pip) return oom(err);
   if (spec->packages.requirements &&
-      set_string(pip, "requirements", spec->packages.requirements, err) < 0)
-    return -1;
+      (kiln_check_copy_source(spec->packages.requirements, "COPY source", err) < 0 ||
+       set_string(pip, "requirements", spec->packages.requirements, err) < 0))
+    return kiln_error_prefix(err, "packages.requirements");
   if (json_array_size(packages) &&
       set_new(pip, "install", json_pack("{s:O}", "packages", packages), err) < 0)
     return -1;
@@ -136,12 +138,7 @@ static int model_pip(json_t *model, const kiln_spec *spec, json_t *packages, kil
 /* Docker expands variables and globs in COPY sources even in JSON form;
  * refuse the characters that would make it copy something else. */
 static int check_copy_source(const char *src, kiln_error **err) {
-  const char *bad = strpbrk(src, "$\\*?[");
-  if (bad)
-    return kiln_error_set(err, KILN_EXIT_USAGE,
-                          "\"%s\": '%c' is not supported in a COPY source (Docker would expand it)",
-                          src, *bad);
-  return 0;
+  return kiln_check_copy_source(src, "COPY source", err); /* the spec checked it already */
 }
 
 /* Where a file lands: COPY into "dir/" keeps the source's base name. */

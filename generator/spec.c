@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kiln/access.h"
 #include "sanitize/sanitize.h"
 #include "spec_private.h"
 #include "util/buf.h"
@@ -311,37 +312,10 @@ kiln_spec *kiln_spec_parse(const char *name, const char *dir, const char *text, 
 
 /* ---- files ---- */
 
+/* kiln.yaml may be a symlink (a project can keep it elsewhere); a FIFO or
+ * device is refused without blocking (kiln_fs_read_regular). */
 static char *read_bounded(const char *path, size_t *len, kiln_error **err) {
-  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) < 0) {
-    kiln_error_errno(err, errno, "cannot read %s", path);
-    return NULL;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    kiln_error_set(err, KILN_EXIT_USAGE, "%s is not a regular file; expected a kiln.yaml", path);
-    return NULL;
-  }
-  _cleanup_buf_ kiln_buf b = KILN_BUF_INIT(KILN_MAX_SPEC_BYTES);
-  char chunk[8192];
-  for (;;) {
-    ssize_t n = read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      kiln_error_errno(err, errno, "cannot read %s", path);
-      return NULL;
-    }
-    if (n == 0) break;
-    if (kiln_buf_append(&b, chunk, (size_t)n) < 0) {
-      kiln_error_set(err, KILN_EXIT_USAGE, "%s: larger than %u bytes", path, KILN_MAX_SPEC_BYTES);
-      return NULL;
-    }
-  }
-  if (!b.data && kiln_buf_puts(&b, "") < 0) {
-    kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-    return NULL;
-  }
-  return kiln_buf_steal(&b, len);
+  return kiln_fs_read_regular(path, true, KILN_MAX_SPEC_BYTES, len, err);
 }
 
 kiln_spec *kiln_spec_load(const char *yaml_path, const kiln_spec_options *opts, kiln_error **err) {
@@ -357,24 +331,26 @@ kiln_spec *kiln_spec_load(const char *yaml_path, const kiln_spec_options *opts, 
   return kiln_spec_parse(yaml_path, dir, text, len, opts, err);
 }
 
-static bool is_regular(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* dir/kiln.yaml or dir/kiln.yml when one is a file; a new string or NULL. */
+/* dir/kiln.yaml or dir/kiln.yml, a regular file first, else one that
+ * exists at all (a FIFO, say: reading it then says what it is rather than
+ * "no kiln.yaml"); a new string or NULL. */
 static char *find_in(const char *dir) {
   static const char *const names[] = {"kiln.yaml", "kiln.yml"};
   size_t n = strlen(dir);
   while (n > 1 && dir[n - 1] == '/')
     n--;
+  char *other = NULL;
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     char *candidate = NULL;
-    if (asprintf(&candidate, "%.*s/%s", (int)n, dir, names[i]) < 0) return NULL;
-    if (is_regular(candidate)) return candidate;
-    free(candidate);
+    struct stat st;
+    if (asprintf(&candidate, "%.*s/%s", (int)n, dir, names[i]) < 0) break;
+    if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode)) return free(other), candidate;
+    if (!other && lstat(candidate, &st) == 0 && !S_ISDIR(st.st_mode))
+      other = candidate;
+    else
+      free(candidate);
   }
-  return NULL;
+  return other;
 }
 
 /* No kiln.yaml found in dir: say whether it is missing or unreadable (under

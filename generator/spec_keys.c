@@ -7,12 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kiln/deploy.h"
 #include "kiln/generate.h"
 #include "sanitize/sanitize.h"
 #include "spec_private.h"
 #include "util/cleanup.h"
 
-enum { MAX_RUNTIME_NAME = 64, MAX_VOLUME_NAME = 128 };
+enum { MAX_RUNTIME_NAME = 64 };
 
 /* ---- shared readers ---- */
 
@@ -26,7 +27,7 @@ static int read_image_path(spec_parser *p, const ynode *v, const char *what, cha
 /* A file inside the project folder (requirements, authorized_keys). */
 static int read_project_file(spec_parser *p, const ynode *v, const char *what, char **out) {
   const char *s = spec_text(p, v, what);
-  if (!s) return -1;
+  if (!s || spec_checked(p, v, kiln_check_copy_source(s, what, &p->sub)) < 0) return -1;
   _cleanup_free_ char *norm = NULL;
   bool is_dir = false;
   if (spec_checked(p, v, kiln_check_project_path(p->dir, s, what, &norm, &is_dir, &p->sub)) < 0)
@@ -272,6 +273,7 @@ static int key_run(spec_parser *p, const ynode *v) {
 
 static int key_file_src(spec_parser *p, const ynode *v) {
   kiln_spec_file *f = p->current_file;
+  if (spec_checked(p, v, kiln_check_copy_source(v->text, "files.src", &p->sub)) < 0) return -1;
   return spec_checked(
       p, v, kiln_check_project_path(p->dir, v->text, "files.src", &f->src, &f->is_dir, &p->sub));
 }
@@ -396,27 +398,11 @@ static int key_deploy_cpus(spec_parser *p, const ynode *v) {
            : -1;
 }
 
-static bool volume_name_ok(const char *s, size_t n) {
-  static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  if (n == 0 || n > MAX_VOLUME_NAME || !strchr(alnum, s[0])) return false;
-  for (size_t i = 1; i < n; i++)
-    if (!strchr(alnum, s[i]) && !strchr("_.-", s[i])) return false;
-  return true;
-}
-
-/* "NAME:/path[:ro]" */
+/* "NAME:/path[:ro|:rw]": the one grammar of -v (kiln_parse_volume_spec). */
 static int check_volume(const char *s, kiln_error **err) {
-  size_t name_len = strcspn(s, ":");
-  if (!volume_name_ok(s, name_len) || s[name_len] != ':')
-    return kiln_error_set(err, KILN_EXIT_USAGE,
-                          "volume \"%.64s\" is not valid; expected NAME:/path[:ro] with NAME of "
-                          "[a-zA-Z0-9][a-zA-Z0-9_.-]*",
-                          s);
-  _cleanup_free_ char *dest = strdup(s + name_len + 1);
-  if (!dest) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-  size_t dl = strlen(dest);
-  if (dl > 3 && !strcmp(dest + dl - 3, ":ro")) dest[dl - 3] = '\0';
-  return kiln_check_image_path(dest, "volume path", err);
+  _cleanup_free_ char *name = NULL, *target = NULL;
+  bool ro;
+  return kiln_parse_volume_spec(s, &name, &target, &ro, err);
 }
 
 static int key_deploy_volumes(spec_parser *p, const ynode *v) {

@@ -42,6 +42,50 @@ int kiln_check_image_path(const char *path, const char *what, kiln_error **err) 
   return 0;
 }
 
+int kiln_check_copy_source(const char *src, const char *what, kiln_error **err) {
+  char shown[KILN_SHOWN_MAX];
+  const char *bad = strpbrk(src, "$\\*?[");
+  if (!bad) return 0;
+  return kiln_error_set(err, KILN_EXIT_USAGE,
+                        "%s \"%s\" contains '%c', which Docker would expand in a COPY source "
+                        "(copying another path); rename the file or folder",
+                        what, kiln_show(src, shown), *bad);
+}
+
+/* Trees of the system a volume must not cover (the target or below). */
+static const char *const system_mount_trees[] = {
+    "/proc", "/sys",   "/dev",   "/etc",    "/usr",  "/bin", "/sbin",
+    "/lib",  "/lib32", "/lib64", "/libx32", "/boot", NULL,
+};
+
+int kiln_check_mount_target(const char *path, const char *what, kiln_error **err) {
+  if (kiln_check_image_path(path, what, err) < 0) return -1;
+  char shown[KILN_SHOWN_MAX];
+  size_t len = strlen(path);
+  while (len > 1 && path[len - 1] == '/')
+    len--;
+  bool bad = len == 1;
+  for (size_t i = 0; !bad && system_mount_trees[i]; i++) {
+    size_t n = strlen(system_mount_trees[i]);
+    bad = len >= n && !strncmp(path, system_mount_trees[i], n) && (len == n || path[n] == '/');
+  }
+  if (bad)
+    return kiln_error_set(err, KILN_EXIT_USAGE,
+                          "%s \"%s\" is a system folder of the container; expected a folder of "
+                          "your own such as /data (not /, /proc, /sys, /dev, /etc, /usr, /bin, "
+                          "/sbin, /lib or /boot)",
+                          what, kiln_show(path, shown));
+  return 0;
+}
+
+static const char *special_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a regular file";
+}
+
 /* Joins the components of rel without "." and empty parts; refuses "..". */
 static char *normalize_relative(const char *rel, const char *what, kiln_error **err) {
   char shown[KILN_SHOWN_MAX];
@@ -123,6 +167,11 @@ int kiln_check_project_path(const char *project_dir, const char *rel, const char
   struct stat st;
   if (stat(real, &st) < 0)
     return kiln_error_errno(err, errno, "%s \"%s\"", what, kiln_show(rel, shown));
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+    return kiln_error_set(err, KILN_EXIT_USAGE,
+                          "%s \"%s\" is %s, not a regular file or folder; expected a file or "
+                          "folder Docker can copy",
+                          what, kiln_show(rel, shown), special_kind(st.st_mode));
   if (is_dir) *is_dir = S_ISDIR(st.st_mode);
   *normalized = steal_pointer(&norm);
   return 0;

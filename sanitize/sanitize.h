@@ -64,11 +64,23 @@ int kiln_check_run_command(const char *cmd, kiln_error **err);
 int kiln_check_image_path(const char *path, const char *what, kiln_error **err);
 
 /* A path inside the project folder: relative, no "..", resolved with
- * realpath so a symlink leaving project_dir is refused, and it must exist.
+ * realpath so a symlink leaving project_dir is refused, and it must exist
+ * as a regular file or a folder (a FIFO, socket or device is refused).
  * On success *normalized is a new string relative to project_dir (no "./",
  * no double slashes) and *is_dir says whether it is a folder. */
 int kiln_check_project_path(const char *project_dir, const char *rel, const char *what,
                             char **normalized, bool *is_dir, kiln_error **err);
+
+/* A COPY source as written in the spec (files[].src, requirements,
+ * ssh.authorized_keys): Docker expands '$' variables, '\\' escapes and the
+ * globs '*', '?', '[' in COPY sources even in JSON form, so they would copy
+ * another path; all are refused. */
+int kiln_check_copy_source(const char *src, const char *what, kiln_error **err);
+
+/* A mount target inside a container (-v, deploy.volumes): an image path
+ * (kiln_check_image_path) that is not "/" nor one of the system trees
+ * /proc, /sys, /dev, /etc, /usr, /bin, /sbin, /lib*, /boot or below them. */
+int kiln_check_mount_target(const char *path, const char *what, kiln_error **err);
 
 /* Numbers from the spec and the command line. */
 int kiln_parse_port(const char *s, uint16_t *out, kiln_error **err); /* 1..65535 */

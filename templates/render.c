@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kiln/access.h"
 #include "sanitize/sanitize.h"
 #include "templates/render.h"
 #include "util/buf.h"
@@ -21,24 +22,7 @@
 #define PARTIAL_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 char *kiln_read_file_bounded(const char *path, size_t max, size_t *len, kiln_error **err) {
-  _cleanup_fclose_ FILE *f = fopen(path, "rb");
-  if (!f) return kiln_error_errno(err, errno, "cannot open %s", path), NULL;
-  struct stat st;
-  if (fstat(fileno(f), &st) < 0) return kiln_error_errno(err, errno, "cannot stat %s", path), NULL;
-  if (!S_ISREG(st.st_mode))
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "%s is not a regular file", path), NULL;
-  if ((unsigned long long)st.st_size > max)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "%s is larger than %zu bytes", path, max), NULL;
-  _cleanup_buf_ kiln_buf buf = KILN_BUF_INIT(max);
-  char chunk[8192];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (kiln_buf_append(&buf, chunk, n) < 0)
-      return kiln_error_set(err, KILN_EXIT_FAILURE, "%s is larger than %zu bytes", path, max), NULL;
-  if (ferror(f)) return kiln_error_errno(err, errno, "cannot read %s", path), NULL;
-  if (kiln_buf_append(&buf, "", 0) < 0) /* an empty file still gets a buffer */
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
-  return kiln_buf_steal(&buf, len);
+  return kiln_fs_read_regular(path, true, max, len, err); /* the one careful reader */
 }
 
 typedef enum { TOK_TEXT, TOK_VAR, TOK_SECTION, TOK_INVERTED, TOK_CLOSE, TOK_PARTIAL } tok_kind;

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -143,6 +144,18 @@ int kiln_access_tarball(const kiln_caller *c, json_t *manifest, uid_t st_uid, co
 
 /* open(2) with O_CLOEXEC | O_NOFOLLOW added. Returns the fd or -1. */
 int kiln_fs_open(const char *path, int flags, mode_t mode, kiln_error **err);
+/* The one way kiln opens a file it reads (kiln.yaml, .dockerignore, COPY
+ * sources, templates): as the caller, O_NONBLOCK so a FIFO or device never
+ * blocks the open, O_NOFOLLOW unless follow, then fstat must say regular
+ * file (else "PATH is a FIFO (named pipe), not a regular file", code
+ * KILN_EXIT_USAGE) and O_NONBLOCK is cleared. Fills *st (may be NULL).
+ * Returns the fd (caller closes) or -1 with errno kept from a failed open
+ * (ENOENT: missing). */
+int kiln_fs_open_regular(const char *path, bool follow, struct stat *st, kiln_error **err);
+/* All of such a file, at most max bytes (larger: KILN_EXIT_USAGE), NUL
+ * terminated; *len (may be NULL) its length. New string or NULL. */
+char *kiln_fs_read_regular(const char *path, bool follow, size_t max, size_t *len,
+                           kiln_error **err);
 /* mkstemp(3) on template (modified in place), then fchmod to mode. */
 int kiln_fs_mkstemp(char *template, mode_t mode, kiln_error **err);
 /* rename(2); with noreplace, an existing `to` is an error (EEXIST). */

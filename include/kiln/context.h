@@ -63,6 +63,11 @@ ssize_t kiln_context_read(void *ctx, char *buf, size_t n);
 const kiln_error *kiln_context_error(const kiln_context *ctx);
 /* Moves that error to *err (for the caller's chain); returns -1. */
 int kiln_context_take_error(kiln_context *ctx, kiln_error **err);
+/* Paths the spec names that .dockerignore excludes: they are sent anyway
+ * (a spec naming a file wins) and each one gets a warning for the user.
+ * Strings are borrowed from ctx. */
+size_t kiln_context_n_warnings(const kiln_context *ctx);
+const char *kiln_context_warning(const kiln_context *ctx, size_t i);
 /* Bytes produced so far by kiln_context_read. */
 uint64_t kiln_context_bytes_sent(const kiln_context *ctx);
 

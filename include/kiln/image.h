@@ -23,6 +23,7 @@ typedef enum {
   KILN_BUILD_UP_TO_DATE, /* nothing changed, no build was made: text = tag, image_id */
   KILN_BUILD_RESULT,     /* the image was built: text = tag, image_id */
   KILN_BUILD_ERROR,      /* the step failed: step, steps, text = the engine's message */
+  KILN_BUILD_WARNING,    /* before the build: text = a context warning (kiln_context_warning) */
 } kiln_build_event_kind;
 
 typedef struct {

@@ -142,9 +142,15 @@ END_TEST
 START_TEST(a_named_path_is_sent_even_when_ignored) {
   kiln_context *ctx = new_context();
   add(ctx, "conf/secret.key");
+  add(ctx, "tool.sh");
   listing l;
   list(ctx, &l);
-  ck_assert_str_eq(l.text, "Dockerfile f 644 33\nconf/secret.key f 600 7\n");
+  ck_assert_str_eq(l.text, "Dockerfile f 644 33\nconf/secret.key f 600 7\ntool.sh f 755 20\n");
+  /* the spec wins, and says so: one warning, for the excluded one */
+  ck_assert_uint_eq(kiln_context_n_warnings(ctx), 1);
+  ck_assert_str_eq(kiln_context_warning(ctx, 0), "conf/secret.key is excluded by .dockerignore "
+                                                 "but the spec names it: it is sent anyway");
+  ck_assert_ptr_null(kiln_context_warning(ctx, 1));
   kiln_context_free(ctx);
 }
 END_TEST
@@ -169,6 +175,62 @@ START_TEST(exceptions_reach_into_excluded_folders_like_docker) {
   list(ctx, &l);
   ck_assert_str_eq(l.text, "Dockerfile f 644 33\ntree d 750 0\n"
                            "tree/build/keep/important.txt f 644 2\n");
+  kiln_context_free(ctx);
+}
+END_TEST
+
+/* Every .txt excluded, then "!tree/README.md": the exception is skipped at
+ * tree/README.md (nothing to undo there) and so is not carried below it;
+ * docker sends nothing under the excluded folder tree/README.md/y.txt. */
+START_TEST(skipped_exceptions_are_not_inherited_like_docker) {
+  write_file(".dockerignore", "**/*.txt\n!tree/README.md\n", 0644);
+  make_dir("tree");
+  make_dir("tree/README.md");
+  write_file("tree/README.md/c", "c\n", 0644);
+  make_dir("tree/README.md/y.txt");
+  write_file("tree/README.md/y.txt/b", "b\n", 0644);
+  kiln_context *ctx = new_context();
+  add(ctx, "tree");
+  listing l;
+  list(ctx, &l);
+  ck_assert_str_eq(l.text, "Dockerfile f 644 33\ntree d 750 0\ntree/README.md d 750 0\n"
+                           "tree/README.md/c f 644 2\n");
+  kiln_context_free(ctx);
+  /* named below its folders: matched as docker walks down to it */
+  ctx = new_context();
+  add(ctx, "tree/README.md");
+  list(ctx, &l);
+  ck_assert_str_eq(l.text, "Dockerfile f 644 33\ntree/README.md d 750 0\n"
+                           "tree/README.md/c f 644 2\n");
+  ck_assert_uint_eq(kiln_context_n_warnings(ctx), 0);
+  kiln_context_free(ctx);
+}
+END_TEST
+
+/* A FIFO in a copied folder: docker would send it and the build fail;
+ * kiln refuses it by name (and never opens it), unless .dockerignore
+ * leaves it out. */
+START_TEST(special_files_in_a_copied_folder_are_refused_by_name) {
+  _cleanup_free_ char *fifo = NULL;
+  ck_assert_int_ge(asprintf(&fifo, "%s/conf/sub/pipe", project), 0);
+  ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+  kiln_context *ctx = new_context();
+  _cleanup_error_ kiln_error *err = NULL;
+  ck_assert_int_eq(kiln_context_add(ctx, "conf", &err), -1);
+  assert_error(err, KILN_EXIT_USAGE,
+               "build context: conf/sub/pipe is a FIFO (named pipe), not a regular file, folder "
+               "or symlink; remove it or exclude it in .dockerignore");
+  kiln_context_free(ctx);
+  kiln_error_free(err);
+  err = NULL;
+  ctx = new_context();
+  ck_assert_int_eq(kiln_context_add(ctx, "conf/sub/pipe", &err), -1);
+  assert_error(err, KILN_EXIT_USAGE,
+               "\"conf/sub/pipe\" is a FIFO (named pipe), not a regular file");
+  kiln_context_free(ctx);
+  append(".dockerignore", "conf/sub/pipe\n");
+  ctx = new_context();
+  add(ctx, "conf");
   kiln_context_free(ctx);
 }
 END_TEST
@@ -481,6 +543,8 @@ static Suite *context_suite(void) {
   tcase_add_test(tc, sends_named_paths_with_dockerignore_applied_below_them);
   tcase_add_test(tc, a_named_path_is_sent_even_when_ignored);
   tcase_add_test(tc, exceptions_reach_into_excluded_folders_like_docker);
+  tcase_add_test(tc, skipped_exceptions_are_not_inherited_like_docker);
+  tcase_add_test(tc, special_files_in_a_copied_folder_are_refused_by_name);
   tcase_add_test(tc, a_named_symlink_brings_its_target);
   tcase_add_test(tc, stream_reads_back_as_normalised_tar);
   tcase_add_test(tc, long_and_non_ascii_names_survive);

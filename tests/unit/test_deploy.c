@@ -629,10 +629,49 @@ START_TEST(volume_prepare_body_minimal) {
 }
 END_TEST
 
+/* The one volume grammar (-v and deploy.volumes): NAME:/path[:ro|:rw], no
+ * other options, no system folder as the target. */
+START_TEST(volume_grammar_is_strict) {
+  static const struct {
+    const char *spec, *error;
+  } cases[] = {
+      {"data:/data", NULL},
+      {"data:/data:ro", NULL},
+      {"my.vol-1:/home/u/x:rw", NULL},
+      {"data:/x:rw,z", "mode must be ro or rw, got 'rw,z'"},
+      {"data:/x:z", "mode must be ro or rw"},
+      {"data:/proc", "volume target \"/proc\" is a system folder of the container"},
+      {"data:/", "is a system folder"},
+      {"data:/etc/ssl", "is a system folder"},
+      {"data:/dev:ro", "is a system folder"},
+      {"/srv:/data", "is a path; -v takes a named volume"},
+      {"-x:/data", "volume \"-x:/data\" is not valid; expected NAME:/path[:ro]"},
+      {"da ta:/data", "is not valid"},
+      {"data", "expected NAME:/path[:ro]"},
+      {"data:rel", "is not absolute"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char *name = NULL, *target = NULL;
+    bool ro = false;
+    _cleanup_error_ kiln_error *err = NULL;
+    int r = kiln_parse_volume_spec(cases[i].spec, &name, &target, &ro, &err);
+    if (!cases[i].error) {
+      ck_assert_msg(r == 0, "%s: %s", cases[i].spec, err ? err->message : "");
+    } else {
+      ck_assert_msg(r < 0 && err && err->code == KILN_EXIT_USAGE, "%s accepted", cases[i].spec);
+      ck_assert_msg(strstr(err->message, cases[i].error), "%s: %s", cases[i].spec, err->message);
+    }
+    free(name);
+    free(target);
+  }
+}
+END_TEST
+
 static Suite *deploy_suite(void) {
   Suite *s = suite_create("deploy");
   TCase *body = tcase_create("create body");
   tcase_add_test(body, body_basics);
+  tcase_add_test(body, volume_grammar_is_strict);
   tcase_add_test(body, body_command_defaults);
   tcase_add_test(body, body_gpus_all_count_ids);
   tcase_add_test(body, body_genv);

@@ -164,6 +164,78 @@ START_TEST(too_many_patterns_or_long_lines_are_refused) {
 }
 END_TEST
 
+/* Whether the go-archive walk of "." excludes path: every folder above it
+ * matched first, each passing its results down (MatchesUsingParentResults). */
+static bool walk_excludes(const char *file, const char *path) {
+  _cleanup_error_ kiln_error *err = NULL;
+  kiln_ignore *ig = kiln_ignore_parse(file, strlen(file), &err);
+  ck_assert_ptr_nonnull(ig);
+  size_t n = kiln_ignore_count(ig);
+  bool parent[16] = {0}, out[16] = {0}, have = false, excluded = false;
+  ck_assert_uint_le(n, 16);
+  char prefix[256];
+  for (size_t i = 0;; i++) {
+    if (path[i] != '/' && path[i] != '\0') continue;
+    memcpy(prefix, path, i);
+    prefix[i] = '\0';
+    excluded = kiln_ignore_match_below(ig, prefix, have ? parent : NULL, out);
+    memcpy(parent, out, sizeof parent);
+    have = true;
+    if (!path[i]) break;
+  }
+  kiln_ignore_free(ig);
+  return excluded;
+}
+
+/* Measured with the docker CLI (classic builder, COPY . /ctx): an exception
+ * skipped at a folder (it could not change the outcome there) is not carried
+ * to what lies below, so "!README.md" rescues nothing under README.md/y.txt. */
+START_TEST(walk_carries_parent_results_like_docker) {
+  ck_assert(!walk_excludes("**/*.txt\n!README.md", "README.md"));
+  ck_assert(walk_excludes("**/*.txt\n!README.md", "README.md/y.txt"));
+  ck_assert(walk_excludes("**/*.txt\n!README.md", "README.md/y.txt/b"));
+  ck_assert(!walk_excludes("**/*.txt\n!README.md", "README.md/b"));
+  ck_assert(!walk_excludes("docs\n!docs/keep.md", "docs/keep.md"));
+  ck_assert(walk_excludes("docs\n!docs/keep.md", "docs/other.md"));
+  ck_assert(!walk_excludes("*\n!sub", "sub/file"));
+  ck_assert(walk_excludes("a\n!a/b\na/b/c", "a/b/c/d"));
+  ck_assert(!walk_excludes("a\n!a/b\na/b/c", "a/b/x"));
+}
+END_TEST
+
+/* Whether docker's walk of "." leaves path out: excluded itself, or below
+ * a folder it excluded and pruned (no exception starts with that folder). */
+static bool left_out_by_walk(const char *file, const char *path) {
+  _cleanup_error_ kiln_error *err = NULL;
+  kiln_ignore *ig = kiln_ignore_parse(file, strlen(file), &err);
+  ck_assert_ptr_nonnull(ig);
+  bool parent[16] = {0}, out[16] = {0}, have = false, excluded = false;
+  ck_assert_uint_le(kiln_ignore_count(ig), 16);
+  char prefix[256];
+  for (size_t i = 0;; i++) {
+    if (path[i] != '/' && path[i] != '\0') continue;
+    memcpy(prefix, path, i);
+    prefix[i] = '\0';
+    excluded = kiln_ignore_match_below(ig, prefix, have ? parent : NULL, out);
+    memcpy(parent, out, sizeof parent);
+    have = true;
+    if (!path[i]) break;
+    if (excluded && !kiln_ignore_walk_excluded_dir(ig, prefix)) break; /* pruned */
+  }
+  kiln_ignore_free(ig);
+  return excluded;
+}
+
+/* The table again, through the walk docker really does (folders above a
+ * path are visited first): every case holds there too. */
+START_TEST(table_holds_for_the_walk) {
+  const match_case *c = &cases[_i];
+  ck_assert_msg(left_out_by_walk(c->file, c->path) == c->excluded,
+                "\"%s\" on %s: expected %s by the walk", c->file, c->path,
+                c->excluded ? "left out" : "sent");
+}
+END_TEST
+
 START_TEST(null_matcher_excludes_nothing) {
   ck_assert(!kiln_ignore_match(NULL, "x"));
   ck_assert(!kiln_ignore_walk_excluded_dir(NULL, "x"));
@@ -177,6 +249,8 @@ static Suite *dockerignore_suite(void) {
   tcase_add_test(tc, excluded_folder_is_walked_only_for_a_literal_exception);
   tcase_add_test(tc, bad_patterns_are_errors_naming_the_line);
   tcase_add_test(tc, too_many_patterns_or_long_lines_are_refused);
+  tcase_add_test(tc, walk_carries_parent_results_like_docker);
+  tcase_add_loop_test(tc, table_holds_for_the_walk, 0, (int)(sizeof cases / sizeof *cases));
   tcase_add_test(tc, null_matcher_excludes_nothing);
   suite_add_tcase(s, tc);
   return s;

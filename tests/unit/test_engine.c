@@ -594,6 +594,8 @@ static void on_event(void *user, const kiln_build_event *ev) {
     x->error_step = ev->step;
     snprintf(x->error_text, sizeof x->error_text, "%s", ev->text);
     break;
+  case KILN_BUILD_WARNING:
+    break;
   }
 }
 

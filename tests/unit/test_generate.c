@@ -343,8 +343,23 @@ START_TEST(copy_source_with_glob_is_refused) {
   kiln_generate_options o = options();
   ck_assert_int_eq(kiln_generate(&spec, &o, &g, &err), -1);
   ck_assert_int_eq(err->code, KILN_EXIT_USAGE);
-  ck_assert_str_eq(err->message, "generating the Dockerfile for demo: files[1].src: \"data[1]\": "
-                                 "'[' is not supported in a COPY source (Docker would expand it)");
+  ck_assert_str_eq(err->message, "generating the Dockerfile for demo: files[1].src: COPY source "
+                                 "\"data[1]\" contains '[', which Docker would expand in a COPY "
+                                 "source (copying another path); rename the file or folder");
+  kiln_error_free(err);
+}
+END_TEST
+
+/* Built in code, not parsed: the requirements file is a COPY source too. */
+START_TEST(requirements_with_dollar_is_refused) {
+  spec.packages.requirements = S("${HOME}");
+  kiln_generated g;
+  kiln_error *err = NULL;
+  kiln_generate_options o = options();
+  ck_assert_int_eq(kiln_generate(&spec, &o, &g, &err), -1);
+  ck_assert_int_eq(err->code, KILN_EXIT_USAGE);
+  ck_assert_msg(strstr(err->message, "packages.requirements: COPY source \"${HOME}\" contains '$'"),
+                "%s", err->message);
   kiln_error_free(err);
 }
 END_TEST
@@ -587,6 +602,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, hash_follows_content_not_location);
   tcase_add_test(tc, file_mode_targets_the_copied_path);
   tcase_add_test(tc, copy_source_with_glob_is_refused);
+  tcase_add_test(tc, requirements_with_dollar_is_refused);
   tcase_add_test(tc, user_setup_runs_with_identity_arguments);
   tcase_add_test(tc, missing_template_names_the_file);
   tcase_add_test(tc, catalog_resolves_frameworks_and_groups);

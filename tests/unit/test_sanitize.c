@@ -449,6 +449,34 @@ START_TEST(image_paths) {
 }
 END_TEST
 
+static int mount_target(const char *s, kiln_error **err) {
+  return kiln_check_mount_target(s, "volume target", err);
+}
+
+/* One rule for -v and deploy.volumes: no system folder of the container. */
+START_TEST(mount_targets) {
+  static const check_case cases[] = {
+      {"/data", NULL},
+      {"/procx", NULL},
+      {"/home/u/data", NULL},
+      {"/var/lib/data", NULL},
+      {"/", "volume target \"/\" is a system folder of the container; expected a folder of "
+            "your own such as /data"},
+      {"//", "is a system folder"},
+      {"/proc", "is a system folder"},
+      {"/proc/", "is a system folder"},
+      {"/sys/fs", "is a system folder"},
+      {"/dev", "is a system folder"},
+      {"/etc/x", "is a system folder"},
+      {"/usr/local/x", "is a system folder"},
+      {"/lib64", "is a system folder"},
+      {"/a/$x", "contains $, a quote"},
+      {"data", "is not absolute"},
+  };
+  run_cases(mount_target, cases, N_ELEMENTS(cases));
+}
+END_TEST
+
 /* ---- paths inside the project ---- */
 
 static char project[] = "/tmp/kiln-sanitize-XXXXXX";
@@ -841,6 +869,7 @@ static Suite *sanitize_suite(void) {
   tcase_add_test(text_case, text);
   tcase_add_test(text_case, run_commands);
   tcase_add_test(text_case, image_paths);
+  tcase_add_test(text_case, mount_targets);
   suite_add_tcase(s, text_case);
 
   TCase *paths = tcase_create("project paths");

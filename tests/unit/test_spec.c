@@ -410,6 +410,33 @@ static const bad_case bad_cases[] = {
     {BASE "files: [{src: /etc/passwd, dest: /x}]\n",
      "kiln.yaml:3:15: files.src \"/etc/passwd\" is absolute; expected a path relative to the "
      "project folder"},
+    /* COPY sources Docker would expand: refused here, not at generate or build */
+    {BASE "files: [{src: \"${PATH}$HOME\", dest: /x}]\n",
+     "kiln.yaml:3:15: files.src \"${PATH}$HOME\" contains '$', which Docker would expand in a COPY "
+     "source (copying another path); rename the file or folder"},
+    {BASE "files: [{src: 'data\\', dest: /x}]\n",
+     "kiln.yaml:3:15: files.src \"data\\\\\" contains '\\', which Docker would expand in a COPY "
+     "source (copying another path); rename the file or folder"},
+    {BASE "packages: {requirements: \"${HOME}\"}\n",
+     "kiln.yaml:3:26: packages.requirements \"${HOME}\" contains '$', which Docker would expand in "
+     "a COPY source (copying another path); rename the file or folder"},
+    {BASE "ssh: {enabled: true, authorized_keys: 'keys.pub\\'}\n",
+     "kiln.yaml:3:39: ssh.authorized_keys \"keys.pub\\\\\" contains '\\', which Docker would "
+     "expand in a COPY source (copying another path); rename the file or folder"},
+    {BASE "files: [{src: 'data/*.csv', dest: /x/}]\n",
+     "kiln.yaml:3:15: files.src \"data/*.csv\" contains '*', which Docker would expand in a COPY "
+     "source (copying another path); rename the file or folder"},
+    /* volumes: the one grammar of -v, system folders refused */
+    {BASE "deploy: {volumes: ['data:/x:rw,z']}\n",
+     "kiln.yaml:3:20: volume 'data:/x:rw,z': mode must be ro or rw, got 'rw,z'"},
+    {BASE "deploy: {volumes: ['data:/proc']}\n",
+     "kiln.yaml:3:20: volume 'data:/proc': volume target \"/proc\" is a system folder of the "
+     "container; expected a folder of your own such as /data (not /, /proc, /sys, /dev, /etc, "
+     "/usr, /bin, /sbin, /lib or /boot)"},
+    {BASE "deploy: {volumes: ['data:/etc/x:ro']}\n",
+     "kiln.yaml:3:20: volume 'data:/etc/x:ro': volume target \"/etc/x\" is a system folder of the "
+     "container; expected a folder of your own such as /data (not /, /proc, /sys, /dev, /etc, "
+     "/usr, /bin, /sbin, /lib or /boot)"},
     {BASE "packages: {requirements: data}\n",
      "kiln.yaml:3:26: packages.requirements \"data\" is a folder; expected a file"},
     /* YAML tricks */
@@ -432,6 +459,24 @@ START_TEST(symlink_out_of_project_refused) {
            "/etc/passwd); expected a path that stays inside %s",
            project_dir);
   assert_error(BASE "files: [{src: escape, dest: /x}]\n", expected);
+}
+END_TEST
+
+/* Special files are refused by name when the spec names them: no open, so
+ * no hang (a FIFO would block a reader). */
+START_TEST(fifo_and_devices_as_copy_sources_refused) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/pipe", project_dir);
+  ck_assert_int_eq(mkfifo(path, 0644), 0);
+  assert_error(BASE "packages: {requirements: pipe}\n",
+               "kiln.yaml:3:26: packages.requirements \"pipe\" is a FIFO (named pipe), not a "
+               "regular file or folder; expected a file or folder Docker can copy");
+  assert_error(BASE "files: [{src: pipe, dest: /p}]\n",
+               "kiln.yaml:3:15: files.src \"pipe\" is a FIFO (named pipe), not a regular file or "
+               "folder; expected a file or folder Docker can copy");
+  snprintf(path, sizeof path, "%s/null", project_dir);
+  ck_assert_int_eq(symlink("/dev/null", path), 0); /* leaves the project: refused anyway */
+  ck_assert_ptr_null(parse(BASE "files: [{src: null, dest: /n}]\n"));
 }
 END_TEST
 
@@ -660,6 +705,7 @@ static Suite *spec_suite(void) {
   tcase_add_checked_fixture(bad, setup, teardown);
   tcase_add_loop_test(bad, bad_spec, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
   tcase_add_test(bad, symlink_out_of_project_refused);
+  tcase_add_test(bad, fifo_and_devices_as_copy_sources_refused);
   tcase_add_test(bad, many_errors_reported_together_in_file_order);
   tcase_add_test(bad, error_count_is_capped);
   suite_add_tcase(s, bad);
