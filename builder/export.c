@@ -613,11 +613,58 @@ typedef struct {
   bool gzip;
   json_t *save_manifest; /* docker save's manifest.json */
   json_t *entries;       /* object: entry name → true */
+  json_t *digests;       /* object: config-named plain file → "sha256:<hex>" of its content */
+  char *image_id;        /* the first image's, from its config blob */
 } archive_facts;
 
 static void archive_facts_clear(archive_facts *f) {
   json_decref(f->save_manifest);
   json_decref(f->entries);
+  json_decref(f->digests);
+  free(f->image_id);
+}
+
+static bool is_hex64(const char *s) {
+  size_t n = strspn(s, "0123456789abcdef");
+  return n == 64;
+}
+
+char *kiln_import_config_id(const char *config) {
+  static const char blobs[] = "blobs/sha256/";
+  const char *hex = NULL;
+  if (!config) return NULL;
+  if (!strncmp(config, blobs, strlen(blobs)) && strlen(config) == strlen(blobs) + 64)
+    hex = config + strlen(blobs); /* docker save 25 on: an OCI image layout */
+  else if (strlen(config) == 64 + 5 && !strcmp(config + 64, ".json"))
+    hex = config; /* docker save up to 24, Podman's docker-archive */
+  char *id = NULL;
+  if (!hex || !is_hex64(hex) || asprintf(&id, "sha256:%.64s", hex) < 0) return NULL;
+  return id;
+}
+
+/* The sha256 of a plain file entry that may be an image config (its name
+ * is one), recorded under its name; other entries are skipped. */
+static int hash_config_candidate(struct archive *a, struct archive_entry *entry, archive_facts *f,
+                                 kiln_error **err) {
+  const char *name = archive_entry_pathname(entry);
+  _cleanup_free_ char *named = kiln_import_config_id(name);
+  json_object_del(f->digests, name); /* a later entry of the same name replaces it */
+  if (!named || archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) ||
+      archive_entry_size(entry) > (la_int64_t)KILN_MAX_IMAGE_CONFIG)
+    return archive_read_data_skip(a) == ARCHIVE_OK
+               ? 0
+               : kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
+  kiln_sha256 sha;
+  kiln_sha256_init(&sha);
+  char chunk[8192];
+  la_ssize_t n;
+  while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0)
+    kiln_sha256_update(&sha, chunk, (size_t)n);
+  if (n < 0) return kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
+  char hex[65], id[72];
+  kiln_sha256_final_hex(&sha, hex);
+  snprintf(id, sizeof id, "sha256:%s", hex);
+  return json_object_set_new(f->digests, name, json_string(id)) < 0 ? oom(err) : 0;
 }
 
 static int read_entry_text(struct archive *a, kiln_buf *b, kiln_error **err) {
@@ -646,7 +693,9 @@ static int walk_entries(struct archive *a, archive_facts *f, kiln_error **err) {
       if (read_entry_text(a, &b, err) < 0) return -1;
       json_decref(f->save_manifest);
       f->save_manifest = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
-    } else if (archive_read_data_skip(a) != ARCHIVE_OK) {
+    } else if (name && hash_config_candidate(a, entry, f, err) < 0) {
+      return -1;
+    } else if (!name && archive_read_data_skip(a) != ARCHIVE_OK) {
       return kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
     }
   }
@@ -655,9 +704,40 @@ static int walk_entries(struct archive *a, archive_facts *f, kiln_error **err) {
   return 0;
 }
 
+/* The config blob of one manifest.json entry and the image id it implies,
+ * the one rule for both docker save layouts: Config names the blob
+ * ("<hex>.json" up to Engine 24 and in Podman's docker-archive,
+ * "blobs/sha256/<hex>" in the OCI layout of Engine 25 on), the blob is a
+ * plain file of the archive, and its content hashes to that hex: the image
+ * id is "sha256:" + the hash of the config blob in both. *id gets a new
+ * string. */
+static int image_of(const archive_facts *f, json_t *img, char **id, kiln_error **err) {
+  const char *cfg = json_string_value(json_object_get(img, "Config"));
+  if (!cfg || !json_object_get(f->entries, cfg))
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "the image config %s is missing",
+                          cfg ? cfg : "(none)");
+  _cleanup_free_ char *named = kiln_import_config_id(cfg);
+  if (!named)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "the image config %s is not a docker save config name (<hex>.json or "
+                          "blobs/sha256/<hex>)",
+                          cfg);
+  const char *has = json_string_value(json_object_get(f->digests, cfg));
+  if (!has)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "the image config %s is not a plain file of at most %u bytes", cfg,
+                          KILN_MAX_IMAGE_CONFIG);
+  if (strcmp(has, named))
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "the image config %s does not match its name (its content is %.19s)", cfg,
+                          has);
+  *id = steal_pointer(&named);
+  return 0;
+}
+
 /* Every file manifest.json names must be in the archive: a tar cut at an
  * entry boundary reads cleanly but lacks them. */
-static int check_complete(const archive_facts *f, kiln_error **err) {
+static int check_complete(archive_facts *f, kiln_error **err) {
   if (!json_is_array(f->save_manifest) || !json_array_size(f->save_manifest))
     return kiln_error_set(err, KILN_EXIT_FAILURE,
                           "no docker save manifest.json in it (not `docker save` output, or cut "
@@ -665,10 +745,9 @@ static int check_complete(const archive_facts *f, kiln_error **err) {
   size_t i, j;
   json_t *img, *layer;
   json_array_foreach(f->save_manifest, i, img) {
-    const char *cfg = json_string_value(json_object_get(img, "Config"));
-    if (!cfg || !json_object_get(f->entries, cfg))
-      return kiln_error_set(err, KILN_EXIT_FAILURE, "the image config %s is missing",
-                            cfg ? cfg : "(none)");
+    _cleanup_free_ char *id = NULL;
+    if (image_of(f, img, &id, err) < 0) return -1;
+    if (i == 0) f->image_id = steal_pointer(&id);
     json_array_foreach(json_object_get(img, "Layers"), j, layer) {
       const char *l = json_string_value(layer);
       if (!l || !json_object_get(f->entries, l))
@@ -683,7 +762,8 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
   raw_source *src = calloc(1, sizeof *src);
   struct archive *a = archive_read_new();
   f->entries = json_object();
-  if (!src || !a || !f->entries) {
+  f->digests = json_object();
+  if (!src || !a || !f->entries || !f->digests) {
     free(src);
     archive_read_free(a);
     return oom(err);
@@ -707,14 +787,6 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
   return r < 0 ? -1 : check_complete(f, err);
 }
 
-int kiln_import_check_archive(int fd, char sha256[65], kiln_error **err) {
-  archive_facts f = {0};
-  int r = read_archive(fd, &f, NULL, err);
-  memcpy(sha256, f.sha256, sizeof f.sha256);
-  archive_facts_clear(&f);
-  return r;
-}
-
 /* The sidecar next to path, read with the caller's rights: NULL when there
  * is none (err unset). */
 static json_t *load_sidecar(const char *path, kiln_error **err) {
@@ -734,17 +806,10 @@ static json_t *load_sidecar(const char *path, kiln_error **err) {
   return m;
 }
 
-/* The id an entry of manifest.json holds, from its Config: "<hex>.json"
- * (docker save up to 24) or "blobs/sha256/<hex>" (25 on). New string. */
+/* The id an entry of manifest.json names (kiln_import_config_id of its
+ * Config; pass 1 checked it against the blob). New string or NULL. */
 static char *config_image_id(json_t *entry) {
-  const char *cfg = json_string_value(json_object_get(entry, "Config"));
-  if (!cfg) return NULL;
-  static const char blobs[] = "blobs/sha256/";
-  if (!strncmp(cfg, blobs, strlen(blobs))) cfg += strlen(blobs);
-  size_t n = strcspn(cfg, ".");
-  char *id = NULL;
-  if (n != 64 || asprintf(&id, "sha256:%.*s", (int)n, cfg) < 0) return NULL;
-  return id;
+  return kiln_import_config_id(json_string_value(json_object_get(entry, "Config")));
 }
 
 static int check_sidecar(const json_t *side, const archive_facts *f, kiln_error **err) {
@@ -755,11 +820,22 @@ static int check_sidecar(const json_t *side, const archive_facts *f, kiln_error 
                           "replaced)",
                           want ? want : "(none)", f->sha256);
   const char *id = json_string_value(json_object_get(side, "image_id"));
-  _cleanup_free_ char *has = config_image_id(json_array_get(f->save_manifest, 0));
-  if (id && has && strcmp(id, has))
+  if (id && f->image_id && strcmp(id, f->image_id))
     return kiln_error_set(err, KILN_EXIT_FAILURE,
-                          "the archive holds image %.19s, the manifest says %.19s", has, id);
+                          "the archive holds image %.19s, the manifest says %.19s", f->image_id,
+                          id);
   return 0;
+}
+
+int kiln_import_check_archive(int fd, const json_t *side, char sha256[65], char **image_id,
+                              kiln_error **err) {
+  archive_facts f = {0};
+  int r = read_archive(fd, &f, NULL, err);
+  memcpy(sha256, f.sha256, sizeof f.sha256);
+  if (r == 0 && side) r = check_sidecar(side, &f, err);
+  if (image_id) *image_id = r == 0 ? steal_pointer(&f.image_id) : NULL;
+  archive_facts_clear(&f);
+  return r;
 }
 
 /* The names the load will give (kiln_import_tag), checked before any byte
