@@ -28,8 +28,9 @@
 #include "util/sha256.h"
 
 #define IO_CHUNK          (256u << 10)
-#define PROGRESS_INTERVAL 0.25 /* seconds between progress calls */
-#define MAX_NAME_BUMPS    1000 /* later timestamps tried when a name is taken */
+#define PROGRESS_INTERVAL 0.25        /* seconds between progress calls */
+#define MAX_NAME_BUMPS    1000        /* later timestamps tried when a name is taken */
+#define OCI_REF_BLOB_MAX  (64u << 10) /* OCI blobs read as a possible manifest or index */
 
 static int oom(kiln_error **err) {
   return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
@@ -614,13 +615,15 @@ typedef struct {
   json_t *save_manifest; /* docker save's manifest.json */
   json_t *entries;       /* object: entry name → true */
   json_t *digests;       /* object: config-named plain file → "sha256:<hex>" of its content */
-  char *image_id;        /* the first image's, from its config blob */
+  json_t *refs;   /* object: digest of an OCI manifest or index blob → [digests it names] */
+  char *image_id; /* the first image's, from its config blob */
 } archive_facts;
 
 static void archive_facts_clear(archive_facts *f) {
   json_decref(f->save_manifest);
   json_decref(f->entries);
   json_decref(f->digests);
+  json_decref(f->refs);
   free(f->image_id);
 }
 
@@ -642,6 +645,39 @@ char *kiln_import_config_id(const char *config) {
   return id;
 }
 
+/* What an OCI manifest (its config) or index (its manifests) blob names,
+ * recorded under the digest of its content; anything else is ignored. */
+static void record_refs(archive_facts *f, const char *digest, const char *text, size_t len) {
+  if (!len || text[0] != '{') return;
+  _cleanup_json_ json_t *doc = json_loadb(text, len, 0, NULL);
+  _cleanup_json_ json_t *named = json_array();
+  const char *cfg = json_string_value(json_object_get(json_object_get(doc, "config"), "digest"));
+  if (!named || (cfg && json_array_append_new(named, json_string(cfg)) < 0)) return;
+  size_t i;
+  json_t *desc;
+  json_array_foreach(json_object_get(doc, "manifests"), i, desc) {
+    const char *d = json_string_value(json_object_get(desc, "digest"));
+    if (d) json_array_append_new(named, json_string(d));
+  }
+  if (json_array_size(named)) json_object_set(f->refs, digest, named);
+}
+
+/* Whether id is the image whose config blob has the id config_id: the
+ * config's own digest (every engine's image id with its own image store),
+ * or, in an OCI layout, the digest of a manifest naming that config or of
+ * an index naming such a manifest (the image id of an engine that keeps
+ * images in containerd's store, Engine 24 on with containerd-snapshotter). */
+static bool same_image(const archive_facts *f, const char *id, const char *config_id,
+                       unsigned depth) {
+  if (!strcmp(id, config_id)) return true;
+  size_t i;
+  json_t *d;
+  if (depth < 2) json_array_foreach(json_object_get(f->refs, id), i, d) {
+      if (same_image(f, json_string_value(d), config_id, depth + 1)) return true;
+    }
+  return false;
+}
+
 /* The sha256 of a plain file entry that may be an image config (its name
  * is one), recorded under its name; other entries are skipped. */
 static int hash_config_candidate(struct archive *a, struct archive_entry *entry, archive_facts *f,
@@ -656,14 +692,19 @@ static int hash_config_candidate(struct archive *a, struct archive_entry *entry,
                : kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
   kiln_sha256 sha;
   kiln_sha256_init(&sha);
+  _cleanup_buf_ kiln_buf text = KILN_BUF_INIT(OCI_REF_BLOB_MAX);
+  bool whole = !strncmp(name, "blobs/", 6); /* an OCI blob: maybe a manifest or an index */
   char chunk[8192];
   la_ssize_t n;
-  while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0)
+  while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0) {
     kiln_sha256_update(&sha, chunk, (size_t)n);
+    whole = whole && kiln_buf_append(&text, chunk, (size_t)n) == 0;
+  }
   if (n < 0) return kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
   char hex[65], id[72];
   kiln_sha256_final_hex(&sha, hex);
   snprintf(id, sizeof id, "sha256:%s", hex);
+  if (whole && text.data) record_refs(f, id, text.data, text.len);
   return json_object_set_new(f->digests, name, json_string(id)) < 0 ? oom(err) : 0;
 }
 
@@ -763,7 +804,8 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
   struct archive *a = archive_read_new();
   f->entries = json_object();
   f->digests = json_object();
-  if (!src || !a || !f->entries || !f->digests) {
+  f->refs = json_object();
+  if (!src || !a || !f->entries || !f->digests || !f->refs) {
     free(src);
     archive_read_free(a);
     return oom(err);
@@ -820,7 +862,7 @@ static int check_sidecar(const json_t *side, const archive_facts *f, kiln_error 
                           "replaced)",
                           want ? want : "(none)", f->sha256);
   const char *id = json_string_value(json_object_get(side, "image_id"));
-  if (id && f->image_id && strcmp(id, f->image_id))
+  if (id && f->image_id && !same_image(f, id, f->image_id, 0))
     return kiln_error_set(err, KILN_EXIT_FAILURE,
                           "the archive holds image %.19s, the manifest says %.19s", f->image_id,
                           id);

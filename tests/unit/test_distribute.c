@@ -586,6 +586,46 @@ START_TEST(sidecar_image_id_checked_in_both_layouts) {
 }
 END_TEST
 
+/* An engine with containerd's image store (Engine 26 with the
+ * containerd-snapshotter feature) gives the manifest's digest as the image
+ * id, so the sidecar says that: accepted when the archive's manifest blob
+ * names this config, refused for a manifest of another config. */
+START_TEST(sidecar_image_id_of_containerd_store_is_its_manifest) {
+  save_names s;
+  names_for(&s, config_json, config_json, true, false);
+  char man[512], man_hex[65], man_name[128], other[512], other_hex[65], other_name[128];
+  snprintf(man, sizeof man,
+           "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:%s\"},\"layers\":[]}", s.cfg);
+  snprintf(other, sizeof other,
+           "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:%s\"},\"layers\":[]}", s.layer);
+  kiln_sha256_hex(man, strlen(man), man_hex);
+  kiln_sha256_hex(other, strlen(other), other_hex);
+  snprintf(man_name, sizeof man_name, "blobs/sha256/%s", man_hex);
+  snprintf(other_name, sizeof other_name, "blobs/sha256/%s", other_hex);
+  tar_file files[] = {{s.cfg_name, config_json}, {s.layer_name, layer_data},
+                      {man_name, man},           {other_name, other},
+                      {"index.json", s.index},   {"manifest.json", s.manifest}};
+  _cleanup_close_ int fd = tar_of(files, sizeof files / sizeof files[0]);
+  char sha[65];
+  char *id = NULL;
+  kiln_error *err = NULL;
+  ck_assert_int_eq(kiln_import_check_archive(fd, NULL, sha, &id, &err), 0);
+  free(id);
+  char want[80];
+  snprintf(want, sizeof want, "sha256:%s", man_hex);
+  _cleanup_json_ json_t *good = json_pack("{s:s, s:s}", "sha256", sha, "image_id", want);
+  ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+  _cleanup_free_ char *same = check_ok(fd, good);
+  ck_assert_str_eq(same, s.id); /* still the config's id */
+  snprintf(want, sizeof want, "sha256:%s", other_hex);
+  _cleanup_json_ json_t *bad = json_pack("{s:s, s:s}", "sha256", sha, "image_id", want);
+  ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+  err = check_fails(fd, bad);
+  ck_assert_msg(strstr(err->message, "the archive holds image") != NULL, "%s", err->message);
+  free_error(err);
+}
+END_TEST
+
 /* Runs the non-admin load filter over fd; the output tar's entries as an
  * object name → text (NULL with the filter's error message in *why). */
 static json_t *filtered(int fd, char **why) {
@@ -721,6 +761,7 @@ static Suite *distribute_suite(void) {
   tcase_add_test(archive, config_not_matching_its_name_is_refused);
   tcase_add_test(archive, config_name_of_neither_layout_is_refused);
   tcase_add_test(archive, sidecar_image_id_checked_in_both_layouts);
+  tcase_add_test(archive, sidecar_image_id_of_containerd_store_is_its_manifest);
   tcase_add_test(archive, load_filter_renames_oci_layout);
   tcase_add_test(archive, load_filter_refuses_index_json_link);
   tcase_add_test(archive, load_filter_keeps_classic_layout);
