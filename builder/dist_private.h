@@ -63,7 +63,8 @@ typedef struct kiln_load_filter kiln_load_filter;
 /* Reads the tar (plain or gzip) from fd and hands it out again with
  * manifest.json rewritten for c (kiln_import_rewrite_manifest),
  * `repositories` dropped and index.json's image name annotations
- * (io.containerd.image.name, org.opencontainers.image.ref.name) dropped;
+ * (io.containerd.image.name, org.opencontainers.image.ref.name) renamed
+ * the same way;
  * an entry name that climbs out, a manifest.json or index.json that is no
  * plain file, or an entry through one of the archive's links is
  * an error (the read fails; kiln_load_filter_error says why). Free with

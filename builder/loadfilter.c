@@ -3,13 +3,14 @@
  * namespace (kiln_import_rewrite_manifest), the legacy `repositories`
  * file dropped (the engine only reads it without manifest.json), and in
  * the OCI layout Engine 25 on writes, index.json's name annotations
- * dropped (send_index). The engine
+ * renamed the same way (send_index). The engine
  * unpacks the tar into a folder and reads manifest.json from there, so every
  * way of reaching that name is closed: entry names are cleaned as the
  * engine cleans them, manifest.json must be a plain file, and no entry may
  * pass through a symbolic link of the archive. Streamed: one entry's data
  * block at a time, never the whole archive. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,12 +148,55 @@ static int send_manifest(kiln_load_filter *f, struct archive_entry *e) {
   return write_json(f, e, "manifest.json", renamed);
 }
 
+/* The renamed form of an io.containerd.image.name annotation (a full
+ * reference, "docker.io/<ns>-<uid>/proj:tag" as containerd normalises it),
+ * or NULL when the name does not rename cleanly. New string. */
+static char *renamed_annotation(kiln_load_filter *f, const char *name) {
+  kiln_error *e = NULL;
+  _cleanup_free_ char *renamed = kiln_import_tag(f->caller, f->ns, name, &e);
+  if (!renamed || kiln_check_ref_policy(renamed, f->name_policy, &e) < 0) {
+    kiln_error_free(e);
+    return NULL;
+  }
+  size_t first = strcspn(renamed, "/");
+  bool has_registry =
+      renamed[first] == '/' && (memchr(renamed, '.', first) || memchr(renamed, ':', first) ||
+                                (first == 9 && !strncmp(renamed, "localhost", 9)));
+  char *out = NULL;
+  if (asprintf(&out, "%s%s%s", has_registry ? "" : "docker.io/",
+               has_registry || renamed[first] == '/' ? "" : "library/", renamed) < 0)
+    return NULL;
+  return out;
+}
+
 /* The OCI layout's index.json (docker save from Engine 25 on) names each
- * image again in its descriptors' annotations, which an engine with the
- * containerd image store reads as the image's names. They are dropped, not
- * renamed: manifest.json's RepoTags, already renamed into the caller's
- * namespace, stay the only names the archive gives (containerd's importer
- * names the images from them too). Everything else in index.json stays. */
+ * image again in its descriptors' annotations: io.containerd.image.name (a
+ * full reference) and org.opencontainers.image.ref.name (its tag). An
+ * engine with its own image store ignores them and names the image from
+ * manifest.json's RepoTags; one with containerd's image store (Engine 26
+ * with containerd-snapshotter, verified) names it from these alone. So
+ * they are renamed as RepoTags are (kiln_import_tag): the full name moves
+ * into the caller's namespace and ref.name becomes its tag. A name that
+ * does not rename cleanly, or a ref.name without a full name beside it, is
+ * dropped (the image then loads without that name). Everything else in
+ * index.json stays. */
+static int rename_descriptor(kiln_load_filter *f, json_t *desc) {
+  json_t *ann = json_object_get(desc, "annotations");
+  static const char full[] = "io.containerd.image.name",
+                    ref[] = "org.opencontainers.image.ref.name";
+  const char *name = json_string_value(json_object_get(ann, full));
+  _cleanup_free_ char *renamed = name ? renamed_annotation(f, name) : NULL;
+  json_object_del(ann, full);
+  json_object_del(ann, ref);
+  if (!renamed) return 0;
+  const char *slash = strrchr(renamed, '/');
+  const char *colon = strrchr(slash ? slash : renamed, ':');
+  if (json_object_set_new(ann, full, json_string(renamed)) < 0 ||
+      (colon && json_object_set_new(ann, ref, json_string(colon + 1)) < 0))
+    return kiln_error_set(&f->err, KILN_EXIT_FAILURE, "out of memory");
+  return 0;
+}
+
 static int send_index(kiln_load_filter *f, struct archive_entry *e) {
   _cleanup_json_ json_t *index = NULL;
   if (read_json(f, e, "index.json", &index) < 0) return -1;
@@ -162,9 +206,7 @@ static int send_index(kiln_load_filter *f, struct archive_entry *e) {
   size_t i;
   json_t *desc;
   json_array_foreach(json_object_get(index, "manifests"), i, desc) {
-    json_t *ann = json_object_get(desc, "annotations");
-    json_object_del(ann, "io.containerd.image.name");
-    json_object_del(ann, "org.opencontainers.image.ref.name");
+    if (rename_descriptor(f, desc) < 0) return -1;
   }
   return write_json(f, e, "index.json", index);
 }

@@ -678,12 +678,15 @@ START_TEST(load_filter_renames_oci_layout) {
   ck_assert_str_eq(
       json_string_value(json_array_get(json_object_get(json_array_get(m, 0), "RepoTags"), 0)),
       "kiln-1002/proj:v1");
-  /* index.json keeps its descriptors but no name of the archive's own */
+  /* index.json's names (what an engine with containerd's image store
+   * reads) move into the caller's namespace too */
   _cleanup_json_ json_t *index = entry_json(entries, "index.json");
   json_t *ann =
       json_object_get(json_array_get(json_object_get(index, "manifests"), 0), "annotations");
-  ck_assert_ptr_null(json_object_get(ann, "io.containerd.image.name"));
-  ck_assert_ptr_null(json_object_get(ann, "org.opencontainers.image.ref.name"));
+  ck_assert_str_eq(json_string_value(json_object_get(ann, "io.containerd.image.name")),
+                   "docker.io/kiln-1002/proj:v1");
+  ck_assert_str_eq(json_string_value(json_object_get(ann, "org.opencontainers.image.ref.name")),
+                   "v1");
   ck_assert_str_eq(json_string_value(json_object_get(ann, "keep.me")), "yes");
   ck_assert_str_eq(json_string_value(json_object_get(
                        json_array_get(json_object_get(index, "manifests"), 0), "digest")) +
