@@ -697,6 +697,37 @@ START_TEST(load_filter_renames_oci_layout) {
 }
 END_TEST
 
+/* An index.json name that does not rename cleanly, or a ref.name without a
+ * full name, is dropped; nothing of the archive's own names goes through. */
+START_TEST(load_filter_drops_index_names_it_cannot_rename) {
+  save_names s;
+  names_for(&s, config_json, config_json, true, false);
+  char index[1024];
+  snprintf(index, sizeof index,
+           "{\"schemaVersion\":2,\"manifests\":["
+           "{\"digest\":\"sha256:%s\",\"annotations\":{\"io.containerd.image.name\":"
+           "\"BAD//name\",\"org.opencontainers.image.ref.name\":\"v1\"}},"
+           "{\"digest\":\"sha256:%s\",\"annotations\":{"
+           "\"org.opencontainers.image.ref.name\":\"kiln-1001/victim:v1\"}}]}",
+           s.layer, s.layer);
+  tar_file files[] = {{s.cfg_name, config_json},
+                      {s.layer_name, layer_data},
+                      {"index.json", index},
+                      {"manifest.json", s.manifest}};
+  _cleanup_close_ int fd = tar_of(files, sizeof files / sizeof files[0]);
+  char *why = NULL;
+  _cleanup_json_ json_t *entries = filtered(fd, &why);
+  ck_assert_msg(entries != NULL, "%s", why);
+  _cleanup_json_ json_t *out = entry_json(entries, "index.json");
+  for (size_t i = 0; i < 2; i++) {
+    json_t *ann =
+        json_object_get(json_array_get(json_object_get(out, "manifests"), i), "annotations");
+    ck_assert(json_is_object(ann));
+    ck_assert_uint_eq(json_object_size(ann), 0);
+  }
+}
+END_TEST
+
 START_TEST(load_filter_refuses_index_json_link) {
   save_names s;
   names_for(&s, config_json, config_json, true, false);
@@ -766,6 +797,7 @@ static Suite *distribute_suite(void) {
   tcase_add_test(archive, sidecar_image_id_checked_in_both_layouts);
   tcase_add_test(archive, sidecar_image_id_of_containerd_store_is_its_manifest);
   tcase_add_test(archive, load_filter_renames_oci_layout);
+  tcase_add_test(archive, load_filter_drops_index_names_it_cannot_rename);
   tcase_add_test(archive, load_filter_refuses_index_json_link);
   tcase_add_test(archive, load_filter_keeps_classic_layout);
   suite_add_tcase(s, archive);
