@@ -1017,16 +1017,43 @@ static int load_into_engine(kiln_engine *engine, const kiln_import_options *opts
   return r;
 }
 
+/* The id the engine gave the loaded image of a manifest entry: the config's
+ * id (kiln_import_config_id) when the engine knows it, else the digest of
+ * the archive's OCI manifest or index that names that config and the engine
+ * knows (an engine with containerd's image store). New string, or NULL
+ * when the entry names no image; the config's id when the engine knows
+ * none (the call that uses it then says so). */
+static char *loaded_image_id(kiln_engine *engine, const archive_facts *f, json_t *img) {
+  _cleanup_free_ char *cfg = config_image_id(img);
+  if (!cfg) return NULL;
+  kiln_error *e = NULL;
+  _cleanup_json_ json_t *info = kiln_dist_inspect(engine, cfg, true, &e);
+  kiln_error_free(e);
+  if (info || !json_object_size(f->refs)) return steal_pointer(&cfg);
+  const char *digest;
+  json_t *v;
+  json_object_foreach(f->refs, digest, v) {
+    if (!same_image(f, digest, cfg, 0)) continue;
+    e = NULL;
+    _cleanup_json_ json_t *has = kiln_dist_inspect(engine, digest, true, &e);
+    kiln_error_free(e);
+    const char *id = json_string_value(json_object_get(has, "Id"));
+    if (id) return strdup(id);
+  }
+  return steal_pointer(&cfg);
+}
+
 /* The caller now owns each loaded image under its (rewritten) tags, the
  * first also under --tag. */
-static int adopt_loaded(kiln_engine *engine, const kiln_import_options *opts, json_t *sent,
-                        kiln_import_result *res, kiln_error **err) {
+static int adopt_loaded(kiln_engine *engine, const kiln_import_options *opts,
+                        const archive_facts *f, json_t *sent, kiln_import_result *res,
+                        kiln_error **err) {
   json_decref(res->tags);
   if (!(res->tags = json_array())) return oom(err);
   size_t i;
   json_t *img;
   json_array_foreach(sent, i, img) {
-    _cleanup_free_ char *id = config_image_id(img), *now = NULL;
+    _cleanup_free_ char *id = loaded_image_id(engine, f, img), *now = NULL;
     _cleanup_json_ json_t *tags = json_deep_copy(json_object_get(img, "RepoTags"));
     if (!tags) tags = json_array();
     if (!id || !tags) return kiln_error_set(err, KILN_EXIT_FAILURE, "the archive names no image");
@@ -1042,9 +1069,9 @@ static int adopt_loaded(kiln_engine *engine, const kiln_import_options *opts, js
 }
 
 /* Admins: the archive's names as they are, plus --tag. */
-static int tag_as_is(kiln_engine *engine, const kiln_import_options *opts, json_t *sent,
-                     kiln_import_result *res, kiln_error **err) {
-  if (!(res->image_id = config_image_id(json_array_get(sent, 0))))
+static int tag_as_is(kiln_engine *engine, const kiln_import_options *opts, const archive_facts *f,
+                     json_t *sent, kiln_import_result *res, kiln_error **err) {
+  if (!(res->image_id = loaded_image_id(engine, f, json_array_get(sent, 0))))
     return kiln_error_set(err, KILN_EXIT_FAILURE, "the archive names no image");
   if (!opts->retag) return 0;
   if (kiln_dist_tag(engine, res->image_id, opts->retag, err) < 0) return -1;
@@ -1068,8 +1095,8 @@ static int import_body(kiln_engine *engine, const kiln_import_options *opts, int
   if (r == 0 && (r = load_into_engine(engine, opts, fd, &f, res, &sent, err)) < 0)
     kiln_error_prefix(err, "loading %s", opts->path);
   if (r == 0)
-    r = opts->caller->admin ? tag_as_is(engine, opts, sent, res, err)
-                            : adopt_loaded(engine, opts, sent, res, err);
+    r = opts->caller->admin ? tag_as_is(engine, opts, &f, sent, res, err)
+                            : adopt_loaded(engine, opts, &f, sent, res, err);
   archive_facts_clear(&f);
   return r;
 }
