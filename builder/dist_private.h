@@ -41,19 +41,32 @@ void kiln_dist_remove_if_untagged(kiln_engine *engine, const char *image_id);
 /* ---- import, pass 1 (export.c) ---- */
 
 /* What kiln_image_import does first: reads the whole archive on fd (a
- * docker save tar, plain or gzip) for its sha256 (hex into sha256) and
- * checks that every file its manifest.json names is in it. Returns 0, or
- * -1 with *err. Nothing reaches the engine (the fuzzer's entry point). */
-int kiln_import_check_archive(int fd, char sha256[65], kiln_error **err);
+ * docker save tar, plain or gzip; either layout: Engine ≤ 24 and Podman's
+ * docker-archive, or Engine ≥ 25's OCI layout) for its sha256 (hex into
+ * sha256), checks that every file its manifest.json names is in it and
+ * that each image config blob hashes to its name, and, when side (a kiln
+ * sidecar manifest, borrowed) is given, that its sha256 and image_id match
+ * the archive. *image_id (when image_id is not NULL) gets the first image's
+ * id, a new string, or NULL on failure. Returns 0, or -1 with *err. Nothing
+ * reaches the engine (the fuzzer's entry point). */
+int kiln_import_check_archive(int fd, const json_t *side, char sha256[65], char **image_id,
+                              kiln_error **err);
+/* The image id a manifest.json Config name implies: "sha256:<hex>" for
+ * "<hex>.json" (docker save ≤ 24, Podman) or "blobs/sha256/<hex>" (≥ 25),
+ * hex being 64 lowercase hex digits; NULL for any other name. New string. */
+char *kiln_import_config_id(const char *config);
 
 /* ---- the tar a non-admin's import streams (loadfilter.c) ---- */
 
 typedef struct kiln_load_filter kiln_load_filter;
 
 /* Reads the tar (plain or gzip) from fd and hands it out again with
- * manifest.json rewritten for c (kiln_import_rewrite_manifest) and
- * `repositories` dropped; an entry name that climbs out, a manifest.json
- * that is no plain file, or an entry through one of the archive's links is
+ * manifest.json rewritten for c (kiln_import_rewrite_manifest),
+ * `repositories` dropped and index.json's image name annotations
+ * (io.containerd.image.name, org.opencontainers.image.ref.name) renamed
+ * the same way;
+ * an entry name that climbs out, a manifest.json or index.json that is no
+ * plain file, or an entry through one of the archive's links is
  * an error (the read fails; kiln_load_filter_error says why). Free with
  * kiln_load_filter_free; c and ns are borrowed. */
 kiln_load_filter *kiln_load_filter_new(int fd, const kiln_caller *c, const char *ns,

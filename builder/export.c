@@ -28,8 +28,9 @@
 #include "util/sha256.h"
 
 #define IO_CHUNK          (256u << 10)
-#define PROGRESS_INTERVAL 0.25 /* seconds between progress calls */
-#define MAX_NAME_BUMPS    1000 /* later timestamps tried when a name is taken */
+#define PROGRESS_INTERVAL 0.25        /* seconds between progress calls */
+#define MAX_NAME_BUMPS    1000        /* later timestamps tried when a name is taken */
+#define OCI_REF_BLOB_MAX  (64u << 10) /* OCI blobs read as a possible manifest or index */
 
 static int oom(kiln_error **err) {
   return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
@@ -623,11 +624,98 @@ typedef struct {
   bool gzip;
   json_t *save_manifest; /* docker save's manifest.json */
   json_t *entries;       /* object: entry name → true */
+  json_t *digests;       /* object: config-named plain file → "sha256:<hex>" of its content */
+  json_t *refs;   /* object: digest of an OCI manifest or index blob → [digests it names] */
+  char *image_id; /* the first image's, from its config blob */
 } archive_facts;
 
 static void archive_facts_clear(archive_facts *f) {
   json_decref(f->save_manifest);
   json_decref(f->entries);
+  json_decref(f->digests);
+  json_decref(f->refs);
+  free(f->image_id);
+}
+
+static bool is_hex64(const char *s) {
+  size_t n = strspn(s, "0123456789abcdef");
+  return n == 64;
+}
+
+char *kiln_import_config_id(const char *config) {
+  static const char blobs[] = "blobs/sha256/";
+  const char *hex = NULL;
+  if (!config) return NULL;
+  if (!strncmp(config, blobs, strlen(blobs)) && strlen(config) == strlen(blobs) + 64)
+    hex = config + strlen(blobs); /* docker save 25 on: an OCI image layout */
+  else if (strlen(config) == 64 + 5 && !strcmp(config + 64, ".json"))
+    hex = config; /* docker save up to 24, Podman's docker-archive */
+  char *id = NULL;
+  if (!hex || !is_hex64(hex) || asprintf(&id, "sha256:%.64s", hex) < 0) return NULL;
+  return id;
+}
+
+/* What an OCI manifest (its config) or index (its manifests) blob names,
+ * recorded under the digest of its content; anything else is ignored. */
+static void record_refs(archive_facts *f, const char *digest, const char *text, size_t len) {
+  if (!len || text[0] != '{') return;
+  _cleanup_json_ json_t *doc = json_loadb(text, len, 0, NULL);
+  _cleanup_json_ json_t *named = json_array();
+  const char *cfg = json_string_value(json_object_get(json_object_get(doc, "config"), "digest"));
+  if (!named || (cfg && json_array_append_new(named, json_string(cfg)) < 0)) return;
+  size_t i;
+  json_t *desc;
+  json_array_foreach(json_object_get(doc, "manifests"), i, desc) {
+    const char *d = json_string_value(json_object_get(desc, "digest"));
+    if (d) json_array_append_new(named, json_string(d));
+  }
+  if (json_array_size(named)) json_object_set(f->refs, digest, named);
+}
+
+/* Whether id is the image whose config blob has the id config_id: the
+ * config's own digest (every engine's image id with its own image store),
+ * or, in an OCI layout, the digest of a manifest naming that config or of
+ * an index naming such a manifest (the image id of an engine that keeps
+ * images in containerd's store, Engine 24 on with containerd-snapshotter). */
+static bool same_image(const archive_facts *f, const char *id, const char *config_id,
+                       unsigned depth) {
+  if (!strcmp(id, config_id)) return true;
+  size_t i;
+  json_t *d;
+  if (depth < 2) json_array_foreach(json_object_get(f->refs, id), i, d) {
+      if (same_image(f, json_string_value(d), config_id, depth + 1)) return true;
+    }
+  return false;
+}
+
+/* The sha256 of a plain file entry that may be an image config (its name
+ * is one), recorded under its name; other entries are skipped. */
+static int hash_config_candidate(struct archive *a, struct archive_entry *entry, archive_facts *f,
+                                 kiln_error **err) {
+  const char *name = archive_entry_pathname(entry);
+  _cleanup_free_ char *named = kiln_import_config_id(name);
+  json_object_del(f->digests, name); /* a later entry of the same name replaces it */
+  if (!named || archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) ||
+      archive_entry_size(entry) > (la_int64_t)KILN_MAX_IMAGE_CONFIG)
+    return archive_read_data_skip(a) == ARCHIVE_OK
+               ? 0
+               : kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
+  _cleanup_sha256_ kiln_sha256 sha = KILN_SHA256_INIT;
+  if (kiln_sha256_init(&sha) < 0) return oom(err);
+  _cleanup_buf_ kiln_buf text = KILN_BUF_INIT(OCI_REF_BLOB_MAX);
+  bool whole = !strncmp(name, "blobs/", 6); /* an OCI blob: maybe a manifest or an index */
+  char chunk[8192];
+  la_ssize_t n;
+  while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0) {
+    kiln_sha256_update(&sha, chunk, (size_t)n);
+    whole = whole && kiln_buf_append(&text, chunk, (size_t)n) == 0;
+  }
+  if (n < 0) return kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
+  char hex[65], id[72];
+  if (kiln_sha256_final_hex(&sha, hex) < 0) return oom(err);
+  snprintf(id, sizeof id, "sha256:%s", hex);
+  if (whole && text.data) record_refs(f, id, text.data, text.len);
+  return json_object_set_new(f->digests, name, json_string(id)) < 0 ? oom(err) : 0;
 }
 
 static int read_entry_text(struct archive *a, kiln_buf *b, kiln_error **err) {
@@ -656,7 +744,9 @@ static int walk_entries(struct archive *a, archive_facts *f, kiln_error **err) {
       if (read_entry_text(a, &b, err) < 0) return -1;
       json_decref(f->save_manifest);
       f->save_manifest = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
-    } else if (archive_read_data_skip(a) != ARCHIVE_OK) {
+    } else if (name && hash_config_candidate(a, entry, f, err) < 0) {
+      return -1;
+    } else if (!name && archive_read_data_skip(a) != ARCHIVE_OK) {
       return kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
     }
   }
@@ -665,9 +755,40 @@ static int walk_entries(struct archive *a, archive_facts *f, kiln_error **err) {
   return 0;
 }
 
+/* The config blob of one manifest.json entry and the image id it implies,
+ * the one rule for both docker save layouts: Config names the blob
+ * ("<hex>.json" up to Engine 24 and in Podman's docker-archive,
+ * "blobs/sha256/<hex>" in the OCI layout of Engine 25 on), the blob is a
+ * plain file of the archive, and its content hashes to that hex: the image
+ * id is "sha256:" + the hash of the config blob in both. *id gets a new
+ * string. */
+static int image_of(const archive_facts *f, json_t *img, char **id, kiln_error **err) {
+  const char *cfg = json_string_value(json_object_get(img, "Config"));
+  if (!cfg || !json_object_get(f->entries, cfg))
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "the image config %s is missing",
+                          cfg ? cfg : "(none)");
+  _cleanup_free_ char *named = kiln_import_config_id(cfg);
+  if (!named)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "the image config %s is not a docker save config name (<hex>.json or "
+                          "blobs/sha256/<hex>)",
+                          cfg);
+  const char *has = json_string_value(json_object_get(f->digests, cfg));
+  if (!has)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "the image config %s is not a plain file of at most %u bytes", cfg,
+                          KILN_MAX_IMAGE_CONFIG);
+  if (strcmp(has, named))
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "the image config %s does not match its name (its content is %.19s)", cfg,
+                          has);
+  *id = steal_pointer(&named);
+  return 0;
+}
+
 /* Every file manifest.json names must be in the archive: a tar cut at an
  * entry boundary reads cleanly but lacks them. */
-static int check_complete(const archive_facts *f, kiln_error **err) {
+static int check_complete(archive_facts *f, kiln_error **err) {
   if (!json_is_array(f->save_manifest) || !json_array_size(f->save_manifest))
     return kiln_error_set(err, KILN_EXIT_FAILURE,
                           "no docker save manifest.json in it (not `docker save` output, or cut "
@@ -675,10 +796,9 @@ static int check_complete(const archive_facts *f, kiln_error **err) {
   size_t i, j;
   json_t *img, *layer;
   json_array_foreach(f->save_manifest, i, img) {
-    const char *cfg = json_string_value(json_object_get(img, "Config"));
-    if (!cfg || !json_object_get(f->entries, cfg))
-      return kiln_error_set(err, KILN_EXIT_FAILURE, "the image config %s is missing",
-                            cfg ? cfg : "(none)");
+    _cleanup_free_ char *id = NULL;
+    if (image_of(f, img, &id, err) < 0) return -1;
+    if (i == 0) f->image_id = steal_pointer(&id);
     json_array_foreach(json_object_get(img, "Layers"), j, layer) {
       const char *l = json_string_value(layer);
       if (!l || !json_object_get(f->entries, l))
@@ -693,7 +813,9 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
   raw_source *src = calloc(1, sizeof *src);
   struct archive *a = archive_read_new();
   f->entries = json_object();
-  if (!src || !a || !f->entries || kiln_sha256_init(&src->sha) < 0) {
+  f->digests = json_object();
+  f->refs = json_object();
+  if (!src || !a || !f->entries || !f->digests || !f->refs || kiln_sha256_init(&src->sha) < 0) {
     free(src);
     archive_read_free(a);
     return oom(err);
@@ -721,14 +843,6 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
   return r < 0 ? -1 : check_complete(f, err);
 }
 
-int kiln_import_check_archive(int fd, char sha256[65], kiln_error **err) {
-  archive_facts f = {0};
-  int r = read_archive(fd, &f, NULL, err);
-  memcpy(sha256, f.sha256, sizeof f.sha256);
-  archive_facts_clear(&f);
-  return r;
-}
-
 /* The sidecar next to path, read with the caller's rights: NULL when there
  * is none (err unset). */
 static json_t *load_sidecar(const char *path, kiln_error **err) {
@@ -748,17 +862,10 @@ static json_t *load_sidecar(const char *path, kiln_error **err) {
   return m;
 }
 
-/* The id an entry of manifest.json holds, from its Config: "<hex>.json"
- * (docker save up to 24) or "blobs/sha256/<hex>" (25 on). New string. */
+/* The id an entry of manifest.json names (kiln_import_config_id of its
+ * Config; pass 1 checked it against the blob). New string or NULL. */
 static char *config_image_id(json_t *entry) {
-  const char *cfg = json_string_value(json_object_get(entry, "Config"));
-  if (!cfg) return NULL;
-  static const char blobs[] = "blobs/sha256/";
-  if (!strncmp(cfg, blobs, strlen(blobs))) cfg += strlen(blobs);
-  size_t n = strcspn(cfg, ".");
-  char *id = NULL;
-  if (n != 64 || asprintf(&id, "sha256:%.*s", (int)n, cfg) < 0) return NULL;
-  return id;
+  return kiln_import_config_id(json_string_value(json_object_get(entry, "Config")));
 }
 
 static int check_sidecar(const json_t *side, const archive_facts *f, kiln_error **err) {
@@ -769,11 +876,22 @@ static int check_sidecar(const json_t *side, const archive_facts *f, kiln_error 
                           "replaced)",
                           want ? want : "(none)", f->sha256);
   const char *id = json_string_value(json_object_get(side, "image_id"));
-  _cleanup_free_ char *has = config_image_id(json_array_get(f->save_manifest, 0));
-  if (id && has && strcmp(id, has))
+  if (id && f->image_id && !same_image(f, id, f->image_id, 0))
     return kiln_error_set(err, KILN_EXIT_FAILURE,
-                          "the archive holds image %.19s, the manifest says %.19s", has, id);
+                          "the archive holds image %.19s, the manifest says %.19s", f->image_id,
+                          id);
   return 0;
+}
+
+int kiln_import_check_archive(int fd, const json_t *side, char sha256[65], char **image_id,
+                              kiln_error **err) {
+  archive_facts f = {0};
+  int r = read_archive(fd, &f, NULL, err);
+  memcpy(sha256, f.sha256, sizeof f.sha256);
+  if (r == 0 && side) r = check_sidecar(side, &f, err);
+  if (image_id) *image_id = r == 0 ? steal_pointer(&f.image_id) : NULL;
+  archive_facts_clear(&f);
+  return r;
 }
 
 /* The names the load will give (kiln_import_tag), checked before any byte
@@ -913,16 +1031,43 @@ static int load_into_engine(kiln_engine *engine, const kiln_import_options *opts
   return r;
 }
 
+/* The id the engine gave the loaded image of a manifest entry: the config's
+ * id (kiln_import_config_id) when the engine knows it, else the digest of
+ * the archive's OCI manifest or index that names that config and the engine
+ * knows (an engine with containerd's image store). New string, or NULL
+ * when the entry names no image; the config's id when the engine knows
+ * none (the call that uses it then says so). */
+static char *loaded_image_id(kiln_engine *engine, const archive_facts *f, json_t *img) {
+  _cleanup_free_ char *cfg = config_image_id(img);
+  if (!cfg) return NULL;
+  kiln_error *e = NULL;
+  _cleanup_json_ json_t *info = kiln_dist_inspect(engine, cfg, true, &e);
+  kiln_error_free(e);
+  if (info || !json_object_size(f->refs)) return steal_pointer(&cfg);
+  const char *digest;
+  json_t *v;
+  json_object_foreach(f->refs, digest, v) {
+    if (!same_image(f, digest, cfg, 0)) continue;
+    e = NULL;
+    _cleanup_json_ json_t *has = kiln_dist_inspect(engine, digest, true, &e);
+    kiln_error_free(e);
+    const char *id = json_string_value(json_object_get(has, "Id"));
+    if (id) return strdup(id);
+  }
+  return steal_pointer(&cfg);
+}
+
 /* The caller now owns each loaded image under its (rewritten) tags, the
  * first also under --tag. */
-static int adopt_loaded(kiln_engine *engine, const kiln_import_options *opts, json_t *sent,
-                        kiln_import_result *res, kiln_error **err) {
+static int adopt_loaded(kiln_engine *engine, const kiln_import_options *opts,
+                        const archive_facts *f, json_t *sent, kiln_import_result *res,
+                        kiln_error **err) {
   json_decref(res->tags);
   if (!(res->tags = json_array())) return oom(err);
   size_t i;
   json_t *img;
   json_array_foreach(sent, i, img) {
-    _cleanup_free_ char *id = config_image_id(img), *now = NULL;
+    _cleanup_free_ char *id = loaded_image_id(engine, f, img), *now = NULL;
     _cleanup_json_ json_t *tags = json_deep_copy(json_object_get(img, "RepoTags"));
     if (!tags) tags = json_array();
     if (!id || !tags) return kiln_error_set(err, KILN_EXIT_FAILURE, "the archive names no image");
@@ -938,9 +1083,9 @@ static int adopt_loaded(kiln_engine *engine, const kiln_import_options *opts, js
 }
 
 /* Admins: the archive's names as they are, plus --tag. */
-static int tag_as_is(kiln_engine *engine, const kiln_import_options *opts, json_t *sent,
-                     kiln_import_result *res, kiln_error **err) {
-  if (!(res->image_id = config_image_id(json_array_get(sent, 0))))
+static int tag_as_is(kiln_engine *engine, const kiln_import_options *opts, const archive_facts *f,
+                     json_t *sent, kiln_import_result *res, kiln_error **err) {
+  if (!(res->image_id = loaded_image_id(engine, f, json_array_get(sent, 0))))
     return kiln_error_set(err, KILN_EXIT_FAILURE, "the archive names no image");
   if (!opts->retag) return 0;
   if (kiln_dist_tag(engine, res->image_id, opts->retag, err) < 0) return -1;
@@ -964,8 +1109,8 @@ static int import_body(kiln_engine *engine, const kiln_import_options *opts, int
   if (r == 0 && (r = load_into_engine(engine, opts, fd, &f, res, &sent, err)) < 0)
     kiln_error_prefix(err, "loading %s", opts->path);
   if (r == 0)
-    r = opts->caller->admin ? tag_as_is(engine, opts, sent, res, err)
-                            : adopt_loaded(engine, opts, sent, res, err);
+    r = opts->caller->admin ? tag_as_is(engine, opts, &f, sent, res, err)
+                            : adopt_loaded(engine, opts, &f, sent, res, err);
   archive_facts_clear(&f);
   return r;
 }

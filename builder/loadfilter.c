@@ -1,13 +1,16 @@
 /* The tar an import streams into POST /images/load, as a non-admin's
  * import must send it: manifest.json's RepoTags renamed into the caller's
- * namespace (kiln_import_rewrite_manifest) and the legacy `repositories`
- * file dropped (the engine only reads it without manifest.json). The engine
+ * namespace (kiln_import_rewrite_manifest), the legacy `repositories`
+ * file dropped (the engine only reads it without manifest.json), and in
+ * the OCI layout Engine 25 on writes, index.json's name annotations
+ * renamed the same way (send_index). The engine
  * unpacks the tar into a folder and reads manifest.json from there, so every
  * way of reaching that name is closed: entry names are cleaned as the
  * engine cleans them, manifest.json must be a plain file, and no entry may
  * pass through a symbolic link of the archive. Streamed: one entry's data
  * block at a time, never the whole archive. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,33 +105,110 @@ static const char *through_link(json_t *links, const char *path) {
   return NULL;
 }
 
-static int read_text(kiln_load_filter *f, kiln_buf *b) {
+static int read_text(kiln_load_filter *f, const char *what, kiln_buf *b) {
   la_ssize_t n;
   while ((n = archive_read_data(f->in, f->chunk, sizeof f->chunk)) > 0)
     if (kiln_buf_append(b, f->chunk, (size_t)n) < 0)
-      return kiln_error_set(&f->err, KILN_EXIT_FAILURE, "manifest.json is larger than %u bytes",
+      return kiln_error_set(&f->err, KILN_EXIT_FAILURE, "%s is larger than %u bytes", what,
                             KILN_MAX_STREAM_LINE);
-  return n < 0 ? fail(f, "manifest.json", f->in) : 0;
+  return n < 0 ? fail(f, what, f->in) : 0;
+}
+
+/* The JSON document of a plain file entry (NULL when it does not parse;
+ * -1 on a link or a read error). */
+static int read_json(kiln_load_filter *f, struct archive_entry *e, const char *what, json_t **out) {
+  if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+    return kiln_error_set(&f->err, KILN_EXIT_FAILURE,
+                          "the archive's %s is not a plain file (a link); refusing it", what);
+  _cleanup_buf_ kiln_buf b = KILN_BUF_INIT(KILN_MAX_STREAM_LINE);
+  if (read_text(f, what, &b) < 0) return -1;
+  *out = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+  return 0;
+}
+
+/* Writes doc as the entry e (its size set to the new text). */
+static int write_json(kiln_load_filter *f, struct archive_entry *e, const char *what,
+                      const json_t *doc) {
+  _cleanup_free_ char *text = json_dumps(doc, JSON_COMPACT);
+  if (!text) return kiln_error_set(&f->err, KILN_EXIT_FAILURE, "out of memory");
+  size_t n = strlen(text);
+  archive_entry_set_size(e, (la_int64_t)n);
+  if (archive_write_header(f->out, e) < ARCHIVE_WARN) return fail(f, what, f->out);
+  if (archive_write_data(f->out, text, n) != (la_ssize_t)n) return fail(f, what, f->out);
+  return archive_write_finish_entry(f->out) < ARCHIVE_WARN ? fail(f, what, f->out) : 0;
 }
 
 static int send_manifest(kiln_load_filter *f, struct archive_entry *e) {
-  if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
-    return kiln_error_set(&f->err, KILN_EXIT_FAILURE,
-                          "the archive's manifest.json is not a plain file (a link); refusing it");
-  _cleanup_buf_ kiln_buf b = KILN_BUF_INIT(KILN_MAX_STREAM_LINE);
-  if (read_text(f, &b) < 0) return -1;
-  _cleanup_json_ json_t *m = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+  _cleanup_json_ json_t *m = NULL;
+  if (read_json(f, e, "manifest.json", &m) < 0) return -1;
   json_t *renamed = kiln_import_rewrite_manifest(f->caller, f->ns, m, f->name_policy, &f->err);
   if (!renamed) return -1;
   json_decref(f->manifest);
   f->manifest = renamed;
-  _cleanup_free_ char *text = json_dumps(renamed, JSON_COMPACT);
-  if (!text) return kiln_error_set(&f->err, KILN_EXIT_FAILURE, "out of memory");
-  size_t n = strlen(text);
-  archive_entry_set_size(e, (la_int64_t)n);
-  if (archive_write_header(f->out, e) < ARCHIVE_WARN) return fail(f, "manifest.json", f->out);
-  if (archive_write_data(f->out, text, n) != (la_ssize_t)n) return fail(f, "manifest.json", f->out);
-  return archive_write_finish_entry(f->out) < ARCHIVE_WARN ? fail(f, "manifest.json", f->out) : 0;
+  return write_json(f, e, "manifest.json", renamed);
+}
+
+/* The renamed form of an io.containerd.image.name annotation (a full
+ * reference, "docker.io/<ns>-<uid>/proj:tag" as containerd normalises it),
+ * or NULL when the name does not rename cleanly. New string. */
+static char *renamed_annotation(kiln_load_filter *f, const char *name) {
+  kiln_error *e = NULL;
+  _cleanup_free_ char *renamed = kiln_import_tag(f->caller, f->ns, name, &e);
+  if (!renamed || kiln_check_ref_policy(renamed, f->name_policy, &e) < 0) {
+    kiln_error_free(e);
+    return NULL;
+  }
+  size_t first = strcspn(renamed, "/");
+  bool has_registry =
+      renamed[first] == '/' && (memchr(renamed, '.', first) || memchr(renamed, ':', first) ||
+                                (first == 9 && !strncmp(renamed, "localhost", 9)));
+  char *out = NULL;
+  if (asprintf(&out, "%s%s%s", has_registry ? "" : "docker.io/",
+               has_registry || renamed[first] == '/' ? "" : "library/", renamed) < 0)
+    return NULL;
+  return out;
+}
+
+/* The OCI layout's index.json (docker save from Engine 25 on) names each
+ * image again in its descriptors' annotations: io.containerd.image.name (a
+ * full reference) and org.opencontainers.image.ref.name (its tag). An
+ * engine with its own image store ignores them and names the image from
+ * manifest.json's RepoTags; one with containerd's image store (Engine 26
+ * with containerd-snapshotter, verified) names it from these alone. So
+ * they are renamed as RepoTags are (kiln_import_tag): the full name moves
+ * into the caller's namespace and ref.name becomes its tag. A name that
+ * does not rename cleanly, or a ref.name without a full name beside it, is
+ * dropped (the image then loads without that name). Everything else in
+ * index.json stays. */
+static int rename_descriptor(kiln_load_filter *f, json_t *desc) {
+  json_t *ann = json_object_get(desc, "annotations");
+  static const char full[] = "io.containerd.image.name",
+                    ref[] = "org.opencontainers.image.ref.name";
+  const char *name = json_string_value(json_object_get(ann, full));
+  _cleanup_free_ char *renamed = name ? renamed_annotation(f, name) : NULL;
+  json_object_del(ann, full);
+  json_object_del(ann, ref);
+  if (!renamed) return 0;
+  const char *slash = strrchr(renamed, '/');
+  const char *colon = strrchr(slash ? slash : renamed, ':');
+  if (json_object_set_new(ann, full, json_string(renamed)) < 0 ||
+      (colon && json_object_set_new(ann, ref, json_string(colon + 1)) < 0))
+    return kiln_error_set(&f->err, KILN_EXIT_FAILURE, "out of memory");
+  return 0;
+}
+
+static int send_index(kiln_load_filter *f, struct archive_entry *e) {
+  _cleanup_json_ json_t *index = NULL;
+  if (read_json(f, e, "index.json", &index) < 0) return -1;
+  if (!json_is_object(index))
+    return kiln_error_set(&f->err, KILN_EXIT_FAILURE,
+                          "the archive's index.json is not a JSON object; refusing it");
+  size_t i;
+  json_t *desc;
+  json_array_foreach(json_object_get(index, "manifests"), i, desc) {
+    if (rename_descriptor(f, desc) < 0) return -1;
+  }
+  return write_json(f, e, "index.json", index);
 }
 
 static int next_entry(kiln_load_filter *f) {
@@ -153,6 +233,7 @@ static int next_entry(kiln_load_filter *f) {
   if (!strcmp(clean, "repositories"))
     return archive_read_data_skip(f->in) < ARCHIVE_WARN ? fail(f, "repositories", f->in) : 0;
   if (!strcmp(clean, "manifest.json")) return send_manifest(f, e);
+  if (!strcmp(clean, "index.json")) return send_index(f, e);
   if (archive_write_header(f->out, e) < ARCHIVE_WARN) return fail(f, name, f->out);
   f->in_data = true;
   return 0;

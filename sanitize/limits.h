@@ -37,8 +37,9 @@
 #define KILN_MAX_STREAM_LINE           (1u << 20)  /* one JSON line from the engine */
 #define KILN_MAX_RESPONSE_BYTES        (64u << 20) /* a non-streamed API response */
 #define KILN_CONNECT_TIMEOUT_MS        5000
-#define KILN_UNDO_TIMEOUT_MS           30000   /* an undo call (untag, remove) after a failure */
-#define KILN_MAX_CONTEXT_ENTRIES       1000000 /* tar entries in a build context */
+#define KILN_UNDO_TIMEOUT_MS           30000      /* an undo call (untag, remove) after a failure */
+#define KILN_MAX_CONTEXT_ENTRIES       1000000    /* tar entries in a build context */
+#define KILN_MAX_IMAGE_CONFIG          (8u << 20) /* an image config blob in a docker save tar */
 #define KILN_MAX_DOCKERIGNORE_PATTERNS 4096
 #define KILN_MAX_DIGEST_CACHE_ENTRIES  65536 /* files in the per-user digest cache (80 B each) */
 #define KILN_BUILD_TAIL_LINES          20    /* output lines kept for a failing step */

@@ -32,7 +32,7 @@ static int memfd_of(const void *data, size_t n) {
 static bool check_archive(int fd) {
   char sha[65] = "";
   kiln_error *err = NULL;
-  int r = kiln_import_check_archive(fd, sha, &err);
+  int r = kiln_import_check_archive(fd, NULL, sha, NULL, &err);
   if (r < 0 && !err) abort();
   if (r == 0 && (err || strlen(sha) != 64)) abort();
   kiln_error_free(err);

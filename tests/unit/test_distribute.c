@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
 #include <jansson.h>
 
 #include "builder/dist_private.h"
@@ -14,6 +17,7 @@
 #include "kiln/kiln.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
+#include "util/sha256.h"
 
 static void free_error(kiln_error *e) {
   kiln_error_free(e);
@@ -387,6 +391,371 @@ START_TEST(tar_delete_leaves_other_users_tarballs) {
 }
 END_TEST
 
+/* ---- synthetic docker save archives (both layouts) ---- */
+
+typedef struct {
+  const char *name, *data; /* data NULL: a symbolic link to "manifest.json" */
+} tar_file;
+
+/* A temp tar of files (in order), opened for reading; unlinked already. */
+static int tar_of(const tar_file *files, size_t n) {
+  char path[] = "/tmp/kiln-save-XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  unlink(path);
+  struct archive *a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  ck_assert_int_eq(archive_write_open_fd(a, fd), ARCHIVE_OK);
+  for (size_t i = 0; i < n; i++) {
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, files[i].name);
+    archive_entry_set_perm(e, 0644);
+    if (files[i].data) {
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_size(e, (la_int64_t)strlen(files[i].data));
+    } else {
+      archive_entry_set_filetype(e, AE_IFLNK);
+      archive_entry_set_symlink(e, "manifest.json");
+    }
+    ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+    if (files[i].data) archive_write_data(a, files[i].data, strlen(files[i].data));
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+  return fd;
+}
+
+static const char config_json[] =
+    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},\"rootfs\":{\"type\":\"layers\","
+    "\"diff_ids\":[]}}";
+static const char layer_data[] = "not really a layer";
+
+typedef struct {
+  char cfg[65], layer[65];
+  char cfg_name[128], layer_name[128], manifest[1024], index[1024];
+  char id[72];
+} save_names;
+
+/* Names for an archive whose config is `config` (its name from the hash of
+ * named_after, so a different text there makes a config that does not match
+ * its name). */
+static void names_for(save_names *s, const char *config, const char *named_after, bool oci,
+                      bool podman) {
+  kiln_sha256_hex(named_after, strlen(named_after), s->cfg);
+  kiln_sha256_hex(layer_data, strlen(layer_data), s->layer);
+  char real[65];
+  kiln_sha256_hex(config, strlen(config), real);
+  snprintf(s->id, sizeof s->id, "sha256:%s", real);
+  if (oci) {
+    snprintf(s->cfg_name, sizeof s->cfg_name, "blobs/sha256/%s", s->cfg);
+    snprintf(s->layer_name, sizeof s->layer_name, "blobs/sha256/%s", s->layer);
+  } else {
+    snprintf(s->cfg_name, sizeof s->cfg_name, "%s.json", s->cfg);
+    snprintf(s->layer_name, sizeof s->layer_name, podman ? "%s.tar" : "%s/layer.tar", s->layer);
+  }
+  snprintf(s->manifest, sizeof s->manifest,
+           "[{\"Config\":\"%s\",\"RepoTags\":[\"kiln-1001/proj:v1\"],\"Layers\":[\"%s\"]}]",
+           s->cfg_name, s->layer_name);
+  snprintf(s->index, sizeof s->index,
+           "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+           "\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+           "\"digest\":\"sha256:%s\",\"size\":10,\"annotations\":{"
+           "\"io.containerd.image.name\":\"docker.io/kiln-1001/proj:v1\","
+           "\"org.opencontainers.image.ref.name\":\"v1\",\"keep.me\":\"yes\"}}]}",
+           s->layer);
+}
+
+/* Docker ≥ 25: an OCI layout with manifest.json beside it (blobs first,
+ * as the engine writes them). */
+static int oci_save(save_names *s, const char *config, const char *named_after) {
+  names_for(s, config, named_after, true, false);
+  tar_file files[] = {{s->cfg_name, config},
+                      {s->layer_name, layer_data},
+                      {"index.json", s->index},
+                      {"manifest.json", s->manifest},
+                      {"oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}"}};
+  return tar_of(files, sizeof files / sizeof files[0]);
+}
+
+/* Docker ≤ 24 (podman: Podman's docker-archive, layers as <digest>.tar). */
+static int classic_save(save_names *s, const char *config, const char *named_after, bool podman) {
+  names_for(s, config, named_after, false, podman);
+  tar_file files[] = {{s->layer_name, layer_data},
+                      {s->cfg_name, config},
+                      {"manifest.json", s->manifest},
+                      {"repositories", "{\"kiln-1001/proj\":{\"v1\":\"x\"}}"}};
+  return tar_of(files, sizeof files / sizeof files[0] - (podman ? 1 : 0));
+}
+
+static char *check_ok(int fd, const json_t *side) {
+  char sha[65] = "";
+  char *id = NULL;
+  kiln_error *err = NULL;
+  int r = kiln_import_check_archive(fd, side, sha, &id, &err);
+  ck_assert_msg(r == 0, "%s", err ? err->message : "");
+  ck_assert_uint_eq(strlen(sha), 64);
+  ck_assert_ptr_nonnull(id);
+  return id;
+}
+
+static kiln_error *check_fails(int fd, const json_t *side) {
+  char sha[65] = "";
+  char *id = NULL;
+  kiln_error *err = NULL;
+  ck_assert_int_eq(kiln_import_check_archive(fd, side, sha, &id, &err), -1);
+  ck_assert_ptr_null(id);
+  ck_assert_ptr_nonnull(err);
+  return err;
+}
+
+START_TEST(oci_layout_archive_is_read) {
+  save_names s;
+  _cleanup_close_ int fd = oci_save(&s, config_json, config_json);
+  _cleanup_free_ char *id = check_ok(fd, NULL);
+  ck_assert_str_eq(id, s.id);
+}
+END_TEST
+
+START_TEST(classic_and_podman_archives_are_read) {
+  for (int podman = 0; podman < 2; podman++) {
+    save_names s;
+    _cleanup_close_ int fd = classic_save(&s, config_json, config_json, podman);
+    _cleanup_free_ char *id = check_ok(fd, NULL);
+    ck_assert_str_eq(id, s.id);
+  }
+}
+END_TEST
+
+START_TEST(config_not_matching_its_name_is_refused) {
+  for (int oci = 0; oci < 2; oci++) {
+    save_names s;
+    _cleanup_close_ int fd = oci ? oci_save(&s, "{\"os\":\"evil\"}", config_json)
+                                 : classic_save(&s, "{\"os\":\"evil\"}", config_json, false);
+    kiln_error *err = check_fails(fd, NULL);
+    ck_assert_msg(strstr(err->message, "does not match its name") != NULL, "%s", err->message);
+    ck_assert_ptr_nonnull(strstr(err->message, s.cfg_name));
+    free_error(err);
+  }
+}
+END_TEST
+
+START_TEST(config_name_of_neither_layout_is_refused) {
+  save_names s;
+  names_for(&s, config_json, config_json, true, false);
+  char manifest[512];
+  snprintf(manifest, sizeof manifest, "[{\"Config\":\"cfg/%s\",\"RepoTags\":[],\"Layers\":[]}]",
+           s.cfg);
+  char cfg_name[128];
+  snprintf(cfg_name, sizeof cfg_name, "cfg/%s", s.cfg);
+  tar_file files[] = {{cfg_name, config_json}, {"manifest.json", manifest}};
+  _cleanup_close_ int fd = tar_of(files, 2);
+  kiln_error *err = check_fails(fd, NULL);
+  ck_assert_msg(strstr(err->message, "not a docker save config name") != NULL, "%s", err->message);
+  free_error(err);
+}
+END_TEST
+
+/* The sidecar's image id is checked against the config blob in both
+ * layouts: the right one passes, another is refused with both ids. */
+START_TEST(sidecar_image_id_checked_in_both_layouts) {
+  for (int oci = 0; oci < 2; oci++) {
+    save_names s;
+    _cleanup_close_ int fd = oci ? oci_save(&s, config_json, config_json)
+                                 : classic_save(&s, config_json, config_json, false);
+    char sha[65];
+    char *id = NULL;
+    kiln_error *err = NULL;
+    ck_assert_int_eq(kiln_import_check_archive(fd, NULL, sha, &id, &err), 0);
+    free(id);
+    _cleanup_json_ json_t *good = json_pack("{s:s, s:s}", "sha256", sha, "image_id", s.id);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    _cleanup_free_ char *same = check_ok(fd, good);
+    ck_assert_str_eq(same, s.id);
+    _cleanup_json_ json_t *bad =
+        json_pack("{s:s, s:s}", "sha256", sha, "image_id",
+                  "sha256:706f1497aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    err = check_fails(fd, bad);
+    ck_assert_msg(strstr(err->message, "the archive holds image sha256:") != NULL, "%s",
+                  err->message);
+    ck_assert_ptr_nonnull(strstr(err->message, "the manifest says sha256:706f1497"));
+    free_error(err);
+  }
+}
+END_TEST
+
+/* An engine with containerd's image store (Engine 26 with the
+ * containerd-snapshotter feature) gives the manifest's digest as the image
+ * id, so the sidecar says that: accepted when the archive's manifest blob
+ * names this config, refused for a manifest of another config. */
+START_TEST(sidecar_image_id_of_containerd_store_is_its_manifest) {
+  save_names s;
+  names_for(&s, config_json, config_json, true, false);
+  char man[512], man_hex[65], man_name[128], other[512], other_hex[65], other_name[128];
+  snprintf(man, sizeof man,
+           "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:%s\"},\"layers\":[]}", s.cfg);
+  snprintf(other, sizeof other,
+           "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:%s\"},\"layers\":[]}", s.layer);
+  kiln_sha256_hex(man, strlen(man), man_hex);
+  kiln_sha256_hex(other, strlen(other), other_hex);
+  snprintf(man_name, sizeof man_name, "blobs/sha256/%s", man_hex);
+  snprintf(other_name, sizeof other_name, "blobs/sha256/%s", other_hex);
+  tar_file files[] = {{s.cfg_name, config_json}, {s.layer_name, layer_data},
+                      {man_name, man},           {other_name, other},
+                      {"index.json", s.index},   {"manifest.json", s.manifest}};
+  _cleanup_close_ int fd = tar_of(files, sizeof files / sizeof files[0]);
+  char sha[65];
+  char *id = NULL;
+  kiln_error *err = NULL;
+  ck_assert_int_eq(kiln_import_check_archive(fd, NULL, sha, &id, &err), 0);
+  free(id);
+  char want[80];
+  snprintf(want, sizeof want, "sha256:%s", man_hex);
+  _cleanup_json_ json_t *good = json_pack("{s:s, s:s}", "sha256", sha, "image_id", want);
+  ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+  _cleanup_free_ char *same = check_ok(fd, good);
+  ck_assert_str_eq(same, s.id); /* still the config's id */
+  snprintf(want, sizeof want, "sha256:%s", other_hex);
+  _cleanup_json_ json_t *bad = json_pack("{s:s, s:s}", "sha256", sha, "image_id", want);
+  ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+  err = check_fails(fd, bad);
+  ck_assert_msg(strstr(err->message, "the archive holds image") != NULL, "%s", err->message);
+  free_error(err);
+}
+END_TEST
+
+/* Runs the non-admin load filter over fd; the output tar's entries as an
+ * object name → text (NULL with the filter's error message in *why). */
+static json_t *filtered(int fd, char **why) {
+  kiln_caller c = user_caller(1002, false);
+  kiln_error *err = NULL;
+  kiln_load_filter *f = kiln_load_filter_new(fd, &c, "kiln", false, &err);
+  ck_assert_ptr_nonnull(f);
+  char path[] = "/tmp/kiln-filtered-XXXXXX";
+  _cleanup_close_ int out = mkstemp(path);
+  unlink(path);
+  char buf[4096];
+  ssize_t n;
+  while ((n = kiln_load_filter_read(f, buf, sizeof buf)) > 0)
+    ck_assert_int_eq(write(out, buf, (size_t)n), n);
+  if (n < 0) {
+    *why = strdup(kiln_load_filter_error(f)->message);
+    kiln_load_filter_free(f);
+    return NULL;
+  }
+  kiln_load_filter_free(f);
+  json_t *entries = json_object();
+  struct archive *a = archive_read_new();
+  archive_read_support_format_tar(a);
+  ck_assert_int_eq(lseek(out, 0, SEEK_SET), 0);
+  ck_assert_int_eq(archive_read_open_fd(a, out, 4096), ARCHIVE_OK);
+  struct archive_entry *e;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    char text[4096] = "";
+    la_ssize_t k = archive_read_data(a, text, sizeof text - 1);
+    text[k > 0 ? k : 0] = '\0';
+    json_object_set_new(entries, archive_entry_pathname(e), json_string(text));
+  }
+  archive_read_free(a);
+  return entries;
+}
+
+static json_t *entry_json(json_t *entries, const char *name) {
+  const char *text = json_string_value(json_object_get(entries, name));
+  ck_assert_msg(text != NULL, "no %s in the filtered tar", name);
+  return json_loads(text, 0, NULL);
+}
+
+START_TEST(load_filter_renames_oci_layout) {
+  save_names s;
+  _cleanup_close_ int fd = oci_save(&s, config_json, config_json);
+  char *why = NULL;
+  _cleanup_json_ json_t *entries = filtered(fd, &why);
+  ck_assert_msg(entries != NULL, "%s", why);
+  _cleanup_json_ json_t *m = entry_json(entries, "manifest.json");
+  ck_assert_str_eq(
+      json_string_value(json_array_get(json_object_get(json_array_get(m, 0), "RepoTags"), 0)),
+      "kiln-1002/proj:v1");
+  /* index.json's names (what an engine with containerd's image store
+   * reads) move into the caller's namespace too */
+  _cleanup_json_ json_t *index = entry_json(entries, "index.json");
+  json_t *ann =
+      json_object_get(json_array_get(json_object_get(index, "manifests"), 0), "annotations");
+  ck_assert_str_eq(json_string_value(json_object_get(ann, "io.containerd.image.name")),
+                   "docker.io/kiln-1002/proj:v1");
+  ck_assert_str_eq(json_string_value(json_object_get(ann, "org.opencontainers.image.ref.name")),
+                   "v1");
+  ck_assert_str_eq(json_string_value(json_object_get(ann, "keep.me")), "yes");
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_array_get(json_object_get(index, "manifests"), 0), "digest")) +
+                       7,
+                   s.layer);
+  ck_assert_str_eq(json_string_value(json_object_get(entries, s.cfg_name)), config_json);
+  ck_assert_ptr_nonnull(json_object_get(entries, "oci-layout"));
+}
+END_TEST
+
+/* An index.json name that does not rename cleanly, or a ref.name without a
+ * full name, is dropped; nothing of the archive's own names goes through. */
+START_TEST(load_filter_drops_index_names_it_cannot_rename) {
+  save_names s;
+  names_for(&s, config_json, config_json, true, false);
+  char index[1024];
+  snprintf(index, sizeof index,
+           "{\"schemaVersion\":2,\"manifests\":["
+           "{\"digest\":\"sha256:%s\",\"annotations\":{\"io.containerd.image.name\":"
+           "\"BAD//name\",\"org.opencontainers.image.ref.name\":\"v1\"}},"
+           "{\"digest\":\"sha256:%s\",\"annotations\":{"
+           "\"org.opencontainers.image.ref.name\":\"kiln-1001/victim:v1\"}}]}",
+           s.layer, s.layer);
+  tar_file files[] = {{s.cfg_name, config_json},
+                      {s.layer_name, layer_data},
+                      {"index.json", index},
+                      {"manifest.json", s.manifest}};
+  _cleanup_close_ int fd = tar_of(files, sizeof files / sizeof files[0]);
+  char *why = NULL;
+  _cleanup_json_ json_t *entries = filtered(fd, &why);
+  ck_assert_msg(entries != NULL, "%s", why);
+  _cleanup_json_ json_t *out = entry_json(entries, "index.json");
+  for (size_t i = 0; i < 2; i++) {
+    json_t *ann =
+        json_object_get(json_array_get(json_object_get(out, "manifests"), i), "annotations");
+    ck_assert(json_is_object(ann));
+    ck_assert_uint_eq(json_object_size(ann), 0);
+  }
+}
+END_TEST
+
+START_TEST(load_filter_refuses_index_json_link) {
+  save_names s;
+  names_for(&s, config_json, config_json, true, false);
+  tar_file files[] = {{s.cfg_name, config_json},
+                      {s.layer_name, layer_data},
+                      {"manifest.json", s.manifest},
+                      {"index.json", NULL}};
+  _cleanup_close_ int fd = tar_of(files, 4);
+  char *why = NULL;
+  _cleanup_json_ json_t *entries = filtered(fd, &why);
+  ck_assert_ptr_null(entries);
+  ck_assert_msg(strstr(why, "index.json is not a plain file") != NULL, "%s", why);
+  free(why);
+}
+END_TEST
+
+START_TEST(load_filter_keeps_classic_layout) {
+  save_names s;
+  _cleanup_close_ int fd = classic_save(&s, config_json, config_json, false);
+  char *why = NULL;
+  _cleanup_json_ json_t *entries = filtered(fd, &why);
+  ck_assert_msg(entries != NULL, "%s", why);
+  ck_assert_ptr_null(json_object_get(entries, "repositories"));
+  ck_assert_str_eq(json_string_value(json_object_get(entries, s.cfg_name)), config_json);
+  ck_assert_str_eq(json_string_value(json_object_get(entries, s.layer_name)), layer_data);
+}
+END_TEST
+
 static Suite *distribute_suite(void) {
   Suite *s = suite_create("distribute");
   TCase *names = tcase_create("names");
@@ -420,6 +789,18 @@ static Suite *distribute_suite(void) {
   tcase_add_test(access, rewritten_manifest_names_only_the_callers_namespace);
   tcase_add_test(access, archive_paths_are_cleaned_like_the_engine);
   tcase_add_test(access, tar_delete_leaves_other_users_tarballs);
+  TCase *archive = tcase_create("archive");
+  tcase_add_test(archive, oci_layout_archive_is_read);
+  tcase_add_test(archive, classic_and_podman_archives_are_read);
+  tcase_add_test(archive, config_not_matching_its_name_is_refused);
+  tcase_add_test(archive, config_name_of_neither_layout_is_refused);
+  tcase_add_test(archive, sidecar_image_id_checked_in_both_layouts);
+  tcase_add_test(archive, sidecar_image_id_of_containerd_store_is_its_manifest);
+  tcase_add_test(archive, load_filter_renames_oci_layout);
+  tcase_add_test(archive, load_filter_drops_index_names_it_cannot_rename);
+  tcase_add_test(archive, load_filter_refuses_index_json_link);
+  tcase_add_test(archive, load_filter_keeps_classic_layout);
+  suite_add_tcase(s, archive);
   suite_add_tcase(s, access);
   return s;
 }
