@@ -17,7 +17,7 @@
 
 /* Global options, parsed before the command name. */
 typedef struct {
-  bool json;                 /* --json: machine-readable output, one JSON value per line */
+  bool json;                 /* --json: one JSON document on stdout (docs/json.md) */
   bool quiet;                /* --quiet: only results and errors */
   bool color;                /* false with --no-color, NO_COLOR or when stdout is no TTY */
   bool tty;                  /* stdout is a terminal */
@@ -46,9 +46,9 @@ int cli_dispatch(kiln_cli *cli, const char *group, const kiln_command *table, in
 int cli_unknown_command(kiln_cli *cli, const char *group, const char *word,
                         const kiln_command *table, const char *const *more);
 
-/* Prints every error in the chain once ("kiln: message", or a JSON object
- * {"error":..., "code":...} per error with --json), frees it, and returns
- * its exit code. */
+/* Prints every error in the chain once ("kiln: message" on stderr, or with
+ * --json one object {"error", "code", "errors"} on stdout), frees it, and
+ * returns its exit code. */
 int cli_fail(kiln_cli *cli, kiln_error *err);
 /* A usage error for command cmd; prints "kiln CMD: message" and a hint to
  * --help, returns KILN_EXIT_USAGE. */
@@ -111,7 +111,9 @@ const char *cli_image_stale(kiln_cli *cli, struct kiln_engine *engine, json_t *l
  * progress as `kiln image create` does. Returns an exit code. */
 int cli_build(kiln_cli *cli, const char *path, kiln_build_options *opts);
 
-/* Writes one JSON value as a line on stdout and drops the reference. */
+/* Writes one JSON document as one line on stdout and drops the reference:
+ * the only place kiln prints JSON (cli/json_out.c; contract in docs/json.md).
+ * A command calls it once (streams: once per event). */
 void cli_json_line(json_t *value);
 
 /* Command groups, one file each. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "sanitize/limits.h"
 #include "session.h"
 #include "kiln/config.h"
@@ -354,13 +355,11 @@ static void on_deploy_event(void *user, kiln_deploy_event_kind kind, const char 
 
 static void print_deployed(kiln_cli *cli, const deploy_args *a, const kiln_deploy_result *r) {
   if (cli->json) {
-    _cleanup_json_ json_t *o =
-        json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:b, s:O?}", "name", a->o.name,
-                  "engine_name", r->container_name, "id", r->container_id, "image_id", r->image_id,
-                  "adapted_image", r->adapted_image, "adapted", r->adapted, "reused", r->reused,
-                  "started", r->started, "ports", r->ports ? r->ports : NULL);
-    _cleanup_free_ char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (text) puts(text);
+    cli_json_line(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:b, s:o}", "name",
+                            a->o.name, "engine_name", r->container_name, "id", r->container_id,
+                            "image", a->image_ref, "image_id", r->image_id, "adapted_image",
+                            r->adapted_image, "adapted", r->adapted, "reused", r->reused, "started",
+                            r->started, "ports", r->ports ? json_incref(r->ports) : json_array()));
     return;
   }
   if (cli->quiet) {
@@ -388,9 +387,15 @@ static void free_owned(deploy_args *a) {
     free(a->owned[i]);
 }
 
-/* --update: the project's image, built (or found up to date) here first. */
+static void ignore_build_event(void *user, const kiln_build_event *ev) {
+  (void)user, (void)ev;
+}
+
+/* --update: the project's image, built (or found up to date) here first;
+ * with --json its events are not printed (deploy prints one object). */
 static int update_first(kiln_cli *cli) {
   kiln_build_options bo = KILN_BUILD_OPTIONS_INIT;
+  if (cli->json) bo.on_event = ignore_build_event;
   bool quiet = cli->quiet;
   cli->quiet = true; /* the deploy's own output follows */
   int rc = cli_build(cli, NULL, &bo);
@@ -490,8 +495,11 @@ static void format_ports(json_t *ports, char *out, size_t cap) {
 
 static void print_containers(kiln_cli *cli, json_t *list, bool all) {
   if (cli->json) {
-    _cleanup_free_ char *text = json_dumps(list, JSON_COMPACT);
-    if (text) puts(text);
+    size_t i;
+    json_t *c;
+    json_array_foreach(list, i, c) json_object_set_new(
+        c, "owner_uid", cli_json_uid(json_string_value(json_object_get(c, "owner_uid"))));
+    cli_json_line(json_incref(list));
     return;
   }
   printf(all ? "%-24s %-8s %-20s %-40s %-28s %-5s %s\n" : "%-24s%.0s %-20s %-40s %-28s %-5s %s\n",
@@ -527,7 +535,8 @@ static int cmd_list(kiln_cli *cli, int argc, char **argv) {
     else if (c == 'h')
       return puts("usage: kiln container list [--all] [--json]\n\nYour containers: name, "
                   "project, image, status, STALE when the project's image was rebuilt since "
-                  "the deploy, and PORTS (published addresses).\n--all (admins): everyone's."),
+                  "the deploy, and PORTS (published addresses).\n--all (admins): everyone's.\n"
+                  "--json: one JSON array, an object per container (docs/json.md)."),
              KILN_EXIT_OK;
     else
       return cli_usage(cli, "container list", "unknown option");
@@ -605,6 +614,8 @@ static int with_name(kiln_cli *cli, const char *cmd, const char *help, int argc,
   for (; i < argc && strcmp(argv[i], "--"); i++) {
     if (!strcmp(argv[i], "--all-users"))
       all = true;
+    else if (!strcmp(argv[i], "--json"))
+      cli->json = true;
     else if (opts && argv[i][0] == '-') {
       if (!known_opt(opts, argc, argv, &i))
         return cli_usage(cli, cmd, "unknown option '%s'", argv[i]);
@@ -627,6 +638,7 @@ static int do_start(kiln_cli *cli, session *s, const char *name, int argc, char 
                     kiln_error **err) {
   (void)argc, (void)argv;
   if (kiln_container_start(s->engine, name, &s->owner, err) < 0) return -1;
+  if (cli->json) cli_json_line(json_pack("{s:s, s:b}", "name", name, "started", 1));
   cli_info(cli, "started %s\n", name);
   return 0;
 }
@@ -659,6 +671,7 @@ static int do_stop(kiln_cli *cli, session *s, const char *name, int argc, char *
                           "container stop: --time expects seconds from 0 to %d, got '%s'",
                           KILN_MAX_STOP_TIMEOUT_S, t);
   if (kiln_container_stop(s->engine, name, &s->owner, (int)secs, err) < 0) return -1;
+  if (cli->json) cli_json_line(json_pack("{s:s, s:b}", "name", name, "stopped", 1));
   cli_info(cli, "stopped %s\n", name);
   return 0;
 }
@@ -711,7 +724,10 @@ static int do_retire(kiln_cli *cli, session *s, const char *name, int argc, char
   if (kiln_container_retire(s->engine, name, &s->owner, save, save_as, ns_of(cli, s), &saved, err) <
       0)
     return -1;
-  if (saved) printf("saved %s as %s\n", name, saved);
+  if (cli->json)
+    cli_json_line(json_pack("{s:s, s:b, s:s?}", "name", name, "retired", 1, "saved_image", saved));
+  else if (saved)
+    printf("saved %s as %s\n", name, saved);
   cli_info(cli, "retired %s\n", name);
   return 0;
 }
@@ -807,13 +823,14 @@ static int cmd_logs(kiln_cli *cli, int argc, char **argv) {
 }
 
 static int cmd_start(kiln_cli *cli, int argc, char **argv) {
-  return with_name(cli, "container start", "usage: kiln container start NAME [--all-users]\n", argc,
-                   argv, false, do_start);
+  return with_name(cli, "container start",
+                   "usage: kiln container start NAME [--all-users] [--json]\n", argc, argv, false,
+                   do_start);
 }
 
 static int cmd_stop(kiln_cli *cli, int argc, char **argv) {
   return with_name(cli, "container stop",
-                   "usage: kiln container stop NAME [--time SECONDS] [--all-users]\n\n"
+                   "usage: kiln container stop NAME [--time SECONDS] [--all-users] [--json]\n\n"
                    "Stops NAME: its stop signal first (containers run under an init, and\n"
                    "kiln's default shell stops on SIGHUP, so this takes about a second), then a\n"
                    "kill after --time seconds (default 10).\n",
@@ -821,14 +838,15 @@ static int cmd_stop(kiln_cli *cli, int argc, char **argv) {
 }
 
 static int cmd_retire(kiln_cli *cli, int argc, char **argv) {
-  return with_name(cli, "container retire",
-                   "usage: kiln container retire NAME [--save [IMAGE] | --force] [--all-users]\n\n"
-                   "Stops and removes NAME. --save first commits it to IMAGE (default\n"
-                   "<ns>-<uid>/NAME-saved:latest), keeping its labels. A running container\n"
-                   "whose own filesystem changed (not the workspace or volumes) would lose\n"
-                   "those changes: kiln asks on a terminal and refuses elsewhere unless --save\n"
-                   "or --force says what to do. Unknown options are refused (exit 2).\n",
-                   argc, argv, true, do_retire);
+  return with_name(
+      cli, "container retire",
+      "usage: kiln container retire NAME [--save [IMAGE] | --force] [--all-users] [--json]\n\n"
+      "Stops and removes NAME. --save first commits it to IMAGE (default\n"
+      "<ns>-<uid>/NAME-saved:latest), keeping its labels. A running container\n"
+      "whose own filesystem changed (not the workspace or volumes) would lose\n"
+      "those changes: kiln asks on a terminal and refuses elsewhere unless --save\n"
+      "or --force says what to do. Unknown options are refused (exit 2).\n",
+      argc, argv, true, do_retire);
 }
 
 static int cmd_shell(kiln_cli *cli, int argc, char **argv) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "kiln/distribute.h"
 #include "sanitize/sanitize.h"
 #include "session.h"
@@ -143,8 +144,10 @@ enum { EXPORT_OUT, EXPORT_GZIP, EXPORT_KEEP };
 static const opt_def export_opts[] = {
     {"--output", "-o", true}, {"--gzip", "-z", false}, {"--keep", NULL, true}, {NULL, NULL, false}};
 
+/* Exports image_ref; with --json the result object goes to *json_out when
+ * given (a part of commit's result), else it is printed. */
 static int do_export(kiln_cli *cli, session *s, const opt_result *o, const char *image_ref,
-                     kiln_error **err) {
+                     json_t **json_out, kiln_error **err) {
   kiln_export_options eo = KILN_EXPORT_OPTIONS_INIT;
   kiln_export_result res;
   eo.caller = s->caller;
@@ -159,11 +162,16 @@ static int do_export(kiln_cli *cli, session *s, const opt_result *o, const char 
   if (parse_keep(cli, "image export", o->values[EXPORT_KEEP], &eo.keep)) return KILN_EXIT_USAGE;
   cli_catch_interrupts();
   if (kiln_image_export(s->engine, &eo, &res, err) < 0) return -1;
-  if (cli->json)
-    cli_json_line(json_pack("{s:s, s:s, s:s, s:I, s:s, s:i}", "file", res.path, "manifest",
-                            res.manifest, "sha256", res.sha256, "size", (json_int_t)res.size,
-                            "image_id", res.image_id, "pruned", (int)res.pruned));
-  else if (!cli->quiet)
+  if (cli->json) {
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:i}", "image", image_ref, "file", res.path,
+                  "manifest", res.manifest, "sha256", res.sha256, "size", (json_int_t)res.size,
+                  "image_id", res.image_id, "pruned", (int)res.pruned);
+    if (json_out)
+      *json_out = j;
+    else
+      cli_json_line(j);
+  } else if (!cli->quiet)
     printf("exported %s to %s (sha256 %.12s)%s\n", image_ref, res.path, res.sha256,
            res.pruned ? ", older tarballs removed" : "");
   kiln_export_result_clear(&res);
@@ -181,7 +189,7 @@ int cmd_image_export(kiln_cli *cli, int argc, char **argv) {
   _cleanup_free_ char *ref = NULL;
   rc = open_session(cli, &s, &err);
   if (rc == 0 && !(ref = image_arg(cli, o.args[0], &err))) rc = -1;
-  if (rc == 0) rc = do_export(cli, &s, &o, ref, &err);
+  if (rc == 0) rc = do_export(cli, &s, &o, ref, NULL, &err);
   if (rc < 0) rc = cli_fail(cli, err);
   session_clear(&s);
   return rc;
@@ -308,8 +316,10 @@ static char *remote_arg(kiln_cli *cli, session *s, const opt_result *o, const ch
   return sub ? kiln_registry_ref(reg, sub, local, err) : NULL;
 }
 
-static int push_one(kiln_cli *cli, session *s, const opt_result *o, const char *local,
-                    kiln_error **err) {
+/* Pushes local; with --json the result object goes to *json_out when given
+ * (a part of commit's result), else it is printed. */
+static int push_to(kiln_cli *cli, session *s, const opt_result *o, const char *local,
+                   json_t **json_out, kiln_error **err) {
   cli_catch_interrupts(); /* the temporary registry tag is removed */
   _cleanup_free_ char *remote = NULL, *server = NULL, *path = NULL, *reference = NULL;
   const char *reg = registry_of(o);
@@ -328,11 +338,21 @@ static int push_one(kiln_cli *cli, session *s, const opt_result *o, const char *
   }
   kiln_registry_auth_clear(&auth);
   if (r < 0) return -1;
-  if (cli->json)
-    cli_json_line(json_pack("{s:s, s:s}", "image", local, "pushed", remote));
-  else if (!cli->quiet)
+  if (cli->json) {
+    json_t *j = json_pack("{s:s, s:s}", "image", local, "remote", remote);
+    if (json_out)
+      *json_out = j;
+    else
+      cli_json_line(j);
+  } else if (!cli->quiet) {
     printf("pushed %s\n", remote);
+  }
   return 0;
+}
+
+static int push_one(kiln_cli *cli, session *s, const opt_result *o, const char *local,
+                    kiln_error **err) {
+  return push_to(cli, s, o, local, NULL, err);
 }
 
 static const char push_help[] =
@@ -392,7 +412,7 @@ static int pull_one(kiln_cli *cli, session *s, const opt_result *o, const char *
   kiln_registry_auth_clear(&auth);
   if (r < 0) return -1;
   if (cli->json)
-    cli_json_line(json_pack("{s:s, s:s, s:s}", "pulled", remote, "image", local, "image_id", id));
+    cli_json_line(json_pack("{s:s, s:s, s:s}", "remote", remote, "image", local, "image_id", id));
   else if (!cli->quiet)
     printf("pulled %s as %s (%.19s)\n", remote, local, id);
   return 0;
@@ -421,7 +441,7 @@ static int delete_remote_one(kiln_cli *cli, session *s, const opt_result *o, con
   kiln_registry_auth_clear(&auth);
   if (r < 0) return kiln_error_prefix(err, "deleting %s", remote);
   if (cli->json)
-    cli_json_line(json_pack("{s:s, s:s}", "deleted", remote, "digest", digest));
+    cli_json_line(json_pack("{s:s, s:s, s:b}", "remote", remote, "digest", digest, "deleted", 1));
   else if (!cli->quiet)
     printf("deleted %s (%s)\n", remote, digest);
   return 0;
@@ -457,16 +477,18 @@ static int commit_one(kiln_cli *cli, session *s, const opt_result *o, const char
   if (!ref || cli_check_name(ref, "image name", err) < 0 ||
       kiln_container_commit(s->engine, &co, &id, err) < 0)
     return -1;
-  if (cli->json)
-    cli_json_line(json_pack("{s:s, s:s, s:s}", "container", name, "image", ref, "image_id", id));
-  else if (!cli->quiet)
-    printf("committed %s to %s (%.19s)\n", name, ref, id);
+  if (!cli->json && !cli->quiet) printf("committed %s to %s (%.19s)\n", name, ref, id);
+  _cleanup_json_ json_t *exported = NULL, *pushed = NULL;
   if (o->values[REG_EXPORT]) {
     opt_result eo = {0};
     eo.values[EXPORT_OUT] = o->values[REG_EXPORT];
-    if (do_export(cli, s, &eo, ref, err) != 0) return -1;
+    if (do_export(cli, s, &eo, ref, &exported, err) != 0) return -1;
   }
-  return o->values[REG_PUSH] ? push_one(cli, s, o, ref, err) : 0;
+  if (o->values[REG_PUSH] && push_to(cli, s, o, ref, &pushed, err) < 0) return -1;
+  if (cli->json)
+    cli_json_line(json_pack("{s:s, s:s, s:s, s:O?, s:O?}", "container", name, "image", ref,
+                            "image_id", id, "export", exported, "push", pushed));
+  return 0;
 }
 
 int cmd_container_commit(kiln_cli *cli, int argc, char **argv) {
@@ -480,9 +502,9 @@ enum { TAR_DIR };
 static const opt_def tar_opts[] = {{"--dir", "-d", true}, {NULL, NULL, false}};
 
 static const char tar_help[] =
-    "usage: kiln tar list [NAME] [--dir DIR]\n"
-    "       kiln tar delete NAME|FILE [--dir DIR]\n"
-    "       kiln tar sync [NAME] [--dir DIR]\n"
+    "usage: kiln tar list [NAME] [--dir DIR] [--json]\n"
+    "       kiln tar delete NAME|FILE [--dir DIR] [--json]\n"
+    "       kiln tar sync [NAME] [--dir DIR] [--json]\n"
     "\n"
     "The image tarballs in DIR (default the site's shared_dir, " KILN_DEFAULT_SHARED_DIR "\n"
     "unless configured; admins: $KILN_SHARED_DIR), read with your rights. list shows\n"
@@ -490,13 +512,37 @@ static const char tar_help[] =
     "tarballs of an image (or one FILE of yours); sync loads each image whose newest\n"
     "tarball of yours holds another image id than the local one, as image import\n"
     "does (in your namespace). Other users' tarballs are never deleted or synced.\n"
-    "NAME is a project or image.\n";
+    "NAME is a project or image. --json: list prints one array, delete one object,\n"
+    "sync one object per line ending with {\"state\":\"done\",...} (docs/json.md).\n";
+
+/* The library's entries with the contract's names and types: file the
+ * path, manifest the sidecar's path or null, created in UTC. */
+static json_t *tar_list_json(json_t *items) {
+  json_t *out = json_array();
+  size_t i;
+  json_t *it;
+  json_array_foreach(items, i, it) {
+    const char *path = json_string_value(json_object_get(it, "path"));
+    _cleanup_free_ char *side = NULL;
+    if (json_is_true(json_object_get(it, "manifest")) && asprintf(&side, "%s.json", path) < 0)
+      side = NULL;
+    json_array_append_new(
+        out,
+        json_pack("{s:s?, s:O, s:O, s:o, s:O, s:O, s:s?, s:O, s:O, s:O}", "file", path, "image",
+                  json_object_get(it, "image"), "image_id", json_object_get(it, "image_id"),
+                  "created", cli_json_time(json_integer_value(json_object_get(it, "time"))), "size",
+                  json_object_get(it, "size"), "sha256", json_object_get(it, "sha256"), "manifest",
+                  side, "owner_uid", json_object_get(it, "owner_uid"), "file_uid",
+                  json_object_get(it, "file_uid"), "local", json_object_get(it, "local")));
+  }
+  return out;
+}
 
 static void print_tar_list(kiln_cli *cli, json_t *items) {
   size_t i;
   json_t *it;
   if (cli->json) {
-    json_array_foreach(items, i, it) cli_json_line(json_incref(it));
+    cli_json_line(tar_list_json(items));
     return;
   }
   printf("%-48s %-20s %10s  %s\n", "IMAGE", "TIME", "SIZE", "LOCAL");
@@ -555,7 +601,11 @@ static int tar_run(kiln_cli *cli, tar_action action, const opt_result *o, kiln_e
   } else if (rc == 0 && action == TAR_DELETE) {
     unsigned removed = 0;
     rc = kiln_tar_delete(s.caller, dir, name ? name : arg, &removed, err);
-    if (rc == 0 && !cli->quiet) printf("removed %u tarball(s)\n", removed);
+    if (rc == 0 && cli->json)
+      cli_json_line(
+          json_pack("{s:s, s:i}", "target", name ? name : arg, "tarballs_removed", (int)removed));
+    else if (rc == 0 && !cli->quiet)
+      printf("removed %u tarball(s)\n", removed);
   } else if (rc == 0) {
     unsigned loaded = 0, failed = 0;
     cli_catch_interrupts();
@@ -568,7 +618,11 @@ static int tar_run(kiln_cli *cli, tar_action action, const opt_result *o, kiln_e
                             .user = cli,
                             .interrupted = &cli_interrupted};
     rc = kiln_tar_sync(s.engine, &so, &loaded, &failed, err);
-    if (!cli->quiet && !cli->json) printf("%u image(s) loaded\n", loaded);
+    if (rc == 0 && cli->json)
+      cli_json_line(json_pack("{s:s, s:i, s:i}", "state", "done", "loaded", (int)loaded, "failed",
+                              (int)failed));
+    else if (!cli->quiet && !cli->json)
+      printf("%u image(s) loaded\n", loaded);
   }
   session_clear(&s);
   return rc;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "kiln/image.h"
 #include "sanitize/limits.h"
 #include "util/buf.h"
@@ -30,7 +31,7 @@ static const char build_help[] =
     "  --force      build even when nothing changed\n"
     "  --tag IMAGE  tag the result IMAGE instead of the project's name\n"
     "  --quiet      print only the result\n"
-    "  --json       one JSON event per line: step, stream, error, result\n"
+    "  --json       one JSON event per line: step, stream, warning, error, result\n"
     "\n"
     "Exit codes: 0 built or up to date, 1 build failed, 2 bad spec or usage,\n"
     "3 engine unreachable or engine error.\n";
@@ -79,7 +80,7 @@ static void print_event_json(const kiln_build_event *ev) {
   if (ev->step) json_object_set_new(o, "step", json_integer(ev->step));
   if (ev->steps) json_object_set_new(o, "steps", json_integer(ev->steps));
   if (ev->text) json_object_set_new(o, text_keys[ev->kind], json_string(ev->text));
-  if (ev->image_id) json_object_set_new(o, "id", json_string(ev->image_id));
+  if (ev->image_id) json_object_set_new(o, "image_id", json_string(ev->image_id));
   if (ev->kind == KILN_BUILD_UP_TO_DATE || ev->kind == KILN_BUILD_RESULT)
     json_object_set_new(o, "up_to_date", json_boolean(ev->kind == KILN_BUILD_UP_TO_DATE));
   cli_json_line(o);
@@ -137,11 +138,14 @@ int cli_build(kiln_cli *cli, const char *path, kiln_build_options *opts) {
   opts->owner_uid = ctx.spec->user.uid;
   opts->caller = cli->caller;
   opts->ns = cli->ns;
-  opts->on_event = on_build_event;
-  opts->user = cli;
+  bool ours = !opts->on_event; /* a caller's own handler prints nothing here */
+  if (ours) {
+    opts->on_event = on_build_event;
+    opts->user = cli;
+  }
   cli_catch_interrupts(); /* the upload stops; the engine drops the build, no tag moves */
   if (kiln_image_build(engine, ctx.spec, &gen, opts, &result, &err) < 0) goto out;
-  print_result(cli, &result);
+  if (ours) print_result(cli, &result);
 out:
   if (err) code = cli_fail(cli, err);
   kiln_build_result_clear(&result);
@@ -203,7 +207,7 @@ static const char list_help[] =
     "build (stale: yes, no, or ? when the spec cannot be read).\n"
     "\n"
     "  --all   every kiln image on the engine, whoever built it (admins only)\n"
-    "  --json  one JSON object per image\n";
+    "  --json  one JSON array, an object per image (docs/json.md)\n";
 
 static void human_size(json_int_t bytes, char *out, size_t n) {
   static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
@@ -214,7 +218,7 @@ static void human_size(json_int_t bytes, char *out, size_t n) {
   snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
-static void list_row(kiln_cli *cli, kiln_engine *engine, json_t *img) {
+static void list_row(kiln_cli *cli, kiln_engine *engine, json_t *img, json_t *out) {
   json_t *labels = json_object_get(img, "Labels");
   const char *tag = json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0));
   const char *project = json_string_value(json_object_get(labels, KILN_LABEL_PROJECT));
@@ -228,10 +232,12 @@ static void list_row(kiln_cli *cli, kiln_engine *engine, json_t *img) {
   human_size(size, sz, sizeof sz);
   if (!tag || !strcmp(tag, "<none>:<none>")) tag = "<none>";
   if (cli->json) {
-    cli_json_line(json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I, s:s}", "image", tag, "id",
-                            json_string_value(json_object_get(img, "Id")), "project", project,
-                            "owner_uid", uid, "size", size, "created", (json_int_t)created, "stale",
-                            stale));
+    json_array_append_new(out, json_pack("{s:s?, s:s, s:s?, s:o, s:I, s:o, s:o}", "image",
+                                         strcmp(tag, "<none>") ? tag : NULL, "image_id",
+                                         json_string_value(json_object_get(img, "Id")), "project",
+                                         project, "owner_uid", cli_json_uid(uid), "size", size,
+                                         "created", cli_json_time(created), "stale",
+                                         cli_json_stale(stale)));
     return;
   }
   printf("%-16s %-40s %10s  %-16s %s\n", project ? project : "-", tag, sz, when, stale);
@@ -266,8 +272,10 @@ static int image_list(kiln_cli *cli, int argc, char **argv) {
   if (!cli->json)
     printf("%-16s %-40s %10s  %-16s %s\n", "PROJECT", "IMAGE", "SIZE", "CREATED", "STALE");
   size_t i;
-  json_t *img;
-  json_array_foreach(list, i, img) list_row(cli, engine, img);
+  json_t *img, *out = json_array();
+  json_array_foreach(list, i, img) list_row(cli, engine, img, out);
+  if (cli->json) cli_json_line(json_incref(out));
+  json_decref(out);
   json_decref(list);
   kiln_engine_free(engine);
   return KILN_EXIT_OK;
@@ -276,7 +284,7 @@ static int image_list(kiln_cli *cli, int argc, char **argv) {
 /* ---- retire ---- */
 
 static const char retire_help[] =
-    "usage: kiln image retire PROJECT|IMAGE [--force]\n"
+    "usage: kiln image retire PROJECT|IMAGE [--force] [--json]\n"
     "\n"
     "Removes one of your images (PROJECT means <ns>-<uid>/PROJECT:latest).\n"
     "Refuses while containers (running or not) use it. With --force, those\n"
@@ -288,13 +296,17 @@ static const char retire_help[] =
     "  --force  remove your containers of the image, then the image\n";
 
 static int image_retire(kiln_cli *cli, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"help", no_argument, NULL, 'h'}, {"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                       {"force", no_argument, NULL, 'f'},
+                                       {"json", no_argument, NULL, OPT_JSON},
+                                       {NULL, 0, NULL, 0}};
   bool force = false;
   int c;
   while ((c = getopt_long(argc, argv, "hf", opts, NULL)) != -1) {
     if (c == 'h') return fputs(retire_help, stdout), KILN_EXIT_OK;
-    if (c == 'f')
+    if (c == OPT_JSON)
+      cli->json = true;
+    else if (c == 'f')
       force = true;
     else
       return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
@@ -340,12 +352,13 @@ static const char context_help[] =
     "Dockerfile and exactly the files it COPYs (a copied folder filtered by\n"
     "the project's .dockerignore), with sizes, type, mode and the total.\n"
     "\n"
-    "  --json  one JSON object per entry\n";
+    "  --json  one JSON array, an object per entry (docs/json.md)\n";
 
 typedef struct {
   kiln_cli *cli;
   uint64_t total;
   size_t count;
+  json_t *entries; /* --json: the array printed at the end */
 } listing;
 
 static int print_entry(void *user, const kiln_context_entry *e) {
@@ -354,8 +367,9 @@ static int print_entry(void *user, const kiln_context_entry *e) {
   l->count++;
   if (l->cli->json) {
     char type[2] = {e->type, 0};
-    cli_json_line(json_pack("{s:s, s:s, s:I, s:i, s:s?}", "path", e->path, "type", type, "size",
-                            (json_int_t)e->size, "mode", (int)e->mode, "link", e->link_target));
+    json_array_append_new(l->entries, json_pack("{s:s, s:s, s:I, s:i, s:s?}", "path", e->path,
+                                                "type", type, "size", (json_int_t)e->size, "mode",
+                                                (int)e->mode, "link", e->link_target));
   } else {
     printf("%12llu  %c %04o  %s%s%s\n", (unsigned long long)e->size, e->type, e->mode, e->path,
            e->link_target ? " -> " : "", e->link_target ? e->link_target : "");
@@ -380,7 +394,7 @@ static int context_ls(kiln_cli *cli, int argc, char **argv) {
   kiln_generated gen = {0};
   kiln_context *tar = NULL;
   kiln_generate_options gopts = KILN_GENERATE_OPTIONS_INIT;
-  listing l = {cli, 0, 0};
+  listing l = {cli, 0, 0, json_array()};
   int code = KILN_EXIT_OK;
   if (cli_load_spec(cli, optind < argc ? argv[optind] : NULL, &ctx, &err) < 0) goto out;
   gopts.templates_dir = ctx.templates_dir;
@@ -390,10 +404,12 @@ static int context_ls(kiln_cli *cli, int argc, char **argv) {
   if (!(tar = kiln_context_for_spec(ctx.spec, &gen, &err))) goto out;
   cli_context_warnings(cli, tar);
   if (kiln_context_list(tar, print_entry, &l, &err) < 0) goto out;
+  if (cli->json) cli_json_line(json_incref(l.entries));
   if (!cli->json && !cli->quiet)
     printf("%12llu  total, %zu entries\n", (unsigned long long)l.total, l.count);
 out:
   if (err) code = cli_fail(cli, err);
+  json_decref(l.entries);
   kiln_context_free(tar);
   kiln_generated_clear(&gen);
   cli_spec_context_clear(&ctx);

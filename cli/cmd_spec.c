@@ -11,20 +11,22 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
 static const char generate_help[] =
-    "usage: kiln generate [PATH] [-o FILE]\n"
+    "usage: kiln generate [PATH] [-o FILE] [--json]\n"
     "\n"
     "Prints the Dockerfile kiln would build from PATH (a kiln.yaml, or a folder\n"
     "holding one; default: the current folder).\n"
     "\n"
     "  -o, --output FILE  write it to FILE instead (replaced atomically; left\n"
-    "                     untouched when the spec is bad)\n";
+    "                     untouched when the spec is bad)\n"
+    "  --json             one object: image, file (or null), dockerfile\n";
 
 static const char validate_help[] =
-    "usage: kiln validate [PATH]\n"
+    "usage: kiln validate [PATH] [--json]\n"
     "\n"
     "Checks PATH (a kiln.yaml, or a folder holding one; default: the current\n"
     "folder) and prints every problem as FILE:LINE:COL: message.\n"
@@ -33,6 +35,7 @@ static const char validate_help[] =
 static const struct option path_opts[] = {
     {"help", no_argument, NULL, 'h'},
     {"output", required_argument, NULL, 'o'},
+    {"json", no_argument, NULL, 'j'},
     {NULL, 0, NULL, 0},
 };
 
@@ -42,6 +45,10 @@ static int parse_path_args(kiln_cli *cli, const char *cmd, const char *shortopts
   int c;
   while ((c = getopt_long(argc, argv, shortopts, path_opts, NULL)) != -1) {
     if (c == 'h') return 1;
+    if (c == 'j') {
+      cli->json = true;
+      continue;
+    }
     if (c == 'o' && output) {
       *output = optarg;
       continue;
@@ -103,7 +110,11 @@ int cmd_generate(kiln_cli *cli, int argc, char **argv) {
   if (output) {
     if (write_atomically(output, gen.dockerfile, gen.dockerfile_len, &err) < 0) goto out;
     cli_info(cli, "wrote %s for %s\n", output, gen.image_name);
-  } else {
+  }
+  if (cli->json) {
+    cli_json_line(json_pack("{s:s, s:s?, s:s%}", "image", gen.image_name, "file", output,
+                            "dockerfile", gen.dockerfile, gen.dockerfile_len));
+  } else if (!output) {
     fwrite(gen.dockerfile, 1, gen.dockerfile_len, stdout);
   }
 out:
@@ -116,11 +127,10 @@ out:
 static void print_valid(kiln_cli *cli, const cli_spec_context *ctx) {
   const kiln_spec *s = ctx->spec;
   if (cli->json) {
-    _cleanup_json_ json_t *o = json_pack(
-        "{s:b, s:s, s:s, s:s, s:I, s:I}", "valid", 1, "file", ctx->yaml_path, "project", s->project,
-        "user", s->user.name, "uid", (json_int_t)s->user.uid, "gid", (json_int_t)s->user.gid);
-    _cleanup_free_ char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (text) puts(text);
+    cli_json_line(json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:I}", "valid", 1, "file",
+                            ctx->yaml_path, "project", s->project, "base_image", s->base_image,
+                            "user", s->user.name, "uid", (json_int_t)s->user.uid, "gid",
+                            (json_int_t)s->user.gid));
   } else if (!cli->quiet) {
     printf("%s: ok (project %s, base %s, user %s %u:%u)\n", ctx->yaml_path, s->project,
            s->base_image, s->user.name, s->user.uid, s->user.gid);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "kiln/image.h"
 #include "kiln/labels.h"
 #include "kiln/distribute.h"
@@ -55,21 +56,12 @@ int cli_dispatch(kiln_cli *cli, const char *group, const kiln_command *table, in
   return cli_unknown_command(cli, group, argv[1], table, NULL);
 }
 
-static void print_error_json(const kiln_error *e) {
-  _cleanup_json_ json_t *o = json_pack("{s:s, s:i}", "error", e->message, "code", e->code);
-  _cleanup_free_ char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-  if (s) puts(s);
-}
-
 int cli_fail(kiln_cli *cli, kiln_error *err) {
   if (!err) return KILN_EXIT_FAILURE;
   int code = err->code ? err->code : KILN_EXIT_FAILURE;
-  for (const kiln_error *e = err; e; e = e->next) {
-    if (cli->json)
-      print_error_json(e);
-    else
-      fprintf(stderr, "kiln: %s\n", e->message);
-  }
+  if (cli->json) cli_json_line(cli_json_error(err, code));
+  for (const kiln_error *e = err; e && !cli->json; e = e->next)
+    fprintf(stderr, "kiln: %s\n", e->message);
   kiln_error_free(err);
   return code;
 }
@@ -177,16 +169,6 @@ void cli_catch_interrupts(void) {
 char *cli_image_ref(kiln_cli *cli, const char *arg) {
   if (strpbrk(arg, "/:")) return strdup(arg);
   return kiln_namespace_ref(cli->ns, cli->caller->id.uid, arg, "latest");
-}
-
-void cli_json_line(json_t *value) {
-  char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
-  if (text) {
-    puts(text);
-    fflush(stdout);
-  }
-  free(text);
-  json_decref(value);
 }
 
 /* The base image's id now, or NULL (missing, or the engine would not say). */

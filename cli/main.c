@@ -50,7 +50,8 @@ static const char usage_text[] =
     "Project environments as Docker images whose user matches you.\n"
     "\n"
     "Options:\n"
-    "  --json          machine-readable output (one JSON value per line)\n"
+    "  --json          machine-readable output: one JSON document (build and tar sync:\n"
+    "                  one object per line); fields in docs/json.md\n"
     "  --quiet         only results and errors\n"
     "  --no-color      no colour (also NO_COLOR)\n"
     "  --host URL      engine address: unix:///path or tcp://host:port (default $DOCKER_HOST)\n"
@@ -86,7 +87,7 @@ static int cmd_version(kiln_cli *cli, int argc, char **argv) {
   }
   if (argc > 1) return cli_usage(cli, "version", "unexpected argument '%s'", argv[1]);
   if (cli->json)
-    printf("{\"version\":\"%s\"}\n", kiln_version());
+    cli_json_line(json_pack("{s:s}", "version", kiln_version()));
   else
     printf("kiln %s\n", kiln_version());
   return KILN_EXIT_OK;
