@@ -27,7 +27,7 @@ contains "$errout" "run 'kiln image update' first, or deploy with --update"
 equals "$(grep -c 'older than kiln.yaml' <<<"$errout")" 1 "warning lines"
 equals "$(image_id "$img")" "$old_id" "image after a plain deploy"
 expect 0 "$KILN" image list --json
-contains "$out" '"stale":"yes"'
+json_is array --where "image=$img" --min 1 stale=true
 pass "deploy warns about an image older than its spec"
 
 # --update builds first; the new container runs the new image, no warning.
@@ -36,7 +36,7 @@ not_contains "$errout" "older than kiln.yaml"
 [ "$(image_id "$img")" != "$old_id" ] || fail "--update did not build"
 equals "$("$DOCKER" exec "new._.$SUDO_UID" sh -c 'echo $KT_STALE')" 1 "the new container's image"
 expect 0 "$KILN" image list --json
-contains "$(grep -F "\"image\":\"$img\"" <<<"$out")" '"stale":"no"'
+json_is array --where "image=$img" --min 1 stale=false
 expect 2 "$KILN" container deploy "$KT_BASE" --name elsewhere --update
 contains "$errout" "--update needs a kiln.yaml here for the project"
 pass "--update builds first"
@@ -44,7 +44,7 @@ pass "--update builds first"
 # The base moved: STALE says so, and deploy warns.
 "$DOCKER" tag kiln-test/busybox:latest "$BASE"
 expect 0 "$KILN" image list --json
-contains "$(grep -F "\"image\":\"$img\"" <<<"$out")" '"stale":"yes"'
+json_is array --where "image=$img" --min 1 stale=true
 expect 0 "$KILN" container deploy --name based --no-start
 contains "$errout" "older than kiln.yaml here (the spec, the files it copies or the base image changed)"
 pass "a changed base makes the image stale"

@@ -75,6 +75,29 @@ expect() {
   [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(tail -c 2000 <<<"$errout")"
   return 0
 }
+# The --json contract (docs/json.md), checked with jansson by jsoncheck
+# (built beside kiln).
+JSONCHECK=${JSONCHECK:-$(dirname "$KILN")/jsoncheck}
+# json_is KIND [CHECK...]: $out is one KIND (object, array; lines: a
+# stream) with CHECKs (tests/support/jsoncheck.c).
+json_is() {
+  "$JSONCHECK" "$@" <<<"$out" 2>"$KT_TMP/.jsoncheck" ||
+    fail "json $*: $(cat "$KT_TMP/.jsoncheck"); output: $(tail -c 1500 <<<"$out")"
+}
+# json_expect CODE "KIND [CHECK...]" CMD...: runs CMD like expect and checks
+# its stdout byte for byte (one line, nothing else) with jsoncheck.
+json_expect() {
+  local want=$1 spec got
+  read -ra spec <<<"$2"
+  shift 2
+  "$@" >"$KT_TMP/.json" 2>"$KT_TMP/.stderr"
+  got=$?
+  out=$(cat "$KT_TMP/.json")
+  errout=$(cat "$KT_TMP/.stderr")
+  [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(tail -c 2000 <<<"$errout")"
+  "$JSONCHECK" "${spec[@]}" <"$KT_TMP/.json" 2>"$KT_TMP/.jsoncheck" ||
+    fail "'$*' --json: $(cat "$KT_TMP/.jsoncheck"); output: $(tail -c 1500 <<<"$out")"
+}
 contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $(tail -c 1500 <<<"$1")"; }
 not_contains() { ! grep -qF -- "$2" <<<"$1" || fail "did not expect '$2' in: $(tail -c 1500 <<<"$1")"; }
 equals() { [ "$1" = "$2" ] || fail "${3:-value}: got '$1', expected '$2'"; }
