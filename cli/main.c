@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "complete.h"
 #include "kiln/config.h"
 #include "sanitize/sanitize.h"
 
 static int cmd_version(kiln_cli *cli, int argc, char **argv);
 static int cmd_help(kiln_cli *cli, int argc, char **argv);
+static int cmd_completion(kiln_cli *cli, int argc, char **argv);
+static int cmd_complete(kiln_cli *cli, int argc, char **argv);
 
 static const kiln_command commands[] = {
     {"generate", cmd_generate, "print the Dockerfile kiln would build from kiln.yaml"},
@@ -24,6 +27,8 @@ static const kiln_command commands[] = {
     {"tar", cmd_tar, "list, delete and sync image tarballs in the shared folder"},
     {"gc", cmd_gc, "remove kiln's leftovers (temporary containers, stale adaptations)"},
     {"version", cmd_version, "print kiln's version"},
+    {"completion", cmd_completion, "print the bash completion script (kiln completion bash)"},
+    {CLI_COMPLETE_WORD, cmd_complete, "(hidden) the words that may follow, for completion"},
     {"help", cmd_help, "show this help"},
     {NULL, NULL, NULL},
 };
@@ -75,7 +80,7 @@ static int cmd_help(kiln_cli *cli, int argc, char **argv) {
   (void)argv;
   fputs(usage_text, stdout);
   for (const kiln_command *c = commands; c->name; c++)
-    printf("  %-10s %s\n", c->name, c->summary);
+    if (c->name[0] != '_') printf("  %-10s %s\n", c->name, c->summary);
   fputs(exit_codes_text, stdout);
   return KILN_EXIT_OK;
 }
@@ -115,6 +120,27 @@ static int find_alias(const char *name) {
   return -1;
 }
 
+static int run_command(kiln_cli *cli, int argc, char **argv);
+
+/* Completion reads the tables above through run_command (complete.h). */
+static const cli_completion *completion(void) {
+  static const char *alias_names[sizeof aliases / sizeof aliases[0]];
+  static const char *const globals[] = {"--json",      "--quiet", "--no-color", "--host",
+                                        "--namespace", "--help",  "--version",  NULL};
+  static cli_completion c = {commands, alias_names, globals, run_command};
+  for (size_t i = 0; aliases[i].alias; i++)
+    alias_names[i] = aliases[i].alias;
+  return &c;
+}
+
+static int cmd_completion(kiln_cli *cli, int argc, char **argv) {
+  return cli_completion_script(cli, completion(), argc, argv);
+}
+
+static int cmd_complete(kiln_cli *cli, int argc, char **argv) {
+  return cli_complete(cli, completion(), argc - 1, argv + 1);
+}
+
 static int run_command(kiln_cli *cli, int argc, char **argv) {
   int a = find_alias(argv[0]);
   if (a >= 0) return run_alias(cli, a, argc, argv);
@@ -148,7 +174,9 @@ static int check_globals(kiln_cli *cli, kiln_error **err) {
 /* Every command runs for one caller under one site configuration
  * (kiln/access.h); the site's namespace applies unless overridden. */
 static int run_as_caller(kiln_cli *cli, int argc, char **argv) {
-  if (!strcmp(argv[0], "help") || !strcmp(argv[0], "version")) return run_command(cli, argc, argv);
+  static const char *const callerless[] = {"help", "version", "completion", CLI_COMPLETE_WORD};
+  for (size_t i = 0; i < sizeof callerless / sizeof callerless[0]; i++)
+    if (!strcmp(argv[0], callerless[i])) return run_command(cli, argc, argv);
   kiln_config config;
   kiln_caller caller;
   kiln_error *err = NULL;
