@@ -631,6 +631,7 @@ static int tar_run(kiln_cli *cli, tar_action action, const opt_result *o, kiln_e
 int cmd_tar(kiln_cli *cli, int argc, char **argv) {
   static const char *const actions[] = {
       [TAR_LIST] = "list", [TAR_DELETE] = "delete", [TAR_SYNC] = "sync"};
+  if (argc < 2 && cli->json) return cli_usage(cli, "tar", "name an action (list, delete, sync)");
   if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
     return fputs(tar_help, stdout), argc < 2 ? KILN_EXIT_USAGE : KILN_EXIT_OK;
   int action = -1;

@@ -44,6 +44,7 @@ int cli_unknown_command(kiln_cli *cli, const char *group, const char *word,
 int cli_dispatch(kiln_cli *cli, const char *group, const kiln_command *table, int argc,
                  char **argv) {
   /* argv[0] is the group name; argv[1] the subcommand. */
+  if (argc < 2 && cli->json) return cli_usage(cli, group, "name a command");
   if (argc < 2 || is_help(argv[1])) {
     print_group_help(group, table);
     return argc < 2 ? KILN_EXIT_USAGE : KILN_EXIT_OK;

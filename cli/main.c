@@ -253,6 +253,7 @@ int main(int argc, char **argv) {
   if (first == -'h') return cmd_help(&cli, 0, NULL);
   if (first == -'V') return cmd_version(&cli, 1, argv);
   if (first < 0) return cli_usage(&cli, NULL, "unknown option (see 'kiln --help')");
+  if (first >= argc && cli.json) return cli_usage(&cli, NULL, "name a command");
   if (first >= argc) {
     cmd_help(&cli, 0, NULL);
     return KILN_EXIT_USAGE;

@@ -32,6 +32,9 @@ contains "$out" "nonsense"
 contains "$out" "also_nonsense" # every problem, in the one object's errors
 json_expect 2 "object code=2 error:string" "${K[@]}" imgae list
 contains "$out" "did you mean 'image'"
+for group in "" container tar; do # no command: the usage error, not the help text
+  json_expect 2 "object code=2 error:string" "${K[@]}" $group
+done
 pass "version, validate, generate, context ls, errors"
 
 # ---- image: build stream, list, export/import, push/pull ----
