@@ -32,7 +32,7 @@ int cli_unknown_command(kiln_cli *cli, const char *group, const char *word,
   const char *names[64];
   size_t n = 0;
   for (const kiln_command *c = table; c && c->name && n < 63; c++)
-    names[n++] = c->name;
+    if (c->name[0] != '_') names[n++] = c->name; /* hidden ones are never suggested */
   for (const char *const *m = more; m && *m && n < 63; m++)
     names[n++] = *m;
   names[n] = NULL;
