@@ -57,13 +57,14 @@ if ensure_registry; then
   REG=$KILN_TEST_REGISTRY
   AUTH=(--registry "$REG" --team "$KT_PREFIX" --username "$KILN_TEST_REGISTRY_USER" --password-stdin)
   REMOTE=$REG/$KT_PREFIX/kt-jc:latest
+  with_password() { printf '%s\n' "$KILN_TEST_REGISTRY_PASSWORD" | "$@"; }
   DIST_PUSHED+=("$REMOTE")
   json_expect 0 "object image=$img remote=$REMOTE" \
-    sh -c 'printf "%s\n" "$0" | "$@"' "$KILN_TEST_REGISTRY_PASSWORD" "${K[@]}" image push kt-jc "${AUTH[@]}"
+    with_password "${K[@]}" image push kt-jc "${AUTH[@]}"
   json_expect 0 "object remote=$REMOTE image:string $ID" \
-    sh -c 'printf "%s\n" "$0" | "$@"' "$KILN_TEST_REGISTRY_PASSWORD" "${K[@]}" image pull kt-jc "${AUTH[@]}"
+    with_password "${K[@]}" image pull kt-jc "${AUTH[@]}"
   json_expect 0 "object remote=$REMOTE digest:string deleted=true" \
-    sh -c 'printf "%s\n" "$0" | "$@"' "$KILN_TEST_REGISTRY_PASSWORD" "${K[@]}" image delete-remote kt-jc "${AUTH[@]}"
+    with_password "${K[@]}" image delete-remote kt-jc "${AUTH[@]}"
   pass "push, pull, delete-remote"
 else
   fail "no test registry (scripts/registry.sh)"

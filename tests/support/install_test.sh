@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # cmake --install into a temporary prefix places every file kiln ships:
 # binary and DS01 links, templates, sudoers drop-in, tmpfiles entry, man page
 # (rendered by man), JSON contract, examples, and the bash completion, which
@@ -53,6 +54,7 @@ warnings=$(groff -man -Tutf8 -ww -z "$prefix/share/man/man1/kiln.1" 2>&1)
 
 # ---- the completion, sourced in a clean bash ----
 complete_words() { # LINE...: COMP_WORDS, the last word being completed
+  # shellcheck disable=SC2016 # expanded by the inner bash
   env -i PATH="$prefix/bin:/usr/bin:/bin" HOME="$tmp" bash --norc --noprofile -c '
     source "$0" || exit 9
     COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))

@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # jsoncheck itself: it accepts what docs/json.md promises and refuses the
 # old shapes (one object per line where one array is due, a string where a
 # boolean is due), so the integration tests using it can fail.
@@ -6,6 +7,7 @@ set -u
 fails=0
 ok() { "$@" || { echo "FAIL (expected ok): $*" >&2; fails=$((fails + 1)); }; }
 no() { ! "$@" 2>/dev/null || { echo "FAIL (expected refusal): $*" >&2; fails=$((fails + 1)); }; }
+# shellcheck disable=SC2317 # called through ok/no
 j() { local input=$1; shift; printf '%s' "$input" | "$JSONCHECK" "$@"; }
 
 ok j $'{"a":1}\n' object a:integer
