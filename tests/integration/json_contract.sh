@@ -91,7 +91,13 @@ json_expect 0 "object container=jc image:string $ID export:object push:null" \
 json_expect 0 "object name=jc retired=true saved_image:null" "${K[@]}" container retire jc --force
 json_expect 1 "object code=1 error:string errors:array" "${K[@]}" container stop jc
 json_expect 0 "array --min 1 name=$vol removed=true" "${K[@]}" volume remove "$vol"
-pass "container deploy, list, stop, start, commit, retire; volume remove"
+# deploy --update in the project folder: the build's events are not printed,
+# the deploy's object is the one document (the spec changed above: it builds).
+cd "$dir" || exit 1
+json_expect 0 "object name=jcu started=false image=$img $ID" \
+  "${K[@]}" container deploy --name jcu --update --no-start
+json_expect 0 "object name=jcu retired=true" "${K[@]}" container retire jcu
+pass "container deploy (also --update), list, stop, start, commit, retire; volume remove"
 
 # ---- clean-up commands ----
 json_expect 0 "array" "${K[@]}" gc --dry-run
