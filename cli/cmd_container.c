@@ -428,6 +428,7 @@ static int deploy_with_session(kiln_cli *cli, deploy_args *a, session *s, cli_sp
   a->o.on_event = on_deploy_event;
   a->o.user = cli;
   kiln_deploy_result r = {0};
+  cli_catch_interrupts(); /* an adaptation's temporary container is removed */
   int rc = kiln_deploy(s->engine, &a->o, &r, err);
   if (rc == 0) print_deployed(cli, a, &r);
   kiln_deploy_result_clear(&r); /* a failed deploy may have filled part of it */

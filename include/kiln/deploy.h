@@ -120,9 +120,10 @@ typedef struct {
  * as root, a started container's workspace mount is checked against the
  * folder that was checked (same device and inode); a mismatch removes the
  * container. The temporary container of an adaptation is removed on every
- * path, including SIGINT/SIGTERM/SIGHUP during the adaptation (handlers are
- * installed only for that time; the error's code is then 128 + the signal).
- * Fills *result (free with
+ * path, including an interrupt: once the engine's interrupt flag
+ * (kiln_engine_options.interrupted) is set, the running call stops within
+ * about a second, the container is removed, and the error's code is 128 +
+ * the signal. The library installs no signal handler. Fills *result (free with
  * kiln_deploy_result_clear). Errors: refused by the access module (code 1),
  * name taken (1), over the container limit (1), missing volume (1),
  * workspace changed while deploying (1, container removed), no GPU runtime
