@@ -702,7 +702,7 @@ static int adaptation_init(adaptation *a, kiln_engine *engine, const kiln_deploy
     a->tag = NULL;
     return oom(err);
   }
-  return kiln_adapted_user_of(base_config, o->caller->id.name, &a->user, err);
+  return kiln_adapted_user_of(base_config, o->caller->id.name, o->caller->id.uid, &a->user, err);
 }
 
 /* Returns the id of the adapted image (new string), reusing an earlier one. */

@@ -214,8 +214,9 @@ static int model_ssh(json_t *model, const kiln_spec *spec, kiln_error **err) {
 
 static int model_user(json_t *model, const kiln_spec *spec, const char *templates_dir,
                       kiln_error **err) {
-  _cleanup_free_ char *home = NULL, *local_bin = NULL, *script_path = NULL;
-  if (asprintf(&home, "/home/%s", spec->user.name) < 0) return oom(err);
+  _cleanup_free_ char *home = kiln_user_home(spec->user.name, spec->user.uid);
+  _cleanup_free_ char *local_bin = NULL, *script_path = NULL;
+  if (!home) return oom(err);
   if (asprintf(&local_bin, "%s/.local/bin", home) < 0) return oom(err);
   if (asprintf(&script_path, "%s/%s", templates_dir, USER_SETUP_SCRIPT) < 0) return oom(err);
   _cleanup_free_ char *script =
