@@ -38,13 +38,13 @@ static const char *old_home_of(json_t *base_config) {
   return h && h[0] == '/' && h[1] ? h : NULL;
 }
 
-/* path with the prefix old (a folder) replaced by new, or NULL when path is
- * not old nor inside it. */
-static char *moved(const char *path, const char *old, const char *new_prefix) {
+/* *out: path with the prefix old (a folder) replaced by new_prefix, or path
+ * itself when it is not old nor inside it. 0, or -1 when out of memory. */
+static int moved(const char *path, const char *old, const char *new_prefix, char **out) {
   size_t n = old ? strlen(old) : 0;
-  if (!n || strncmp(path, old, n) || (path[n] && path[n] != '/')) return NULL;
-  char *s = NULL;
-  return asprintf(&s, "%s%s", new_prefix, path + n) < 0 ? NULL : s;
+  if (!n || strncmp(path, old, n) || (path[n] && path[n] != '/'))
+    return (*out = strdup(path)) ? 0 : -1;
+  return asprintf(out, "%s%s", new_prefix, path + n) < 0 ? (*out = NULL, -1) : 0;
 }
 
 /* PATH with home/.local/bin first, and any other .local/bin of the old
@@ -83,21 +83,17 @@ static json_t *adapted_env(json_t *base_env, const char *old_home, const char *h
   return steal_pointer(&env);
 }
 
-int kiln_adapted_user_of(json_t *base_config, const char *caller_name, kiln_adapted_user *out,
-                         kiln_error **err) {
+int kiln_adapted_user_of(json_t *base_config, const char *caller_name, uint32_t uid,
+                         kiln_adapted_user *out, kiln_error **err) {
   memset(out, 0, sizeof *out);
   if (!(out->name = kiln_sanitize_username(caller_name, err)))
     return kiln_error_prefix(err, "user name '%s'", caller_name);
-  if (asprintf(&out->home, "/home/%s", out->name) < 0) {
-    out->home = NULL;
-    return oom(err);
-  }
+  if (!(out->home = kiln_user_home(out->name, uid))) return oom(err);
   const char *old_home = old_home_of(base_config);
   const char *ws = json_string_value(
       json_object_get(json_object_get(base_config, "Labels"), KILN_LABEL_WORKSPACE));
   if (!ws || ws[0] != '/') ws = DEFAULT_WORKSPACE;
-  out->workspace = moved(ws, old_home, out->home);
-  if (!out->workspace && !(out->workspace = strdup(ws))) return oom(err);
+  if (moved(ws, old_home, out->home, &out->workspace) < 0) return oom(err);
   out->env = adapted_env(json_object_get(base_config, "Env"), old_home, out->home);
   return out->env ? 0 : oom(err);
 }

@@ -36,26 +36,34 @@ static int call(kiln_engine *engine, const char *method, const char *path, const
   return r;
 }
 
-static int simple_call(kiln_engine *engine, const char *method, const char *path, const char *query,
-                       long *status, kiln_error **err) {
-  return call(engine, method, path, query, false, status, err);
-}
-
-json_t *kiln_dist_inspect(kiln_engine *engine, const char *ref, bool missing_ok, kiln_error **err) {
+/* GET /images/{ref}/json as an undo call or not. */
+static json_t *inspect_call(kiln_engine *engine, const char *ref, bool missing_ok, bool undo,
+                            kiln_error **err) {
   _cleanup_free_ char *path = NULL;
   if (asprintf(&path, "/images/%s/json", ref) < 0) return oom(err), NULL;
-  long status = 0;
+  kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
+  kiln_engine_response resp;
+  req.path = path;
+  req.undo = undo;
   kiln_error *e = NULL;
-  json_t *info = kiln_engine_json(engine, "GET", path, NULL, NULL, &status, &e);
-  if (info) return info;
-  if (status == 404) {
+  if (kiln_engine_call(engine, &req, &resp, &e) == 0) {
+    json_t *info = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
+    kiln_engine_response_clear(&resp);
+    if (!info)
+      kiln_error_set(err, KILN_EXIT_ENGINE, "the engine's answer for image %s is not JSON", ref);
+    return info;
+  }
+  if (resp.status == 404) {
     kiln_error_free(e);
     if (!missing_ok) kiln_error_set(err, KILN_EXIT_FAILURE, "no image '%s' in the engine", ref);
     return NULL;
   }
-  kiln_error_set(err, e ? e->code : KILN_EXIT_ENGINE, "%s", e ? e->message : "inspect failed");
-  kiln_error_free(e);
+  kiln_error_keep(err, e);
   return NULL;
+}
+
+json_t *kiln_dist_inspect(kiln_engine *engine, const char *ref, bool missing_ok, kiln_error **err) {
+  return inspect_call(engine, ref, missing_ok, false, err);
 }
 
 static int split_repo_tag(const char *ref, char **repo, char **tag) {
@@ -66,19 +74,30 @@ static int split_repo_tag(const char *ref, char **repo, char **tag) {
   return *repo && *tag ? 0 : -1;
 }
 
-int kiln_dist_tag(kiln_engine *engine, const char *image, const char *ref, kiln_error **err) {
+static int tag_call(kiln_engine *engine, const char *image, const char *ref, bool undo,
+                    kiln_error **err) {
   _cleanup_free_ char *repo = NULL, *tag = NULL, *path = NULL, *query = NULL;
   if (split_repo_tag(ref, &repo, &tag) < 0) return oom(err);
   _cleanup_free_ char *repo_q = kiln_engine_escape(repo), *tag_q = kiln_engine_escape(tag);
   if (!repo_q || !tag_q || asprintf(&path, "/images/%s/tag", image) < 0 ||
       asprintf(&query, "repo=%s&tag=%s", repo_q, tag_q) < 0)
     return oom(err);
-  if (simple_call(engine, "POST", path, query, NULL, err) < 0)
+  if (call(engine, "POST", path, query, undo, NULL, err) < 0)
     return kiln_error_prefix(err, "tagging %.19s as %s", image, ref);
   return 0;
 }
 
+int kiln_dist_tag(kiln_engine *engine, const char *image, const char *ref, kiln_error **err) {
+  return tag_call(engine, image, ref, false, err);
+}
+
 /* Undo calls run even after an interruption (bounded). */
+void kiln_dist_retag(kiln_engine *engine, const char *image, const char *ref) {
+  kiln_error *e = NULL;
+  tag_call(engine, image, ref, true, &e);
+  kiln_error_free(e);
+}
+
 void kiln_dist_untag(kiln_engine *engine, const char *ref) {
   _cleanup_free_ char *path = NULL;
   kiln_error *e = NULL;
@@ -99,7 +118,7 @@ static bool has_tags(json_t *info) {
 
 void kiln_dist_remove_if_untagged(kiln_engine *engine, const char *image_id) {
   kiln_error *e = NULL;
-  _cleanup_json_ json_t *info = kiln_dist_inspect(engine, image_id, true, &e);
+  _cleanup_json_ json_t *info = inspect_call(engine, image_id, true, true, &e);
   /* Deleting by id would also drop a last tag: only an untagged image. */
   _cleanup_free_ char *path = NULL;
   if (info && !has_tags(info) && asprintf(&path, "/images/%s", image_id) >= 0)

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,83 +413,20 @@ static json_t *inspect_image(kiln_engine *engine, const char *ref, kiln_error **
   return img;
 }
 
+/* An undo call: runs (bounded) after an interrupt too. */
 static int remove_container(kiln_engine *engine, const char *id) {
   _cleanup_free_ char *path = NULL;
   if (asprintf(&path, "/containers/%s", id) < 0) return -1;
+  kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
+  kiln_engine_response resp;
+  req.method = "DELETE";
+  req.path = path;
+  req.query = "force=1&v=1";
+  req.undo = true;
   _cleanup_error_ kiln_error *ignored = NULL;
-  _cleanup_json_ json_t *r =
-      kiln_engine_json(engine, "DELETE", path, "force=1&v=1", NULL, NULL, &ignored);
-  return r ? 0 : -1;
-}
-
-/* ---- signals during an adaptation ---- */
-
-static volatile sig_atomic_t caught_signal;
-static volatile sig_atomic_t kill_ready;
-static char kill_request[512];
-static size_t kill_request_len;
-static struct sockaddr_storage kill_addr;
-static socklen_t kill_addr_len;
-
-/* Async-signal-safe: asks the engine to kill the temporary container, so
- * the blocked /wait returns and the normal path removes it. */
-static void on_signal(int sig) {
-  int saved = errno;
-  caught_signal = sig;
-  if (kill_ready) {
-    int fd = socket(kill_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&kill_addr, kill_addr_len) == 0 &&
-        write(fd, kill_request, kill_request_len) == (ssize_t)kill_request_len) {
-      char sink[256];
-      while (read(fd, sink, sizeof sink) > 0) {
-      }
-    }
-    if (fd >= 0) close(fd);
-  }
-  errno = saved;
-}
-
-static const int handled_signals[] = {SIGINT, SIGTERM, SIGHUP};
-#define N_HANDLED (sizeof handled_signals / sizeof handled_signals[0])
-
-typedef struct {
-  struct sigaction old[N_HANDLED];
-} signal_guard;
-
-static void guard_install(signal_guard *g) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal; /* no SA_RESTART: a waiting flock returns EINTR */
-  sigemptyset(&sa.sa_mask);
-  caught_signal = 0;
-  kill_ready = 0;
-  for (size_t i = 0; i < N_HANDLED; i++)
-    sigaction(handled_signals[i], &sa, &g->old[i]);
-}
-
-static void guard_remove(signal_guard *g) {
-  kill_ready = 0;
-  for (size_t i = 0; i < N_HANDLED; i++)
-    sigaction(handled_signals[i], &g->old[i], NULL);
-}
-
-/* Prepares the request the handler sends once id is known. */
-static void guard_arm(kiln_engine *engine, const char *id) {
-  kill_ready = 0;
-  int n = snprintf(kill_request, sizeof kill_request,
-                   "POST /v%s/containers/%s/kill HTTP/1.0\r\nHost: localhost\r\n"
-                   "Content-Length: 0\r\n\r\n",
-                   kiln_engine_api_version(engine), id);
-  _cleanup_error_ kiln_error *ignored = NULL;
-  if (n <= 0 || (size_t)n >= sizeof kill_request ||
-      kiln_engine_sockaddr(kiln_engine_host(engine), &kill_addr, &kill_addr_len, &ignored) < 0)
-    return;
-  kill_request_len = (size_t)n;
-  kill_ready = 1;
-}
-
-static int interrupted(kiln_error **err) {
-  return kiln_error_interrupted(err, caught_signal, "the temporary container was removed");
+  int r = kiln_engine_call(engine, &req, &resp, &ignored);
+  kiln_engine_response_clear(&resp);
+  return r;
 }
 
 /* ---- legacy adaptation ---- */
@@ -506,6 +442,16 @@ typedef struct {
   kiln_adapted_user user; /* who the image is set up for */
   char *temp_id;          /* temporary container, while it exists */
 } adaptation;
+
+/* ---- interrupts during an adaptation ---- */
+
+/* The caller's interrupt flag (kiln_engine_options.interrupted) stops the
+ * engine calls within about a second, also the long /wait; the temporary
+ * container is then removed by an undo call. */
+static int interrupted(const adaptation *a, kiln_error **err) {
+  return kiln_error_interrupted(err, kiln_engine_interrupted(a->engine),
+                                a->temp_id ? "the temporary container was removed" : NULL);
+}
 
 static void adaptation_clear(adaptation *a) {
   free(a->repo);
@@ -624,36 +570,37 @@ static char *setup_log_tail(adaptation *a) {
   return kiln_container_log_tail(a->engine, a->temp_id, SETUP_LOG_TAIL);
 }
 
-/* Runs the temporary container to its end and checks its exit code. */
-static int run_setup(adaptation *a, kiln_error **err) {
-  unsigned timeout = a->opts->config->legacy_timeout;
-  if (container_call(a, "POST", "start", NULL, 0, NULL, err) < 0) return -1;
-  if (caught_signal) return interrupted(err);
-  json_t *w = NULL;
-  kiln_error *werr = NULL;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  int r =
-      container_call(a, "POST", "wait", "condition=not-running", (long)timeout * 1000, &w, &werr);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  if (caught_signal) {
-    json_decref(w);
+/* The /wait for the setup failed: still running means the engine answered
+ * but the setup took longer than legacy_timeout; otherwise the engine's own
+ * error (it went away, ...) is the one to report. Takes werr. */
+static int setup_wait_failed(adaptation *a, unsigned timeout, kiln_error *werr, kiln_error **err) {
+  if (kiln_engine_interrupted(a->engine)) {
     kiln_error_free(werr);
-    return interrupted(err);
+    return interrupted(a, err);
   }
-  /* Before the timeout, the wait failed for another reason (the engine
-   * went away): that error, not a timeout. */
-  if (r < 0 && t1.tv_sec - t0.tv_sec < (time_t)timeout) {
-    kiln_error_keep(err, werr);
-    return kiln_error_prefix(err, "waiting for the user setup");
-  }
-  if (r < 0) {
+  _cleanup_error_ kiln_error *ignored = NULL;
+  _cleanup_json_ json_t *state = NULL;
+  if (container_call(a, "GET", "json", NULL, KILN_UNDO_TIMEOUT_MS, &state, &ignored) == 0 &&
+      json_is_true(json_object_get(json_object_get(state, "State"), "Running"))) {
     kiln_error_free(werr);
     return kiln_error_set(err, KILN_EXIT_FAILURE,
                           "the user setup did not finish within %u s (legacy_timeout in the kiln "
                           "configuration)",
                           timeout);
   }
+  kiln_error_keep(err, werr);
+  return kiln_error_prefix(err, "waiting for the user setup");
+}
+
+/* Runs the temporary container to its end and checks its exit code. */
+static int run_setup(adaptation *a, kiln_error **err) {
+  unsigned timeout = a->opts->config->legacy_timeout;
+  if (container_call(a, "POST", "start", NULL, 0, NULL, err) < 0) return -1;
+  json_t *w = NULL;
+  kiln_error *werr = NULL;
+  if (container_call(a, "POST", "wait", "condition=not-running", (long)timeout * 1000, &w, &werr) <
+      0)
+    return setup_wait_failed(a, timeout, werr, err);
   json_int_t code = json_integer_value(json_object_get(w, "StatusCode"));
   json_decref(w);
   if (code == 0) return 0;
@@ -704,25 +651,22 @@ static char *commit(adaptation *a, kiln_error **err) {
 }
 
 /* create → start → wait → commit, with the temporary container removed on
- * every path. */
+ * every path (an interrupt included: the removal is an undo call). */
 static char *run_and_commit(adaptation *a, kiln_error **err) {
-  signal_guard guard;
-  guard_install(&guard);
   char *image_id = NULL;
-  if (create_temp(a, err) == 0) {
-    guard_arm(a->engine, a->temp_id);
-    if (caught_signal)
-      interrupted(err);
-    else if (run_setup(a, err) == 0)
-      image_id = commit(a, err);
-  }
+  if (create_temp(a, err) == 0 && run_setup(a, err) == 0) image_id = commit(a, err);
   if (a->temp_id) remove_container(a->engine, a->temp_id);
-  guard_remove(&guard);
-  if (image_id && caught_signal) emit(a->opts, KILN_DEPLOY_WARNING, "interrupted after the commit");
-  if (caught_signal && image_id) {
+  if (image_id && kiln_engine_interrupted(a->engine)) {
+    /* The commit landed: the adaptation is kept (reused next time). */
+    emit(a->opts, KILN_DEPLOY_WARNING, "interrupted after the commit");
     free(image_id);
-    interrupted(err);
+    interrupted(a, err);
     return NULL;
+  }
+  if (!image_id && err && *err && kiln_engine_interrupted(a->engine)) {
+    kiln_error_free(*err);
+    *err = NULL;
+    interrupted(a, err);
   }
   return image_id;
 }
@@ -758,7 +702,7 @@ static int adaptation_init(adaptation *a, kiln_engine *engine, const kiln_deploy
     a->tag = NULL;
     return oom(err);
   }
-  return kiln_adapted_user_of(base_config, o->caller->id.name, &a->user, err);
+  return kiln_adapted_user_of(base_config, o->caller->id.name, o->caller->id.uid, &a->user, err);
 }
 
 /* Returns the id of the adapted image (new string), reusing an earlier one. */
@@ -778,8 +722,7 @@ static char *adapt(kiln_engine *engine, const kiln_deploy_options *o, const char
   }
   /* Same user, same base: one adaptation at a time; the second one reuses. */
   snprintf(lock_name, sizeof lock_name, "adapt-%" PRIu32 "-%s", o->caller->id.uid, a.tag);
-  caught_signal = 0;
-  int lock = kiln_lock_acquire(lock_name, NULL, err);
+  int lock = kiln_lock_acquire(lock_name, kiln_engine_interrupt_flag(engine), err);
   if (lock >= 0) {
     kiln_error *ferr = NULL;
     image_id = find_adaptation(&a, ref, &ferr);
@@ -869,7 +812,7 @@ static char *create_limited(kiln_engine *engine, const kiln_deploy_options *o, c
                             json_t *body, kiln_error **err) {
   char lock_name[48];
   snprintf(lock_name, sizeof lock_name, "containers-%" PRIu32, o->caller->id.uid);
-  int lock = kiln_lock_acquire(lock_name, NULL, err);
+  int lock = kiln_lock_acquire(lock_name, kiln_engine_interrupt_flag(engine), err);
   if (lock < 0) return NULL;
   unsigned count = 0;
   char *id = NULL;
@@ -1051,7 +994,6 @@ static int deploy_image(kiln_engine *engine, const kiln_deploy_options *o,
 int kiln_deploy(kiln_engine *engine, const kiln_deploy_options *o, kiln_deploy_result *result,
                 kiln_error **err) {
   memset(result, 0, sizeof *result);
-  caught_signal = 0;
   checked_workspace ws = {NULL, 0, 0};
   if (check_options(o, err) < 0 || check_access(o, &ws, err) < 0) return -1;
   kiln_deploy_options checked = *o;

@@ -60,11 +60,12 @@ typedef struct {
   json_t *env;
 } kiln_adapted_user;
 
-/* Fills *out from the base image's Config and the caller's host user name.
+/* Fills *out from the base image's Config and the caller's host user name
+ * and uid (uid 0 keeps /root as its home).
  * 0, or -1 with *err set (a user name that cannot be sanitized, out of
  * memory); *out is then cleared by kiln_adapted_user_clear either way. */
-int kiln_adapted_user_of(json_t *base_config, const char *caller_name, kiln_adapted_user *out,
-                         kiln_error **err);
+int kiln_adapted_user_of(json_t *base_config, const char *caller_name, uint32_t uid,
+                         kiln_adapted_user *out, kiln_error **err);
 void kiln_adapted_user_clear(kiln_adapted_user *u);
 
 /* The legacy adaptation's temporary container, pure: base_id runs script

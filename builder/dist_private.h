@@ -32,10 +32,13 @@ json_t *kiln_dist_names(const char *dir, size_t max, kiln_error **err);
 json_t *kiln_dist_inspect(kiln_engine *engine, const char *ref, bool missing_ok, kiln_error **err);
 /* POST /images/{image}/tag for ref ("repo[:tag]", default tag latest). */
 int kiln_dist_tag(kiln_engine *engine, const char *image, const char *ref, kiln_error **err);
+/* Puts the name ref back on image, as an undo call (runs after an
+ * interruption too, bounded). Best effort. */
+void kiln_dist_retag(kiln_engine *engine, const char *image, const char *ref);
 /* Drops the name ref without touching the image (noprune). Best effort. */
 void kiln_dist_untag(kiln_engine *engine, const char *ref);
-/* Removes image_id when it has no tag left; any refusal (a container or a
- * child image uses it) is ignored. */
+/* Removes image_id when it has no tag left (inspect and removal are undo
+ * calls); any refusal (a container or a child image uses it) is ignored. */
 void kiln_dist_remove_if_untagged(kiln_engine *engine, const char *image_id);
 
 /* ---- import, pass 1 (export.c) ---- */

@@ -40,6 +40,12 @@ const char *kiln_engine_api_version(const kiln_engine *e) {
 const char *kiln_engine_host(const kiln_engine *e) {
   return e->host;
 }
+volatile sig_atomic_t *kiln_engine_interrupt_flag(const kiln_engine *e) {
+  return e->interrupted;
+}
+int kiln_engine_interrupted(const kiln_engine *e) {
+  return e->interrupted ? *e->interrupted : 0;
+}
 
 /* ---- transfer state ---- */
 

@@ -1,13 +1,16 @@
-/* kiln gc: exited temporary containers, dangling kiln images, adaptations
- * whose base is gone; AIME-style "*._.*" images are only reported. */
+/* kiln gc: exited temporary containers, build-step containers a dying
+ * engine left, dangling kiln images, adaptations whose base is gone;
+ * AIME-style "*._.*" images are only reported. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "builder/deploy_private.h"
 #include "kiln/distribute.h"
 #include "kiln/labels.h"
+#include "sanitize/limits.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
@@ -19,6 +22,7 @@ typedef struct {
   kiln_engine *engine;
   const kiln_owner *owner;
   bool dry_run;
+  long build_step_age_s;
   kiln_gc_fn fn;
   void *user;
 } gc_run;
@@ -180,10 +184,59 @@ static int aime_images(gc_run *g, kiln_error **err) {
   return 0;
 }
 
-int kiln_gc(kiln_engine *engine, const kiln_owner *owner, bool dry_run, kiln_gc_fn fn, void *user,
-            kiln_error **err) {
-  gc_run g = {engine, owner, dry_run, fn, user};
-  if (temp_containers(&g, err) < 0 || dangling_images(&g, err) < 0 ||
+/* Seconds since an RFC 3339 time ("2026-12-03T15:04:05.123Z"), or -1. */
+static long seconds_since(const char *when) {
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  const char *rest = when ? strptime(when, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+  if (!rest || tm.tm_year < 71) return -1; /* "0001-01-01": never */
+  return (long)(time(NULL) - timegm(&tm));
+}
+
+/* How long ago a container stopped (or was made, when it never ran). */
+static long idle_seconds(gc_run *g, const char *id, json_t *listed) {
+  _cleanup_free_ char *path = NULL;
+  if (asprintf(&path, "/containers/%s/json", id) < 0) return -1;
+  _cleanup_error_ kiln_error *ignored = NULL;
+  _cleanup_json_ json_t *c = kiln_engine_json(g->engine, "GET", path, NULL, NULL, NULL, &ignored);
+  long since =
+      seconds_since(json_string_value(json_object_get(json_object_get(c, "State"), "FinishedAt")));
+  if (since >= 0) return since;
+  json_int_t created = json_integer_value(json_object_get(listed, "Created"));
+  return created > 0 ? (long)(time(NULL) - (time_t)created) : -1;
+}
+
+/* The classic builder's step containers an engine that died mid-build
+ * left (a normal build removes them): everyone's, for admins only. */
+static int build_steps(gc_run *g, kiln_error **err) {
+  if (!kiln_owner_all_users(g->owner)) return 0;
+  _cleanup_json_ json_t *f = json_pack("{s:[s], s:[s,s,s]}", "label", KILN_LABEL_BUILD_STEP "=true",
+                                       "status", "exited", "created", "dead");
+  _cleanup_free_ char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
+  _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL;
+  _cleanup_free_ char *query = NULL;
+  if (!esc || asprintf(&query, "all=1&filters=%s", esc) < 0) return oom(err);
+  _cleanup_json_ json_t *list =
+      kiln_engine_json(g->engine, "GET", "/containers/json", query, NULL, NULL, err);
+  if (!list) return -1;
+  size_t i;
+  json_t *c;
+  json_array_foreach(list, i, c) {
+    const char *id = json_string_value(json_object_get(c, "Id"));
+    if (!id || idle_seconds(g, id, c) < g->build_step_age_s) continue; /* awaiting its commit */
+    const char *name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
+    report(g, KILN_GC_BUILD_STEP, id, name && *name == '/' ? name + 1 : name,
+           remove_object(g, "containers", id));
+  }
+  return 0;
+}
+
+int kiln_gc(kiln_engine *engine, const kiln_gc_options *opts, kiln_error **err) {
+  gc_run g = {
+      engine,        opts->owner,
+      opts->dry_run, opts->build_step_age_s ? opts->build_step_age_s : KILN_GC_BUILD_STEP_AGE_S,
+      opts->fn,      opts->user};
+  if (temp_containers(&g, err) < 0 || build_steps(&g, err) < 0 || dangling_images(&g, err) < 0 ||
       orphan_adaptations(&g, err) < 0 || registry_names(&g, err) < 0 || aime_images(&g, err) < 0)
     return kiln_error_prefix(err, "gc");
   return 0;

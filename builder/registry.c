@@ -409,12 +409,10 @@ int kiln_image_push(kiln_engine *engine, const char *local_ref, const char *remo
  * image it named, or dropped when the pull made it). */
 static void restore_remote_name(kiln_engine *engine, const char *remote_ref, const char *before,
                                 const char *pulled) {
-  kiln_error *e = NULL;
   if (!before)
     kiln_dist_untag(engine, remote_ref);
   else if (strcmp(before, pulled))
-    kiln_dist_tag(engine, before, remote_ref, &e);
-  kiln_error_free(e);
+    kiln_dist_retag(engine, before, remote_ref);
 }
 
 /* The pulled image under local_ref, the caller's (admins: as is). */

@@ -137,7 +137,7 @@ int kiln_volume_create(kiln_engine *engine, const char *name, const kiln_owner *
   if (check_volume_name(name, err) < 0) return -1;
   char lock_name[48];
   snprintf(lock_name, sizeof lock_name, "volumes-%" PRIu32, owner_uid(owner));
-  int lock = kiln_lock_acquire(lock_name, NULL, err);
+  int lock = kiln_lock_acquire(lock_name, kiln_engine_interrupt_flag(engine), err);
   if (lock < 0) return -1;
   int r = create_checked(engine, name, owner, config, existed, err);
   kiln_lock_release(lock);

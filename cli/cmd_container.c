@@ -296,6 +296,18 @@ static void apply_spec_defaults(deploy_args *a, const kiln_spec *spec) {
   apply_spec_ports(a, spec);
 }
 
+/* Volumes a deploy may create get the name policy as `volume create` does. */
+static int check_new_volume_names(const kiln_deploy_options *o, kiln_error **err) {
+  for (size_t i = 0; i < o->n_volumes; i++) {
+    _cleanup_free_ char *name = NULL, *target = NULL;
+    bool ro;
+    if (kiln_parse_volume_spec(o->volumes[i], &name, &target, &ro, err) < 0 ||
+        cli_check_name(name, "volume name", err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
 static bool image_exists(kiln_engine *engine, const char *ref) {
   _cleanup_free_ char *esc = kiln_engine_escape(ref);
   _cleanup_free_ char *path = NULL;
@@ -342,7 +354,8 @@ static int resolve_target(kiln_cli *cli, session *s, deploy_args *a, const char 
     return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
   a->o.image = a->image_ref;
   if (!a->o.name) a->o.name = a->default_name;
-  return cli_check_name(a->o.name, "container name", err);
+  if (cli_check_name(a->o.name, "container name", err) < 0) return -1;
+  return a->o.create_volumes ? check_new_volume_names(&a->o, err) : 0;
 }
 
 static void on_deploy_event(void *user, kiln_deploy_event_kind kind, const char *text) {
@@ -433,6 +446,7 @@ static int deploy_with_session(kiln_cli *cli, deploy_args *a, session *s, cli_sp
   a->o.on_event = on_deploy_event;
   a->o.user = cli;
   kiln_deploy_result r = {0};
+  cli_catch_interrupts(); /* an adaptation's temporary container is removed */
   int rc = kiln_deploy(s->engine, &a->o, &r, err);
   if (rc == 0) print_deployed(cli, a, &r);
   kiln_deploy_result_clear(&r); /* a failed deploy may have filled part of it */

@@ -1,4 +1,5 @@
-/* kiln gc [--dry-run] [--all-users] [--json] */
+/* kiln gc [--dry-run] [--all-users [--min-age SECONDS]] [--json] */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -8,12 +9,15 @@
 #include "util/json_cleanup.h"
 
 static const char gc_help[] =
-    "usage: kiln gc [--dry-run] [--all-users] [--json]\n"
+    "usage: kiln gc [--dry-run] [--all-users [--min-age SECONDS]] [--json]\n"
     "\n"
     "Removes your leftovers: exited temporary containers of legacy deploys, untagged\n"
     "kiln images, adapted images whose base image is gone, and registry names a push or\n"
     "pull cut short left on your images (the image stays). AIME-style '*._.*'\n"
     "images are listed for an admin (--all-users), never removed. --dry-run removes nothing.\n"
+    "An admin's --all-users also removes the build-step containers an engine that died\n"
+    "mid-build left, once stopped for --min-age seconds (default 600: younger ones may\n"
+    "be a running build's step waiting for its commit).\n"
     "--json: one JSON array, an object per item (docs/json.md).\n";
 
 static const char *const gc_kind_names[] = {
@@ -22,6 +26,7 @@ static const char *const gc_kind_names[] = {
     [KILN_GC_ORPHAN_ADAPTATION] = "adaptation of a removed base",
     [KILN_GC_REGISTRY_NAME] = "leftover registry name",
     [KILN_GC_AIME_IMAGE] = "AIME image (not removed)",
+    [KILN_GC_BUILD_STEP] = "build-step container",
 };
 
 /* The same kinds for --json: stable words. */
@@ -31,6 +36,7 @@ static const char *const gc_kind_keys[] = {
     [KILN_GC_ORPHAN_ADAPTATION] = "orphan_adaptation",
     [KILN_GC_REGISTRY_NAME] = "registry_name",
     [KILN_GC_AIME_IMAGE] = "aime_image",
+    [KILN_GC_BUILD_STEP] = "build_step_container",
 };
 
 typedef struct {
@@ -57,8 +63,20 @@ static void on_item(void *user, const kiln_gc_item *item) {
          item->id ? item->id : "");
 }
 
+/* --min-age SECONDS: 1 .. a day. */
+static int parse_age(kiln_cli *cli, const char *text, long *age) {
+  char *end = NULL;
+  long v = text ? strtol(text, &end, 10) : 0;
+  if (!text || !*text || *end || v < 1 || v > 86400)
+    return cli_usage(cli, "gc", "--min-age takes seconds from 1 to 86400, not '%s'",
+                     text ? text : "");
+  *age = v;
+  return 0;
+}
+
 int cmd_gc(kiln_cli *cli, int argc, char **argv) {
   bool dry_run = false, all = false;
+  long age = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "-n"))
       dry_run = true;
@@ -66,18 +84,27 @@ int cmd_gc(kiln_cli *cli, int argc, char **argv) {
       all = true;
     else if (!strcmp(argv[i], "--json"))
       cli->json = true;
-    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+    else if (!strcmp(argv[i], "--min-age")) {
+      int rc = parse_age(cli, i + 1 < argc ? argv[++i] : NULL, &age);
+      if (rc) return rc;
+    } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
       return fputs(gc_help, stdout), 0;
     else
       return cli_usage(cli, "gc", "unexpected argument '%s'", argv[i]);
   }
+  if (age && !all) return cli_usage(cli, "gc", "--min-age goes with --all-users");
   session s;
   kiln_error *err = NULL;
   int rc = KILN_EXIT_OK;
   _cleanup_json_ json_t *items = json_array();
   gc_print p = {cli, dry_run, 0, items};
-  if (session_open(cli, &s, all, &err) < 0 ||
-      kiln_gc(s.engine, &s.owner, dry_run, on_item, &p, &err) < 0)
+  if (session_open(cli, &s, all, &err) < 0 || kiln_gc(s.engine,
+                                                      &(kiln_gc_options){.owner = &s.owner,
+                                                                         .dry_run = dry_run,
+                                                                         .build_step_age_s = age,
+                                                                         .fn = on_item,
+                                                                         .user = &p},
+                                                      &err) < 0)
     rc = cli_fail(cli, err);
   else if (cli->json)
     cli_json_line(json_incref(items));

@@ -214,8 +214,9 @@ static int model_ssh(json_t *model, const kiln_spec *spec, kiln_error **err) {
 
 static int model_user(json_t *model, const kiln_spec *spec, const char *templates_dir,
                       kiln_error **err) {
-  _cleanup_free_ char *home = NULL, *local_bin = NULL, *script_path = NULL;
-  if (asprintf(&home, "/home/%s", spec->user.name) < 0) return oom(err);
+  _cleanup_free_ char *home = kiln_user_home(spec->user.name, spec->user.uid);
+  _cleanup_free_ char *local_bin = NULL, *script_path = NULL;
+  if (!home) return oom(err);
   if (asprintf(&local_bin, "%s/.local/bin", home) < 0) return oom(err);
   if (asprintf(&script_path, "%s/%s", templates_dir, USER_SETUP_SCRIPT) < 0) return oom(err);
   _cleanup_free_ char *script =
@@ -301,7 +302,8 @@ static int add_label_uint(json_t *labels, const char *key, uint32_t value, kiln_
 }
 
 /* kiln.* labels, then OCI ones, then the spec's own (which may override
- * the OCI ones; the kiln. namespace is reserved by sanitize). */
+ * the OCI ones; the kiln. namespace is reserved by sanitize). Also the
+ * build-step label the line after FROM sets (not part of the spec hash). */
 static int model_labels(json_t *model, const kiln_spec *spec, const char *hash, kiln_error **err) {
   json_t *user = json_object_get(model, "user");
   const char *home = json_string_value(json_object_get(user, "home"));
@@ -317,11 +319,15 @@ static int model_labels(json_t *model, const kiln_spec *spec, const char *hash, 
       add_label(labels, KILN_LABEL_SPEC_SHA256, hash, err) < 0 ||
       add_label(labels, KILN_LABEL_VERSION, kiln_version(), err) < 0 ||
       add_label(labels, "org.opencontainers.image.title", spec->project, err) < 0 ||
-      add_label(labels, "org.opencontainers.image.ref.name", "latest", err) < 0)
+      add_label(labels, "org.opencontainers.image.ref.name", "latest", err) < 0 ||
+      add_label(labels, KILN_LABEL_BUILD_STEP, "", err) < 0)
     return -1;
   for (size_t i = 0; i < spec->labels.n; i++)
     if (add_label(labels, spec->labels.v[i].key, spec->labels.v[i].value, err) < 0) return -1;
   json_object_set(json_array_get(labels, json_array_size(labels) - 1), "more", json_false());
+  if (set_new(model, "build_step",
+              json_pack("{s:s, s:s}", "key", KILN_LABEL_BUILD_STEP, "value", "true"), err) < 0)
+    return -1;
   return set_new(model, "labels", json_incref(labels), err);
 }
 

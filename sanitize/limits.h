@@ -47,5 +47,8 @@
 /* host */
 #define KILN_LOCK_WAIT_S        120  /* longest wait for another kiln's lock */
 #define KILN_MAX_STOP_TIMEOUT_S 3600 /* container stop --time */
+/* A build-step container exited (or created and never started) this long
+ * ago is a dying engine's leftover, not a step waiting for its commit. */
+#define KILN_GC_BUILD_STEP_AGE_S 600
 
 #endif

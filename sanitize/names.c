@@ -153,3 +153,9 @@ int kiln_check_pip_package(const char *name, kiln_error **err) {
                             "e.g. torch>=2.1,<3 (no URLs, options, markers or quotes)",
                             err);
 }
+
+char *kiln_user_home(const char *name, uint32_t uid) {
+  char *home = NULL;
+  if (uid == 0) return strdup("/root");
+  return asprintf(&home, "/home/%s", name) < 0 ? NULL : home;
+}

@@ -23,6 +23,11 @@
  * no valid first character). */
 char *kiln_sanitize_username(const char *raw, kiln_error **err);
 
+/* The home folder of user `name` (already sanitized) with that uid inside an
+ * image: /root for uid 0 (root keeps its own), else /home/<name>. Returns a
+ * new string, or NULL when out of memory. */
+char *kiln_user_home(const char *name, uint32_t uid);
+
 /* uid/gid: 1..KILN_MAX_ID, or 0 when allow_root. `what` is "uid" or "gid". */
 int kiln_check_id(uint64_t id, bool allow_root, const char *what, kiln_error **err);
 

@@ -120,9 +120,10 @@ typedef struct {
  * as root, a started container's workspace mount is checked against the
  * folder that was checked (same device and inode); a mismatch removes the
  * container. The temporary container of an adaptation is removed on every
- * path, including SIGINT/SIGTERM/SIGHUP during the adaptation (handlers are
- * installed only for that time; the error's code is then 128 + the signal).
- * Fills *result (free with
+ * path, including an interrupt: once the engine's interrupt flag
+ * (kiln_engine_options.interrupted) is set, the running call stops within
+ * about a second, the container is removed, and the error's code is 128 +
+ * the signal. The library installs no signal handler. Fills *result (free with
  * kiln_deploy_result_clear). Errors: refused by the access module (code 1),
  * name taken (1), over the container limit (1), missing volume (1),
  * workspace changed while deploying (1, container removed), no GPU runtime
@@ -230,6 +231,7 @@ typedef enum {
   KILN_GC_ORPHAN_ADAPTATION, /* adaptation whose base image is gone */
   KILN_GC_REGISTRY_NAME,     /* a push's or pull's registry name left on an image */
   KILN_GC_AIME_IMAGE,        /* reported only, never removed */
+  KILN_GC_BUILD_STEP,        /* a build's step container an engine that died left */
 } kiln_gc_kind;
 
 typedef struct {
@@ -241,10 +243,19 @@ typedef struct {
 
 typedef void (*kiln_gc_fn)(void *user, const kiln_gc_item *item);
 
-/* Removes the caller's leftovers (everyone's with all_users) and reports
- * AIME "*._.*" images through fn (only to admins with all_users: the tags
- * are other people's). dry_run removes nothing. */
-int kiln_gc(kiln_engine *engine, const kiln_owner *owner, bool dry_run, kiln_gc_fn fn, void *user,
-            kiln_error **err);
+typedef struct {
+  const kiln_owner *owner; /* borrowed: whose leftovers (everyone's with all_users) */
+  bool dry_run;            /* remove nothing, report what would go */
+  /* Build-step containers (KILN_LABEL_BUILD_STEP, everyone's: the steps
+   * before the user setup are shared) are looked at with all_users only,
+   * and removed once exited for this long; 0 = KILN_GC_BUILD_STEP_AGE_S. */
+  long build_step_age_s;
+  kiln_gc_fn fn; /* may be NULL */
+  void *user;
+} kiln_gc_options;
+
+/* Removes the caller's leftovers and reports AIME "*._.*" images through fn
+ * (only to admins with all_users: the tags are other people's). */
+int kiln_gc(kiln_engine *engine, const kiln_gc_options *opts, kiln_error **err);
 
 #endif

@@ -43,6 +43,11 @@ void kiln_engine_free(kiln_engine *engine);
 const char *kiln_engine_api_version(const kiln_engine *engine);
 /* The address used, for messages. Borrowed. */
 const char *kiln_engine_host(const kiln_engine *engine);
+/* The interrupt flag given in the options (borrowed, may be NULL): work
+ * beside the engine calls (lock waits) stops on the same flag. */
+volatile sig_atomic_t *kiln_engine_interrupt_flag(const kiln_engine *engine);
+/* The signal caught so far through that flag, or 0. */
+int kiln_engine_interrupted(const kiln_engine *engine);
 
 /* Request body producer for streamed uploads (chunked): fill buf with up to
  * n bytes and return the count, 0 at the end, or -1 to abort (after setting

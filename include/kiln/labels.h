@@ -20,6 +20,11 @@
 #define KILN_LABEL_IMAGE_ID       "kiln.image-id"      /* containers: the image deployed */
 #define KILN_LABEL_ADAPTED_FROM   "kiln.adapted-from"  /* legacy adaptation: base id */
 #define KILN_LABEL_TEMP           "kiln.temporary"     /* temp containers of legacy deploy */
+/* "true" from the line after FROM on (the same for every user, so cached
+ * layers stay shared): the classic builder's step containers carry it, and
+ * those an engine that died mid-build left are found by it; "" on the
+ * finished image, so containers made from it never carry "true". */
+#define KILN_LABEL_BUILD_STEP "kiln.build-step"
 
 /* Other tools' user-setup labels that deploy accepts as labeled. */
 #define DS01_LABEL_USER_SETUP "ds01.has_user_setup"

@@ -17,11 +17,12 @@ id=$("$DOCKER" inspect -f '{{.Id}}' "$C")
 equals "$("$DOCKER" inspect -f '{{.HostConfig.Init}} {{.Config.StopSignal}}' "$C")" "true SIGHUP" \
   "init and stop signal"
 
-# 1. Stop does not wait for the 10 s kill (asserted loosely: under 5 s).
-start=$(date +%s%N)
+# 1. Stop does not wait for the 10 s kill: the stop signal ends the
+# container (a kill after the timeout would leave exit code 137; a clock
+# would only measure how busy the machine is).
 expect 0 "$KILN" container stop kt-stopper
-ms=$((($(date +%s%N) - start) / 1000000))
-[ "$ms" -lt 5000 ] || fail "stop took $ms ms (the kill timeout?)"
+code=$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$C")
+[ "$code" != 137 ] || fail "stop ended the container with SIGKILL (exit 137): the stop signal did not"
 code=$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$C")
 [ "$code" != 137 ] || fail "the container was killed (137), not stopped by its signal"
 expect 0 "$KILN" container start kt-stopper
@@ -66,6 +67,10 @@ contains "$errout" "container name \"Bad.Name\" does not fit the name policy"
 expect 2 "$KILN" volume create "$KT_PREFIX-Vol"
 contains "$errout" "volume name \"$KT_PREFIX-Vol\" does not fit the name policy"
 "$DOCKER" volume inspect "$KT_PREFIX-Vol._.$SUDO_UID" >/dev/null 2>&1 && fail "volume made against the policy"
+expect 2 "$KILN" container deploy --name polv -v "$KT_PREFIX-Vol:/data" --create-volumes
+contains "$errout" "volume name \"$KT_PREFIX-Vol\" does not fit the name policy"
+"$DOCKER" volume inspect "$KT_PREFIX-Vol._.$SUDO_UID" >/dev/null 2>&1 && fail "deploy made a volume against the policy"
+"$DOCKER" inspect "polv._.$SUDO_UID" >/dev/null 2>&1 && fail "container made with a volume against the policy"
 expect 0 "$KILN" container deploy --name pol
 expect 2 "$KILN" container commit pol "$KT_PREFIX-$SUDO_UID/Pol:1"
 contains "$errout" "image name \"Pol\" does not fit the name policy"

@@ -355,7 +355,7 @@ START_TEST(temp_body_mounts_nothing) {
   kiln_deploy_options o = full_opts();
   _cleanup_json_ json_t *base = json_loads("{\"Labels\":{\"kiln.workspace\":\"/w\"}}", 0, NULL);
   kiln_adapted_user user;
-  ck_assert_int_eq(kiln_adapted_user_of(base, "alice", &user, NULL), 0);
+  ck_assert_int_eq(kiln_adapted_user_of(base, "alice", 1000, &user, NULL), 0);
   _cleanup_json_ json_t *b = kiln_deploy_temp_body(&o, "sha256:base", &user, "echo setup");
   kiln_adapted_user_clear(&user);
   ck_assert_ptr_nonnull(b);
@@ -382,7 +382,8 @@ static char *adapted_text(const char *config_json, const char *name) {
   _cleanup_json_ json_t *image_config = json_loads(config_json, 0, NULL);
   ck_assert_ptr_nonnull(image_config);
   kiln_adapted_user u;
-  ck_assert_int_eq(kiln_adapted_user_of(image_config, name, &u, NULL), 0);
+  ck_assert_int_eq(
+      kiln_adapted_user_of(image_config, name, strcmp(name, "root") ? 1000 : 0, &u, NULL), 0);
   _cleanup_free_ char *env = json_dumps(u.env, JSON_COMPACT);
   char *text = NULL;
   ck_assert_int_ge(asprintf(&text, "%s|%s|%s|%s", u.name, u.home, u.workspace, env), 0);
@@ -420,6 +421,14 @@ START_TEST(adapted_user_moves_home) {
       adapted_text("{\"Env\":[\"HOME=/home/bob\",\"PATH=/home/bob/.local/bin:/usr/bin\"]}", "bob");
   ck_assert_str_eq(again, "bob|/home/bob|/workspace|"
                           "[\"HOME=/home/bob\",\"PATH=/home/bob/.local/bin:/usr/bin\"]");
+  /* Root (an admin deploying) keeps /root: the setup leaves root's account
+   * as it is, so HOME must be the one in its passwd entry. */
+  _cleanup_free_ char *root = adapted_text("{\"Env\":[\"HOME=/home/team\"],\"Labels\":"
+                                           "{\"kiln.workspace\":\"/home/team/ws\"}}",
+                                           "root");
+  ck_assert_str_eq(root, "root|/root|/root/ws|"
+                         "[\"HOME=/root\",\"PATH=/root/.local/bin:/usr/local/sbin:"
+                         "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"]");
 }
 END_TEST
 
