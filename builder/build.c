@@ -205,13 +205,9 @@ static char *build_labels(const kiln_spec *spec, const char *digest, const char 
   const char *slash = strrchr(spec->path, '/');
   _cleanup_free_ char *spec_path = NULL;
   if (asprintf(&spec_path, "%s/%s", spec->dir, slash ? slash + 1 : spec->path) < 0) return NULL;
-  _cleanup_json_ json_t *labels =
-      json_pack("{s:s, s:s, s:s, s:s}", KILN_LABEL_CREATED, created, KILN_LABEL_BASE_ID, base_id,
-                KILN_LABEL_OWNER_UID, uid, KILN_LABEL_SPEC_PATH, spec_path);
-  /* without a digest yet, the finishing build sets it (finish_tagged) */
-  if (labels && digest &&
-      json_object_set_new(labels, KILN_LABEL_CONTEXT_SHA256, json_string(digest)))
-    return NULL;
+  _cleanup_json_ json_t *labels = json_pack(
+      "{s:s, s:s, s:s, s:s, s:s}", KILN_LABEL_CREATED, created, KILN_LABEL_CONTEXT_SHA256, digest,
+      KILN_LABEL_BASE_ID, base_id, KILN_LABEL_OWNER_UID, uid, KILN_LABEL_SPEC_PATH, spec_path);
   return labels ? json_dumps(labels, JSON_COMPACT) : NULL;
 }
 
@@ -331,22 +327,21 @@ static bool is_image_id(const char *id) {
   return n == 71 && !strncmp(id, "sha256:", 7) && strspn(id + 7, "0123456789abcdef") == 64;
 }
 
-/* The untagged image `id` gets the context digest label and the tag: a
- * build of "FROM id" alone (metadata only, no layer; the Dockerfile is the
- * whole context). On failure nothing is tagged and id is removed. */
+/* The untagged image `id` gets kiln's labels and the tag: a build of
+ * "FROM id" alone (metadata only, no layer; the Dockerfile is the whole
+ * context). On failure nothing is tagged and id is removed. */
 static int finish_tagged(kiln_engine *e, const kiln_spec *spec, const char *tag, const char *id,
-                         const char *digest, const kiln_build_options *opts, char **final_id,
+                         const char *labels, const kiln_build_options *opts, char **final_id,
                          kiln_error **err) {
-  _cleanup_free_ char *dockerfile = NULL, *labels = NULL, *query = NULL;
-  _cleanup_json_ json_t *l = json_pack("{s:s}", KILN_LABEL_CONTEXT_SHA256, digest);
+  _cleanup_free_ char *dockerfile = NULL, *query = NULL;
   kiln_build_options quiet = *opts;
   quiet.on_event = NULL; /* the user saw the build; this step is bookkeeping */
   quiet.pull = false;
   int r = -1;
   if (!is_image_id(id))
     r = kiln_error_set(err, KILN_EXIT_ENGINE, "the engine gave an unexpected image id '%.80s'", id);
-  else if (asprintf(&dockerfile, "FROM %s\n", id) < 0 || !l ||
-           !(labels = json_dumps(l, JSON_COMPACT)) || !(query = build_query(tag, labels, &quiet)))
+  else if (asprintf(&dockerfile, "FROM %s\n", id) < 0 ||
+           !(query = build_query(tag, labels, &quiet)))
     r = kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
   else {
     kiln_context *ctx = kiln_context_new(spec->dir, dockerfile, strlen(dockerfile), err);
@@ -362,15 +357,19 @@ static int finish_tagged(kiln_engine *e, const kiln_spec *spec, const char *tag,
   return r < 0 ? kiln_error_prefix(err, "labelling the image") : 0;
 }
 
-/* Builds ctx and tags it. With the digest known, one build carries every
- * label and the tag. Without it, the files are hashed as they stream (each
- * read once): the build is untagged, and finish_tagged adds the digest
- * label and the tag; a failed build moves no tag either way. */
+/* Builds ctx and tags it. With the digest known, one build carries kiln's
+ * labels and the tag. Without it, the files are hashed as they stream (each
+ * read once): that build has no tag and none of kiln's query labels (so
+ * the engine's layer cache serves it whole when only they would differ),
+ * and finish_tagged adds the labels, the digest among them, and the tag.
+ * A failed build moves no tag either way. */
 static int run_build(kiln_engine *e, const kiln_spec *spec, kiln_context *ctx, const char *tag,
                      const char *digest, const char *base_id, const kiln_build_options *opts,
                      kiln_build_result *result, kiln_error **err) {
-  _cleanup_free_ char *labels = build_labels(spec, digest, base_id, opts->owner_uid);
-  _cleanup_free_ char *query = labels ? build_query(digest ? tag : NULL, labels, opts) : NULL;
+  _cleanup_free_ char *labels =
+      digest ? build_labels(spec, digest, base_id, opts->owner_uid) : NULL;
+  _cleanup_free_ char *query =
+      digest ? (labels ? build_query(tag, labels, opts) : NULL) : build_query(NULL, "{}", opts);
   if (!query) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
   if (!digest && kiln_context_digest_while_streaming(ctx, err) < 0) return -1;
   _cleanup_free_ char *id = NULL, *final_id = NULL;
@@ -379,7 +378,9 @@ static int run_build(kiln_engine *e, const kiln_spec *spec, kiln_context *ctx, c
   int r = build_once(e, ctx, query, opts, tag, &id, steps, err);
   if (r == 0 && !digest) {
     r = kiln_context_streamed_digest(ctx, streamed, err);
-    if (r == 0) r = finish_tagged(e, spec, tag, id, streamed, opts, &final_id, err);
+    if (r == 0 && !(labels = build_labels(spec, streamed, base_id, opts->owner_uid)))
+      r = kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    if (r == 0) r = finish_tagged(e, spec, tag, id, labels, opts, &final_id, err);
   }
   if (r == 0 && fill_result(result, tag, final_id ? final_id : id, false) < 0)
     r = kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
