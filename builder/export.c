@@ -1205,7 +1205,11 @@ static int import_body(kiln_engine *engine, const kiln_import_options *opts, int
   archive_facts f = {0};
   _cleanup_json_ json_t *side = NULL, *sent = NULL;
   int r = read_archive(fd, &f, opts->interrupted, err);
-  if (r < 0) kiln_error_prefix(err, "%s is not a complete image archive", opts->path);
+  if (r < 0 && f.compression != KILN_COMPRESS_NONE) /* libarchive then says only "Truncated" */
+    kiln_error_prefix(err, "%s is not a complete image archive (its %s data is cut or damaged)",
+                      opts->path, kiln_compression_name(f.compression));
+  else if (r < 0)
+    kiln_error_prefix(err, "%s is not a complete image archive", opts->path);
   if (r == 0 && !opts->skip_checksum && (side = load_sidecar(opts->path, err)) == NULL && *err)
     r = -1;
   if (r == 0 && side && (r = check_sidecar(side, &f, err)) < 0)
