@@ -11,9 +11,16 @@ API=http://localhost/v1.41
 export SUDO_USER=bench SUDO_UID=${BENCH_UID:-64999} SUDO_GID=${BENCH_UID:-64999}
 export KILN_NAMESPACE=kilnbench$$
 work=$(mktemp -d)
+# Only what this run made: its raw containers carry kiln-bench=<pid>, kiln's
+# are named here (NAME._.UID); never every container of the uid.
+mine=kiln-bench=$$
+rm_mine() {
+  { /usr/bin/docker ps -aq --filter "label=$mine"
+    for n in "$@"; do /usr/bin/docker ps -aq --filter "name=^$n._.$SUDO_UID\$"; done; } |
+    xargs -r /usr/bin/docker rm -f >/dev/null
+}
 cleanup() {
-  /usr/bin/docker ps -aq --filter "label=kiln.owner-uid=$SUDO_UID" | xargs -r /usr/bin/docker rm -f >/dev/null
-  /usr/bin/docker ps -aq --filter "name=kiln-bench-raw" | xargs -r /usr/bin/docker rm -f >/dev/null
+  rm_mine $(seq -f 'b%g' 1 "$RUNS") legacy1 legacy2
   /usr/bin/docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$KILN_NAMESPACE-" | xargs -r /usr/bin/docker rmi -f >/dev/null
   rm -rf "$work"
 }
@@ -31,7 +38,7 @@ raw=0 fast=0
 for i in $(seq "$RUNS"); do
   t0=$(now)
   id=$(curl -sf --unix-socket $SOCK -H 'Content-Type: application/json' \
-    -d "{\"Image\":\"$image\",\"User\":\"$SUDO_UID:$SUDO_GID\",\"Tty\":true,\"OpenStdin\":true}" \
+    -d "{\"Image\":\"$image\",\"User\":\"$SUDO_UID:$SUDO_GID\",\"Tty\":true,\"OpenStdin\":true,\"Labels\":{\"kiln.owner-uid\":\"\",\"kiln-bench\":\"$$\"}}" \
     "$API/containers/create?name=kiln-bench-raw$i" | sed 's/.*"Id":"\([^"]*\)".*/\1/')
   curl -sf --unix-socket $SOCK -X POST "$API/containers/$id/start" >/dev/null
   t1=$(now)
@@ -39,6 +46,7 @@ for i in $(seq "$RUNS"); do
   t2=$(now)
   raw=$((raw + $(ms "$t0" "$t1")))
   fast=$((fast + $(ms "$t1" "$t2")))
+  rm_mine "b$i" # stay below the per-user container limit whatever RUNS is
 done
 echo "labeled deploy:  kiln $((fast / RUNS)) ms, curl create+start $((raw / RUNS)) ms, ratio $(echo "scale=2; $fast / $raw" | bc)x"
 

@@ -212,14 +212,15 @@ static char *build_labels(const kiln_spec *spec, const char *digest, const char 
 }
 
 /* version=1: the classic builder (BuildKit needs a session kiln does not
- * speak); rm+forcerm: no intermediate container survives, even on failure. */
+ * speak); rm+forcerm: no intermediate container survives, even on failure.
+ * A NULL tag builds an untagged image. */
 static char *build_query(const char *tag, const char *labels, const kiln_build_options *opts) {
-  _cleanup_free_ char *t = kiln_engine_escape(tag);
+  _cleanup_free_ char *t = tag ? kiln_engine_escape(tag) : strdup("");
   _cleanup_free_ char *l = kiln_engine_escape(labels);
   char *q = NULL;
   if (!t || !l ||
-      asprintf(&q, "t=%s&labels=%s&rm=1&forcerm=1&nocache=%d&pull=%d&version=1", t, l,
-               opts->nocache, opts->pull) < 0)
+      asprintf(&q, "%s%s%slabels=%s&rm=1&forcerm=1&nocache=%d&pull=%d&version=1", tag ? "t=" : "",
+               t, tag ? "&" : "", l, opts->nocache, opts->pull) < 0)
     return NULL;
   return q;
 }
@@ -301,29 +302,114 @@ static void drop_previous(kiln_engine *e, json_t *previous, const char *new_id) 
   json_decref(kiln_engine_json(e, "DELETE", path, NULL, NULL, NULL, &ignored));
 }
 
-static int run_build(kiln_engine *e, const kiln_spec *spec, kiln_context *ctx, const char *tag,
-                     const char *digest, const char *base_id, const kiln_build_options *opts,
-                     kiln_build_result *result, kiln_error **err) {
-  _cleanup_free_ char *labels = build_labels(spec, digest, base_id, opts->owner_uid);
-  _cleanup_free_ char *query = labels ? build_query(tag, labels, opts) : NULL;
-  if (!query) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+/* One POST /build of ctx; the image id in *id (new string), the last
+ * step's numbers in steps[0..1] (may be NULL). */
+static int build_once(kiln_engine *e, kiln_context *ctx, const char *query,
+                      const kiln_build_options *opts, const char *what, char **id, int *steps,
+                      kiln_error **err) {
   build_state b;
   build_state_init(&b, opts);
   int r = post_build(e, ctx, query, &b, err);
   if (r == 0 && b.error) r = build_failed(&b, err);
   if (r == 0 && !b.image_id)
     r = kiln_error_set(err, KILN_EXIT_ENGINE,
-                       "the engine ended the build of %s without an image id (step %d/%d)", tag,
+                       "the engine ended the build of %s without an image id (step %d/%d)", what,
                        b.step, b.steps);
-  if (r == 0 && fill_result(result, tag, b.image_id, false) < 0)
+  if (r == 0) *id = steal_pointer(&b.image_id);
+  if (steps) steps[0] = b.step, steps[1] = b.steps;
+  build_state_clear(&b);
+  return r;
+}
+
+/* An image id the engine gave, as it may appear in a FROM line. */
+static bool is_image_id(const char *id) {
+  size_t n = strlen(id);
+  return n == 71 && !strncmp(id, "sha256:", 7) && strspn(id + 7, "0123456789abcdef") == 64;
+}
+
+/* The untagged image `id` gets kiln's labels and the tag: a build of
+ * "FROM id" alone (metadata only, no layer; the Dockerfile is the whole
+ * context). On failure nothing is tagged and id is removed. */
+static int finish_tagged(kiln_engine *e, const kiln_spec *spec, const char *tag, const char *id,
+                         const char *labels, const kiln_build_options *opts, char **final_id,
+                         kiln_error **err) {
+  _cleanup_free_ char *dockerfile = NULL, *query = NULL;
+  kiln_build_options quiet = *opts;
+  quiet.on_event = NULL; /* the user saw the build; this step is bookkeeping */
+  quiet.pull = false;
+  int r = -1;
+  if (!is_image_id(id))
+    r = kiln_error_set(err, KILN_EXIT_ENGINE, "the engine gave an unexpected image id '%.80s'", id);
+  else if (asprintf(&dockerfile, "FROM %s\n", id) < 0 ||
+           !(query = build_query(tag, labels, &quiet)))
+    r = kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  else {
+    kiln_context *ctx = kiln_context_new(spec->dir, dockerfile, strlen(dockerfile), err);
+    r = ctx ? build_once(e, ctx, query, &quiet, tag, final_id, NULL, err) : -1;
+    kiln_context_free(ctx);
+  }
+  if (r < 0) {
+    _cleanup_free_ char *path = NULL;
+    _cleanup_error_ kiln_error *ignored = NULL;
+    if (asprintf(&path, "/images/%s", id) >= 0)
+      json_decref(kiln_engine_json(e, "DELETE", path, NULL, NULL, NULL, &ignored));
+  }
+  return r < 0 ? kiln_error_prefix(err, "labelling the image") : 0;
+}
+
+/* Builds ctx and tags it. With the digest known, one build carries kiln's
+ * labels and the tag. Without it, the files are hashed as they stream (each
+ * read once): that build has no tag and none of kiln's query labels (so
+ * the engine's layer cache serves it whole when only they would differ),
+ * and finish_tagged adds the labels, the digest among them, and the tag.
+ * A failed build moves no tag either way. */
+static int run_build(kiln_engine *e, const kiln_spec *spec, kiln_context *ctx, const char *tag,
+                     const char *digest, const char *base_id, const kiln_build_options *opts,
+                     kiln_build_result *result, kiln_error **err) {
+  _cleanup_free_ char *labels =
+      digest ? build_labels(spec, digest, base_id, opts->owner_uid) : NULL;
+  _cleanup_free_ char *query =
+      digest ? (labels ? build_query(tag, labels, opts) : NULL) : build_query(NULL, "{}", opts);
+  if (!query) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!digest && kiln_context_digest_while_streaming(ctx, err) < 0) return -1;
+  _cleanup_free_ char *id = NULL, *final_id = NULL;
+  char streamed[65];
+  int steps[2] = {0, 0};
+  int r = build_once(e, ctx, query, opts, tag, &id, steps, err);
+  if (r == 0 && !digest) {
+    r = kiln_context_streamed_digest(ctx, streamed, err);
+    if (r == 0 && !(labels = build_labels(spec, streamed, base_id, opts->owner_uid)))
+      r = kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    if (r == 0) r = finish_tagged(e, spec, tag, id, labels, opts, &final_id, err);
+  }
+  if (r == 0 && fill_result(result, tag, final_id ? final_id : id, false) < 0)
     r = kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
   if (r == 0) {
     result->context_bytes = kiln_context_bytes_sent(ctx);
-    kiln_build_event ev = {KILN_BUILD_RESULT, b.step, b.steps, tag, result->image_id};
+    kiln_build_event ev = {KILN_BUILD_RESULT, steps[0], steps[1], tag, result->image_id};
     emit(opts, &ev);
   }
-  build_state_clear(&b);
   return r;
+}
+
+/* The digest when the cache knows every file, or when the existing image
+ * is current in everything else (then only the digest can tell "up to
+ * date", so the changed files are read for it). Else *known stays false:
+ * a build is needed whatever the content, and the digest is made while
+ * the context streams. */
+static int digest_upfront(kiln_context *ctx, json_t *existing, const kiln_generated *gen,
+                          const char *base_id, const kiln_build_options *opts, char digest[65],
+                          bool *known, kiln_error **err) {
+  int r = kiln_context_digest_cached(ctx, digest, err);
+  if (r < 0) return -1;
+  *known = r == 1;
+  bool may_be_current = existing && !opts->force && !opts->nocache &&
+                        same(label_of(existing, KILN_LABEL_SPEC_SHA256), gen->spec_sha256) &&
+                        same(label_of(existing, KILN_LABEL_BASE_ID), base_id);
+  if (*known || !may_be_current) return 0;
+  if (kiln_context_digest(ctx, digest, err) < 0) return -1;
+  *known = true;
+  return 0;
 }
 
 int kiln_image_build(kiln_engine *e, const kiln_spec *spec, const kiln_generated *gen,
@@ -331,7 +417,7 @@ int kiln_image_build(kiln_engine *e, const kiln_spec *spec, const kiln_generated
   memset(result, 0, sizeof *result);
   const char *tag = opts->tag ? opts->tag : gen->image_name;
   char digest[65];
-  bool missing = false;
+  bool missing = false, known = false;
   kiln_context *ctx = kiln_context_for_spec(spec, gen, err);
   if (!ctx) return -1;
   for (size_t i = 0; i < kiln_context_n_warnings(ctx); i++) {
@@ -341,11 +427,12 @@ int kiln_image_build(kiln_engine *e, const kiln_spec *spec, const kiln_generated
   _cleanup_free_ char *base_id = NULL;
   _cleanup_json_ json_t *existing = NULL;
   int r = -1;
-  if (kiln_context_digest(ctx, digest, err) < 0 || !(base_id = base_image_id(e, spec, opts, err)))
-    goto out;
+  if (!(base_id = base_image_id(e, spec, opts, err))) goto out;
   existing = inspect_image(e, tag, &missing, err);
   if (!existing && !missing) goto out;
-  if (existing && !opts->force && !opts->nocache && is_current(existing, gen, digest, base_id)) {
+  if (digest_upfront(ctx, existing, gen, base_id, opts, digest, &known, err) < 0) goto out;
+  if (known && existing && !opts->force && !opts->nocache &&
+      is_current(existing, gen, digest, base_id)) {
     const char *id = json_string_value(json_object_get(existing, "Id"));
     r = fill_result(result, tag, id, true) < 0
             ? kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory")
@@ -354,7 +441,7 @@ int kiln_image_build(kiln_engine *e, const kiln_spec *spec, const kiln_generated
     if (r == 0) emit(opts, &ev);
     goto out;
   }
-  r = run_build(e, spec, ctx, tag, digest, base_id, opts, result, err);
+  r = run_build(e, spec, ctx, tag, known ? digest : NULL, base_id, opts, result, err);
   if (r == 0 && existing) drop_previous(e, existing, result->image_id);
 out:
   kiln_context_free(ctx);

@@ -253,8 +253,9 @@ static int host_side_check(json_t *container, dev_t dev, ino_t ino, kiln_error *
 }
 
 int kiln_workspace_mount_check(kiln_engine *engine, const char *id, const char *target, dev_t dev,
-                               ino_t ino, kiln_error **err) {
+                               ino_t ino, json_t **inspected, kiln_error **err) {
   _cleanup_json_ json_t *c = inspect_container(engine, id, err);
+  if (inspected) *inspected = json_incref(c);
   if (!c) return err && *err ? -1 : kiln_error_set(err, KILN_EXIT_FAILURE, "the container is gone");
   json_int_t pid = json_integer_value(json_object_get(json_object_get(c, "State"), "Pid"));
   if (pid <= 0) return host_side_check(c, dev, ino, err); /* it ran and exited already */
@@ -297,7 +298,7 @@ static int start_checked(kiln_engine *engine, const char *name, const kiln_owner
                           "again",
                           name, source, real);
   if (post_action(engine, id, name, "start", NULL, err) < 0) return -1;
-  if (kiln_workspace_mount_check(engine, id, target, dev, ino, err) == 0) return 0;
+  if (kiln_workspace_mount_check(engine, id, target, dev, ino, NULL, err) == 0) return 0;
   _cleanup_error_ kiln_error *ignored = NULL;
   post_action(engine, id, name, "kill", NULL, &ignored);
   return kiln_error_prefix(err, "workspace changed while starting '%s'; the container was stopped",

@@ -68,8 +68,18 @@ struct kiln_context {
   bool finished;
   uint64_t sent;
   kiln_error *err;
-  uint64_t read_files, read_bytes; /* file contents the digest read */
-  char **warnings;                 /* named paths .dockerignore excludes */
+  uint64_t read_files, read_bytes; /* file contents the digests read */
+  kiln_digest_cache *cache;        /* the caller's, loaded once; NULL until used */
+  /* the digest computed while streaming (kiln_context_digest_while_streaming) */
+  bool stream_digest;            /* on */
+  kiln_sha256 stream_h;          /* over the entries sent so far */
+  kiln_sha256 file_h;            /* the current file's content, when not cached */
+  bool file_hashing;             /* file_h is in use */
+  unsigned char file_digest[32]; /* the current file's content digest, when cached */
+  struct stat file_st;           /* the current file when opened */
+  struct timespec file_start;
+  char streamed[65]; /* the result, "" until the stream ended */
+  char **warnings;   /* named paths .dockerignore excludes */
   size_t n_warnings;
 };
 
@@ -409,15 +419,56 @@ static int open_entry(const kiln_context *ctx, const entry *e, struct stat *st, 
   return steal_fd(&fd);
 }
 
+/* ---- the caller's digest cache ---- */
+
+/* Loaded once per context, with the caller's rights (their file, in their
+ * home). */
+static int load_cache(kiln_context *ctx, kiln_error **err) {
+  if (ctx->cache) return 0;
+  _cleanup_free_ char *path = kiln_digest_cache_path();
+  kiln_fs_rights rights;
+  if (kiln_fs_drop(&rights, err) < 0) return -1;
+  ctx->cache = kiln_digest_cache_load(path, NULL);
+  kiln_fs_restore(&rights);
+  return ctx->cache ? 0 : oom(err);
+}
+
+/* A cache that cannot be written costs speed, nothing else. */
+static void save_cache(kiln_context *ctx) {
+  kiln_fs_rights rights;
+  kiln_error *ignored = NULL;
+  if (ctx->cache && kiln_fs_drop(&rights, &ignored) == 0) {
+    kiln_digest_cache_save(ctx->cache, &ignored);
+    kiln_fs_restore(&rights);
+  }
+  kiln_error_free(ignored);
+}
+
+/* Records a file hashed from `start` on, opened with stat data `before`,
+ * when it stayed the same while it was read (fd still open). */
+static void record_file(kiln_context *ctx, const entry *e, int fd, const struct stat *before,
+                        const struct timespec *start, const unsigned char digest[32]) {
+  ctx->read_files++;
+  ctx->read_bytes += e->size;
+  struct stat after;
+  kiln_file_key k0, k1;
+  kiln_file_key_from_stat(&k0, before);
+  if (fstat(fd, &after) == 0 &&
+      (kiln_file_key_from_stat(&k1, &after), kiln_file_key_equal(&k0, &k1)))
+    kiln_digest_cache_put(ctx->cache, &k1, digest, (int64_t)start->tv_sec);
+}
+
 /* The sha256 of exactly e->size bytes of the file, from the cache when its
  * stat data did not change since it was hashed; a file read here is
- * recorded when it stayed the same while it was read. */
-static int hash_file(kiln_context *ctx, const entry *e, kiln_digest_cache *cache,
-                     unsigned char out[32], kiln_error **err) {
-  if (kiln_digest_cache_get(cache, &e->key, out)) return 0;
+ * recorded when it stayed the same while it was read. With cached_only,
+ * a file missing from the cache is not read: returns 1. */
+static int hash_file(kiln_context *ctx, const entry *e, bool cached_only, unsigned char out[32],
+                     kiln_error **err) {
+  if (kiln_digest_cache_get(ctx->cache, &e->key, out)) return 0;
+  if (cached_only) return 1;
   struct timespec start; /* the clock file times come from */
   clock_gettime(CLOCK_REALTIME_COARSE, &start);
-  struct stat before, after;
+  struct stat before;
   _cleanup_close_ int fd = open_entry(ctx, e, &before, err);
   if (fd < 0) return -1;
   _cleanup_sha256_ kiln_sha256 h = KILN_SHA256_INIT;
@@ -432,36 +483,58 @@ static int hash_file(kiln_context *ctx, const entry *e, kiln_digest_cache *cache
   if (n < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
   if (left || read(fd, buf, 1) != 0) return changed(e, err);
   if (kiln_sha256_final(&h, out) < 0) return oom(err);
-  ctx->read_files++;
-  ctx->read_bytes += e->size;
-  kiln_file_key k0, k1;
-  kiln_file_key_from_stat(&k0, &before);
-  if (fstat(fd, &after) == 0 &&
-      (kiln_file_key_from_stat(&k1, &after), kiln_file_key_equal(&k0, &k1)))
-    kiln_digest_cache_put(cache, &k1, out, (int64_t)start.tv_sec);
+  record_file(ctx, e, fd, &before, &start, out);
   return 0;
 }
 
-/* The digest pass touches only files: it runs with the caller's rights as
- * a whole (kiln/access.h), not one switch per file, the caller's digest
- * cache included (their file, in their home). */
-static int digest_entries(kiln_context *ctx, kiln_digest_cache *cache, char out[65],
-                          kiln_error **err);
+/* What the context digest says of entry i before its content: NUL-separated
+ * fields, so no two entry lists hash alike. The Dockerfile's content
+ * follows at once; a file's is the sha256 of its content. */
+static void digest_head(kiln_sha256 *h, const kiln_context *ctx, size_t i) {
+  const entry *e = &ctx->v[i];
+  char head[64];
+  int hn = snprintf(head, sizeof head, "%c%c%o%c%llu", e->type, 0, e->mode, 0,
+                    (unsigned long long)e->size);
+  kiln_sha256_update(h, e->path, strlen(e->path) + 1);
+  kiln_sha256_update(h, head, (size_t)hn + 1);
+  kiln_sha256_update(h, e->link ? e->link : "", e->link ? strlen(e->link) + 1 : 1);
+  if (i == 0) kiln_sha256_update(h, ctx->dockerfile, ctx->dockerfile_len);
+}
 
-int kiln_context_digest(kiln_context *ctx, char out[65], kiln_error **err) {
-  _cleanup_free_ char *path = kiln_digest_cache_path();
+/* 0 with out set, 1 (cached_only: a file's digest is not cached), -1. */
+static int digest_entries(kiln_context *ctx, bool cached_only, char out[65], kiln_error **err) {
+  _cleanup_sha256_ kiln_sha256 h = KILN_SHA256_INIT;
+  if (kiln_sha256_init(&h) < 0) return oom(err);
+  for (size_t i = 0; i < ctx->n; i++) {
+    digest_head(&h, ctx, i);
+    unsigned char content[32];
+    if (i == 0 || ctx->v[i].type != 'f') continue;
+    int r = hash_file(ctx, &ctx->v[i], cached_only, content, err);
+    if (r != 0) return r;
+    kiln_sha256_update(&h, content, sizeof content);
+  }
+  return kiln_sha256_final_hex(&h, out) < 0 ? oom(err) : 0;
+}
+
+/* The digest pass touches only files: it runs with the caller's rights as
+ * a whole (kiln/access.h), not one switch per file. */
+static int digest(kiln_context *ctx, bool cached_only, char out[65], kiln_error **err) {
+  if (load_cache(ctx, err) < 0) return -1;
   kiln_fs_rights rights;
   if (kiln_fs_drop(&rights, err) < 0) return -1;
-  kiln_digest_cache *cache = kiln_digest_cache_load(path, NULL);
-  int r = cache ? digest_entries(ctx, cache, out, err) : oom(err);
-  if (r == 0) { /* a cache that cannot be written costs speed, nothing else */
-    kiln_error *ignored = NULL;
-    kiln_digest_cache_save(cache, &ignored);
-    kiln_error_free(ignored);
-  }
-  kiln_digest_cache_free(cache);
+  int r = digest_entries(ctx, cached_only, out, err);
   kiln_fs_restore(&rights);
+  if (r == 0 && !cached_only) save_cache(ctx);
   return r;
+}
+
+int kiln_context_digest(kiln_context *ctx, char out[65], kiln_error **err) {
+  return digest(ctx, false, out, err);
+}
+
+int kiln_context_digest_cached(kiln_context *ctx, char out[65], kiln_error **err) {
+  int r = digest(ctx, true, out, err);
+  return r < 0 ? -1 : r == 0;
 }
 
 void kiln_context_digest_reads(const kiln_context *ctx, uint64_t *files, uint64_t *bytes) {
@@ -469,28 +542,48 @@ void kiln_context_digest_reads(const kiln_context *ctx, uint64_t *files, uint64_
   *bytes = ctx->read_bytes;
 }
 
-/* Each file adds the sha256 of its content: the cache can stand in for it. */
-static int digest_entries(kiln_context *ctx, kiln_digest_cache *cache, char out[65],
-                          kiln_error **err) {
-  _cleanup_sha256_ kiln_sha256 h = KILN_SHA256_INIT;
-  if (kiln_sha256_init(&h) < 0) return oom(err);
-  for (size_t i = 0; i < ctx->n; i++) {
-    const entry *e = &ctx->v[i];
-    char head[64]; /* NUL-separated fields: no two entry lists hash alike */
-    int hn = snprintf(head, sizeof head, "%c%c%o%c%llu", e->type, 0, e->mode, 0,
-                      (unsigned long long)e->size);
-    kiln_sha256_update(&h, e->path, strlen(e->path) + 1);
-    kiln_sha256_update(&h, head, (size_t)hn + 1);
-    kiln_sha256_update(&h, e->link ? e->link : "", e->link ? strlen(e->link) + 1 : 1);
-    unsigned char content[32];
-    if (i == 0) {
-      kiln_sha256_update(&h, ctx->dockerfile, ctx->dockerfile_len);
-    } else if (e->type == 'f') {
-      if (hash_file(ctx, e, cache, content, err) < 0) return -1;
-      kiln_sha256_update(&h, content, sizeof content);
-    }
+int kiln_context_digest_while_streaming(kiln_context *ctx, kiln_error **err) {
+  if (ctx->a || ctx->stream_digest)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "the context stream has already started");
+  if (load_cache(ctx, err) < 0) return -1;
+  if (kiln_sha256_init(&ctx->stream_h) < 0) return oom(err);
+  ctx->stream_digest = true;
+  return 0;
+}
+
+int kiln_context_streamed_digest(kiln_context *ctx, char out[65], kiln_error **err) {
+  if (!ctx->stream_digest || !ctx->streamed[0])
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "the context digest was not computed in the stream");
+  memcpy(out, ctx->streamed, 65);
+  save_cache(ctx);
+  return 0;
+}
+
+/* Streaming side of the digest: entry i's head, and for a file whose
+ * content digest is not cached, a hash fed as its bytes are sent. */
+static int stream_digest_entry(kiln_context *ctx, size_t i) {
+  const entry *e = &ctx->v[i];
+  digest_head(&ctx->stream_h, ctx, i);
+  ctx->file_hashing = false;
+  if (i == 0 || e->type != 'f' || kiln_digest_cache_get(ctx->cache, &e->key, ctx->file_digest))
+    return 0;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ctx->file_start);
+  if (kiln_sha256_init(&ctx->file_h) < 0) return oom(&ctx->err);
+  ctx->file_hashing = true;
+  return 0;
+}
+
+/* The current file was sent whole (fd still open): its digest joins the
+ * context's. */
+static int stream_digest_file_end(kiln_context *ctx) {
+  if (ctx->file_hashing) {
+    ctx->file_hashing = false;
+    if (kiln_sha256_final(&ctx->file_h, ctx->file_digest) < 0) return oom(&ctx->err);
+    record_file(ctx, ctx->cur, ctx->fd, &ctx->file_st, &ctx->file_start, ctx->file_digest);
   }
-  return kiln_sha256_final_hex(&h, out) < 0 ? oom(err) : 0;
+  kiln_sha256_update(&ctx->stream_h, ctx->file_digest, sizeof ctx->file_digest);
+  return 0;
 }
 
 /* ---- streaming ---- */
@@ -569,13 +662,18 @@ static int write_chunk(kiln_context *ctx) {
   ssize_t n = read(ctx->fd, buf, want ? want : 1); /* at the end: expect nothing more */
   if (n < 0) return kiln_error_errno(&ctx->err, errno, "build context: %s", ctx->cur->path);
   if ((want && n == 0) || (!want && n > 0)) return changed(ctx->cur, &ctx->err);
-  if (!want) return end_source(ctx), 0;
+  if (!want) {
+    int r = ctx->stream_digest ? stream_digest_file_end(ctx) : 0;
+    return end_source(ctx), r;
+  }
+  if (ctx->file_hashing) kiln_sha256_update(&ctx->file_h, buf, (size_t)n);
   return write_data(ctx, buf, (size_t)n);
 }
 
 static int write_entry(kiln_context *ctx) {
   const entry *e = &ctx->v[ctx->next++];
   if (write_header(ctx, e) < 0) return -1;
+  if (ctx->stream_digest && stream_digest_entry(ctx, (size_t)(e - ctx->v)) < 0) return -1;
   ctx->cur = e;
   ctx->left = e->size;
   if (e == ctx->v) { /* the Dockerfile, from memory */
@@ -584,8 +682,7 @@ static int write_entry(kiln_context *ctx) {
     return 0;
   }
   if (e->type != 'f') return 0;
-  struct stat st;
-  return (ctx->fd = open_entry(ctx, e, &st, &ctx->err)) < 0 ? -1 : 0;
+  return (ctx->fd = open_entry(ctx, e, &ctx->file_st, &ctx->err)) < 0 ? -1 : 0;
 }
 
 static int advance(kiln_context *ctx) {
@@ -593,6 +690,8 @@ static int advance(kiln_context *ctx) {
   if (ctx->fd >= 0 || ctx->mem) return write_chunk(ctx);
   if (ctx->next < ctx->n) return write_entry(ctx);
   if (archive_write_close(ctx->a) != ARCHIVE_OK) return archive_fail(ctx, "end of stream");
+  if (ctx->stream_digest && kiln_sha256_final_hex(&ctx->stream_h, ctx->streamed) < 0)
+    return oom(&ctx->err);
   ctx->finished = true;
   return 0;
 }
@@ -658,6 +757,9 @@ void kiln_context_free(kiln_context *ctx) {
     free(ctx->warnings[i]);
   free(ctx->warnings);
   kiln_buf_free(&ctx->pending);
+  kiln_sha256_free(&ctx->stream_h);
+  kiln_sha256_free(&ctx->file_h);
+  kiln_digest_cache_free(ctx->cache);
   kiln_error_free(ctx->err);
   free(ctx->dockerfile);
   free(ctx->root);

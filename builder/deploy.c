@@ -909,7 +909,9 @@ static int check_access(const kiln_deploy_options *o, checked_workspace *ws, kil
  * caller may not read opts->image. */
 static int resolve_image(kiln_engine *engine, const kiln_deploy_options *o,
                          kiln_deploy_result *result, json_t **image, kiln_error **err) {
-  _cleanup_json_ json_t *img = inspect_image(engine, o->image, err);
+  bool given = o->image_inspect && json_string_value(json_object_get(o->image_inspect, "Id"));
+  _cleanup_json_ json_t *img =
+      given ? json_incref(o->image_inspect) : inspect_image(engine, o->image, err);
   if (!img)
     return err && *err ? kiln_error_prefix(err, "image '%s'", o->image)
                        : kiln_error_set(err, KILN_EXIT_FAILURE,
@@ -942,23 +944,29 @@ static int resolve_image(kiln_engine *engine, const kiln_deploy_options *o,
 
 /* As root, the started container's workspace must be the folder that was
  * checked: a folder swapped for another (a symlink) between the check and
- * the engine's mount is caught here, and the container removed. */
+ * the engine's mount is caught here, and the container removed. *inspected
+ * gets the container's inspect answer when the check read it (new
+ * reference), so it is not asked twice. */
 static int verify_workspace(kiln_engine *engine, const char *id, const checked_workspace *ws,
-                            json_t *image, kiln_error **err) {
+                            json_t *image, json_t **inspected, kiln_error **err) {
   if (!ws->real || geteuid() != 0) return 0;
   const char *target = workspace_of(json_object_get(image, "Config"));
-  if (kiln_workspace_mount_check(engine, id, target, ws->dev, ws->ino, err) == 0) return 0;
+  if (kiln_workspace_mount_check(engine, id, target, ws->dev, ws->ino, inspected, err) == 0)
+    return 0;
   remove_container(engine, id);
   return kiln_error_prefix(err, "workspace changed while deploying; the container was removed");
 }
 
 /* The started container's published ports (the engine picked the random
- * ones at start). */
-static int published_ports(kiln_engine *engine, const char *id, kiln_deploy_result *result,
-                           kiln_error **err) {
+ * ones at start), from its inspect answer after the start: `inspected`
+ * when one was read already (borrowed; may be NULL). */
+static int published_ports(kiln_engine *engine, const char *id, json_t *inspected,
+                           kiln_deploy_result *result, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/containers/%s/json", id) < 0) return oom(err);
-  _cleanup_json_ json_t *c = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, err);
+  if (!inspected && asprintf(&path, "/containers/%s/json", id) < 0) return oom(err);
+  _cleanup_json_ json_t *c = inspected
+                                 ? json_incref(inspected)
+                                 : kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, err);
   if (!c) return kiln_error_prefix(err, "reading the published ports");
   result->ports =
       kiln_ports_from_inspect(json_object_get(json_object_get(c, "NetworkSettings"), "Ports"));
@@ -980,11 +988,12 @@ static int deploy_image(kiln_engine *engine, const kiln_deploy_options *o,
   if (!name) return oom(err);
   _cleanup_free_ char *id = create_limited(engine, o, name, body, err);
   if (!id) return -1;
-  if (!o->no_start &&
-      (start_or_remove(engine, id, err) < 0 || verify_workspace(engine, id, ws, image, err) < 0))
+  _cleanup_json_ json_t *inspected = NULL;
+  if (!o->no_start && (start_or_remove(engine, id, err) < 0 ||
+                       verify_workspace(engine, id, ws, image, &inspected, err) < 0))
     return -1;
   result->started = !o->no_start;
-  if (result->started && published_ports(engine, id, result, err) < 0) return -1;
+  if (result->started && published_ports(engine, id, inspected, result, err) < 0) return -1;
   result->container_id = steal_pointer(&id);
   result->container_name = steal_pointer(&name);
   result->image_id = strdup(image_id);

@@ -80,9 +80,11 @@ json_t *kiln_deploy_temp_body(const kiln_deploy_options *opts, const char *base_
  * following symlinks out of the container's root; needs root. A container
  * that already exited is judged by its bind source on the host (a real
  * path, no symlink, to dev/ino). 0 when it is; -1 with *err set (code
- * KILN_EXIT_FAILURE: not the same folder) otherwise. */
+ * KILN_EXIT_FAILURE: not the same folder) otherwise. *inspected (may be
+ * NULL) gets the container's inspect answer it read (new reference, or
+ * NULL), for callers that need it too. */
 int kiln_workspace_mount_check(kiln_engine *engine, const char *id, const char *target, dev_t dev,
-                               ino_t ino, kiln_error **err);
+                               ino_t ino, json_t **inspected, kiln_error **err);
 
 /* METHOD /containers/ID/WHAT, the whole request bounded by timeout_ms (0:
  * the engine's default); *out (may be NULL) gets the JSON answer or NULL.

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ struct kiln_engine {
   char *socket_path; /* unix sockets; NULL for TCP */
   char *base_url;    /* "http://localhost" or "http://HOST:PORT" */
   char api[16];      /* negotiated, e.g. "1.41" */
+  char ping_api[16]; /* the Api-Version header of /_ping ("" when absent) */
   long connect_timeout_ms;
   volatile sig_atomic_t *interrupted; /* borrowed; a signal number once caught */
 };
@@ -113,6 +115,23 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
   return 1;
 }
 
+/* Before a version is negotiated, /_ping's Api-Version header (the
+ * engine's maximum) is kept, so no /version round trip is needed. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *user) {
+  kiln_engine *e = user;
+  size_t n = size * nmemb;
+  static const char name[] = "api-version:";
+  if (n <= sizeof name - 1 || strncasecmp(data, name, sizeof name - 1)) return n;
+  const char *v = data + sizeof name - 1;
+  size_t len = n - (sizeof name - 1);
+  while (len && (*v == ' ' || *v == '\t'))
+    v++, len--;
+  while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+    len--;
+  if (len < sizeof e->ping_api) snprintf(e->ping_api, sizeof e->ping_api, "%.*s", (int)len, v);
+  return n;
+}
+
 /* ---- request setup ---- */
 
 static int set_common(kiln_engine *e, kiln_error **err) {
@@ -120,6 +139,10 @@ static int set_common(kiln_engine *e, kiln_error **err) {
   KILN_SETOPT(e->curl, CURLOPT_NOSIGNAL, 1L, err);
   KILN_SETOPT(e->curl, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms, err);
   if (e->socket_path) KILN_SETOPT(e->curl, CURLOPT_UNIX_SOCKET_PATH, e->socket_path, err);
+  if (!e->api[0]) {
+    KILN_SETOPT(e->curl, CURLOPT_HEADERFUNCTION, on_header, err);
+    KILN_SETOPT(e->curl, CURLOPT_HEADERDATA, e, err);
+  }
   return 0;
 }
 
@@ -370,8 +393,10 @@ static bool is_version(const char *v) {
          sscanf(v, "%u.%u%c", &major, &minor, &end) == 2;
 }
 
-/* As the Go client: min(kiln's max, the engine's), raised to the engine's
- * minimum when below it; DOCKER_API_VERSION pins it. */
+/* min(kiln's max, the engine's), raised to the engine's minimum when
+ * below it (only /version says the minimum); DOCKER_API_VERSION pins it.
+ * /_ping's Api-Version header is the engine's maximum: when it is not
+ * above kiln's, it is the answer and /version is not asked. */
 static int negotiate(kiln_engine *e, kiln_error **err) {
   kiln_engine_request ping = KILN_ENGINE_REQUEST_INIT;
   kiln_engine_response resp;
@@ -385,6 +410,10 @@ static int negotiate(kiln_engine *e, kiln_error **err) {
       return kiln_error_set(err, KILN_EXIT_USAGE,
                             "DOCKER_API_VERSION=\"%s\" is not a version like 1.41", pinned);
     snprintf(e->api, sizeof e->api, "%s", pinned);
+    return 0;
+  }
+  if (is_version(e->ping_api) && version_cmp(e->ping_api, KILN_API_MAX) <= 0) {
+    snprintf(e->api, sizeof e->api, "%s", e->ping_api);
     return 0;
   }
   _cleanup_json_ json_t *v = kiln_engine_json(e, "GET", "/version", NULL, NULL, NULL, err);

@@ -14,6 +14,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <zstd.h>
 
 #include "builder/dist_private.h"
 #include "kiln/distribute.h"
@@ -28,6 +29,7 @@
 #include "util/sha256.h"
 
 #define IO_CHUNK          (256u << 10)
+#define ZSTD_LEVEL        3           /* zstd's own default: faster than gzip -6, about as small */
 #define PROGRESS_INTERVAL 0.25        /* seconds between progress calls */
 #define MAX_NAME_BUMPS    1000        /* later timestamps tried when a name is taken */
 #define OCI_REF_BLOB_MAX  (64u << 10) /* OCI blobs read as a possible manifest or index */
@@ -82,10 +84,69 @@ char *kiln_export_safe_name(const char *image) {
   return full;
 }
 
-char *kiln_export_file_name(const char *image, int64_t unix_time, bool gzip) {
+/* ---- compressions: one row each ---- */
+
+static const struct {
+  const char *name, *suffix;
+  unsigned char magic[4];
+  size_t magic_len;
+  int (*add_write)(struct archive *);
+  int (*add_read)(struct archive *);
+} compressions[] = {
+    [KILN_COMPRESS_NONE] = {"none", ".tar", {0}, 0, NULL, NULL},
+    [KILN_COMPRESS_GZIP] = {"gzip",
+                            ".tar.gz",
+                            {0x1f, 0x8b},
+                            2,
+                            archive_write_add_filter_gzip,
+                            archive_read_support_filter_gzip},
+    [KILN_COMPRESS_ZSTD] = {"zstd",
+                            ".tar.zst",
+                            {0x28, 0xb5, 0x2f, 0xfd},
+                            4,
+                            archive_write_add_filter_zstd,
+                            archive_read_support_filter_zstd},
+};
+#define N_COMPRESSIONS (sizeof compressions / sizeof *compressions)
+
+const char *kiln_compression_name(kiln_compression c) {
+  return (size_t)c < N_COMPRESSIONS ? compressions[c].name : "none";
+}
+
+int kiln_compression_parse(const char *name, kiln_compression *out) {
+  for (size_t i = 0; name && i < N_COMPRESSIONS; i++)
+    if (!strcmp(name, compressions[i].name)) return *out = (kiln_compression)i, 0;
+  return -1;
+}
+
+static bool ends_with(const char *s, const char *suffix);
+
+int kiln_compression_of_file(const char *name, kiln_compression *out) {
+  for (size_t i = 0; i < N_COMPRESSIONS; i++)
+    if (ends_with(name, compressions[i].suffix)) return *out = (kiln_compression)i, 0;
+  return -1;
+}
+
+kiln_compression kiln_compression_of_magic(const unsigned char *data, size_t n) {
+  for (size_t i = 1; i < N_COMPRESSIONS; i++)
+    if (n >= compressions[i].magic_len &&
+        !memcmp(data, compressions[i].magic, compressions[i].magic_len))
+      return (kiln_compression)i;
+  return KILN_COMPRESS_NONE;
+}
+
+/* Every compression's reader, for an archive read as tar. */
+static int support_compressions(struct archive *a) {
+  for (size_t i = 1; i < N_COMPRESSIONS; i++)
+    if (compressions[i].add_read(a) != ARCHIVE_OK) return -1;
+  return 0;
+}
+
+char *kiln_export_file_name(const char *image, int64_t unix_time, kiln_compression c) {
   _cleanup_free_ char *safe = kiln_export_safe_name(image);
   char *name = NULL;
-  if (!safe || asprintf(&name, "%s-%lld.tar%s", safe, (long long)unix_time, gzip ? ".gz" : "") < 0)
+  if (!safe || asprintf(&name, "%s-%lld%s", safe, (long long)unix_time,
+                        compressions[(size_t)c < N_COMPRESSIONS ? c : 0].suffix) < 0)
     return NULL;
   return name;
 }
@@ -99,19 +160,23 @@ int64_t kiln_export_file_time(const char *base, const char *safe) {
     if (p - digits >= 18) return -1;
     t = t * 10 + (*p - '0');
   }
-  if (p == digits || (strcmp(p, ".tar") && strcmp(p, ".tar.gz"))) return -1;
+  kiln_compression c;
+  if (p == digits || *p != '.' || kiln_compression_of_file(p, &c) < 0 ||
+      strcmp(p, compressions[c].suffix))
+    return -1;
   return t;
 }
 
 json_t *kiln_export_manifest(const char *sha256, uint64_t size, const char *image,
                              const char *image_id, json_t *labels, int64_t created,
-                             const char *file, bool gzip, uint32_t owner_uid) {
+                             const char *file, kiln_compression c, uint32_t owner_uid) {
   json_t *spec = json_object_get(labels, KILN_LABEL_SPEC_SHA256);
-  json_t *m = json_pack("{s:s, s:I, s:s, s:s, s:O, s:I, s:s, s:s, s:s, s:I}", "sha256", sha256,
-                        "size", (json_int_t)size, "image", image, "image_id", image_id,
-                        "spec_sha256", json_is_string(spec) ? spec : json_null(), "created",
-                        (json_int_t)created, "kiln_version", kiln_version(), "file", file,
-                        "compression", gzip ? "gzip" : "none", "owner_uid", (json_int_t)owner_uid);
+  json_t *m =
+      json_pack("{s:s, s:I, s:s, s:s, s:O, s:I, s:s, s:s, s:s, s:I}", "sha256", sha256, "size",
+                (json_int_t)size, "image", image, "image_id", image_id, "spec_sha256",
+                json_is_string(spec) ? spec : json_null(), "created", (json_int_t)created,
+                "kiln_version", kiln_version(), "file", file, "compression",
+                kiln_compression_name(c), "owner_uid", (json_int_t)owner_uid);
   if (m && json_object_set_new(
                m, "labels", json_is_object(labels) ? json_deep_copy(labels) : json_object()) < 0) {
     json_decref(m);
@@ -134,7 +199,7 @@ size_t kiln_keep_select(const int64_t *times, size_t n, unsigned keep, bool *pru
 }
 
 bool kiln_is_gzip(const unsigned char *data, size_t n) {
-  return n >= 2 && data[0] == 0x1f && data[1] == 0x8b;
+  return kiln_compression_of_magic(data, n) == KILN_COMPRESS_GZIP;
 }
 
 int kiln_check_ref_policy(const char *ref, bool policy, kiln_error **err) {
@@ -185,7 +250,7 @@ static void progress_done(progress *p) {
   if (p->fn) p->fn(p->user, p->bytes, now_seconds() - p->start, true);
 }
 
-/* ---- export: the sink that hashes and writes (through gzip when asked) ---- */
+/* ---- export: the sink that hashes and writes (compressed when asked) ---- */
 
 typedef struct {
   int fd;
@@ -195,6 +260,9 @@ typedef struct {
   progress prog;
   volatile sig_atomic_t *interrupted;
   kiln_error *err;
+  ZSTD_CCtx *zc; /* or zstd through libzstd, with zbuf for its output */
+  char *zbuf;
+  size_t zbuf_len;
 } export_sink;
 
 static int sink_write_disk(export_sink *s, const void *data, size_t n) {
@@ -215,7 +283,44 @@ static la_ssize_t gz_write_cb(struct archive *a, void *user, const void *buf, si
   return sink_write_disk(user, buf, n) < 0 ? -1 : (la_ssize_t)n;
 }
 
-static int sink_open_gzip(export_sink *s, kiln_error **err) {
+/* Feeds n bytes (mode ZSTD_e_end: and ends the frame) to zstd and writes
+ * what comes out. */
+static int zstd_push(export_sink *s, const void *data, size_t n, ZSTD_EndDirective mode) {
+  ZSTD_inBuffer in = {data, n, 0};
+  bool done;
+  do {
+    ZSTD_outBuffer out = {s->zbuf, s->zbuf_len, 0};
+    size_t left = ZSTD_compressStream2(s->zc, &out, &in, mode);
+    if (ZSTD_isError(left))
+      return kiln_error_set(&s->err, KILN_EXIT_FAILURE, "zstd: %s", ZSTD_getErrorName(left));
+    if (out.pos && sink_write_disk(s, s->zbuf, out.pos) < 0) return -1;
+    done = mode == ZSTD_e_end ? left == 0 : in.pos == in.size;
+  } while (!done);
+  return 0;
+}
+
+/* Level 3 (zstd's default), with the frame's content checksum (XXH64),
+ * which every zstd reader checks. */
+static int sink_open_zstd(export_sink *s, kiln_error **err) {
+  s->zbuf_len = ZSTD_CStreamOutSize();
+  if (!(s->zc = ZSTD_createCCtx()) || !(s->zbuf = malloc(s->zbuf_len))) return oom(err);
+  if (ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, ZSTD_LEVEL)) ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 1)))
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "cannot start zstd");
+  return 0;
+}
+
+static void sink_free_filter(export_sink *s) {
+  if (s->gz) archive_write_free(s->gz);
+  s->gz = NULL;
+  ZSTD_freeCCtx(s->zc);
+  s->zc = NULL;
+  free(s->zbuf);
+  s->zbuf = NULL;
+}
+
+static int sink_open_filter(export_sink *s, kiln_compression c, kiln_error **err) {
+  if (c == KILN_COMPRESS_ZSTD) return sink_open_zstd(s, err);
   struct archive_entry *entry = archive_entry_new();
   s->gz = archive_write_new();
   if (!s->gz || !entry) {
@@ -225,14 +330,14 @@ static int sink_open_gzip(export_sink *s, kiln_error **err) {
   archive_entry_set_filetype(entry, AE_IFREG);
   archive_entry_set_pathname(entry, "image.tar");
   int r = archive_write_set_format_raw(s->gz);
-  if (r == ARCHIVE_OK) r = archive_write_add_filter_gzip(s->gz);
+  if (r == ARCHIVE_OK) r = compressions[c].add_write(s->gz);
   if (r == ARCHIVE_OK) r = archive_write_set_bytes_per_block(s->gz, (int)IO_CHUNK);
   if (r == ARCHIVE_OK) r = archive_write_set_bytes_in_last_block(s->gz, 1);
   if (r == ARCHIVE_OK) r = archive_write_open(s->gz, s, NULL, gz_write_cb, NULL);
   if (r == ARCHIVE_OK) r = archive_write_header(s->gz, entry);
   archive_entry_free(entry);
   if (r != ARCHIVE_OK)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "cannot start gzip: %s",
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "cannot start %s: %s", compressions[c].name,
                           archive_error_string(s->gz));
   return 0;
 }
@@ -242,22 +347,21 @@ static int sink_data(void *user, const char *data, size_t n) {
   if (s->interrupted && *s->interrupted)
     return kiln_error_interrupted(&s->err, *s->interrupted, NULL);
   progress_add(&s->prog, n);
+  if (s->zc) return zstd_push(s, data, n, ZSTD_e_continue);
   if (!s->gz) return sink_write_disk(s, data, n);
   if (archive_write_data(s->gz, data, n) < 0) {
     if (!s->err)
-      kiln_error_set(&s->err, KILN_EXIT_FAILURE, "gzip: %s", archive_error_string(s->gz));
+      kiln_error_set(&s->err, KILN_EXIT_FAILURE, "compressing: %s", archive_error_string(s->gz));
     return -1;
   }
   return 0;
 }
 
-static int sink_close_gzip(export_sink *s, kiln_error **err) {
-  if (!s->gz) return 0;
-  int r = archive_write_close(s->gz);
-  if (r != ARCHIVE_OK && !s->err)
-    kiln_error_set(&s->err, KILN_EXIT_FAILURE, "gzip: %s", archive_error_string(s->gz));
-  archive_write_free(s->gz);
-  s->gz = NULL;
+static int sink_close_filter(export_sink *s, kiln_error **err) {
+  if (s->zc) zstd_push(s, NULL, 0, ZSTD_e_end);
+  if (s->gz && archive_write_close(s->gz) != ARCHIVE_OK && !s->err)
+    kiln_error_set(&s->err, KILN_EXIT_FAILURE, "compressing: %s", archive_error_string(s->gz));
+  sink_free_filter(s);
   if (s->err) {
     kiln_error_set(err, s->err->code, "%s", s->err->message);
     return -1;
@@ -272,7 +376,7 @@ static int sink_close_gzip(export_sink *s, kiln_error **err) {
 typedef struct {
   char *dir;
   char *file; /* NULL in dir mode */
-  bool gzip;
+  kiln_compression compression;
 } export_target;
 
 static void export_target_clear(export_target *t) {
@@ -283,15 +387,16 @@ static void export_target_clear(export_target *t) {
 static int resolve_target(const kiln_export_options *opts, export_target *t, kiln_error **err) {
   const char *out = opts->output;
   struct stat st;
-  t->gzip = opts->gzip;
+  t->compression = opts->compression;
+  kiln_compression by_name;
   if (!out || !*out)
     return kiln_error_set(err, KILN_EXIT_USAGE, "no output: give -o DIR or -o FILE.tar");
   bool is_dir = kiln_dist_stat(out, &st, true) == 0 && S_ISDIR(st.st_mode);
-  if (!is_dir && (ends_with(out, ".tar") || ends_with(out, ".tar.gz"))) {
+  if (!is_dir && kiln_compression_of_file(out, &by_name) == 0) {
     t->file = strdup(out);
     const char *slash = strrchr(out, '/');
     t->dir = slash ? strndup(out, slash == out ? 1 : (size_t)(slash - out)) : strdup(".");
-    t->gzip = t->gzip || ends_with(out, ".gz");
+    if (t->compression == KILN_COMPRESS_NONE) t->compression = by_name;
     if (!t->file || !t->dir) return oom(err);
     return 0;
   }
@@ -373,11 +478,11 @@ static int rename_noreplace(const char *tmp, const char *final) {
 }
 
 /* Renames tmp to dir/<name for time>, trying later times while taken. */
-static int publish_timestamped(const char *tmp, const char *dir, const char *image, bool gzip,
-                               char **final, kiln_error **err) {
+static int publish_timestamped(const char *tmp, const char *dir, const char *image,
+                               kiln_compression c, char **final, kiln_error **err) {
   int64_t t = (int64_t)time(NULL);
   for (int i = 0; i < MAX_NAME_BUMPS; i++, t++) {
-    _cleanup_free_ char *base = kiln_export_file_name(image, t, gzip);
+    _cleanup_free_ char *base = kiln_export_file_name(image, t, c);
     if (!base || !(* final = join(dir, base))) return oom(err);
     if (rename_noreplace(tmp, *final) == 0) return 0;
     if (errno != EEXIST) return kiln_error_errno(err, errno, "cannot rename %s to %s", tmp, *final);
@@ -480,12 +585,12 @@ static json_t *readable_image(kiln_engine *engine, const kiln_export_options *op
 }
 
 /* Streams the image into the locked temporary fd. */
-static int stream_image(kiln_engine *engine, const kiln_export_options *opts, int fd, bool gzip,
-                        export_sink *s, kiln_error **err) {
+static int stream_image(kiln_engine *engine, const kiln_export_options *opts, int fd,
+                        kiln_compression c, export_sink *s, kiln_error **err) {
   *s = (export_sink){.fd = fd, .interrupted = opts->interrupted};
   if (kiln_sha256_init(&s->sha) < 0) return oom(err);
   progress_start(&s->prog, opts->on_progress, opts->user);
-  if (gzip && sink_open_gzip(s, err) < 0) return -1;
+  if (c != KILN_COMPRESS_NONE && sink_open_filter(s, c, err) < 0) return sink_free_filter(s), -1;
   _cleanup_free_ char *path = NULL;
   if (asprintf(&path, "/images/%s/get", opts->image) < 0) return oom(err);
   kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
@@ -497,7 +602,7 @@ static int stream_image(kiln_engine *engine, const kiln_export_options *opts, in
   int r = kiln_engine_call(engine, &req, &resp, err);
   kiln_engine_response_clear(&resp);
   if (r < 0) {
-    if (s->gz) archive_write_free(s->gz);
+    sink_free_filter(s);
     if (s->err) { /* the sink's reason beats "the transfer was stopped" */
       kiln_error_free(*err);
       *err = NULL;
@@ -506,7 +611,7 @@ static int stream_image(kiln_engine *engine, const kiln_export_options *opts, in
     }
     return -1;
   }
-  if (sink_close_gzip(s, err) < 0) return -1;
+  if (sink_close_filter(s, err) < 0) return -1;
   progress_done(&s->prog);
   if (fsync(fd) < 0) return kiln_error_errno(err, errno, "cannot sync the tarball");
   return 0;
@@ -530,12 +635,12 @@ static int write_tarball(kiln_engine *engine, const kiln_export_options *opts,
   _cleanup_free_ char *tmp = NULL;
   _cleanup_close_ int fd = open_partial(t->dir, safe, opts->mode, &tmp, err);
   if (fd < 0) return -1;
-  int r = stream_image(engine, opts, fd, t->gzip, sink, err);
+  int r = stream_image(engine, opts, fd, t->compression, sink, err);
   if (r < 0) kiln_error_prefix(err, "exporting %s", opts->image);
   if (r == 0) r = same_image_still(engine, opts->image, res->image_id, err);
   if (r == 0)
     r = t->file ? publish_file(tmp, t->file, &res->path, err)
-                : publish_timestamped(tmp, t->dir, opts->image, t->gzip, &res->path, err);
+                : publish_timestamped(tmp, t->dir, opts->image, t->compression, &res->path, err);
   if (r < 0) kiln_fs_unlink(tmp, true, NULL);
   return r;
 }
@@ -559,7 +664,7 @@ static int export_body(kiln_engine *engine, const kiln_export_options *opts, con
   _cleanup_json_ json_t *m =
       kiln_export_manifest(res->sha256, res->size, opts->image, id,
                            json_object_get(json_object_get(info, "Config"), "Labels"),
-                           (int64_t)time(NULL), base, t->gzip, opts->caller->id.uid);
+                           (int64_t)time(NULL), base, t->compression, opts->caller->id.uid);
   _cleanup_free_ char *text = m ? json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
   if (!text || asprintf(&res->manifest, "%s.json", res->path) < 0) return oom(err);
   if (write_file_atomic(res->manifest, text, opts->mode, err) < 0) return -1;
@@ -621,7 +726,7 @@ static la_ssize_t raw_read_cb(struct archive *a, void *user, const void **buf) {
 /* What pass 1 learned. */
 typedef struct {
   char sha256[65];
-  bool gzip;
+  kiln_compression compression;
   json_t *save_manifest; /* docker save's manifest.json */
   json_t *entries;       /* object: entry name → true */
   json_t *digests;       /* object: config-named plain file → "sha256:<hex>" of its content */
@@ -822,9 +927,10 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
   }
   src->fd = fd;
   src->interrupted = interrupted;
-  unsigned char magic[2] = {0};
-  f->gzip = pread(fd, magic, 2, 0) == 2 && kiln_is_gzip(magic, 2);
-  archive_read_support_filter_gzip(a);
+  unsigned char magic[4] = {0};
+  ssize_t got = pread(fd, magic, sizeof magic, 0);
+  f->compression = kiln_compression_of_magic(magic, got > 0 ? (size_t)got : 0);
+  support_compressions(a);
   archive_read_support_format_tar(a);
   int r = archive_read_open(a, src, NULL, raw_read_cb, NULL) == ARCHIVE_OK
               ? walk_entries(a, f, err)
@@ -923,8 +1029,8 @@ static int check_names(const archive_facts *f, const kiln_import_options *opts, 
 
 typedef struct {
   int fd;
-  struct archive *gunzip;   /* admins: raw gunzipped bytes; NULL for a plain tar */
-  kiln_load_filter *filter; /* non-admins: the renaming filter */
+  struct archive *decompress; /* admins: the raw decompressed bytes; NULL for a plain tar */
+  kiln_load_filter *filter;   /* non-admins: the renaming filter */
   progress prog;
   volatile sig_atomic_t *interrupted;
   char *error;    /* the engine's in-stream error */
@@ -937,8 +1043,8 @@ static ssize_t load_read(void *user, char *buf, size_t n) {
   ssize_t r;
   if (s->filter)
     r = kiln_load_filter_read(s->filter, buf, n);
-  else if (s->gunzip)
-    r = archive_read_data(s->gunzip, buf, n);
+  else if (s->decompress)
+    r = archive_read_data(s->decompress, buf, n);
   else
     do
       r = read(s->fd, buf, n);
@@ -961,21 +1067,22 @@ static int load_line(void *user, json_t *line) {
   return 0;
 }
 
-static int open_source(load_state *s, const kiln_import_options *opts, bool gzip,
+static int open_source(load_state *s, const kiln_import_options *opts, kiln_compression c,
                        kiln_error **err) {
   if (lseek(s->fd, 0, SEEK_SET) < 0) return kiln_error_errno(err, errno, "cannot rewind");
   if (!opts->caller->admin) {
     s->filter = kiln_load_filter_new(s->fd, opts->caller, opts->ns, opts->name_policy, err);
     return s->filter ? 0 : -1;
   }
-  if (!gzip) return 0;
-  if (!(s->gunzip = archive_read_new())) return oom(err);
-  archive_read_support_filter_gzip(s->gunzip);
-  archive_read_support_format_raw(s->gunzip);
+  if (c == KILN_COMPRESS_NONE) return 0;
+  if (!(s->decompress = archive_read_new())) return oom(err);
+  compressions[c].add_read(s->decompress);
+  archive_read_support_format_raw(s->decompress);
   struct archive_entry *entry;
-  if (archive_read_open_fd(s->gunzip, s->fd, IO_CHUNK) != ARCHIVE_OK ||
-      archive_read_next_header(s->gunzip, &entry) != ARCHIVE_OK)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "gunzip: %s", archive_error_string(s->gunzip));
+  if (archive_read_open_fd(s->decompress, s->fd, IO_CHUNK) != ARCHIVE_OK ||
+      archive_read_next_header(s->decompress, &entry) != ARCHIVE_OK)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "decompressing (%s): %s", compressions[c].name,
+                          archive_error_string(s->decompress));
   return 0;
 }
 
@@ -1015,7 +1122,7 @@ static int load_into_engine(kiln_engine *engine, const kiln_import_options *opts
                             kiln_error **err) {
   load_state s = {.fd = fd, .interrupted = opts->interrupted, .loaded = json_array()};
   progress_start(&s.prog, opts->on_progress, opts->user);
-  int r = open_source(&s, opts, f->gzip, err);
+  int r = open_source(&s, opts, f->compression, err);
   if (r == 0) r = post_load(engine, &s, err);
   if (r == 0) progress_done(&s.prog);
   json_t *m = s.filter ? kiln_load_filter_manifest(s.filter) : f->save_manifest;
@@ -1024,7 +1131,7 @@ static int load_into_engine(kiln_engine *engine, const kiln_import_options *opts
   if (r == 0) *sent = json_incref(m);
   res->bytes = s.prog.bytes;
   res->tags = steal_pointer(&s.loaded);
-  if (s.gunzip) archive_read_free(s.gunzip);
+  if (s.decompress) archive_read_free(s.decompress);
   kiln_load_filter_free(s.filter);
   free(s.error);
   json_decref(s.loaded);
@@ -1098,7 +1205,11 @@ static int import_body(kiln_engine *engine, const kiln_import_options *opts, int
   archive_facts f = {0};
   _cleanup_json_ json_t *side = NULL, *sent = NULL;
   int r = read_archive(fd, &f, opts->interrupted, err);
-  if (r < 0) kiln_error_prefix(err, "%s is not a complete image archive", opts->path);
+  if (r < 0 && f.compression != KILN_COMPRESS_NONE) /* libarchive then says only "Truncated" */
+    kiln_error_prefix(err, "%s is not a complete image archive (its %s data is cut or damaged)",
+                      opts->path, kiln_compression_name(f.compression));
+  else if (r < 0)
+    kiln_error_prefix(err, "%s is not a complete image archive", opts->path);
   if (r == 0 && !opts->skip_checksum && (side = load_sidecar(opts->path, err)) == NULL && *err)
     r = -1;
   if (r == 0 && side && (r = check_sidecar(side, &f, err)) < 0)

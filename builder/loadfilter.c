@@ -259,6 +259,7 @@ kiln_load_filter *kiln_load_filter_new(int fd, const kiln_caller *c, const char 
   f->links = json_object();
   int r = f->in && f->out && f->links ? ARCHIVE_OK : ARCHIVE_FATAL;
   if (r == ARCHIVE_OK) r = archive_read_support_filter_gzip(f->in);
+  if (r == ARCHIVE_OK) r = archive_read_support_filter_zstd(f->in);
   if (r == ARCHIVE_OK) r = archive_read_support_format_tar(f->in);
   if (r == ARCHIVE_OK) r = archive_read_open_fd(f->in, fd, FILTER_CHUNK);
   if (r == ARCHIVE_OK) r = archive_write_set_format_pax_restricted(f->out);

@@ -27,10 +27,11 @@ static int oom(kiln_error **err) {
 static bool is_tarball_name(const char *name) {
   size_t n = strlen(name);
   if (name[0] == '.') return false; /* temporaries of running exports */
-  return (n > 4 && !strcmp(name + n - 4, ".tar")) || (n > 7 && !strcmp(name + n - 7, ".tar.gz"));
+  kiln_compression c;
+  return n > 4 && kiln_compression_of_file(name, &c) == 0;
 }
 
-/* "<safe>-<time>.tar[.gz]" → time, or -1 for other names. */
+/* "<safe>-<time>.tar[.gz|.zst]" → time, or -1 for other names. */
 static int64_t time_from_name(const char *base) {
   const char *dash = strrchr(base, '-');
   if (!dash) return -1;

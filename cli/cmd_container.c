@@ -72,7 +72,8 @@ typedef struct {
   size_t n_owned;
   char *default_name;
   char *image_ref;
-  bool update; /* --update: build the project first */
+  json_t *image_json; /* the project image's inspect answer, when it was read */
+  bool update;        /* --update: build the project first */
 } deploy_args;
 
 static int push_arg(kiln_cli *cli, const char **list, size_t *n, const char *value) {
@@ -308,13 +309,13 @@ static int check_new_volume_names(const kiln_deploy_options *o, kiln_error **err
   return 0;
 }
 
-static bool image_exists(kiln_engine *engine, const char *ref) {
+/* GET /images/REF/json: a new reference, or NULL (missing or unreadable). */
+static json_t *inspect_ref(kiln_engine *engine, const char *ref) {
   _cleanup_free_ char *esc = kiln_engine_escape(ref);
   _cleanup_free_ char *path = NULL;
-  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return false;
+  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return NULL;
   _cleanup_error_ kiln_error *ignored = NULL;
-  _cleanup_json_ json_t *img = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &ignored);
-  return img != NULL;
+  return kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &ignored);
 }
 
 /* "registry:5000/team/debian:bookworm" → "debian"; ids → "c-<12 hex>". */
@@ -342,11 +343,13 @@ static int resolve_target(kiln_cli *cli, session *s, deploy_args *a, const char 
                           "with kiln.yaml");
   bool plain = !strpbrk(t, ":/@");
   if (plain && (a->image_ref = kiln_namespace_ref(ns_of(cli, s), s->identity->uid, t, NULL)) &&
-      image_exists(s->engine, a->image_ref)) {
+      (a->image_json = inspect_ref(s->engine, a->image_ref))) {
     a->o.project = t;
+    a->o.image_inspect = a->image_json; /* kiln_deploy need not ask again */
     a->default_name = strdup(t);
   } else {
     free(a->image_ref);
+    json_decref(a->image_json);
     a->image_ref = strdup(t);
     a->default_name = name_from_image(t);
   }
@@ -417,12 +420,8 @@ static int update_first(kiln_cli *cli) {
 }
 
 /* A project image older than the project here: one line saying so. */
-static void warn_if_stale(kiln_cli *cli, session *s, const char *ref) {
-  _cleanup_free_ char *esc = kiln_engine_escape(ref);
-  _cleanup_free_ char *path = NULL;
-  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return;
-  _cleanup_error_ kiln_error *ignored = NULL;
-  _cleanup_json_ json_t *img = kiln_engine_json(s->engine, "GET", path, NULL, NULL, NULL, &ignored);
+static void warn_if_stale(kiln_cli *cli, session *s, const char *ref, json_t *known) {
+  _cleanup_json_ json_t *img = known ? json_incref(known) : inspect_ref(s->engine, ref);
   json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
   if (img && !strcmp(cli_image_stale(cli, s->engine, labels), "yes"))
     fprintf(stderr,
@@ -436,7 +435,7 @@ static int deploy_with_session(kiln_cli *cli, deploy_args *a, session *s, cli_sp
                                kiln_error **err) {
   if (resolve_target(cli, s, a, spec->spec ? spec->spec->project : NULL, err) < 0) return -1;
   if (spec->spec && a->o.project && !strcmp(a->o.project, spec->spec->project) && !a->update)
-    warn_if_stale(cli, s, a->image_ref);
+    warn_if_stale(cli, s, a->image_ref, a->image_json);
   /* The library checks it with the caller's rights and binds its real path. */
   if (!a->o.workspace_dir) a->o.workspace_dir = ".";
   a->o.caller = s->caller;

@@ -50,6 +50,19 @@ int kiln_context_list(kiln_context *ctx, kiln_context_entry_fn fn, void *user, k
  * files that did not change are not read; the others are read, and the
  * cache updated. */
 int kiln_context_digest(kiln_context *ctx, char out[65], kiln_error **err);
+/* The same digest from the digest cache alone: returns 1 with out set
+ * when every file's content digest is cached, 0 when one is not (no file
+ * content is read then), -1 with *err set. */
+int kiln_context_digest_cached(kiln_context *ctx, char out[65], kiln_error **err);
+/* Computes the digest while the context streams (kiln_context_read), so a
+ * build reads each file once: files whose digest is not cached are hashed
+ * as they are sent, and recorded in the cache. Call before the first read.
+ * Returns 0 or -1 with *err set. */
+int kiln_context_digest_while_streaming(kiln_context *ctx, kiln_error **err);
+/* That digest, once kiln_context_read returned 0 (the end); also writes
+ * the newly hashed files to the caller's digest cache. Returns 0, or -1
+ * with *err set when the stream has not ended or was not digested. */
+int kiln_context_streamed_digest(kiln_context *ctx, char out[65], kiln_error **err);
 /* What the digests of this context read so far: files and bytes of their
  * content (0, 0 when every file came from the cache). */
 void kiln_context_digest_reads(const kiln_context *ctx, uint64_t *files, uint64_t *bytes);

@@ -79,7 +79,10 @@ typedef struct {
   const char *templates_dir;     /* where user-setup.sh is; NULL = kiln_templates_dir() */
   kiln_deploy_event_fn on_event; /* may be NULL */
   void *user;
-  bool all_users; /* admins only (kiln_access_owns): attach volumes of other users */
+  bool all_users;        /* admins only (kiln_access_owns): attach volumes of other users */
+  json_t *image_inspect; /* borrowed; the engine's GET /images/{image}/json answer the caller
+                            read just before, or NULL: kiln_deploy asks for it (saves a
+                            round trip; it is checked exactly as its own would be) */
 } kiln_deploy_options;
 
 /* Everything unset: no workspace, volumes, limits, GPUs or runtime; the
@@ -89,7 +92,7 @@ typedef struct {
     .image = NULL, .name = NULL, .workspace_dir = NULL, .n_volumes = 0, .create_volumes = false,   \
     .n_env = 0, .n_ports = 0, .n_command = 0, .memory = 0, .pids_limit = 0, .gpus = NULL,          \
     .runtime = NULL, .no_start = false, .caller = NULL, .config = NULL, .ns = NULL,                \
-    .on_event = NULL, .all_users = false,                                                          \
+    .on_event = NULL, .all_users = false, .image_inspect = NULL,                                   \
   }
 
 typedef struct {

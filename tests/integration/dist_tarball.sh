@@ -1,4 +1,4 @@
-# Tarball export/import: round trip with labels (then deploy), gzip, corrupt
+# Tarball export/import: round trip with labels (then deploy), gzip, zstd, corrupt
 # and truncated archives refused with nothing loaded, a killed export, keep-N.
 . "$KILN_ROOT/tests/integration/dist_lib.bash"
 kt_require_engine
@@ -44,6 +44,46 @@ equals "$(sidecar "$KT_TMP/out/dt.tar.gz" compression)" "gzip" "compression in t
 expect 0 "$KILN" image import "$KT_TMP/out/dt.tar.gz"
 equals "$(image_id "$IMG")" "$ID" "image id after gzip round trip"
 pass "gzip round trip"
+
+# ---- zstd round trip (both import paths), then deploy; corrupt zstd refused ----
+mkdir -p "$KT_TMP/zdir" && give_to_caller "$KT_TMP/zdir"
+expect 0 "$KILN" image export "$IMG" -o "$KT_TMP/zdir" --compress zstd
+ZTAR=$(ls "$KT_TMP/zdir"/*.tar.zst 2>/dev/null | head -n 1)
+[ -n "$ZTAR" ] && [ -f "$ZTAR.json" ] || fail "no .tar.zst and manifest: $(ls "$KT_TMP/zdir")"
+expect 0 "$KILN" image export "$IMG" -o "$KT_TMP/zdir/named.tar.zst" # the suffix says zstd
+equals "$(sidecar "$KT_TMP/zdir/named.tar.zst" compression)" "zstd" "compression from the suffix"
+equals "$(head -c 4 "$ZTAR" | od -An -tx1 | tr -d ' \n')" "28b52ffd" "zstd magic"
+equals "$(sidecar "$ZTAR" compression)" "zstd" "compression in the zstd manifest"
+equals "$(sidecar "$ZTAR" sha256)" "$(sha256sum "$ZTAR" | cut -d' ' -f1)" "zstd manifest sha256"
+[ "$(stat -c %s "$ZTAR")" -lt "$(stat -c %s "$TAR")" ] || fail "the .tar.zst is not smaller than the .tar"
+"$DOCKER" rmi "$IMG" >/dev/null || fail "cannot remove $IMG"
+expect 0 "$KILN" image import "$ZTAR"
+contains "$out" "(sha256 verified)"
+equals "$(image_id "$IMG")" "$ID" "image id after zstd round trip"
+"$DOCKER" rmi "$IMG" >/dev/null || fail "cannot remove $IMG"
+expect 0 as_admin "$KILN" image import "$ZTAR" # admins: decompressed straight to the engine
+equals "$(image_id "$IMG")" "$ID" "image id after an admin's zstd import"
+if "$KILN" container deploy --help >/dev/null 2>&1; then
+  expect 0 "$KILN" container deploy dt --no-start --workspace "$(workspace)"
+  equals "$("$DOCKER" inspect -f '{{.Image}}' "dt._.$SUDO_UID" 2>/dev/null)" "$ID" "deployed from zstd"
+  "$DOCKER" rm -f "dt._.$SUDO_UID" >/dev/null
+fi
+expect 2 "$KILN" image export "$IMG" -o "$KT_TMP/zdir" --compress xz
+contains "$errout" "--compress expects gzip, zstd or none"
+zsize=$(stat -c %s "$ZTAR")
+cp "$ZTAR" "$KT_TMP/bad.tar.zst" # no sidecar: only the archive itself can tell
+printf 'XXXXXXXX' | dd of="$KT_TMP/bad.tar.zst" bs=1 seek=$((zsize / 2)) conv=notrunc 2>/dev/null
+head -c $((zsize / 2)) "$ZTAR" >"$KT_TMP/cut.tar.zst"
+give_to_caller "$KT_TMP/bad.tar.zst" "$KT_TMP/cut.tar.zst"
+"$DOCKER" rmi "$IMG" >/dev/null || fail "cannot remove $IMG"
+expect 1 "$KILN" image import "$KT_TMP/bad.tar.zst"
+contains "$errout" "is not a complete image archive (its zstd data is cut or damaged)"
+expect 1 "$KILN" image import "$KT_TMP/cut.tar.zst"
+contains "$errout" "is not a complete image archive"
+[ -z "$(image_id "$IMG")" ] || fail "a corrupt zstd archive loaded the image"
+expect 0 "$KILN" image import "$ZTAR" # for the checks below
+rm -f "$ZTAR" "$ZTAR.json"
+pass "zstd round trip, deploy, corrupt zstd refused"
 
 # ---- corrupt and truncated archives: refused, nothing loaded ----
 "$DOCKER" rmi "$IMG" >/dev/null

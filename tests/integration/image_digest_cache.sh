@@ -4,7 +4,9 @@
 # `image update` and `image list` with nothing changed open no COPYed file
 # (strace: the data file is never opened), a same-size edit made within the
 # same second still rebuilds, and a damaged cache file is ignored and
-# written back whole. The caller is a real user made for this test (uid
+# written back whole. A build that needs the digest reads every COPYed file
+# once: hashed while it streams to the engine, recorded in the cache, the
+# image tagged with every kiln label only once the digest is known. The caller is a real user made for this test (uid
 # 5601, home in the test's temp folder), removed at the end.
 KT_UID=5601 KT_GID=5601
 source "$(dirname "$0")/lib.bash"
@@ -61,8 +63,11 @@ opened_by() {
   [ "$rc" -eq 0 ] || fail "'$*' exited $rc: $(tail -c 1500 <<<"$errout")"
 }
 
-expect 0 "$KILN" image create "$dir"
+opened_by "$KT_TMP/trace-create" "$KILN" image create "$dir"
 contains "$out" "built $image"
+equals "$(grep -c 'data/big.bin' "$KT_TMP/trace-create")" 1 "times the first build opened big.bin"
+[ -n "$(label "$image" kiln.context-sha256)" ] || fail "the built image has no context digest label"
+[ -n "$(label "$image" kiln.owner-uid)" ] || fail "the built image has no owner label"
 [ -f "$cache" ] || fail "no digest cache at $cache"
 equals "$(stat -c '%u:%g %a' "$cache")" "$KT_UID:$KT_GID 600" "cache file owner and mode"
 equals "$(stat -c '%u:%g %a' "$home/.cache" "$home/.cache/kiln" | sort -u)" "$KT_UID:$KT_GID 700" \
@@ -70,6 +75,12 @@ equals "$(stat -c '%u:%g %a' "$home/.cache" "$home/.cache/kiln" | sort -u)" "$KT
 [ -e /root/.cache/kiln/context-digests ] && [ /root/.cache/kiln/context-digests -nt "$dir/kiln.yaml" ] &&
   fail "root's digest cache was written for a sudo caller"
 pass "the cache is the caller's file in the caller's home"
+
+# The streamed digest is the one update computes, and was recorded.
+opened_by "$KT_TMP/trace-after" "$KILN" image update "$dir"
+contains "$out" "up to date"
+grep -E 'data/(big.bin|small.txt)' "$KT_TMP/trace-after" && fail "update after the first build reread a COPYed file"
+pass "the first build read each COPYed file once and recorded it"
 
 # Without a cache the data is read (the check below can tell)...
 mv "$cache" "$KT_TMP/cache.saved"
@@ -104,6 +115,20 @@ equals "$("$DOCKER" run --rm "$image" cat /opt/data/small.txt)" cccc "small.txt 
 expect 0 "$KILN" image update "$dir"
 contains "$out" "up to date"
 pass "same-size edits within the same second rebuild"
+
+# The same through the streamed digest (no image yet, so a build is needed
+# whatever the content): an edit within the second of that hash still shows.
+"$DOCKER" rmi -f "$image" >/dev/null
+echo dddd >"$dir/data/small.txt"
+expect 0 "$KILN" image create "$dir"
+contains "$out" "built $image"
+echo eeee >"$dir/data/small.txt"
+expect 0 "$KILN" image update "$dir"
+contains "$out" "built $image"
+equals "$("$DOCKER" run --rm "$image" cat /opt/data/small.txt)" eeee "small.txt after a streamed build"
+expect 0 "$KILN" image update "$dir"
+contains "$out" "up to date"
+pass "same-second edits after a streamed digest rebuild"
 
 # A damaged cache: ignored (right answer), then written back whole.
 printf 'KILNDIGC garbage' >"$cache"

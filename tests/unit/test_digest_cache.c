@@ -101,6 +101,54 @@ START_TEST(unchanged_files_are_not_read_again) {
 }
 END_TEST
 
+/* Streams the project's context to the end with the digest computed on the
+ * way; the tar bytes sent in *sent. */
+static void stream_digest(char out[65], uint64_t *files, uint64_t *sent) {
+  _cleanup_error_ kiln_error *err = NULL;
+  kiln_context *ctx = kiln_context_new(dir, DOCKERFILE, strlen(DOCKERFILE), &err);
+  ck_assert_msg(ctx, "%s", err ? err->message : "");
+  ck_assert_msg(kiln_context_add(ctx, "data", &err) == 0, "%s", err ? err->message : "");
+  /* not before the stream has ended */
+  ck_assert_int_eq(kiln_context_digest_while_streaming(ctx, &err), 0);
+  ck_assert_int_eq(kiln_context_streamed_digest(ctx, out, &err), -1);
+  kiln_error_free(err);
+  err = NULL;
+  char buf[512];
+  ssize_t n;
+  while ((n = kiln_context_read(ctx, buf, sizeof buf)) > 0)
+    continue;
+  ck_assert_int_eq(n, 0);
+  ck_assert_msg(kiln_context_streamed_digest(ctx, out, &err) == 0, "%s", err ? err->message : "");
+  uint64_t bytes;
+  kiln_context_digest_reads(ctx, files, &bytes);
+  *sent = kiln_context_bytes_sent(ctx);
+  kiln_context_free(ctx);
+}
+
+/* One pass: the digest made while the context streams is the one the
+ * separate pass makes, and the files it hashed are recorded, so the next
+ * digest reads nothing; with the cache warm, streaming hashes nothing. */
+START_TEST(the_streamed_digest_equals_the_separate_one_and_is_recorded) {
+  settle();
+  char streamed[65], separate[65], again[65];
+  uint64_t files, bytes, sent;
+  stream_digest(streamed, &files, &sent);
+  ck_assert_uint_eq(files, 3);
+  ck_assert_uint_ge(sent, 6 + 6 + 8 + 512 * 5);
+  digest(separate, &files, &bytes);
+  ck_assert_uint_eq(files, 0); /* recorded by the stream */
+  ck_assert_str_eq(streamed, separate);
+  stream_digest(again, &files, &sent);
+  ck_assert_uint_eq(files, 0);
+  ck_assert_str_eq(again, separate);
+  /* a changed byte shows in the streamed digest */
+  write_file("data/b", "brav0\n");
+  stream_digest(again, &files, &sent);
+  ck_assert_uint_eq(files, 1);
+  ck_assert_str_ne(again, separate);
+}
+END_TEST
+
 /* The cache really stands in for the content: a recorded digest (made
  * wrong here on purpose) is what the context digest uses. */
 START_TEST(a_hit_uses_the_recorded_digest) {
@@ -329,6 +377,7 @@ static Suite *digest_cache_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, unchanged_files_are_not_read_again);
   tcase_add_test(tc, a_hit_uses_the_recorded_digest);
+  tcase_add_test(tc, the_streamed_digest_equals_the_separate_one_and_is_recorded);
   tcase_add_test(tc, a_changed_file_is_read_alone);
   tcase_add_test(tc, a_file_changed_within_the_second_is_not_trusted);
   tcase_add_test(tc, entries_not_older_than_the_cache_file_are_not_trusted);

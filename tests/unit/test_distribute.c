@@ -26,10 +26,13 @@ static void free_error(kiln_error *e) {
 /* ---- names ---- */
 
 START_TEST(file_name_is_safe_and_timestamped) {
-  _cleanup_free_ char *a = kiln_export_file_name("kiln-1000/proj:latest", 1700000000, false);
-  _cleanup_free_ char *b = kiln_export_file_name("reg:5000/team/proj", 42, true);
+  _cleanup_free_ char *a =
+      kiln_export_file_name("kiln-1000/proj:latest", 1700000000, KILN_COMPRESS_NONE);
+  _cleanup_free_ char *b = kiln_export_file_name("reg:5000/team/proj", 42, KILN_COMPRESS_GZIP);
   ck_assert_str_eq(a, "kiln-1000_proj_latest-1700000000.tar");
   ck_assert_str_eq(b, "reg_5000_team_proj_latest-42.tar.gz");
+  _cleanup_free_ char *c = kiln_export_file_name("p", 7, KILN_COMPRESS_ZSTD);
+  ck_assert_str_eq(c, "p_latest-7.tar.zst");
 }
 END_TEST
 
@@ -37,6 +40,8 @@ START_TEST(file_time_matches_only_the_same_image) {
   _cleanup_free_ char *safe = kiln_export_safe_name("kiln-1000/proj");
   ck_assert_int_eq(kiln_export_file_time("kiln-1000_proj_latest-17.tar", safe), 17);
   ck_assert_int_eq(kiln_export_file_time("kiln-1000_proj_latest-17.tar.gz", safe), 17);
+  ck_assert_int_eq(kiln_export_file_time("kiln-1000_proj_latest-17.tar.zst", safe), 17);
+  ck_assert_int_eq(kiln_export_file_time("kiln-1000_proj_latest-17.tar.xz", safe), -1);
   /* another image whose name starts the same */
   ck_assert_int_eq(kiln_export_file_time("kiln-1000_proj_latest-x-17.tar", safe), -1);
   ck_assert_int_eq(kiln_export_file_time("kiln-1000_proj_latest-17.tar.json", safe), -1);
@@ -49,8 +54,9 @@ END_TEST
 
 START_TEST(manifest_records_checksum_image_and_labels) {
   _cleanup_json_ json_t *labels = json_pack("{s:s, s:s}", "kiln.spec-sha256", "abc", "a", "b");
-  _cleanup_json_ json_t *m = kiln_export_manifest("ff00", 1234, "kiln-1/p:latest", "sha256:9",
-                                                  labels, 1700000000, "p.tar.gz", true, 4711);
+  _cleanup_json_ json_t *m =
+      kiln_export_manifest("ff00", 1234, "kiln-1/p:latest", "sha256:9", labels, 1700000000,
+                           "p.tar.gz", KILN_COMPRESS_GZIP, 4711);
   ck_assert_ptr_nonnull(m);
   ck_assert_str_eq(json_string_value(json_object_get(m, "sha256")), "ff00");
   ck_assert_int_eq(json_integer_value(json_object_get(m, "size")), 1234);
@@ -138,6 +144,26 @@ START_TEST(gzip_magic_detected) {
   ck_assert(kiln_is_gzip(gz, sizeof gz));
   ck_assert(!kiln_is_gzip(tar, sizeof tar));
   ck_assert(!kiln_is_gzip(one, sizeof one));
+}
+END_TEST
+
+START_TEST(compressions_by_magic_name_and_suffix) {
+  const unsigned char zst[] = {0x28, 0xb5, 0x2f, 0xfd, 0x04}, gz[] = {0x1f, 0x8b},
+                      cut[] = {0x28, 0xb5, 0x2f}, tar[] = {'m', 'a', 'n', 'i'};
+  ck_assert_int_eq(kiln_compression_of_magic(zst, sizeof zst), KILN_COMPRESS_ZSTD);
+  ck_assert_int_eq(kiln_compression_of_magic(gz, sizeof gz), KILN_COMPRESS_GZIP);
+  ck_assert_int_eq(kiln_compression_of_magic(cut, sizeof cut), KILN_COMPRESS_NONE);
+  ck_assert_int_eq(kiln_compression_of_magic(tar, sizeof tar), KILN_COMPRESS_NONE);
+  kiln_compression c;
+  ck_assert_int_eq(kiln_compression_parse("zstd", &c), 0);
+  ck_assert_int_eq(c, KILN_COMPRESS_ZSTD);
+  ck_assert_str_eq(kiln_compression_name(c), "zstd");
+  ck_assert_int_eq(kiln_compression_parse("xz", &c), -1);
+  ck_assert_int_eq(kiln_compression_of_file("/x/a.tar.zst", &c), 0);
+  ck_assert_int_eq(c, KILN_COMPRESS_ZSTD);
+  ck_assert_int_eq(kiln_compression_of_file("a.tar", &c), 0);
+  ck_assert_int_eq(c, KILN_COMPRESS_NONE);
+  ck_assert_int_eq(kiln_compression_of_file("a.zst", &c), -1);
 }
 END_TEST
 
@@ -769,6 +795,7 @@ static Suite *distribute_suite(void) {
   tcase_add_test(manifest, sidecar_absent_is_not_an_error);
   tcase_add_test(manifest, sidecar_unreadable_is_an_error);
   tcase_add_test(manifest, gzip_magic_detected);
+  tcase_add_test(manifest, compressions_by_magic_name_and_suffix);
   suite_add_tcase(s, manifest);
   TCase *keep = tcase_create("keep");
   tcase_add_test(keep, keep_selects_all_but_the_newest);

@@ -97,12 +97,28 @@ static void raw_answer(const char *method, const char *match, const char *raw) {
   r->answer_len = strlen(raw);
 }
 
-static void answer_engine(const char *api_version) {
-  _cleanup_free_ char *v = NULL;
-  ck_assert_int_ge(asprintf(&v, "{\"ApiVersion\":\"%s\",\"MinAPIVersion\":\"1.12\"}", api_version),
+/* /_ping as the engine answers it: its maximum API version in a header. */
+static void answer_ping(const char *api_version) {
+  _cleanup_free_ char *raw = NULL;
+  ck_assert_int_ge(asprintf(&raw,
+                            "HTTP/1.1 200 OK\r\nApi-Version: %s\r\nOstype: linux\r\n"
+                            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n"
+                            "Connection: close\r\n\r\nOK",
+                            api_version),
                    0);
-  answer("GET", "/_ping", 200, "OK");
+  raw_answer("GET", "/_ping", raw);
+}
+
+static void answer_version(const char *api_version, const char *min) {
+  _cleanup_free_ char *v = NULL;
+  ck_assert_int_ge(
+      asprintf(&v, "{\"ApiVersion\":\"%s\",\"MinAPIVersion\":\"%s\"}", api_version, min), 0);
   answer("GET", "/version", 200, v);
+}
+
+static void answer_engine(const char *api_version) {
+  answer_ping(api_version);
+  answer_version(api_version, "1.12");
 }
 
 static size_t count_seen(const char *method, const char *match) {
@@ -269,6 +285,29 @@ START_TEST(uses_an_older_engines_version) {
   kiln_engine *e = open_fake();
   ck_assert_str_eq(kiln_engine_api_version(e), "1.41");
   ck_assert_str_eq(kiln_engine_host(e), host);
+  /* the ping's Api-Version header was enough: no second round trip */
+  ck_assert_uint_eq(count_seen("GET", "/version"), 0);
+  ck_assert_uint_eq(count_seen("GET", "/_ping"), 1);
+  kiln_engine_free(e);
+}
+END_TEST
+
+START_TEST(a_newer_engine_is_asked_its_minimum) {
+  answer_ping("1.52"); /* engine 29.0: minimum 1.44, above what kiln knows */
+  answer_version("1.52", "1.44");
+  kiln_engine *e = open_fake();
+  ck_assert_str_eq(kiln_engine_api_version(e), "1.44");
+  ck_assert_uint_eq(count_seen("GET", "/version"), 1);
+  kiln_engine_free(e);
+}
+END_TEST
+
+START_TEST(a_ping_without_the_header_falls_back_to_version) {
+  answer("GET", "/_ping", 200, "OK");
+  answer_version("1.40", "1.12");
+  kiln_engine *e = open_fake();
+  ck_assert_str_eq(kiln_engine_api_version(e), "1.40");
+  ck_assert_uint_eq(count_seen("GET", "/version"), 1);
   kiln_engine_free(e);
 }
 END_TEST
@@ -941,6 +980,47 @@ START_TEST(deploy_of_an_image_answer_without_id_is_refused) {
 }
 END_TEST
 
+/* The caller's inspect answer stands in for deploy's own: one request
+ * fewer, the same checks (the image is the caller's and labeled). */
+START_TEST(deploy_uses_the_callers_inspect_answer) {
+  answer_engine("1.41");
+  answer("GET", "/containers/json", 200, "[]");
+  answer("POST", "/containers/create", 201, "{\"Id\":\"c1\"}");
+  kiln_engine *e = open_fake();
+  _cleanup_error_ kiln_error *err = NULL;
+  _cleanup_json_ json_t *img = json_loads(
+      "{\"Id\":\"sha256:1\",\"Config\":{\"Labels\":{\"kiln.owner-uid\":\"1000\","
+      "\"kiln.user-setup\":\"true\",\"kiln.uid\":\"1000\",\"kiln.gid\":\"1000\","
+      "\"kiln.user\":\"u\",\"kiln.home\":\"/home/u\",\"kiln.workspace\":\"/workspace\"}}}",
+      0, NULL);
+  ck_assert_ptr_nonnull(img);
+  kiln_config cfg;
+  ck_assert_int_eq(kiln_config_defaults(&cfg, &err), 0);
+  kiln_deploy_options o = KILN_DEPLOY_OPTIONS_INIT;
+  o.image = "kiln-1000/p:latest";
+  o.image_inspect = img;
+  o.name = "p";
+  o.caller = caller_1000();
+  o.config = &cfg;
+  o.ns = "kiln";
+  o.no_start = true;
+  kiln_deploy_result res;
+  ck_assert_msg(kiln_deploy(e, &o, &res, &err) == 0, "%s", err ? err->message : "");
+  ck_assert_uint_eq(count_seen("GET", "/images/"), 0);
+  ck_assert_uint_eq(count_seen("POST", "/containers/create"), 1);
+  ck_assert_str_eq(res.image_id, "sha256:1");
+  /* another user's image is refused all the same */
+  kiln_deploy_result_clear(&res);
+  json_object_set_new(json_object_get(json_object_get(img, "Config"), "Labels"), "kiln.owner-uid",
+                      json_string("2000"));
+  ck_assert_int_eq(kiln_deploy(e, &o, &res, &err), -1);
+  ck_assert_uint_eq(count_seen("POST", "/containers/create"), 1);
+  kiln_deploy_result_clear(&res);
+  kiln_config_clear(&cfg);
+  kiln_engine_free(e);
+}
+END_TEST
+
 /* The tag exists with the current labels but no Id: not "up to date" with
  * a NULL id, and not a build on top of an answer kiln cannot use. */
 START_TEST(build_with_an_existing_answer_without_id_is_refused) {
@@ -970,6 +1050,9 @@ static Suite *engine_suite(void) {
   tcase_add_checked_fixture(conn, setup, teardown);
   tcase_add_test(conn, negotiates_down_to_what_kiln_knows);
   tcase_add_test(conn, uses_an_older_engines_version);
+  tcase_add_test(conn, a_newer_engine_is_asked_its_minimum);
+  tcase_add_test(conn, deploy_uses_the_callers_inspect_answer);
+  tcase_add_test(conn, a_ping_without_the_header_falls_back_to_version);
   tcase_add_test(conn, docker_host_is_honoured_and_api_version_pinned);
   tcase_add_test(conn, missing_socket_names_it_and_how_to_start_the_engine);
   tcase_add_test(conn, a_file_that_is_not_a_socket_says_so);
