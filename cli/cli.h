@@ -130,5 +130,8 @@ int cmd_image_pull(kiln_cli *cli, int argc, char **argv);
 int cmd_image_delete_remote(kiln_cli *cli, int argc, char **argv);
 int cmd_container_commit(kiln_cli *cli, int argc, char **argv);
 int cmd_tar(kiln_cli *cli, int argc, char **argv);
+/* kiln's view of one image or container (cmd_inspect.c). */
+int cmd_image_inspect(kiln_cli *cli, int argc, char **argv);
+int cmd_container_inspect(kiln_cli *cli, int argc, char **argv);
 
 #endif

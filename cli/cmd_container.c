@@ -847,6 +847,7 @@ static const kiln_command container_commands[] = {
     {"stop", cmd_stop, "stop a container"},
     {"shell", cmd_shell, "a shell or a command inside a container, as you"},
     {"logs", cmd_logs, "print (or follow) a container's output"},
+    {"inspect", cmd_container_inspect, "kiln's view of a container: owner, user, state, ports"},
     {"retire", cmd_retire, "stop and remove a container (optionally saving it)"},
     {"commit", cmd_container_commit, "save a container as an image (optionally export or push)"},
     {NULL, NULL, NULL},

@@ -319,6 +319,7 @@ static const kiln_command image_commands[] = {
     {"update", image_build, "rebuild it; does nothing when nothing changed"},
     {"list", image_list, "list your images"},
     {"retire", image_retire, "remove one of your images"},
+    {"inspect", cmd_image_inspect, "kiln's view of an image: owner, project, user, labels, stale"},
     {"export", cmd_image_export, "write an image to a tarball (with sha256 manifest)"},
     {"import", cmd_image_import, "load a tarball written by export or docker save"},
     {"push", cmd_image_push, "push an image to a registry"},
