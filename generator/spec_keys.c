@@ -507,10 +507,17 @@ static int resolve_framework(spec_parser *p) {
   const char *image =
       kiln_catalog_framework_image(p->opts->catalog, s->base_framework, s->base_version);
   if (!image) {
-    _cleanup_free_ char *known = kiln_catalog_describe_frameworks(p->opts->catalog);
+    const char *name = s->base_framework;
+    _cleanup_free_ char *known = kiln_catalog_describe_frameworks(p->opts->catalog, name);
+    if (kiln_catalog_has_framework(p->opts->catalog, name))
+      return spec_fail(p, p->base_version,
+                       "unknown version \"%.64s\" of framework \"%.64s\"; expected one of: %s "
+                       "(see 'kiln catalog frameworks')",
+                       s->base_version, name, known ? known : "(none)");
     return spec_fail(p, p->base_framework,
-                     "unknown framework \"%.64s\" version \"%.64s\"; expected one of: %s",
-                     s->base_framework, s->base_version, known ? known : "(none)");
+                     "unknown framework \"%.64s\"; expected one of: %s (see 'kiln catalog "
+                     "frameworks')",
+                     name, known ? known : "(none)");
   }
   return spec_keep(p, p->base_framework, &s->base_image, image);
 }

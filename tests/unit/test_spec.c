@@ -370,10 +370,12 @@ static const bad_case bad_cases[] = {
     {"project: demo\nbase: {framework: pytorch}\n",
      "kiln.yaml:2:19: base.framework and base.version go together; expected both"},
     {"project: demo\nbase: {framework: rust, version: '1'}\n",
-     "kiln.yaml:2:19: unknown framework \"rust\" version \"1\"; expected one of: cuda "
-     "11.8-runtime, cuda 12.1-runtime, debian bookworm, python 3.10, python 3.11, python 3.12, "
-     "pytorch 2.1-cuda11.8, pytorch 2.2-cuda12.1, pytorch 2.3-cuda12.1, tensorflow 2.14-gpu, "
-     "tensorflow 2.15, tensorflow 2.15-gpu, ubuntu 22.04, ubuntu 24.04"},
+     "kiln.yaml:2:19: unknown framework \"rust\"; expected one of: aime-pytorch, "
+     "aime-tensorflow, cuda, debian, jax, python, pytorch, tensorflow, ubuntu (see 'kiln catalog "
+     "frameworks')"},
+    {"project: demo\nbase: {framework: jax, version: '1'}\n",
+     "kiln.yaml:2:33: unknown version \"1\" of framework \"jax\"; expected one of: 23.10, 24.04 "
+     "(see 'kiln catalog frameworks')"},
     {BASE "packages: {groups: [gpu-magic]}\n",
      "kiln.yaml:3:21: unknown package group \"gpu-magic\"; expected one of: cv, data-science, "
      "jupyter, nlp"},
