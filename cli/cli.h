@@ -122,6 +122,7 @@ int cmd_context(kiln_cli *cli, int argc, char **argv);   /* cmd_image.c */
 int cmd_container(kiln_cli *cli, int argc, char **argv); /* cmd_container.c */
 int cmd_volume(kiln_cli *cli, int argc, char **argv);    /* cmd_volume.c */
 int cmd_gc(kiln_cli *cli, int argc, char **argv);        /* cmd_gc.c */
+int cmd_catalog(kiln_cli *cli, int argc, char **argv);   /* cmd_catalog.c */
 /* Distribution (cmd_distribute.c); the image/container tables list them. */
 int cmd_image_export(kiln_cli *cli, int argc, char **argv);
 int cmd_image_import(kiln_cli *cli, int argc, char **argv);

@@ -22,6 +22,7 @@ static const kiln_command commands[] = {
     {"container", cmd_container, "deploy, list, start, stop, shell into and retire containers"},
     {"volume", cmd_volume, "create, list and remove your volumes"},
     {"tar", cmd_tar, "list, delete and sync image tarballs in the shared folder"},
+    {"catalog", cmd_catalog, "list the frameworks and package groups kiln.yaml can name"},
     {"gc", cmd_gc, "remove kiln's leftovers (temporary containers, stale adaptations)"},
     {"version", cmd_version, "print kiln's version"},
     {"help", cmd_help, "show this help"},
