@@ -111,12 +111,20 @@ const char *cli_image_stale(kiln_cli *cli, struct kiln_engine *engine, json_t *l
  * progress as `kiln image create` does. Returns an exit code. */
 int cli_build(kiln_cli *cli, const char *path, kiln_build_options *opts);
 
+/* Writes len bytes of data to path through a temporary name in the same
+ * folder (fsync, then rename), with the caller's rights (kiln_fs_*): a
+ * reader never sees half a file, a failure leaves what was there. With
+ * noreplace an existing path is kept and the error (errno EEXIST) says so. */
+int cli_write_atomically(const char *path, const char *data, size_t len, bool noreplace,
+                         kiln_error **err);
+
 /* Writes one JSON value as a line on stdout and drops the reference. */
 void cli_json_line(json_t *value);
 
 /* Command groups, one file each. */
 int cmd_generate(kiln_cli *cli, int argc, char **argv);  /* cmd_spec.c */
 int cmd_validate(kiln_cli *cli, int argc, char **argv);  /* cmd_spec.c */
+int cmd_init(kiln_cli *cli, int argc, char **argv);      /* cmd_init.c */
 int cmd_image(kiln_cli *cli, int argc, char **argv);     /* cmd_image.c */
 int cmd_context(kiln_cli *cli, int argc, char **argv);   /* cmd_image.c */
 int cmd_container(kiln_cli *cli, int argc, char **argv); /* cmd_container.c */

@@ -15,6 +15,7 @@ static int cmd_version(kiln_cli *cli, int argc, char **argv);
 static int cmd_help(kiln_cli *cli, int argc, char **argv);
 
 static const kiln_command commands[] = {
+    {"init", cmd_init, "write a commented kiln.yaml for a new project (asks on a terminal)"},
     {"generate", cmd_generate, "print the Dockerfile kiln would build from kiln.yaml"},
     {"validate", cmd_validate, "check kiln.yaml and report every problem"},
     {"image", cmd_image, "create, update, list and retire your project images"},
