@@ -21,6 +21,7 @@ typedef struct {
   bool quiet;                /* --quiet: only results and errors */
   bool color;                /* false with --no-color, NO_COLOR or when stdout is no TTY */
   bool tty;                  /* stdout is a terminal */
+  bool ds01;                 /* run through a DS01 name (image-create, container-deploy, ...) */
   const char *host;          /* --host, else DOCKER_HOST, else the default socket */
   const char *ns;            /* --namespace / KILN_NAMESPACE, else the site's namespace */
   const kiln_config *config; /* the site configuration (kiln_access_begin) */
