@@ -420,6 +420,9 @@ void kiln_spec_free(kiln_spec *s) {
   strv_clear(&s->packages.pip);
   strv_clear(&s->packages.groups);
   free(s->packages.requirements);
+  free(s->packages.pip_index_url);
+  free(s->packages.pip_extra_index_url);
+  free(s->packages.pip_find_links);
   kvv_clear(&s->env);
   free(s->ports);
   free(s->workspace);

@@ -61,8 +61,12 @@ typedef struct kiln_spec {
   struct {
     kiln_strv apt;
     kiln_strv pip;
-    kiln_strv groups;   /* catalog group names, validated */
-    char *requirements; /* relative path or NULL */
+    kiln_strv groups;          /* catalog group names, validated */
+    char *requirements;        /* relative path or NULL */
+    char *pip_index_url;       /* pip --index-url (kiln_check_index_url) or NULL */
+    char *pip_extra_index_url; /* pip --extra-index-url or NULL */
+    char *pip_find_links;      /* a folder in the project (relative, normalised): copied into
+                                  the image for pip --find-links; or NULL */
   } packages;
 
   kiln_kvv env;

@@ -463,6 +463,42 @@ START_TEST(groups_install_with_the_base_python) {
 }
 END_TEST
 
+/* pip's index options reach pip as arguments of both pip steps, the
+ * find-links folder is copied in first, and nothing changes without them. */
+START_TEST(pip_index_options_are_arguments) {
+  kiln_generated plain;
+  generate(&plain);
+  ck_assert_ptr_null(strstr(plain.dockerfile, "--index-url"));
+  ck_assert_ptr_null(strstr(plain.dockerfile, "pip-find-links"));
+  spec.packages.pip_index_url = S("https://pypi.example.org/simple");
+  spec.packages.pip_extra_index_url = S("http://127.0.0.1:3141/extra/");
+  spec.packages.pip_find_links = S("wheels");
+  kiln_generated g;
+  generate(&g);
+  long copy = line_at(g.dockerfile, "COPY [\"wheels\", \"/etc/kiln/pip-find-links/\"]", 0);
+  ck_assert_int_ge(copy, 0);
+  const char *want[] = {"--index-url",       "https://pypi.example.org/simple",
+                        "--extra-index-url", "http://127.0.0.1:3141/extra/",
+                        "--find-links",      "/etc/kiln/pip-find-links",
+                        "--trusted-host",    "127.0.0.1:3141"};
+  long at = copy;
+  for (int step = 0; step < 2; step++) {
+    at = line_at(g.dockerfile, "RUN [\"/bin/sh\", \"-c\", \"PIP_BREAK_SYSTEM_PACKAGES=1", at + 1);
+    ck_assert_int_gt(at, copy);
+    _cleanup_json_ json_t *arr = exec_array(g.dockerfile, at);
+    ck_assert_str_eq(json_string_value(json_array_get(arr, 3)), "kiln-pip");
+    ck_assert_uint_ge(json_array_size(arr), 4 + sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+      ck_assert_str_eq(json_string_value(json_array_get(arr, 4 + i)), want[i]);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_array_get(arr, 2)), "\"$@\""));
+    ck_assert_ptr_null(strstr(json_string_value(json_array_get(arr, 2)), "https://"));
+  }
+  ck_assert_str_ne(g.spec_sha256, plain.spec_sha256);
+  kiln_generated_clear(&g);
+  kiln_generated_clear(&plain);
+}
+END_TEST
+
 /* kiln catalog lists what spec loading resolves: the same table. */
 START_TEST(catalog_lists_frameworks_and_groups) {
   _cleanup_json_ json_t *frameworks = kiln_catalog_frameworks(catalog);
@@ -684,6 +720,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, catalog_resolves_frameworks_and_groups);
   tcase_add_test(tc, groups_install_with_the_base_python);
   tcase_add_test(tc, catalog_lists_frameworks_and_groups);
+  tcase_add_test(tc, pip_index_options_are_arguments);
   tcase_add_test(tc, catalog_errors_name_file_and_entry);
   tcase_add_test(tc, templates_dir_prefers_environment);
   tcase_add_test(tc, lint_rules_hold_for_every_example);
