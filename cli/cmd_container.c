@@ -56,6 +56,7 @@ static const char deploy_help[] =
     "  --update             in a project folder: build the image first when kiln.yaml, the\n"
     "                       files it copies or the base changed (otherwise deploy says so)\n"
     "  --shell              open a shell in it once started (exit code: the shell's)\n"
+    "  --no-gpus            no GPUs, even when kiln.yaml's deploy.gpus asks for some\n"
     "  --all-users          (admins) allow volumes of other users\n"
     "\n"
     "The workspace must be a folder of yours that you can open (not /, a system folder or\n"
@@ -72,8 +73,9 @@ typedef struct {
   size_t n_owned;
   char *default_name;
   char *image_ref;
-  bool update; /* --update: build the project first */
-  bool shell;  /* --shell: a shell in it once started */
+  bool update;  /* --update: build the project first */
+  bool shell;   /* --shell: a shell in it once started */
+  bool no_gpus; /* --no-gpus: none, whatever deploy.gpus says */
 } deploy_args;
 
 static int push_arg(kiln_cli *cli, const char **list, size_t *n, const char *value) {
@@ -98,6 +100,7 @@ enum {
   OPT_ALL_USERS,
   OPT_UPDATE,
   OPT_SHELL,
+  OPT_NO_GPUS,
 };
 
 static const struct option deploy_opts[] = {
@@ -117,6 +120,7 @@ static const struct option deploy_opts[] = {
     {"no-start", no_argument, NULL, OPT_NO_START},
     {"update", no_argument, NULL, OPT_UPDATE},
     {"shell", no_argument, NULL, OPT_SHELL},
+    {"no-gpus", no_argument, NULL, OPT_NO_GPUS},
     {"all-users", no_argument, NULL, OPT_ALL_USERS},
     {NULL, 0, NULL, 0},
 };
@@ -196,6 +200,9 @@ static int parse_deploy(kiln_cli *cli, deploy_args *a, int argc, char **argv) {
     case OPT_SHELL:
       a->shell = true;
       break;
+    case OPT_NO_GPUS:
+      a->no_gpus = true;
+      break;
     default:
       return cli_usage(cli, "container deploy", "unknown option");
     }
@@ -208,6 +215,8 @@ static int parse_deploy(kiln_cli *cli, deploy_args *a, int argc, char **argv) {
   }
   if (argc - optind > 1)
     return cli_usage(cli, "container deploy", "unexpected argument '%s'", argv[optind + 1]);
+  if (a->no_gpus && o->gpus)
+    return cli_usage(cli, "container deploy", "--no-gpus and --gpus exclude each other");
   if (a->shell && o->no_start)
     return cli_usage(cli, "container deploy", "--shell needs a started container (not --no-start)");
   a->target = optind < argc ? argv[optind] : NULL;
@@ -473,6 +482,7 @@ static int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
   }
   bool for_project = spec.spec && (!a.target || !strcmp(a.target, spec.spec->project));
   if (for_project) apply_spec_defaults(&a, spec.spec);
+  if (a.no_gpus) a.o.gpus = a.o.gpu_memory = NULL;
   int rc = KILN_EXIT_OK;
   if (a.update && !for_project)
     rc = cli_usage(cli, "container deploy", "--update needs a kiln.yaml here for the project");

@@ -66,7 +66,7 @@ static const char exit_codes_text[] =
     "error.\n"
     "DS01 names work too: image-create, image-update, image-list, image-retire,\n"
     "container-deploy, container-list, container-retire, with DS01's flags\n"
-    "(container-deploy --gpu N, --background, --open, -w DIR; container-list --all:\n"
+    "(container-deploy --gpu N, --cpu-only, --background, --open, -w DIR; container-list --all:\n"
     "stopped ones too).\n"
     "Run 'kiln COMMAND --help' for a command's options.\n"
     "\n"
@@ -112,6 +112,7 @@ static struct {                          /* not const: kiln's spellings become a
     {"container-deploy", "--workspace", "-w", "--workspace", true, ""},
     {"container-deploy", "--background", NULL, "", false, ""},
     {"container-deploy", "--open", NULL, "--shell", false, ""},
+    {"container-deploy", "--cpu-only", NULL, "--no-gpus", false, ""},
     {"container-list", "--all", "-a", "", false, "--running"},
 };
 

@@ -33,6 +33,15 @@ expect 0 "$KILN" container-deploy kt-ds01-gpu kt-ds01 --gpu 2 --no-start -w "$ws
 equals "$("$DOCKER" inspect -f '{{range .HostConfig.DeviceRequests}}{{.Count}}{{end}}' "kt-ds01-gpu._.$SUDO_UID")" "2" "GPUs from --gpu 2"
 expect 0 "$KILN" container-deploy kt-ds01-gpu2 kt-ds01 --num-gpus=1 --no-start -w "$ws"
 equals "$("$DOCKER" inspect -f '{{range .HostConfig.DeviceRequests}}{{.Count}}{{end}}' "kt-ds01-gpu2._.$SUDO_UID")" "1" "GPUs from --num-gpus=1"
+# --cpu-only: no GPUs even though kiln.yaml's deploy.gpus asks for them.
+printf 'deploy:\n  gpus: all\n' >>"$dir/kiln.yaml"
+cd "$dir" || exit 1
+expect 0 "$KILN" container-deploy kt-ds01-cpu kt-ds01 --cpu-only --no-start -w "$ws"
+equals "$("$DOCKER" inspect -f '{{len .HostConfig.DeviceRequests}}' "kt-ds01-cpu._.$SUDO_UID")" "0" "GPUs with --cpu-only"
+expect 0 "$KILN" container-deploy kt-ds01-allg kt-ds01 --no-start -w "$ws"
+equals "$("$DOCKER" inspect -f '{{range .HostConfig.DeviceRequests}}{{.Count}}{{end}}' "kt-ds01-allg._.$SUDO_UID")" "-1" "GPUs from deploy.gpus: all"
+expect 2 "$KILN" container-deploy kt-ds01-x kt-ds01 --cpu-only --gpu 1
+cd "$KT_TMP" || exit 1
 pass "container-deploy flags"
 
 # container-list: running ones; --all / -a: stopped ones too.
@@ -47,7 +56,7 @@ for all in --all -a; do
   contains "$out" "kt-ds01-gpu2"
 done
 expect 0 "$KILN" --json container-list --all
-equals "$(jq -r 'map(.name) | sort | join(",")' <<<"$out")" "kt-ds01,kt-ds01-gpu,kt-ds01-gpu2,kt-ds01-open" "container-list --all --json"
+equals "$(jq -r 'map(.name) | sort | join(",")' <<<"$out")" "kt-ds01,kt-ds01-allg,kt-ds01-cpu,kt-ds01-gpu,kt-ds01-gpu2,kt-ds01-open" "container-list --all --json"
 # kiln's own spelling keeps kiln's meaning.
 expect 0 "$KILN" container list
 contains "$out" "kt-ds01-open"
@@ -59,7 +68,7 @@ expect 1 "$KILN" container-list --all-users
 contains "$errout" "--all-users is for admins"
 pass "container-list --all includes stopped ones"
 
-for c in kt-ds01 kt-ds01-open kt-ds01-gpu kt-ds01-gpu2; do
+for c in kt-ds01 kt-ds01-open kt-ds01-gpu kt-ds01-gpu2 kt-ds01-cpu kt-ds01-allg; do
   expect 0 "$KILN" container retire "$c" --force
 done
 kt_finish
