@@ -386,7 +386,7 @@ static int put_base(kiln_buf *out, const init_args *a, const kiln_catalog *cat) 
   if (r >= 0) r = put_quoted(out, a->version);
   if (r >= 0)
     r = kiln_buf_printf(out, "  # %s's Python is %s: groups install with %s\n", a->framework,
-                        python, kiln_catalog_group_installer(cat, a->framework));
+                        python, kiln_catalog_group_installer(cat, a->framework, NULL));
   return r < 0 ? -1 : kiln_buf_puts(out, "  # or: image: debian:bookworm-slim\n");
 }
 

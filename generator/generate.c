@@ -96,7 +96,8 @@ static json_t *pip_packages(const kiln_spec *spec, const kiln_catalog *cat, kiln
   _cleanup_free_ const char **names = NULL;
   name_set set = {0};
   int r = name_set_add_strv(&set, &spec->packages.pip, err);
-  if (r == 0 && !strcmp(kiln_catalog_group_installer(cat, spec->base_framework), "pip"))
+  if (r == 0 &&
+      !strcmp(kiln_catalog_group_installer(cat, spec->base_framework, spec->base_python), "pip"))
     r = add_group_packages(&set, spec, cat, "pip", err);
   names = set.v;
   if (r < 0) return NULL;
@@ -110,7 +111,8 @@ static int model_apt(json_t *model, const kiln_spec *spec, const kiln_catalog *c
   _cleanup_free_ const char **names = NULL;
   name_set set = {0};
   int r = name_set_add_strv(&set, &spec->packages.apt, err);
-  if (r == 0 && !strcmp(kiln_catalog_group_installer(cat, spec->base_framework), "apt"))
+  if (r == 0 &&
+      !strcmp(kiln_catalog_group_installer(cat, spec->base_framework, spec->base_python), "apt"))
     r = add_group_packages(&set, spec, cat, "apt", err);
   if (r == 0 && spec->ssh.enabled) r = name_set_add(&set, "openssh-server", err);
   if (r == 0 && spec->user.sudo) r = name_set_add(&set, "sudo", err);

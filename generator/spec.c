@@ -413,6 +413,7 @@ void kiln_spec_free(kiln_spec *s) {
   free(s->base_image);
   free(s->base_framework);
   free(s->base_version);
+  free(s->base_python);
   free(s->user.name);
   free(s->user.requested_name);
   free(s->user.shell);

@@ -84,10 +84,18 @@ static int key_base_version(spec_parser *p, const ynode *v) {
   return spec_keep(p, v, &p->spec->base_version, v->text);
 }
 
+/* Which Python the base runs, for images the catalog does not describe. */
+static int key_base_python(spec_parser *p, const ynode *v) {
+  const char *s = spec_text(p, v, "base.python");
+  if (!s || spec_checked(p, v, kiln_catalog_check_python(s, &p->sub)) < 0) return -1;
+  return spec_keep(p, v, &p->spec->base_python, s);
+}
+
 static const spec_key base_keys[] = {
     {"image", SPEC_TEXT, "an image reference such as debian:bookworm-slim", key_base_image},
     {"framework", SPEC_TEXT, "a framework name such as pytorch", key_base_framework},
     {"version", SPEC_TEXT, "a framework version such as 2.3-cuda12.1", key_base_version},
+    {"python", SPEC_TEXT, "debian, conda or local", key_base_python},
     {NULL, 0, NULL, NULL},
 };
 

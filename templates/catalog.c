@@ -180,8 +180,20 @@ const char *kiln_catalog_framework_python(const kiln_catalog *cat, const char *f
   return python ? python : "debian";
 }
 
-const char *kiln_catalog_group_installer(const kiln_catalog *cat, const char *framework) {
-  return strcmp(kiln_catalog_framework_python(cat, framework), "debian") ? "pip" : "apt";
+const char *kiln_catalog_group_installer(const kiln_catalog *cat, const char *framework,
+                                         const char *python) {
+  if (!python) python = kiln_catalog_framework_python(cat, framework);
+  return strcmp(python, "debian") ? "pip" : "apt";
+}
+
+int kiln_catalog_check_python(const char *python, kiln_error **err) {
+  for (size_t i = 0; python_kinds[i]; i++)
+    if (!strcmp(python, python_kinds[i])) return 0;
+  return kiln_error_set(err, KILN_EXIT_USAGE,
+                        "base.python \"%.64s\" is not known; expected debian (Debian's or "
+                        "Ubuntu's python3: groups install with apt), conda or local (the image's "
+                        "own Python: groups install with pip)",
+                        python);
 }
 
 int kiln_catalog_has_framework(const kiln_catalog *cat, const char *framework) {
@@ -255,7 +267,7 @@ json_t *kiln_catalog_frameworks(const kiln_catalog *cat) {
         json_array_append_new(out, json_pack("{s:s, s:O, s:O, s:s, s:o}", "name", names[f],
                                              "description", json_object_get(def, "description"),
                                              "python", json_object_get(def, "python"), "installer",
-                                             kiln_catalog_group_installer(cat, names[f]),
+                                             kiln_catalog_group_installer(cat, names[f], NULL),
                                              "versions", versions)) < 0)
       json_decref(steal_pointer(&out));
   }

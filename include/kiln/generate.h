@@ -34,10 +34,14 @@ int kiln_catalog_has_group(const kiln_catalog *cat, const char *group);
  * install into it; also for NULL or unknown frameworks, i.e. base.image),
  * "conda" or "local". Static or borrowed string. */
 const char *kiln_catalog_framework_python(const kiln_catalog *cat, const char *framework);
-/* How package groups install on that framework's image: "apt" (Debian
+/* How package groups install on that framework's image, or on a base whose
+ * Python the spec names (python: base.python, may be NULL): "apt" (Debian
  * Python) or "pip" (into the image's own python3). The one rule the
  * generator and `kiln catalog` share. Static string. */
-const char *kiln_catalog_group_installer(const kiln_catalog *cat, const char *framework);
+const char *kiln_catalog_group_installer(const kiln_catalog *cat, const char *framework,
+                                         const char *python);
+/* base.python: "debian", "conda" or "local" (code KILN_EXIT_USAGE otherwise). */
+int kiln_catalog_check_python(const char *python, kiln_error **err);
 /* The catalog for people and --json (kiln catalog): new arrays, sorted by
  * name, or NULL when out of memory.
  *   frameworks: [{"name", "description", "python", "installer",

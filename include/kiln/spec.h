@@ -48,6 +48,7 @@ typedef struct kiln_spec {
   char *base_image;     /* resolved reference, always set */
   char *base_framework; /* NULL unless base.framework was used */
   char *base_version;
+  char *base_python; /* base.python: "debian", "conda" or "local"; NULL = the catalog's */
 
   struct {
     char *name;           /* sanitized (DS01 rule) */

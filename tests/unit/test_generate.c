@@ -433,12 +433,14 @@ END_TEST
  * tensorflow, jax, cuda, AIME's images), pip into the image's own Python
  * on conda (pytorch) and python.org (python) images. */
 START_TEST(groups_install_with_the_base_python) {
-  ck_assert_str_eq(kiln_catalog_group_installer(catalog, NULL), "apt");
-  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "tensorflow"), "apt");
-  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "aime-pytorch"), "apt");
-  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "pytorch"), "pip");
-  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "python"), "pip");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, NULL, NULL), "apt");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "tensorflow", NULL), "apt");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "aime-pytorch", NULL), "apt");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "pytorch", NULL), "pip");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "python", NULL), "pip");
   ck_assert_str_eq(kiln_catalog_framework_python(catalog, "pytorch"), "conda");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, NULL, "conda"), "pip");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "pytorch", "debian"), "apt");
   spec.base_framework = S("pytorch");
   spec.base_version = S("2.3-cuda12.1");
   kiln_generated g;
@@ -459,6 +461,13 @@ START_TEST(groups_install_with_the_base_python) {
   generate(&g);
   ck_assert_ptr_nonnull(strstr(g.dockerfile, "\"python3-numpy\""));
   ck_assert_ptr_null(strstr(g.dockerfile, "\"numpy\""));
+  kiln_generated_clear(&g);
+  /* base.image with base.python: conda (a conda image the catalog does not name) */
+  spec.base_framework = spec.base_version = NULL;
+  spec.base_python = S("conda");
+  generate(&g);
+  ck_assert_ptr_null(strstr(g.dockerfile, "\"python3-numpy\""));
+  ck_assert_ptr_nonnull(strstr(g.dockerfile, "\"numpy\""));
   kiln_generated_clear(&g);
 }
 END_TEST

@@ -447,6 +447,10 @@ static const bad_case bad_cases[] = {
      "/usr, /bin, /sbin, /lib or /boot)"},
     {BASE "packages: {requirements: data}\n",
      "kiln.yaml:3:26: packages.requirements \"data\" is a folder; expected a file"},
+    {"project: demo\nbase: {image: debian, python: cpython}\n",
+     "kiln.yaml:2:31: base.python \"cpython\" is not known; expected debian (Debian's or Ubuntu's "
+     "python3: groups install with apt), conda or local (the image's own Python: groups install "
+     "with pip)"},
     {BASE "packages: {pip_find_links: requirements.txt}\n",
      "kiln.yaml:3:28: packages.pip_find_links \"requirements.txt\" is a file; expected a folder"},
     {BASE "packages: {pip_find_links: ../wheels}\n",
