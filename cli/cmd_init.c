@@ -29,7 +29,8 @@
 #define SSH_PORT          2222 /* sshd runs as the user: no port below 1024 */
 
 static const char init_help[] =
-    "usage: kiln init [DIR] [--project NAME] [--framework NAME --version V | --base IMAGE]\n"
+    "usage: kiln init [DIR] [--project NAME] [--framework NAME --version V | --base IMAGE\n"
+    "                 [--python KIND]]\n"
     "                 [--group G]... [--apt PKG]... [--pip PKG]... [--ssh] [--no-input]\n"
     "\n"
     "Writes DIR/kiln.yaml (default: the current folder), commented, for a new\n"
@@ -42,6 +43,8 @@ static const char init_help[] =
     "  --framework NAME   a catalog framework; --version one of its versions\n"
     "                     (default: its newest)\n"
     "  --base IMAGE       any base image instead, e.g. debian:bookworm-slim\n"
+    "  --python KIND      with --base: its Python, debian (default), conda or local;\n"
+    "                     groups install with apt on debian, with pip otherwise\n"
     "  --group G          a package group (repeatable)\n"
     "  --apt PKG          a Debian package (repeatable)\n"
     "  --pip PKG          a pip requirement (repeatable)\n"
@@ -57,6 +60,7 @@ typedef struct {
   const char *dir;
   char *project; /* owned */
   const char *framework, *version, *base;
+  const char *python; /* base.python with --base: debian, conda or local */
   word_list groups, apt, pip;
   bool ssh, no_input, flags;              /* flags: a content flag was given */
   char *owned[4 * MAX_INIT_PACKAGES + 8]; /* answers read on the terminal */
@@ -90,7 +94,8 @@ enum {
   OPT_APT,
   OPT_PIP,
   OPT_SSH,
-  OPT_NO_INPUT
+  OPT_NO_INPUT,
+  OPT_PYTHON
 };
 
 static int parse_init(kiln_cli *cli, init_args *a, int argc, char **argv) {
@@ -105,6 +110,7 @@ static int parse_init(kiln_cli *cli, init_args *a, int argc, char **argv) {
       {"pip", required_argument, NULL, OPT_PIP},
       {"ssh", no_argument, NULL, OPT_SSH},
       {"no-input", no_argument, NULL, OPT_NO_INPUT},
+      {"python", required_argument, NULL, OPT_PYTHON},
       {NULL, 0, NULL, 0},
   };
   int c, r = 0;
@@ -138,6 +144,9 @@ static int parse_init(kiln_cli *cli, init_args *a, int argc, char **argv) {
     case OPT_SSH:
       a->ssh = true;
       break;
+    case OPT_PYTHON:
+      a->python = optarg;
+      break;
     case OPT_NO_INPUT:
       a->no_input = true;
       break;
@@ -149,6 +158,7 @@ static int parse_init(kiln_cli *cli, init_args *a, int argc, char **argv) {
   if (argc - optind > 1) return cli_usage(cli, "init", "expected at most one DIR");
   if (a->base && (a->framework || a->version))
     return cli_usage(cli, "init", "--base and --framework/--version exclude each other");
+  if (a->python && !a->base) return cli_usage(cli, "init", "--python goes with --base");
   if (a->version && !a->framework) return cli_usage(cli, "init", "--version goes with --framework");
   a->dir = optind < argc ? argv[optind] : ".";
   return -1;
@@ -270,6 +280,15 @@ static int take_framework(init_args *a, const kiln_catalog *cat, char *answer, k
   return 0;
 }
 
+static int take_python(init_args *a, const kiln_catalog *cat, char *answer, kiln_error **err) {
+  (void)cat;
+  const char *kept = keep(a, answer);
+  if (!kept) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (kiln_catalog_check_python(kept, err) < 0) return -1;
+  a->python = kept;
+  return 0;
+}
+
 static int take_version(init_args *a, const kiln_catalog *cat, char *answer, kiln_error **err) {
   const char *kept = keep(a, answer);
   if (!kept) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
@@ -343,6 +362,9 @@ static int interview(init_args *a, const kiln_catalog *cat, json_t *frameworks, 
     fprintf(stderr, "Versions of %s: %s\n", a->framework, versions ? versions : "");
     if (ask(a, cat, "Version", newest_version(frameworks, a->framework), take_version, err) < 0)
       return -1;
+  } else if (ask(a, cat, "Its Python: debian (apt's python3), conda or local", "debian",
+                 take_python, err) < 0) {
+    return -1;
   }
   fprintf(stderr, "Package groups: %s\n", groups ? groups : "");
   if (ask(a, cat, "Groups (space-separated)", "none", take_groups, err) < 0 ||
@@ -377,6 +399,12 @@ static int put_base(kiln_buf *out, const init_args *a, const kiln_catalog *cat) 
   if (r >= 0 && a->base) {
     r = kiln_buf_puts(out, "  image: ");
     if (r >= 0) r = put_quoted(out, a->base);
+    if (r >= 0)
+      r = kiln_buf_puts(out, "\n  # its Python: debian (groups install with apt), conda or "
+                             "local (with pip)\n  ");
+    if (r >= 0 && !a->python) r = kiln_buf_puts(out, "# ");
+    if (r >= 0) r = kiln_buf_puts(out, "python: ");
+    if (r >= 0) r = put_quoted(out, a->python ? a->python : "debian");
     return r < 0 ? -1 : kiln_buf_puts(out, "\n  # or: framework: pytorch + version: \"...\"\n");
   }
   const char *python = kiln_catalog_framework_python(cat, a->framework);
@@ -475,10 +503,15 @@ static int init_env_load(init_env *e, kiln_error **err) {
 static int from_flags(init_args *a, const init_env *e, kiln_error **err) {
   if (kiln_check_project_name(a->project, false, err) < 0)
     return kiln_error_prefix(err, "--project");
-  if (a->base) return kiln_check_image_ref(a->base, err) < 0 ? kiln_error_prefix(err, "--base") : 0;
-  if (!a->framework) a->framework = "pytorch";
-  if (!a->version) a->version = newest_version(e->frameworks, a->framework);
-  if (check_framework(e->catalog, a->framework, a->version, err) < 0) return -1;
+  if (a->base) {
+    if (kiln_check_image_ref(a->base, err) < 0) return kiln_error_prefix(err, "--base");
+    if (a->python && kiln_catalog_check_python(a->python, err) < 0)
+      return kiln_error_prefix(err, "--python");
+  } else {
+    if (!a->framework) a->framework = "pytorch";
+    if (!a->version) a->version = newest_version(e->frameworks, a->framework);
+    if (check_framework(e->catalog, a->framework, a->version, err) < 0) return -1;
+  }
   for (size_t i = 0; i < a->groups.n; i++)
     if (check_group(e->catalog, a->groups.v[i], err) < 0) return -1;
   return 0;

@@ -98,4 +98,23 @@ contains "$y" "enabled: true"
 expect 0 "$KILN" validate "$dir"
 pass "terminal questions"
 
+# A base image with conda's Python: asked on the terminal, --python in flags;
+# groups then install with pip.
+dir=$(newdir kt-init-conda)
+expect 0 python3 "$KILN_ROOT/tests/integration/init_tty.py" "$KILN" "$dir" \
+  "Project name [kt-init-conda]=" "Framework or image [pytorch]=registry.example.org/team/conda:1" \
+  "conda or local [debian]=anaconda" "is not known" "conda or local [debian]=conda" \
+  "Groups (space-separated) [none]=data-science" "Debian (apt) packages [none]=" \
+  "pip packages [none]=" "y/N="
+contains "$(cat "$dir/kiln.yaml")" 'python: "conda"'
+expect 0 "$KILN" generate "$dir"
+contains "$out" '"scikit-learn"'
+not_contains "$out" "python3-sklearn"
+dir=$(newdir kt-init-conda2)
+expect 0 "$KILN" init "$dir" --base registry.example.org/team/conda:1 --python conda --group cv
+expect 0 "$KILN" generate "$dir"
+contains "$out" '"opencv-python-headless"'
+expect 2 "$KILN" init "$dir-x" --framework jax --python conda
+pass "base image with conda's Python"
+
 kt_finish
