@@ -59,6 +59,18 @@ static int check_python(const char *framework, json_t *python, kiln_error **err)
                         framework);
 }
 
+/* A catalog written before frameworks said their Python maps versions to
+ * images directly: {VERSION: IMAGE, ...}. Such an entry (an object without
+ * "versions" whose values are all strings) is read as {"python": "debian",
+ * "versions": {...}}, what kiln assumed then. New reference. */
+static json_t *upgraded(json_t *def) {
+  if (!json_is_object(def) || json_object_get(def, "versions")) return json_incref(def);
+  const char *key;
+  json_t *value;
+  json_object_foreach(def, key, value) if (!json_is_string(value)) return json_incref(def);
+  return json_pack("{s:s, s:s, s:O}", "description", "", "python", "debian", "versions", def);
+}
+
 /* {"description", "python", "versions": {VERSION: IMAGE}}; a missing
  * description is filled in empty. */
 static int check_framework(const char *name, json_t *def, kiln_error **err) {
@@ -82,7 +94,15 @@ static int check_frameworks(json_t *frameworks, kiln_error **err) {
   json_t *def;
   json_object_foreach(frameworks, name, def) {
     if (check_catalog_name(name, "framework", err) < 0) return -1;
-    if (check_framework(name, def, err) < 0) return -1;
+    json_t *entry = upgraded(def);
+    /* replacing the value of the key being visited keeps the iteration */
+    if (!entry || (entry != def && json_object_set(frameworks, name, entry) < 0)) {
+      json_decref(entry);
+      return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    }
+    int r = check_framework(name, entry, err);
+    json_decref(entry);
+    if (r < 0) return -1;
   }
   return 0;
 }

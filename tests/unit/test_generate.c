@@ -550,6 +550,31 @@ static kiln_error *load_catalog_text(const char *text, char dir[static 22]) {
   return err;
 }
 
+/* A site catalog in the earlier shape ({VERSION: IMAGE} per framework)
+ * still loads, as Debian-Python frameworks. */
+START_TEST(catalog_in_the_earlier_shape_loads) {
+  char dir[] = "/tmp/kiln-test-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  _cleanup_free_ char *path = NULL;
+  ck_assert_int_ge(asprintf(&path, "%s/catalog.json", dir), 0);
+  FILE *f = fopen(path, "w");
+  fputs("{\"frameworks\": {\"site\": {\"1\": \"example.org/site:1\"}, \"new\": {\"python\": "
+        "\"conda\", \"versions\": {\"2\": \"example.org/new:2\"}}}, \"groups\": {}}",
+        f);
+  fclose(f);
+  kiln_error *err = NULL;
+  kiln_catalog *cat = kiln_catalog_load(dir, &err);
+  unlink(path);
+  rmdir(dir);
+  ck_assert_msg(cat != NULL, "%s", err ? err->message : "?");
+  ck_assert_str_eq(kiln_catalog_framework_image(cat, "site", "1"), "example.org/site:1");
+  ck_assert_str_eq(kiln_catalog_framework_python(cat, "site"), "debian");
+  ck_assert_str_eq(kiln_catalog_framework_image(cat, "new", "2"), "example.org/new:2");
+  ck_assert_str_eq(kiln_catalog_group_installer(cat, "new", NULL), "pip");
+  kiln_catalog_free(cat);
+}
+END_TEST
+
 START_TEST(catalog_errors_name_file_and_entry) {
   char dir[22];
   kiln_error *err = load_catalog_text(
@@ -730,6 +755,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, groups_install_with_the_base_python);
   tcase_add_test(tc, catalog_lists_frameworks_and_groups);
   tcase_add_test(tc, pip_index_options_are_arguments);
+  tcase_add_test(tc, catalog_in_the_earlier_shape_loads);
   tcase_add_test(tc, catalog_errors_name_file_and_entry);
   tcase_add_test(tc, templates_dir_prefers_environment);
   tcase_add_test(tc, lint_rules_hold_for_every_example);
