@@ -119,6 +119,9 @@ int cli_build(kiln_cli *cli, const char *path, kiln_build_options *opts);
 int cli_write_atomically(const char *path, const char *data, size_t len, bool noreplace,
                          kiln_error **err);
 
+/* bytes for people: "164.1 MB" (powers of 1000), into out (n bytes). */
+void cli_human_size(json_int_t bytes, char *out, size_t n);
+
 /* Writes one JSON value as a line on stdout and drops the reference. */
 void cli_json_line(json_t *value);
 

@@ -205,15 +205,6 @@ static const char list_help[] =
     "  --all   every kiln image on the engine, whoever built it (admins only)\n"
     "  --json  one JSON object per image\n";
 
-static void human_size(json_int_t bytes, char *out, size_t n) {
-  static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
-  double v = (double)bytes;
-  size_t u = 0;
-  while (v >= 1000 && u < 4)
-    v /= 1000, u++;
-  snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static void list_row(kiln_cli *cli, kiln_engine *engine, json_t *img) {
   json_t *labels = json_object_get(img, "Labels");
   const char *tag = json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0));
@@ -225,7 +216,7 @@ static void list_row(kiln_cli *cli, kiln_engine *engine, json_t *img) {
   char when[32], sz[32];
   struct tm tm;
   strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&created, &tm));
-  human_size(size, sz, sizeof sz);
+  cli_human_size(size, sz, sizeof sz);
   if (!tag || !strcmp(tag, "<none>:<none>")) tag = "<none>";
   if (cli->json) {
     cli_json_line(json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I, s:s}", "image", tag, "id",

@@ -140,7 +140,11 @@ static void print_ports(json_t *ports) {
 
 static void print_view(json_t *view, const char *const *keys) {
   for (const char *const *k = keys; *k; k++) {
-    if (!strcmp(*k, "identity"))
+    if (!strcmp(*k, "size")) {
+      char size[32];
+      cli_human_size(json_integer_value(json_object_get(view, "size")), size, sizeof size);
+      printf("%-12s %s\n", "size", size);
+    } else if (!strcmp(*k, "identity"))
       print_identity(view);
     else if (!strcmp(*k, "ports"))
       print_ports(json_object_get(view, "ports"));

@@ -278,3 +278,12 @@ fail:;
   kiln_fs_unlink(tmp, true, NULL);
   return kiln_error_errno(err, saved, "cannot write %s", path);
 }
+
+void cli_human_size(json_int_t bytes, char *out, size_t n) {
+  static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = (double)bytes;
+  size_t u = 0;
+  while (v >= 1000 && u < 4)
+    v /= 1000, u++;
+  snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
