@@ -21,6 +21,9 @@ kiln_context *kiln_context_for_spec(const kiln_spec *spec, const kiln_generated 
   int r = 0;
   if (spec->packages.requirements && kiln_context_add(ctx, spec->packages.requirements, err) < 0)
     r = kiln_error_prefix(err, "packages.requirements");
+  if (r == 0 && spec->packages.pip_find_links &&
+      kiln_context_add(ctx, spec->packages.pip_find_links, err) < 0)
+    r = kiln_error_prefix(err, "packages.pip_find_links");
   for (size_t i = 0; r == 0 && i < spec->n_files; i++)
     if (kiln_context_add(ctx, spec->files[i].src, err) < 0)
       r = kiln_error_prefix(err, "files[%zu].src", i);

@@ -197,6 +197,52 @@ char *kiln_container_find(kiln_engine *engine, const char *name, const kiln_owne
   return id ? strdup(id) : NULL;
 }
 
+/* ---- inspect ---- */
+
+static json_t *workspace_mount(json_t *container);
+
+/* The list entry of container id (the list's shape: stale, ports, image). */
+static json_t *list_entry_of(kiln_engine *engine, const char *ns, const char *id,
+                             kiln_error **err) {
+  _cleanup_json_ json_t *f = json_pack("{s:[s]}", "id", id);
+  _cleanup_free_ char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
+  _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL, *q = NULL;
+  if (!esc || asprintf(&q, "all=1&filters=%s", esc) < 0) return oom(err), NULL;
+  _cleanup_json_ json_t *r =
+      kiln_engine_json(engine, "GET", "/containers/json", q, NULL, NULL, err);
+  if (!r) return NULL;
+  json_t *c = json_array_get(r, 0);
+  if (!c) return kiln_error_set(err, KILN_EXIT_FAILURE, "container %.12s went away", id), NULL;
+  json_t *e = list_entry(engine, ns ? ns : "kiln", c);
+  return e ? e : (oom(err), NULL);
+}
+
+json_t *kiln_container_inspect(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                               const char *ns, kiln_error **err) {
+  _cleanup_json_ json_t *c = find_owned(engine, name, owner, err);
+  const char *id = json_string_value(json_object_get(c, "Id"));
+  if (!id) return NULL;
+  _cleanup_json_ json_t *e = list_entry_of(engine, ns, id, err);
+  if (!e) return NULL;
+  json_t *config = json_object_get(c, "Config"), *state = json_object_get(c, "State");
+  json_t *labels = json_object_get(config, "Labels");
+  json_t *mount = workspace_mount(c);
+  const char *user = json_string_value(json_object_get(config, "User"));
+  if (json_object_set_new(e, "labels", json_is_object(labels) ? json_copy(labels) : json_object()) <
+          0 ||
+      json_object_set_new(e, "running",
+                          json_boolean(json_is_true(json_object_get(state, "Running")))) < 0 ||
+      json_object_set(e, "created", json_object_get(c, "Created")) < 0 ||
+      json_object_set_new(e, "run_as", json_string(user ? user : "")) < 0 ||
+      json_object_set_new(e, "workspace",
+                          mount
+                              ? json_pack("{s:O, s:O}", "source", json_object_get(mount, "Source"),
+                                          "target", json_object_get(mount, "Target"))
+                              : json_null()) < 0)
+    return oom(err), NULL;
+  return steal_pointer(&e);
+}
+
 /* POST /containers/ID/ACTION; 304 (already in that state) is fine. */
 static int post_action(kiln_engine *engine, const char *id, const char *name, const char *action,
                        const char *query, kiln_error **err) {

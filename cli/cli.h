@@ -21,6 +21,7 @@ typedef struct {
   bool quiet;                /* --quiet: only results and errors */
   bool color;                /* false with --no-color, NO_COLOR or when stdout is no TTY */
   bool tty;                  /* stdout is a terminal */
+  bool ds01;                 /* run through a DS01 name (image-create, container-deploy, ...) */
   const char *host;          /* --host, else DOCKER_HOST, else the default socket */
   const char *ns;            /* --namespace / KILN_NAMESPACE, else the site's namespace */
   const kiln_config *config; /* the site configuration (kiln_access_begin) */
@@ -111,6 +112,16 @@ const char *cli_image_stale(kiln_cli *cli, struct kiln_engine *engine, json_t *l
  * progress as `kiln image create` does. Returns an exit code. */
 int cli_build(kiln_cli *cli, const char *path, kiln_build_options *opts);
 
+/* Writes len bytes of data to path through a temporary name in the same
+ * folder (fsync, then rename), with the caller's rights (kiln_fs_*): a
+ * reader never sees half a file, a failure leaves what was there. With
+ * noreplace an existing path is kept and the error (errno EEXIST) says so. */
+int cli_write_atomically(const char *path, const char *data, size_t len, bool noreplace,
+                         kiln_error **err);
+
+/* bytes for people: "164.1 MB" (powers of 1000), into out (n bytes). */
+void cli_human_size(json_int_t bytes, char *out, size_t n);
+
 /* Writes one JSON document as one line on stdout and drops the reference:
  * the only place kiln prints JSON (cli/json_out.c; contract in docs/json.md).
  * A command calls it once (streams: once per event). */
@@ -119,11 +130,13 @@ void cli_json_line(json_t *value);
 /* Command groups, one file each. */
 int cmd_generate(kiln_cli *cli, int argc, char **argv);  /* cmd_spec.c */
 int cmd_validate(kiln_cli *cli, int argc, char **argv);  /* cmd_spec.c */
+int cmd_init(kiln_cli *cli, int argc, char **argv);      /* cmd_init.c */
 int cmd_image(kiln_cli *cli, int argc, char **argv);     /* cmd_image.c */
 int cmd_context(kiln_cli *cli, int argc, char **argv);   /* cmd_image.c */
 int cmd_container(kiln_cli *cli, int argc, char **argv); /* cmd_container.c */
 int cmd_volume(kiln_cli *cli, int argc, char **argv);    /* cmd_volume.c */
 int cmd_gc(kiln_cli *cli, int argc, char **argv);        /* cmd_gc.c */
+int cmd_catalog(kiln_cli *cli, int argc, char **argv);   /* cmd_catalog.c */
 /* Distribution (cmd_distribute.c); the image/container tables list them. */
 int cmd_image_export(kiln_cli *cli, int argc, char **argv);
 int cmd_image_import(kiln_cli *cli, int argc, char **argv);
@@ -132,5 +145,8 @@ int cmd_image_pull(kiln_cli *cli, int argc, char **argv);
 int cmd_image_delete_remote(kiln_cli *cli, int argc, char **argv);
 int cmd_container_commit(kiln_cli *cli, int argc, char **argv);
 int cmd_tar(kiln_cli *cli, int argc, char **argv);
+/* kiln's view of one image or container (cmd_inspect.c). */
+int cmd_image_inspect(kiln_cli *cli, int argc, char **argv);
+int cmd_container_inspect(kiln_cli *cli, int argc, char **argv);
 
 #endif

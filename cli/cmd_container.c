@@ -56,6 +56,8 @@ static const char deploy_help[] =
     "  --no-start           create only\n"
     "  --update             in a project folder: build the image first when kiln.yaml, the\n"
     "                       files it copies or the base changed (otherwise deploy says so)\n"
+    "  --shell              open a shell in it once started (exit code: the shell's)\n"
+    "  --no-gpus            no GPUs, even when kiln.yaml's deploy.gpus asks for some\n"
     "  --all-users          (admins) allow volumes of other users\n"
     "\n"
     "The workspace must be a folder of yours that you can open (not /, a system folder or\n"
@@ -74,6 +76,8 @@ typedef struct {
   char *image_ref;
   json_t *image_json; /* the project image's inspect answer, when it was read */
   bool update;        /* --update: build the project first */
+  bool shell;         /* --shell: a shell in it once started */
+  bool no_gpus;       /* --no-gpus: none, whatever deploy.gpus says */
 } deploy_args;
 
 static int push_arg(kiln_cli *cli, const char **list, size_t *n, const char *value) {
@@ -97,6 +101,8 @@ enum {
   OPT_NO_START,
   OPT_ALL_USERS,
   OPT_UPDATE,
+  OPT_SHELL,
+  OPT_NO_GPUS,
 };
 
 static const struct option deploy_opts[] = {
@@ -115,6 +121,8 @@ static const struct option deploy_opts[] = {
     {"runtime", required_argument, NULL, OPT_RUNTIME},
     {"no-start", no_argument, NULL, OPT_NO_START},
     {"update", no_argument, NULL, OPT_UPDATE},
+    {"shell", no_argument, NULL, OPT_SHELL},
+    {"no-gpus", no_argument, NULL, OPT_NO_GPUS},
     {"all-users", no_argument, NULL, OPT_ALL_USERS},
     {NULL, 0, NULL, 0},
 };
@@ -191,13 +199,28 @@ static int parse_deploy(kiln_cli *cli, deploy_args *a, int argc, char **argv) {
     case OPT_UPDATE:
       a->update = true;
       break;
+    case OPT_SHELL:
+      a->shell = true;
+      break;
+    case OPT_NO_GPUS:
+      a->no_gpus = true;
+      break;
     default:
       return cli_usage(cli, "container deploy", "unknown option");
     }
     if (r) return r;
   }
+  /* DS01's container-deploy NAME IMAGE: the first is the container's name. */
+  if (cli->ds01 && argc - optind == 2) {
+    if (!o->name) o->name = argv[optind];
+    optind++;
+  }
   if (argc - optind > 1)
     return cli_usage(cli, "container deploy", "unexpected argument '%s'", argv[optind + 1]);
+  if (a->no_gpus && o->gpus)
+    return cli_usage(cli, "container deploy", "--no-gpus and --gpus exclude each other");
+  if (a->shell && o->no_start)
+    return cli_usage(cli, "container deploy", "--shell needs a started container (not --no-start)");
   a->target = optind < argc ? argv[optind] : NULL;
   o->volumes = a->volumes;
   o->env = a->env;
@@ -449,6 +472,14 @@ static int deploy_with_session(kiln_cli *cli, deploy_args *a, session *s, cli_sp
   int rc = kiln_deploy(s->engine, &a->o, &r, err);
   if (rc == 0) print_deployed(cli, a, &r);
   kiln_deploy_result_clear(&r); /* a failed deploy may have filled part of it */
+  if (rc == 0 && a->shell) {    /* --shell: the shell's exit code is deploy's */
+    fflush(stdout);
+    int code = 0;
+    if (kiln_container_shell(s->engine, a->o.name, &s->owner, NULL, 0, STDIN_FILENO, STDOUT_FILENO,
+                             STDERR_FILENO, &code, err) < 0)
+      return -1;
+    return code;
+  }
   return rc;
 }
 
@@ -469,6 +500,7 @@ static int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
   }
   bool for_project = spec.spec && (!a.target || !strcmp(a.target, spec.spec->project));
   if (for_project) apply_spec_defaults(&a, spec.spec);
+  if (a.no_gpus) a.o.gpus = a.o.gpu_memory = NULL;
   int rc = KILN_EXIT_OK;
   if (a.update && !for_project)
     rc = cli_usage(cli, "container deploy", "--update needs a kiln.yaml here for the project");
@@ -481,7 +513,7 @@ static int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
   }
   session s;
   if (session_open(cli, &s, a.o.all_users, &err) < 0 ||
-      deploy_with_session(cli, &a, &s, &spec, &err) < 0) {
+      (rc = deploy_with_session(cli, &a, &s, &spec, &err)) < 0) {
     rc = cli_fail(cli, err);
   }
   session_clear(&s);
@@ -532,24 +564,36 @@ static void print_containers(kiln_cli *cli, json_t *list, bool all) {
   }
 }
 
+/* Drops every container whose state is not "running" (--running). */
+static void keep_running(json_t *list) {
+  for (size_t i = json_array_size(list); i-- > 0;) {
+    const char *state = json_string_value(json_object_get(json_array_get(list, i), "state"));
+    if (!state || strcmp(state, "running")) json_array_remove(list, i);
+  }
+}
+
 static int cmd_list(kiln_cli *cli, int argc, char **argv) {
-  static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
-                                       {"all-users", no_argument, NULL, 'a'},
-                                       {"json", no_argument, NULL, 'j'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  bool all = false;
+  static const struct option opts[] = {
+      {"all", no_argument, NULL, 'a'},     {"all-users", no_argument, NULL, 'a'},
+      {"running", no_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},    {NULL, 0, NULL, 0}};
+  bool all = false, running = false;
   int c;
   while ((c = getopt_long(argc, argv, "ajh", opts, NULL)) != -1) {
     if (c == 'a')
       all = true;
+    else if (c == 'r')
+      running = true;
     else if (c == 'j')
       cli->json = true;
     else if (c == 'h')
-      return puts("usage: kiln container list [--all] [--json]\n\nYour containers: name, "
-                  "project, image, status, STALE when the project's image was rebuilt since "
-                  "the deploy, and PORTS (published addresses).\n--all (admins): everyone's.\n"
-                  "--json: one JSON array, an object per container (docs/json.md)."),
+      return puts("usage: kiln container list [--all] [--running] [--json]\n\nYour containers "
+                  "(running or not): name, project, image, status, STALE when the project's "
+                  "image was rebuilt since the deploy, and PORTS (published addresses).\n"
+                  "--running: only running ones. --all (admins): everyone's.\n"
+                  "--json: one JSON array, an object per container (docs/json.md).\n"
+                  "Through DS01's container-list: running ones, --all (-a) includes stopped "
+                  "ones, --all-users is everyone's."),
              KILN_EXIT_OK;
     else
       return cli_usage(cli, "container list", "unknown option");
@@ -563,6 +607,7 @@ static int cmd_list(kiln_cli *cli, int argc, char **argv) {
     rc = cli_fail(cli, err);
   } else {
     _cleanup_json_ json_t *list = kiln_container_list(s.engine, &s.owner, ns_of(cli, &s), &err);
+    if (list && running) keep_running(list);
     if (list)
       print_containers(cli, list, all);
     else
@@ -878,6 +923,7 @@ static const kiln_command container_commands[] = {
     {"stop", cmd_stop, "stop a container"},
     {"shell", cmd_shell, "a shell or a command inside a container, as you"},
     {"logs", cmd_logs, "print (or follow) a container's output"},
+    {"inspect", cmd_container_inspect, "kiln's view of a container: owner, user, state, ports"},
     {"retire", cmd_retire, "stop and remove a container (optionally saving it)"},
     {"commit", cmd_container_commit, "save a container as an image (optionally export or push)"},
     {NULL, NULL, NULL},

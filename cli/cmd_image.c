@@ -209,15 +209,6 @@ static const char list_help[] =
     "  --all   every kiln image on the engine, whoever built it (admins only)\n"
     "  --json  one JSON array, an object per image (docs/json.md)\n";
 
-static void human_size(json_int_t bytes, char *out, size_t n) {
-  static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
-  double v = (double)bytes;
-  size_t u = 0;
-  while (v >= 1000 && u < 4)
-    v /= 1000, u++;
-  snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static void list_row(kiln_cli *cli, kiln_engine *engine, json_t *img, json_t *out) {
   json_t *labels = json_object_get(img, "Labels");
   const char *tag = json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0));
@@ -229,7 +220,7 @@ static void list_row(kiln_cli *cli, kiln_engine *engine, json_t *img, json_t *ou
   char when[32], sz[32];
   struct tm tm;
   strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&created, &tm));
-  human_size(size, sz, sizeof sz);
+  cli_human_size(size, sz, sizeof sz);
   if (!tag || !strcmp(tag, "<none>:<none>")) tag = "<none>";
   if (cli->json) {
     json_array_append_new(out, json_pack("{s:s?, s:s, s:s?, s:o, s:I, s:o, s:o}", "image",
@@ -331,6 +322,7 @@ static const kiln_command image_commands[] = {
     {"update", image_build, "rebuild it; does nothing when nothing changed"},
     {"list", image_list, "list your images"},
     {"retire", image_retire, "remove one of your images"},
+    {"inspect", cmd_image_inspect, "kiln's view of an image: owner, project, user, labels, stale"},
     {"export", cmd_image_export, "write an image to a tarball (with sha256 manifest)"},
     {"import", cmd_image_import, "load a tarball written by export or docker save"},
     {"push", cmd_image_push, "push an image to a registry"},

@@ -60,37 +60,6 @@ static int parse_path_args(kiln_cli *cli, const char *cmd, const char *shortopts
   return 0;
 }
 
-/* Writes data to path through a temporary name in the same folder, so a
- * reader never sees a half-written file and a failure leaves the old one.
- * Both names are made with the caller's rights (kiln_fs_*): under sudo,
- * kiln writes only where the caller could. */
-static int write_atomically(const char *path, const char *data, size_t len, kiln_error **err) {
-  _cleanup_free_ char *dir = strdup(path);
-  _cleanup_free_ char *base = strdup(path);
-  _cleanup_free_ char *tmp = NULL;
-  if (!dir || !base || asprintf(&tmp, "%s/.%s.XXXXXX", dirname(dir), basename(base)) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-  _cleanup_close_ int fd = kiln_fs_mkstemp(tmp, 0644, err);
-  if (fd < 0) return kiln_error_prefix(err, "cannot write %s", path);
-  size_t off = 0;
-  while (off < len) {
-    ssize_t n = write(fd, data + off, len - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) goto fail;
-    off += (size_t)n;
-  }
-  if (fsync(fd) < 0) goto fail;
-  if (kiln_fs_rename(tmp, path, false, err) < 0) {
-    kiln_fs_unlink(tmp, true, NULL);
-    return kiln_error_prefix(err, "cannot write %s", path);
-  }
-  return 0;
-fail:;
-  int saved = errno;
-  kiln_fs_unlink(tmp, true, NULL);
-  return kiln_error_errno(err, saved, "cannot write %s", path);
-}
-
 int cmd_generate(kiln_cli *cli, int argc, char **argv) {
   const char *path = NULL, *output = NULL;
   int r = parse_path_args(cli, "generate", "ho:", argc, argv, &path, &output);
@@ -108,7 +77,7 @@ int cmd_generate(kiln_cli *cli, int argc, char **argv) {
   gopts.ns = cli->ns;
   if (kiln_generate(ctx.spec, &gopts, &gen, &err) < 0) goto out;
   if (output) {
-    if (write_atomically(output, gen.dockerfile, gen.dockerfile_len, &err) < 0) goto out;
+    if (cli_write_atomically(output, gen.dockerfile, gen.dockerfile_len, false, &err) < 0) goto out;
     cli_info(cli, "wrote %s for %s\n", output, gen.image_name);
   }
   if (cli->json) {

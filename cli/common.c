@@ -1,9 +1,12 @@
 /* Shared CLI plumbing: group dispatch, error printing, spec loading. */
+#include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -226,4 +229,44 @@ const char *cli_image_stale(kiln_cli *cli, kiln_engine *engine, json_t *labels) 
   kiln_error_free(err);
   cli_spec_context_clear(&ctx);
   return stale;
+}
+
+/* cli_write_atomically (cli.h): writes data to path through a temporary name in the same folder, so
+ * a reader never sees a half-written file and a failure leaves the old one. Both names are made
+ * with the caller's rights (kiln_fs_*): under sudo, kiln writes only where the caller could. */
+int cli_write_atomically(const char *path, const char *data, size_t len, bool noreplace,
+                         kiln_error **err) {
+  _cleanup_free_ char *dir = strdup(path);
+  _cleanup_free_ char *base = strdup(path);
+  _cleanup_free_ char *tmp = NULL;
+  if (!dir || !base || asprintf(&tmp, "%s/.%s.XXXXXX", dirname(dir), basename(base)) < 0)
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  _cleanup_close_ int fd = kiln_fs_mkstemp(tmp, 0644, err);
+  if (fd < 0) return kiln_error_prefix(err, "cannot write %s", path);
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = write(fd, data + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) goto fail;
+    off += (size_t)n;
+  }
+  if (fsync(fd) < 0) goto fail;
+  if (kiln_fs_rename(tmp, path, noreplace, err) < 0) {
+    kiln_fs_unlink(tmp, true, NULL);
+    return kiln_error_prefix(err, "cannot write %s", path);
+  }
+  return 0;
+fail:;
+  int saved = errno;
+  kiln_fs_unlink(tmp, true, NULL);
+  return kiln_error_errno(err, saved, "cannot write %s", path);
+}
+
+void cli_human_size(json_int_t bytes, char *out, size_t n) {
+  static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = (double)bytes;
+  size_t u = 0;
+  while (v >= 1000 && u < 4)
+    v /= 1000, u++;
+  snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }

@@ -2,6 +2,7 @@
  * DS01's hyphenated names (also honoured when kiln runs through a symlink
  * named after one). */
 #include <getopt.h>
+#include <stdbool.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ static int cmd_completion(kiln_cli *cli, int argc, char **argv);
 static int cmd_complete(kiln_cli *cli, int argc, char **argv);
 
 static const kiln_command commands[] = {
+    {"init", cmd_init, "write a commented kiln.yaml for a new project (asks on a terminal)"},
     {"generate", cmd_generate, "print the Dockerfile kiln would build from kiln.yaml"},
     {"validate", cmd_validate, "check kiln.yaml and report every problem"},
     {"image", cmd_image, "create, update, list and retire your project images"},
@@ -25,6 +27,7 @@ static const kiln_command commands[] = {
     {"container", cmd_container, "deploy, list, start, stop, shell into and retire containers"},
     {"volume", cmd_volume, "create, list and remove your volumes"},
     {"tar", cmd_tar, "list, delete and sync image tarballs in the shared folder"},
+    {"catalog", cmd_catalog, "list the frameworks and package groups kiln.yaml can name"},
     {"gc", cmd_gc, "remove kiln's leftovers (temporary containers, stale adaptations)"},
     {"version", cmd_version, "print kiln's version"},
     {"completion", cmd_completion, "print the bash completion script (kiln completion bash)"},
@@ -68,7 +71,9 @@ static const char exit_codes_text[] =
     "\nExit codes: 0 ok, 1 failure, 2 bad usage or bad spec, 3 engine unreachable or engine "
     "error.\n"
     "DS01 names work too: image-create, image-update, image-list, image-retire,\n"
-    "container-deploy, container-list, container-retire.\n"
+    "container-deploy, container-list, container-retire, with DS01's flags\n"
+    "(container-deploy --gpu N, --cpu-only, --background, --open, -w DIR; container-list --all:\n"
+    "stopped ones too).\n"
     "Run 'kiln COMMAND --help' for a command's options.\n"
     "\n"
     "Shared servers: members of the docker group are root-equivalent; users outside it\n"
@@ -98,18 +103,85 @@ static int cmd_version(kiln_cli *cli, int argc, char **argv) {
   return KILN_EXIT_OK;
 }
 
+/* DS01's flags, through DS01's names, in kiln's spelling (README, "DS01
+ * compatibility", shows this table). `kiln` empty: dropped, kiln already
+ * does that; `absent`: added when the flag is not given. Arguments after
+ * "--" are never rewritten. */
+static struct {                          /* not const: kiln's spellings become argv entries */
+  const char *alias, *flag, *short_flag; /* DS01's spelling */
+  char kiln[16];                         /* kiln's spelling, or "" (dropped) */
+  bool value;                            /* takes a value: FLAG V or FLAG=V */
+  char absent[16];                       /* kiln's flag when DS01's is absent, or "" */
+} ds01_flags[] = {
+    {"container-deploy", "--gpu", NULL, "--gpus", true, ""},
+    {"container-deploy", "--num-gpus", NULL, "--gpus", true, ""},
+    {"container-deploy", "--workspace", "-w", "--workspace", true, ""},
+    {"container-deploy", "--background", NULL, "", false, ""},
+    {"container-deploy", "--open", NULL, "--shell", false, ""},
+    {"container-deploy", "--cpu-only", NULL, "--no-gpus", false, ""},
+    {"container-list", "--all", "-a", "", false, "--running"},
+};
+
+#define N_DS01_FLAGS (sizeof ds01_flags / sizeof ds01_flags[0])
+
+/* Which entry of ds01_flags arg is for alias (*inline_value: the V of
+ * FLAG=V), or -1. */
+static int ds01_flag_of(const char *alias, char *arg, char **inline_value) {
+  *inline_value = NULL;
+  for (size_t i = 0; i < N_DS01_FLAGS; i++) {
+    if (strcmp(ds01_flags[i].alias, alias)) continue;
+    size_t n = strlen(ds01_flags[i].flag);
+    if (!strcmp(arg, ds01_flags[i].flag) ||
+        (ds01_flags[i].short_flag && !strcmp(arg, ds01_flags[i].short_flag)))
+      return (int)i;
+    if (ds01_flags[i].value && !strncmp(arg, ds01_flags[i].flag, n) && arg[n] == '=') {
+      *inline_value = arg + n + 1;
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
+/* Rewrites argv[1..argc) of alias into out (room for 2 * argc + N_DS01_FLAGS
+ * entries); returns the count. */
+static int ds01_rewrite(const char *alias, int argc, char **argv, char **out) {
+  bool seen[N_DS01_FLAGS] = {false};
+  int n = 0, i = 1;
+  for (; i < argc && strcmp(argv[i], "--"); i++) {
+    char *inline_value;
+    int f = ds01_flag_of(alias, argv[i], &inline_value);
+    if (f < 0) {
+      out[n++] = argv[i];
+      continue;
+    }
+    seen[f] = true;
+    if (ds01_flags[f].kiln[0]) out[n++] = ds01_flags[f].kiln;
+    if (ds01_flags[f].value && inline_value)
+      out[n++] = inline_value;
+    else if (ds01_flags[f].value && i + 1 < argc)
+      out[n++] = argv[++i];
+  }
+  for (size_t f = 0; f < N_DS01_FLAGS; f++)
+    if (!seen[f] && ds01_flags[f].absent[0] && !strcmp(ds01_flags[f].alias, alias))
+      out[n++] = ds01_flags[f].absent;
+  for (; i < argc; i++)
+    out[n++] = argv[i];
+  return n;
+}
+
 /* Runs an alias: argv[0] is the alias, argv[1..] its arguments. The group
- * sees {alias, sub, arguments...}, as if called as `kiln GROUP SUB ...`. */
+ * sees {alias, sub, arguments in kiln's spelling...}, as if called as
+ * `kiln GROUP SUB ...`. */
 static int run_alias(kiln_cli *cli, int idx, int argc, char **argv) {
-  char **args = calloc((size_t)argc + 2, sizeof *args);
+  char **args = calloc(2 * (size_t)argc + N_DS01_FLAGS + 2, sizeof *args);
   static char sub[32];
   if (!args) return KILN_EXIT_FAILURE;
   snprintf(sub, sizeof sub, "%s", aliases[idx].sub);
   args[0] = argv[0];
   args[1] = sub;
-  for (int i = 1; i < argc; i++)
-    args[i + 1] = argv[i];
-  int code = aliases[idx].group(cli, argc + 1, args);
+  int n = ds01_rewrite(aliases[idx].alias, argc, argv, args + 2);
+  cli->ds01 = true;
+  int code = aliases[idx].group(cli, n + 2, args);
   free(args);
   return code;
 }

@@ -96,7 +96,9 @@ static json_t *pip_packages(const kiln_spec *spec, const kiln_catalog *cat, kiln
   _cleanup_free_ const char **names = NULL;
   name_set set = {0};
   int r = name_set_add_strv(&set, &spec->packages.pip, err);
-  if (r == 0) r = add_group_packages(&set, spec, cat, "pip", err);
+  if (r == 0 &&
+      !strcmp(kiln_catalog_group_installer(cat, spec->base_framework, spec->base_python), "pip"))
+    r = add_group_packages(&set, spec, cat, "pip", err);
   names = set.v;
   if (r < 0) return NULL;
   json_t *out = name_set_sorted(&set);
@@ -109,7 +111,9 @@ static int model_apt(json_t *model, const kiln_spec *spec, const kiln_catalog *c
   _cleanup_free_ const char **names = NULL;
   name_set set = {0};
   int r = name_set_add_strv(&set, &spec->packages.apt, err);
-  if (r == 0) r = add_group_packages(&set, spec, cat, "apt", err);
+  if (r == 0 &&
+      !strcmp(kiln_catalog_group_installer(cat, spec->base_framework, spec->base_python), "apt"))
+    r = add_group_packages(&set, spec, cat, "apt", err);
   if (r == 0 && spec->ssh.enabled) r = name_set_add(&set, "openssh-server", err);
   if (r == 0 && spec->user.sudo) r = name_set_add(&set, "sudo", err);
   names = set.v;
@@ -121,9 +125,60 @@ static int model_apt(json_t *model, const kiln_spec *spec, const kiln_catalog *c
   return set_new(model, "apt", json_incref(apt), err);
 }
 
+/* Where pip_find_links lands in the image. */
+#define FIND_LINKS_DIR "/etc/kiln/pip-find-links"
+
+static int add_option(json_t *options, const char *flag, const char *value, kiln_error **err) {
+  if (json_array_append_new(options, json_string(flag)) < 0 ||
+      json_array_append_new(options, json_string(value)) < 0)
+    return oom(err);
+  return 0;
+}
+
+/* pip ignores a plain-http index unless its host is trusted; an http:// URL
+ * the spec names is one the site chose (an internal mirror), so its
+ * "host[:port]" becomes --trusted-host. https:// adds nothing. */
+static int add_trusted_host(json_t *options, const char *url, kiln_error **err) {
+  if (!url || strncmp(url, "http://", 7)) return 0;
+  const char *host = url + 7;
+  _cleanup_free_ char *hostport = strndup(host, strcspn(host, "/?#"));
+  if (!hostport) return oom(err);
+  return add_option(options, "--trusted-host", hostport, err);
+}
+
+/* pip's index options as separate arguments ("--index-url", URL, ...): the
+ * RUN steps pass them through "$@", never through the script's text. */
+static int model_pip_options(json_t *pip, const kiln_spec *spec, kiln_error **err) {
+  _cleanup_json_ json_t *options = json_array();
+  if (!options) return oom(err);
+  const struct {
+    const char *flag, *value;
+  } set[] = {
+      {"--index-url", spec->packages.pip_index_url},
+      {"--extra-index-url", spec->packages.pip_extra_index_url},
+      {"--find-links", spec->packages.pip_find_links ? FIND_LINKS_DIR : NULL},
+  };
+  for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+    if (set[i].value && add_option(options, set[i].flag, set[i].value, err) < 0) return -1;
+  if (add_trusted_host(options, spec->packages.pip_index_url, err) < 0 ||
+      add_trusted_host(options, spec->packages.pip_extra_index_url, err) < 0)
+    return -1;
+  if (spec->packages.pip_find_links &&
+      (kiln_check_copy_source(spec->packages.pip_find_links, "COPY source", err) < 0 ||
+       set_new(pip, "find_links",
+               json_pack("{s:s, s:s}", "src", spec->packages.pip_find_links, "dest",
+                         FIND_LINKS_DIR "/"),
+               err) < 0))
+    return kiln_error_prefix(err, "packages.pip_find_links");
+  if (!json_array_size(options)) return 0;
+  if (set_new(pip, "indexed", json_true(), err) < 0) return -1;
+  return set_new(pip, "options", json_incref(options), err);
+}
+
 static int model_pip(json_t *model, const kiln_spec *spec, json_t *packages, kiln_error **err) {
   _cleanup_json_ json_t *pip = json_object();
   if (!pip) return oom(err);
+  if (model_pip_options(pip, spec, err) < 0) return -1;
   if (spec->packages.requirements &&
       (kiln_check_copy_source(spec->packages.requirements, "COPY source", err) < 0 ||
        set_string(pip, "requirements", spec->packages.requirements, err) < 0))

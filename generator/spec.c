@@ -413,6 +413,7 @@ void kiln_spec_free(kiln_spec *s) {
   free(s->base_image);
   free(s->base_framework);
   free(s->base_version);
+  free(s->base_python);
   free(s->user.name);
   free(s->user.requested_name);
   free(s->user.shell);
@@ -420,6 +421,9 @@ void kiln_spec_free(kiln_spec *s) {
   strv_clear(&s->packages.pip);
   strv_clear(&s->packages.groups);
   free(s->packages.requirements);
+  free(s->packages.pip_index_url);
+  free(s->packages.pip_extra_index_url);
+  free(s->packages.pip_find_links);
   kvv_clear(&s->env);
   free(s->ports);
   free(s->workspace);

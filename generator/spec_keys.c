@@ -84,10 +84,18 @@ static int key_base_version(spec_parser *p, const ynode *v) {
   return spec_keep(p, v, &p->spec->base_version, v->text);
 }
 
+/* Which Python the base runs, for images the catalog does not describe. */
+static int key_base_python(spec_parser *p, const ynode *v) {
+  const char *s = spec_text(p, v, "base.python");
+  if (!s || spec_checked(p, v, kiln_catalog_check_python(s, &p->sub)) < 0) return -1;
+  return spec_keep(p, v, &p->spec->base_python, s);
+}
+
 static const spec_key base_keys[] = {
     {"image", SPEC_TEXT, "an image reference such as debian:bookworm-slim", key_base_image},
     {"framework", SPEC_TEXT, "a framework name such as pytorch", key_base_framework},
     {"version", SPEC_TEXT, "a framework version such as 2.3-cuda12.1", key_base_version},
+    {"python", SPEC_TEXT, "debian, conda or local", key_base_python},
     {NULL, 0, NULL, NULL},
 };
 
@@ -162,6 +170,36 @@ static int key_requirements(spec_parser *p, const ynode *v) {
   return read_project_file(p, v, "packages.requirements", &p->spec->packages.requirements);
 }
 
+static int read_index_url(spec_parser *p, const ynode *v, const char *what, char **out) {
+  const char *s = spec_text(p, v, what);
+  if (!s || spec_checked(p, v, kiln_check_index_url(s, what, &p->sub)) < 0) return -1;
+  return spec_keep(p, v, out, s);
+}
+
+static int key_pip_index_url(spec_parser *p, const ynode *v) {
+  return read_index_url(p, v, "packages.pip_index_url", &p->spec->packages.pip_index_url);
+}
+
+static int key_pip_extra_index_url(spec_parser *p, const ynode *v) {
+  return read_index_url(p, v, "packages.pip_extra_index_url",
+                        &p->spec->packages.pip_extra_index_url);
+}
+
+/* A folder of wheels or sdists inside the project, sent with the context. */
+static int key_pip_find_links(spec_parser *p, const ynode *v) {
+  const char *what = "packages.pip_find_links";
+  const char *s = spec_text(p, v, what);
+  if (!s || spec_checked(p, v, kiln_check_copy_source(s, what, &p->sub)) < 0) return -1;
+  _cleanup_free_ char *norm = NULL;
+  bool is_dir = false;
+  if (spec_checked(p, v, kiln_check_project_path(p->dir, s, what, &norm, &is_dir, &p->sub)) < 0)
+    return -1;
+  if (!is_dir) return spec_fail(p, v, "%s \"%s\" is a file; expected a folder", what, s);
+  free(p->spec->packages.pip_find_links);
+  p->spec->packages.pip_find_links = steal_pointer(&norm);
+  return 0;
+}
+
 static int check_group(spec_parser *p, const ynode *item) {
   const char *s = spec_text(p, item, "packages.groups");
   if (!s) return -1;
@@ -186,6 +224,10 @@ static const spec_key package_keys[] = {
     {"pip", SPEC_LIST, NULL, key_pip},
     {"requirements", SPEC_TEXT, "a file path in the project", key_requirements},
     {"groups", SPEC_LIST, NULL, key_groups},
+    {"pip_index_url", SPEC_TEXT, "an http(s) URL of a package index", key_pip_index_url},
+    {"pip_extra_index_url", SPEC_TEXT, "an http(s) URL of a package index",
+     key_pip_extra_index_url},
+    {"pip_find_links", SPEC_TEXT, "a folder in the project", key_pip_find_links},
     {NULL, 0, NULL, NULL},
 };
 
@@ -507,10 +549,17 @@ static int resolve_framework(spec_parser *p) {
   const char *image =
       kiln_catalog_framework_image(p->opts->catalog, s->base_framework, s->base_version);
   if (!image) {
-    _cleanup_free_ char *known = kiln_catalog_describe_frameworks(p->opts->catalog);
+    const char *name = s->base_framework;
+    _cleanup_free_ char *known = kiln_catalog_describe_frameworks(p->opts->catalog, name);
+    if (kiln_catalog_has_framework(p->opts->catalog, name))
+      return spec_fail(p, p->base_version,
+                       "unknown version \"%.64s\" of framework \"%.64s\"; expected one of: %s "
+                       "(see 'kiln catalog frameworks')",
+                       s->base_version, name, known ? known : "(none)");
     return spec_fail(p, p->base_framework,
-                     "unknown framework \"%.64s\" version \"%.64s\"; expected one of: %s",
-                     s->base_framework, s->base_version, known ? known : "(none)");
+                     "unknown framework \"%.64s\"; expected one of: %s (see 'kiln catalog "
+                     "frameworks')",
+                     name, known ? known : "(none)");
   }
   return spec_keep(p, p->base_framework, &s->base_image, image);
 }

@@ -22,6 +22,7 @@
 #define KILN_MAX_PATH         4096
 #define KILN_MAX_PACKAGE_NAME 214     /* npm/pip practical max, apt far less */
 #define KILN_MAX_HOST_IP      46      /* INET6_ADDRSTRLEN: a -p address */
+#define KILN_MAX_URL          2048    /* packages.pip_index_url and friends */
 #define KILN_MAX_PIDS_LIMIT   4194304 /* the kernel's pid_max ceiling */
 
 /* ids */

@@ -147,6 +147,13 @@ int kiln_check_apt_package(const char *name, kiln_error **err) {
                             err);
 }
 
+int kiln_check_index_url(const char *url, const char *what, kiln_error **err) {
+  return kiln_check_grammar(KILN_PAT_INDEX_URL, url, KILN_MAX_URL, what,
+                            "an http:// or https:// URL such as https://pypi.example.org/simple "
+                            "(no user:password@, quotes, spaces or '$')",
+                            err);
+}
+
 int kiln_check_pip_package(const char *name, kiln_error **err) {
   return kiln_check_grammar(KILN_PAT_PIP, name, KILN_MAX_PACKAGE_NAME, "pip package",
                             "a PEP 508 name with optional [extras] and version specifiers, "

@@ -61,6 +61,11 @@ int kiln_check_apt_package(const char *name, kiln_error **err);
 /* PEP 508 name with optional extras and a version specifier, no URLs, no
  * options (nothing starting with '-'). */
 int kiln_check_pip_package(const char *name, kiln_error **err);
+/* A package index for pip (packages.pip_index_url, pip_extra_index_url):
+ * http:// or https://, a host name (or [IPv6]), an optional port and path;
+ * no credentials, quotes, spaces, '$' or control characters. what names
+ * the key in the message. */
+int kiln_check_index_url(const char *url, const char *what, kiln_error **err);
 /* A build step for `RUN`: text rule, plus no trailing backslash (which would
  * join the next Dockerfile line). */
 int kiln_check_run_command(const char *cmd, kiln_error **err);

@@ -17,7 +17,7 @@ KILN_PACKAGES=(
   build-essential cmake pkg-config clang clang-format llvm libclang-rt-14-dev
   libyaml-dev libcurl4-openssl-dev libjansson-dev libarchive-dev libzstd-dev libpcre2-dev libssl-dev check
   docker.io mmdebstrap docker-registry apache2-utils curl ca-certificates
-  busybox-static time bc openssh-client python3 sudo strace
+  busybox-static time bc openssh-client python3 sudo strace jq
   groff-base man-db # the install test renders kiln.1
 )
 

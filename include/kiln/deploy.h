@@ -152,6 +152,16 @@ char *kiln_volume_engine_name(const char *name, uint32_t uid);
 json_t *kiln_container_list(kiln_engine *engine, const kiln_owner *owner, const char *ns,
                             kiln_error **err);
 
+/* kiln's view of the caller's container NAME (with all_users: anyone's,
+ * by NAME or engine name; ownership through the access module as for
+ * every NAME command): the kiln_container_list entry plus "labels" (all of
+ * them), "running", "created" (the engine's RFC 3339 time), "run_as" (the
+ * engine's Config.User, "" when unset) and "workspace" ({"source",
+ * "target"} of its bind mount, or null). New object, or NULL with *err set
+ * (missing or not the caller's: code 1). */
+json_t *kiln_container_inspect(kiln_engine *engine, const char *name, const kiln_owner *owner,
+                               const char *ns, kiln_error **err);
+
 /* Finds the container NAME of owner (or, with all_users, an engine name
  * as-is). Returns its id (new string) or NULL with *err set (missing or not
  * the caller's: code 1). */

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "kiln/error.h"
 #include "kiln/spec.h"
 
@@ -19,12 +21,34 @@ void kiln_catalog_free(kiln_catalog *cat);
 /* Base image for framework+version, or NULL when unknown (borrowed). */
 const char *kiln_catalog_framework_image(const kiln_catalog *cat, const char *framework,
                                          const char *version);
-/* A comma-separated list of known frameworks/versions or groups, for
- * "expected one of ..." messages. Returns a new string. */
-char *kiln_catalog_describe_frameworks(const kiln_catalog *cat);
+/* A comma-separated list, for "expected one of ..." messages: the versions
+ * of framework when the catalog has it, else the framework names; or the
+ * groups. Returns a new string. */
+char *kiln_catalog_describe_frameworks(const kiln_catalog *cat, const char *framework);
 char *kiln_catalog_describe_groups(const kiln_catalog *cat);
+/* True when the framework exists (any version). */
+int kiln_catalog_has_framework(const kiln_catalog *cat, const char *framework);
 /* True when the package group exists. */
 int kiln_catalog_has_group(const kiln_catalog *cat, const char *group);
+/* Which Python the framework's image runs: "debian" (apt's python3-*
+ * install into it; also for NULL or unknown frameworks, i.e. base.image),
+ * "conda" or "local". Static or borrowed string. */
+const char *kiln_catalog_framework_python(const kiln_catalog *cat, const char *framework);
+/* How package groups install on that framework's image, or on a base whose
+ * Python the spec names (python: base.python, may be NULL): "apt" (Debian
+ * Python) or "pip" (into the image's own python3). The one rule the
+ * generator and `kiln catalog` share. Static string. */
+const char *kiln_catalog_group_installer(const kiln_catalog *cat, const char *framework,
+                                         const char *python);
+/* base.python: "debian", "conda" or "local" (code KILN_EXIT_USAGE otherwise). */
+int kiln_catalog_check_python(const char *python, kiln_error **err);
+/* The catalog for people and --json (kiln catalog): new arrays, sorted by
+ * name, or NULL when out of memory.
+ *   frameworks: [{"name", "description", "python", "installer",
+ *                 "versions": [{"version", "image"}]}]
+ *   groups:     [{"name", "description", "apt": [...], "pip": [...]}] */
+json_t *kiln_catalog_frameworks(const kiln_catalog *cat);
+json_t *kiln_catalog_groups(const kiln_catalog *cat);
 
 /* The result of generation. All strings owned by the struct. */
 typedef struct {

@@ -63,7 +63,7 @@ typedef struct {
 } kiln_build_result;
 
 /* The context for spec: the generated Dockerfile plus the requirements
- * file, every files[].src and ssh.authorized_keys. New; free with
+ * file, the pip_find_links folder, every files[].src and ssh.authorized_keys. New; free with
  * kiln_context_free. */
 kiln_context *kiln_context_for_spec(const kiln_spec *spec, const kiln_generated *gen,
                                     kiln_error **err);

@@ -48,6 +48,7 @@ typedef struct kiln_spec {
   char *base_image;     /* resolved reference, always set */
   char *base_framework; /* NULL unless base.framework was used */
   char *base_version;
+  char *base_python; /* base.python: "debian", "conda" or "local"; NULL = the catalog's */
 
   struct {
     char *name;           /* sanitized (DS01 rule) */
@@ -61,8 +62,12 @@ typedef struct kiln_spec {
   struct {
     kiln_strv apt;
     kiln_strv pip;
-    kiln_strv groups;   /* catalog group names, validated */
-    char *requirements; /* relative path or NULL */
+    kiln_strv groups;          /* catalog group names, validated */
+    char *requirements;        /* relative path or NULL */
+    char *pip_index_url;       /* pip --index-url (kiln_check_index_url) or NULL */
+    char *pip_extra_index_url; /* pip --extra-index-url or NULL */
+    char *pip_find_links;      /* a folder in the project (relative, normalised): copied into
+                                  the image for pip --find-links; or NULL */
   } packages;
 
   kiln_kvv env;

@@ -417,12 +417,121 @@ START_TEST(catalog_resolves_frameworks_and_groups) {
   ck_assert(!kiln_catalog_has_group(catalog, "games"));
   const json_t *apt = kiln_catalog_group_packages(catalog, "cv", "apt");
   ck_assert_str_eq(json_string_value(json_array_get(apt, 0)), "python3-opencv");
-  ck_assert_uint_eq(json_array_size(kiln_catalog_group_packages(catalog, "cv", "pip")), 0);
+  const json_t *pip = kiln_catalog_group_packages(catalog, "cv", "pip");
+  ck_assert_str_eq(json_string_value(json_array_get(pip, 0)), "opencv-python-headless");
   ck_assert_ptr_null(kiln_catalog_group_packages(catalog, "games", "apt"));
   _cleanup_free_ char *groups = kiln_catalog_describe_groups(catalog);
   ck_assert_str_eq(groups, "cv, data-science, jupyter, nlp");
-  _cleanup_free_ char *frameworks = kiln_catalog_describe_frameworks(catalog);
-  ck_assert_msg(strstr(frameworks, "debian bookworm, python 3.10, python 3.11"), "%s", frameworks);
+  _cleanup_free_ char *frameworks = kiln_catalog_describe_frameworks(catalog, NULL);
+  ck_assert_msg(strstr(frameworks, "cuda, debian, jax, python, pytorch"), "%s", frameworks);
+  _cleanup_free_ char *versions = kiln_catalog_describe_frameworks(catalog, "jax");
+  ck_assert_str_eq(versions, "23.10, 24.04");
+}
+END_TEST
+
+/* One rule decides how groups install: apt on Debian's Python (base.image,
+ * tensorflow, jax, cuda, AIME's images), pip into the image's own Python
+ * on conda (pytorch) and python.org (python) images. */
+START_TEST(groups_install_with_the_base_python) {
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, NULL, NULL), "apt");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "tensorflow", NULL), "apt");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "aime-pytorch", NULL), "apt");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "pytorch", NULL), "pip");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "python", NULL), "pip");
+  ck_assert_str_eq(kiln_catalog_framework_python(catalog, "pytorch"), "conda");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, NULL, "conda"), "pip");
+  ck_assert_str_eq(kiln_catalog_group_installer(catalog, "pytorch", "debian"), "apt");
+  spec.base_framework = S("pytorch");
+  spec.base_version = S("2.3-cuda12.1");
+  kiln_generated g;
+  generate(&g);
+  ck_assert_ptr_null(strstr(g.dockerfile, "python3-numpy"));
+  long pip = line_at(g.dockerfile,
+                     "RUN [\"/bin/sh\", \"-c\", \"PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip "
+                     "install --no-cache-dir --disable-pip-version-check \\\"$@\\\"\"",
+                     0);
+  ck_assert_int_ge(pip, 0);
+  _cleanup_json_ json_t *arr = exec_array(g.dockerfile, pip);
+  const char *want[] = {"matplotlib", "numpy", "pandas", "rich==13.7.0", "scikit-learn", "scipy"};
+  ck_assert_uint_eq(json_array_size(arr), 4 + sizeof want / sizeof want[0]);
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    ck_assert_str_eq(json_string_value(json_array_get(arr, 4 + i)), want[i]);
+  kiln_generated_clear(&g);
+  spec.base_framework = S("tensorflow");
+  generate(&g);
+  ck_assert_ptr_nonnull(strstr(g.dockerfile, "\"python3-numpy\""));
+  ck_assert_ptr_null(strstr(g.dockerfile, "\"numpy\""));
+  kiln_generated_clear(&g);
+  /* base.image with base.python: conda (a conda image the catalog does not name) */
+  spec.base_framework = spec.base_version = NULL;
+  spec.base_python = S("conda");
+  generate(&g);
+  ck_assert_ptr_null(strstr(g.dockerfile, "\"python3-numpy\""));
+  ck_assert_ptr_nonnull(strstr(g.dockerfile, "\"numpy\""));
+  kiln_generated_clear(&g);
+}
+END_TEST
+
+/* pip's index options reach pip as arguments of both pip steps, the
+ * find-links folder is copied in first, and nothing changes without them. */
+START_TEST(pip_index_options_are_arguments) {
+  kiln_generated plain;
+  generate(&plain);
+  ck_assert_ptr_null(strstr(plain.dockerfile, "--index-url"));
+  ck_assert_ptr_null(strstr(plain.dockerfile, "pip-find-links"));
+  spec.packages.pip_index_url = S("https://pypi.example.org/simple");
+  spec.packages.pip_extra_index_url = S("http://127.0.0.1:3141/extra/");
+  spec.packages.pip_find_links = S("wheels");
+  kiln_generated g;
+  generate(&g);
+  long copy = line_at(g.dockerfile, "COPY [\"wheels\", \"/etc/kiln/pip-find-links/\"]", 0);
+  ck_assert_int_ge(copy, 0);
+  const char *want[] = {"--index-url",       "https://pypi.example.org/simple",
+                        "--extra-index-url", "http://127.0.0.1:3141/extra/",
+                        "--find-links",      "/etc/kiln/pip-find-links",
+                        "--trusted-host",    "127.0.0.1:3141"};
+  long at = copy;
+  for (int step = 0; step < 2; step++) {
+    at = line_at(g.dockerfile, "RUN [\"/bin/sh\", \"-c\", \"PIP_BREAK_SYSTEM_PACKAGES=1", at + 1);
+    ck_assert_int_gt(at, copy);
+    _cleanup_json_ json_t *arr = exec_array(g.dockerfile, at);
+    ck_assert_str_eq(json_string_value(json_array_get(arr, 3)), "kiln-pip");
+    ck_assert_uint_ge(json_array_size(arr), 4 + sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+      ck_assert_str_eq(json_string_value(json_array_get(arr, 4 + i)), want[i]);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_array_get(arr, 2)), "\"$@\""));
+    ck_assert_ptr_null(strstr(json_string_value(json_array_get(arr, 2)), "https://"));
+  }
+  ck_assert_str_ne(g.spec_sha256, plain.spec_sha256);
+  kiln_generated_clear(&g);
+  kiln_generated_clear(&plain);
+}
+END_TEST
+
+/* kiln catalog lists what spec loading resolves: the same table. */
+START_TEST(catalog_lists_frameworks_and_groups) {
+  _cleanup_json_ json_t *frameworks = kiln_catalog_frameworks(catalog);
+  _cleanup_json_ json_t *groups = kiln_catalog_groups(catalog);
+  ck_assert_ptr_nonnull(frameworks);
+  ck_assert_ptr_nonnull(groups);
+  const char *seen[] = {"aime-pytorch", "aime-tensorflow", "cuda", "jax", "pytorch", "tensorflow"};
+  for (size_t k = 0; k < sizeof seen / sizeof seen[0]; k++) {
+    json_t *found = NULL, *f;
+    size_t i;
+    json_array_foreach(frameworks, i, f) if (!strcmp(json_string_value(json_object_get(f, "name")),
+                                                     seen[k])) found = f;
+    ck_assert_msg(found != NULL, "%s missing", seen[k]);
+    ck_assert(json_is_string(json_object_get(found, "python")));
+    json_t *v;
+    json_array_foreach(json_object_get(found, "versions"), i, v) {
+      const char *image = json_string_value(json_object_get(v, "image"));
+      const char *version = json_string_value(json_object_get(v, "version"));
+      ck_assert_str_eq(kiln_catalog_framework_image(catalog, seen[k], version), image);
+    }
+    ck_assert_uint_gt(json_array_size(json_object_get(found, "versions")), 0);
+  }
+  ck_assert_uint_eq(json_array_size(groups), 4);
+  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(groups, 0), "name")), "cv");
 }
 END_TEST
 
@@ -441,11 +550,40 @@ static kiln_error *load_catalog_text(const char *text, char dir[static 22]) {
   return err;
 }
 
+/* A site catalog in the earlier shape ({VERSION: IMAGE} per framework)
+ * still loads, as Debian-Python frameworks. */
+START_TEST(catalog_in_the_earlier_shape_loads) {
+  char dir[] = "/tmp/kiln-test-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  _cleanup_free_ char *path = NULL;
+  ck_assert_int_ge(asprintf(&path, "%s/catalog.json", dir), 0);
+  FILE *f = fopen(path, "w");
+  fputs("{\"frameworks\": {\"site\": {\"1\": \"example.org/site:1\"}, \"new\": {\"python\": "
+        "\"conda\", \"versions\": {\"2\": \"example.org/new:2\"}}}, \"groups\": {}}",
+        f);
+  fclose(f);
+  kiln_error *err = NULL;
+  kiln_catalog *cat = kiln_catalog_load(dir, &err);
+  unlink(path);
+  rmdir(dir);
+  ck_assert_msg(cat != NULL, "%s", err ? err->message : "?");
+  ck_assert_str_eq(kiln_catalog_framework_image(cat, "site", "1"), "example.org/site:1");
+  ck_assert_str_eq(kiln_catalog_framework_python(cat, "site"), "debian");
+  ck_assert_str_eq(kiln_catalog_framework_image(cat, "new", "2"), "example.org/new:2");
+  ck_assert_str_eq(kiln_catalog_group_installer(cat, "new", NULL), "pip");
+  kiln_catalog_free(cat);
+}
+END_TEST
+
 START_TEST(catalog_errors_name_file_and_entry) {
   char dir[22];
-  kiln_error *err = load_catalog_text("{\"frameworks\": {\"x\": {\"1\": 5}}, \"groups\": {}}", dir);
+  kiln_error *err = load_catalog_text(
+      "{\"frameworks\": {\"x\": {\"python\": \"conda\", \"versions\": {\"1\": 5}}}, "
+      "\"groups\": {}}",
+      dir);
   _cleanup_free_ char *want = NULL;
-  ck_assert_int_ge(asprintf(&want, "%s/catalog.json: frameworks.x.1 must be a string", dir), 0);
+  ck_assert_int_ge(
+      asprintf(&want, "%s/catalog.json: frameworks.x.versions.1 must be a string", dir), 0);
   ck_assert_str_eq(err->message, want);
   ck_assert_int_eq(err->code, KILN_EXIT_FAILURE);
   kiln_error_free(err);
@@ -453,6 +591,14 @@ START_TEST(catalog_errors_name_file_and_entry) {
   err = load_catalog_text("{\"frameworks\": {}, \"groups\": {\"g\": {\"apt\": \"x\"}}}", dir);
   ck_assert_msg(strstr(err->message, "catalog.json: groups.g.apt must be a list"), "%s",
                 err->message);
+  kiln_error_free(err);
+
+  err = load_catalog_text("{\"frameworks\": {\"x\": {\"python\": \"cpython\", \"versions\": {}}}, "
+                          "\"groups\": {}}",
+                          dir);
+  ck_assert_msg(strstr(err->message, "frameworks.x.python must be \"debian\", \"conda\" or "
+                                     "\"local\""),
+                "%s", err->message);
   kiln_error_free(err);
 
   err = load_catalog_text("{\"frameworks\": {", dir);
@@ -606,6 +752,10 @@ static Suite *suite(void) {
   tcase_add_test(tc, user_setup_runs_with_identity_arguments);
   tcase_add_test(tc, missing_template_names_the_file);
   tcase_add_test(tc, catalog_resolves_frameworks_and_groups);
+  tcase_add_test(tc, groups_install_with_the_base_python);
+  tcase_add_test(tc, catalog_lists_frameworks_and_groups);
+  tcase_add_test(tc, pip_index_options_are_arguments);
+  tcase_add_test(tc, catalog_in_the_earlier_shape_loads);
   tcase_add_test(tc, catalog_errors_name_file_and_entry);
   tcase_add_test(tc, templates_dir_prefers_environment);
   tcase_add_test(tc, lint_rules_hold_for_every_example);

@@ -408,6 +408,31 @@ START_TEST(pip_packages) {
 }
 END_TEST
 
+static int check_url(const char *value, kiln_error **err) {
+  return kiln_check_index_url(value, "packages.pip_index_url", err);
+}
+
+START_TEST(index_urls) {
+  static const check_case cases[] = {
+      {"https://pypi.org/simple", NULL},
+      {"http://127.0.0.1:8080/simple/", NULL},
+      {"https://mirror.example.org/pypi/web/simple?x=1&y=2", NULL},
+      {"http://[::1]:3141/root/pypi/+simple/", NULL},
+      {"https://user:secret@pypi.example.org/simple", "packages.pip_index_url"},
+      {"ftp://pypi.example.org/simple", "is not valid; expected an http:// or https:// URL"},
+      {"file:///srv/wheels", "is not valid"},
+      {"https://pypi.org/simple\nRUN id", "control character 0x0a"},
+      {"https://pypi.org/simple\"", "is not valid"},
+      {"https://pypi.org/$HOME", "is not valid"},
+      {"https://pypi.org/a b", "is not valid"},
+      {"https://pypi.org/`id`", "is not valid"},
+      {"--index-url=https://x", "is not valid"},
+      {"", "packages.pip_index_url is empty"},
+  };
+  run_cases(check_url, cases, N_ELEMENTS(cases));
+}
+END_TEST
+
 /* ---- RUN steps and image paths ---- */
 
 START_TEST(run_commands) {
@@ -857,6 +882,7 @@ static Suite *sanitize_suite(void) {
   tcase_add_test(names, env_names);
   tcase_add_test(names, apt_packages);
   tcase_add_test(names, pip_packages);
+  tcase_add_test(names, index_urls);
   suite_add_tcase(s, names);
 
   TCase *refs = tcase_create("refs");

@@ -137,6 +137,9 @@ START_TEST(every_key) {
                           "  pip: ['torch>=2.1,<3', numpy]\n"
                           "  requirements: ./requirements.txt\n"
                           "  groups: [jupyter, cv]\n"
+                          "  pip_index_url: https://pypi.example.org/simple\n"
+                          "  pip_extra_index_url: 'http://[::1]:3141/root/+simple/'\n"
+                          "  pip_find_links: ./data/\n"
                           "env: {LANG: C.UTF-8, WORKERS: 4, DEBUG: true, EMPTY: }\n"
                           "ports: [8888, \"6006\"]\n"
                           "workspace: /home/bob/work\n"
@@ -177,6 +180,9 @@ START_TEST(every_key) {
   ck_assert_str_eq(s->packages.requirements, "requirements.txt");
   ck_assert_uint_eq(s->packages.groups.n, 2);
   ck_assert_str_eq(s->packages.groups.v[1], "cv");
+  ck_assert_str_eq(s->packages.pip_index_url, "https://pypi.example.org/simple");
+  ck_assert_str_eq(s->packages.pip_extra_index_url, "http://[::1]:3141/root/+simple/");
+  ck_assert_str_eq(s->packages.pip_find_links, "data");
   ck_assert_uint_eq(s->env.n, 4);
   ck_assert_str_eq(s->env.v[1].key, "WORKERS");
   ck_assert_str_eq(s->env.v[1].value, "4");
@@ -370,10 +376,12 @@ static const bad_case bad_cases[] = {
     {"project: demo\nbase: {framework: pytorch}\n",
      "kiln.yaml:2:19: base.framework and base.version go together; expected both"},
     {"project: demo\nbase: {framework: rust, version: '1'}\n",
-     "kiln.yaml:2:19: unknown framework \"rust\" version \"1\"; expected one of: cuda "
-     "11.8-runtime, cuda 12.1-runtime, debian bookworm, python 3.10, python 3.11, python 3.12, "
-     "pytorch 2.1-cuda11.8, pytorch 2.2-cuda12.1, pytorch 2.3-cuda12.1, tensorflow 2.14-gpu, "
-     "tensorflow 2.15, tensorflow 2.15-gpu, ubuntu 22.04, ubuntu 24.04"},
+     "kiln.yaml:2:19: unknown framework \"rust\"; expected one of: aime-pytorch, "
+     "aime-tensorflow, cuda, debian, jax, python, pytorch, tensorflow, ubuntu (see 'kiln catalog "
+     "frameworks')"},
+    {"project: demo\nbase: {framework: jax, version: '1'}\n",
+     "kiln.yaml:2:33: unknown version \"1\" of framework \"jax\"; expected one of: 23.10, 24.04 "
+     "(see 'kiln catalog frameworks')"},
     {BASE "packages: {groups: [gpu-magic]}\n",
      "kiln.yaml:3:21: unknown package group \"gpu-magic\"; expected one of: cv, data-science, "
      "jupyter, nlp"},
@@ -439,6 +447,24 @@ static const bad_case bad_cases[] = {
      "/usr, /bin, /sbin, /lib or /boot)"},
     {BASE "packages: {requirements: data}\n",
      "kiln.yaml:3:26: packages.requirements \"data\" is a folder; expected a file"},
+    {"project: demo\nbase: {image: debian, python: cpython}\n",
+     "kiln.yaml:2:31: base.python \"cpython\" is not known; expected debian (Debian's or Ubuntu's "
+     "python3: groups install with apt), conda or local (the image's own Python: groups install "
+     "with pip)"},
+    {BASE "packages: {pip_find_links: requirements.txt}\n",
+     "kiln.yaml:3:28: packages.pip_find_links \"requirements.txt\" is a file; expected a folder"},
+    {BASE "packages: {pip_find_links: ../wheels}\n",
+     "kiln.yaml:3:28: packages.pip_find_links \"../wheels\" contains \"..\"; expected a path "
+     "inside "
+     "the project folder"},
+    {BASE "packages: {pip_index_url: \"https://x.org/s\\nRUN id\"}\n",
+     "kiln.yaml:3:27: packages.pip_index_url contains the control character 0x0a at byte 15; "
+     "expected text without newlines, tabs or other control characters"},
+    {BASE "packages: {pip_extra_index_url: 'https://x.org/\"; id'}\n",
+     "kiln.yaml:3:33: packages.pip_extra_index_url \"https://x.org/\\\"; id\" is not valid; "
+     "expected "
+     "an http:// or https:// URL such as https://pypi.example.org/simple (no user:password@, "
+     "quotes, spaces or '$')"},
     /* YAML tricks */
     {"a: &a [x, x]\nb: [*a, *a]\n",
      "kiln.yaml:1:4: aliases and anchors are not supported (found &a); write the value out"},

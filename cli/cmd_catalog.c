@@ -1,0 +1,131 @@
+/* kiln catalog [frameworks|groups]: what base.framework/base.version and
+ * packages.groups accept, read from the catalog spec loading uses
+ * (templates/catalog.json), so the listing and the spec rules cannot
+ * disagree. With --json: one JSON document (an object with both lists, or
+ * the one list asked for). */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kiln/generate.h"
+#include "util/cleanup.h"
+#include "util/json_cleanup.h"
+
+static const char catalog_help[] =
+    "usage: kiln catalog [frameworks|groups] [--json]\n"
+    "\n"
+    "The frameworks (base.framework + base.version in kiln.yaml: the base image\n"
+    "each names, and whether its Python is Debian's, conda's or its own) and the\n"
+    "package groups (packages.groups). Groups install with apt (python3-*) on\n"
+    "Debian-Python bases and base.image, and with pip into the image's Python on\n"
+    "conda and python.org bases. The catalog is the site's catalog.json.\n"
+    "\n"
+    "  --json  frameworks: [{name, description, python, installer, versions:\n"
+    "          [{version, image}]}]; groups: [{name, description, apt, pip}];\n"
+    "          both: {\"frameworks\": [...], \"groups\": [...]}\n";
+
+static void print_frameworks(json_t *list) {
+  printf("%-16s %-20s %-7s %-6s %s\n", "FRAMEWORK", "VERSION", "PYTHON", "GROUPS", "IMAGE");
+  size_t i, j;
+  json_t *f, *v;
+  json_array_foreach(list, i, f) {
+    json_array_foreach(json_object_get(f, "versions"), j, v) {
+      printf("%-16s %-20s %-7s %-6s %s\n", json_string_value(json_object_get(f, "name")),
+             json_string_value(json_object_get(v, "version")),
+             json_string_value(json_object_get(f, "python")),
+             json_string_value(json_object_get(f, "installer")),
+             json_string_value(json_object_get(v, "image")));
+    }
+  }
+}
+
+static void print_packages(const char *kind, json_t *packages) {
+  printf("%-16s %s:", "", kind);
+  size_t i;
+  json_t *p;
+  json_array_foreach(packages, i, p) printf(" %s", json_string_value(p));
+  printf("%s\n", json_array_size(packages) ? "" : " (none)");
+}
+
+static void print_groups(json_t *list) {
+  size_t i;
+  json_t *g;
+  json_array_foreach(list, i, g) {
+    printf("%-16s %s\n", json_string_value(json_object_get(g, "name")),
+           json_string_value(json_object_get(g, "description")));
+    print_packages("apt", json_object_get(g, "apt"));
+    print_packages("pip", json_object_get(g, "pip"));
+  }
+}
+
+typedef struct {
+  kiln_cli *cli;
+  bool frameworks, groups;
+} catalog_args;
+
+static int show(catalog_args *a) {
+  kiln_error *err = NULL;
+  _cleanup_free_ char *dir = kiln_templates_dir(&err);
+  kiln_catalog *cat = dir ? kiln_catalog_load(dir, &err) : NULL;
+  if (!cat) return cli_fail(a->cli, err);
+  _cleanup_json_ json_t *frameworks = a->frameworks ? kiln_catalog_frameworks(cat) : NULL;
+  _cleanup_json_ json_t *groups = a->groups ? kiln_catalog_groups(cat) : NULL;
+  kiln_catalog_free(cat);
+  if ((a->frameworks && !frameworks) || (a->groups && !groups))
+    return cli_fail(a->cli, (kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory"), err));
+  if (a->cli->json) {
+    if (frameworks && groups)
+      cli_json_line(json_pack("{s:O, s:O}", "frameworks", frameworks, "groups", groups));
+    else
+      cli_json_line(json_incref(frameworks ? frameworks : groups));
+    return KILN_EXIT_OK;
+  }
+  if (frameworks) print_frameworks(frameworks);
+  if (frameworks && groups) printf("\n");
+  if (groups) printf("%-16s %s\n", "GROUP", "DESCRIPTION / PACKAGES"), print_groups(groups);
+  return KILN_EXIT_OK;
+}
+
+/* Parses [--json] [--help] after the subcommand; -1 to go on. */
+static int parse(kiln_cli *cli, int argc, char **argv) {
+  static const struct option opts[] = {
+      {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    if (c == 'h') return fputs(catalog_help, stdout), KILN_EXIT_OK;
+    if (c == 'j')
+      cli->json = true;
+    else
+      return cli_usage(cli, "catalog", "unknown option '%s'", argv[optind - 1]);
+  }
+  if (optind < argc) return cli_usage(cli, "catalog", "unexpected argument '%s'", argv[optind]);
+  return -1;
+}
+
+static int catalog_frameworks(kiln_cli *cli, int argc, char **argv) {
+  int rc = parse(cli, argc, argv);
+  return rc >= 0 ? rc : show(&(catalog_args){cli, true, false});
+}
+
+static int catalog_groups(kiln_cli *cli, int argc, char **argv) {
+  int rc = parse(cli, argc, argv);
+  return rc >= 0 ? rc : show(&(catalog_args){cli, false, true});
+}
+
+static const kiln_command catalog_commands[] = {
+    {"frameworks", catalog_frameworks, "frameworks, their versions, base images and Python"},
+    {"groups", catalog_groups, "package groups and what they install (apt or pip)"},
+    {NULL, NULL, NULL},
+};
+
+int cmd_catalog(kiln_cli *cli, int argc, char **argv) {
+  /* No subcommand (or only options): both lists. */
+  if (argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "-h") && strcmp(argv[1], "--help"))) {
+    optind = 0;
+    int rc = parse(cli, argc, argv);
+    return rc >= 0 ? rc : show(&(catalog_args){cli, true, true});
+  }
+  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+    return fputs(catalog_help, stdout), KILN_EXIT_OK;
+  return cli_dispatch(cli, "catalog", catalog_commands, argc, argv);
+}
