@@ -5,9 +5,9 @@
 # --all-users` finds those stopped for --min-age seconds (default 600, so
 # a live build's step awaiting its commit is left alone). The leftovers are
 # made for real: the docker CLI's classic builder with --rm=false keeps
-# every step container of kiln's own Dockerfile. Only dry runs sweep
-# everyone's (this test must not remove other people's containers); the
-# removal itself is gc's shared remove path.
+# every step container of kiln's own Dockerfile (--no-cache: cached steps
+# make none). Only dry runs sweep everyone's (this test must not remove
+# other people's containers); the removal itself is gc's shared remove path.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 kt_require_engine
 
@@ -29,7 +29,7 @@ grep -q '^LABEL "kiln.build-step"="true"$' "$KT_TMP/ctx/Dockerfile" ||
   fail "no build-step label after FROM: $(head -3 "$KT_TMP/ctx/Dockerfile")"
 
 LEFT=$KT_PREFIX-steps:left
-DOCKER_BUILDKIT=0 "$DOCKER" build --rm=false -q -t "$LEFT" "$KT_TMP/ctx" >/dev/null ||
+DOCKER_BUILDKIT=0 "$DOCKER" build --rm=false --no-cache -q -t "$LEFT" "$KT_TMP/ctx" >/dev/null ||
   fail "docker build of kiln's Dockerfile failed"
 # This build's step containers: those made from the layers of $LEFT.
 layers=$("$DOCKER" history -q --no-trunc "$LEFT" | grep -v missing)
