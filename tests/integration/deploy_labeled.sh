@@ -71,8 +71,12 @@ deploy:
 YAML
 chown "$SUDO_UID:$SUDO_GID" kiln.yaml
 expect 0 "$KILN" container deploy --name flags -v "$KT_PREFIX-c:/data" --memory 512m --create-volumes --no-start
-equals "$("$DOCKER" inspect -f '{{.HostConfig.Memory}} {{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}={{.Destination}} {{end}}{{end}}' "$(engine_name flags)")" \
-  "536870912 $KT_PREFIX-c._.$SUDO_UID=/data $KT_PREFIX-b._.$SUDO_UID=/models " "flags over the deploy: block"
+# The engine lists .Mounts in no fixed order (from a Go map; Engine 26
+# showed the other order), so the volumes are compared sorted.
+equals "$("$DOCKER" inspect -f '{{.HostConfig.Memory}}' "$(engine_name flags)") $("$DOCKER" inspect \
+  -f '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}={{.Destination}}{{"\n"}}{{end}}{{end}}' \
+  "$(engine_name flags)" | sort | tr '\n' ' ')" \
+  "536870912 $KT_PREFIX-b._.$SUDO_UID=/models $KT_PREFIX-c._.$SUDO_UID=/data " "flags over the deploy: block"
 "$DOCKER" volume inspect "$KT_PREFIX-a._.$SUDO_UID" >/dev/null 2>&1 && fail "the replaced spec volume was created"
 expect 0 "$KILN" container retire flags
 rm -f kiln.yaml
