@@ -1,4 +1,5 @@
 /* kiln image create/update: context, change detection, POST /build. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,10 +117,39 @@ static void remember_output(build_state *b, const char *text) {
   }
 }
 
-/* "Step 3/9 : RUN apt-get ..." starts a step. */
+/* How a step line starts: Docker's classic builder ("Step 3/9 : RUN ..."),
+ * Podman's buildah ("STEP 3/9: RUN ..."). */
+static const struct {
+  const char *word, *colon;
+} step_formats[] = {{"Step ", " : "}, {"STEP ", ": "}};
+
+/* "<word>N/M<colon>": the step numbers and where the instruction starts. */
+static bool scan_step(const char *text, int *step, int *steps, size_t *used) {
+  for (size_t i = 0; i < sizeof step_formats / sizeof *step_formats; i++) {
+    size_t n = strlen(step_formats[i].word);
+    if (strncmp(text, step_formats[i].word, n)) continue;
+    char *end;
+    long a = strtol(text + n, &end, 10);
+    if (end == text + n || *end != '/') return false;
+    const char *second = end + 1;
+    long b = strtol(second, &end, 10);
+    size_t c = strlen(step_formats[i].colon);
+    if (end == second || strncmp(end, step_formats[i].colon, c) || a < 0 || b < 0 || a > INT_MAX ||
+        b > INT_MAX)
+      return false;
+    *step = (int)a;
+    *steps = (int)b;
+    *used = (size_t)(end + c - text);
+    return true;
+  }
+  return false;
+}
+
+/* A step line starts a step. */
 static bool parse_step(build_state *b, const char *text) {
-  int step, steps, used = 0;
-  if (sscanf(text, "Step %d/%d : %n", &step, &steps, &used) != 2 || !used) return false;
+  int step, steps;
+  size_t used;
+  if (!scan_step(text, &step, &steps, &used)) return false;
   b->step = step;
   b->steps = steps;
   free(b->instruction);
@@ -132,10 +162,15 @@ static bool parse_step(build_state *b, const char *text) {
   return true;
 }
 
-/* The engine's own bookkeeping lines, not the step's output. */
+/* The engine's own bookkeeping lines, not the step's output ("--> " and
+ * "COMMIT " are Podman's). */
 static bool is_noise(const char *text) {
-  static const char *const prefixes[] = {" ---> ", "Removing intermediate container",
-                                         "Successfully built ", "Successfully tagged "};
+  static const char *const prefixes[] = {" ---> ",
+                                         "Removing intermediate container",
+                                         "Successfully built ",
+                                         "Successfully tagged ",
+                                         "--> ",
+                                         "COMMIT "};
   for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
     if (!strncmp(text, prefixes[i], strlen(prefixes[i]))) return true;
   return !strcmp(text, "\n");
