@@ -88,11 +88,34 @@ engine26_bridge() {
     die "could not create bridge $KILN_E26_BRIDGE"
 }
 
+# RUN steps fetch packages from the Debian mirror, so the bridge needs a way
+# out. --iptables=false keeps engine 26 away from the chains the first engine
+# owns (DOCKER, DOCKER-USER, DOCKER-ISOLATION-*, FORWARD policy DROP); these
+# three rules, each only about this bridge, give its containers what the
+# first engine gives docker0's: masquerade out, replies back in.
+engine26_network() {
+  local net=${KILN_E26_ADDR%.*/*}.0/${KILN_E26_ADDR#*/} tag=(-m comment --comment kiln-engine26)
+  local rules=(
+    "nat POSTROUTING -s $net ! -o $KILN_E26_BRIDGE -j MASQUERADE"
+    "filter FORWARD -i $KILN_E26_BRIDGE ! -o $KILN_E26_BRIDGE -j ACCEPT"
+    "filter FORWARD -o $KILN_E26_BRIDGE -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+  )
+  local rule table chain args
+  for rule in "${rules[@]}"; do
+    read -r table chain args <<<"$rule"
+    # shellcheck disable=SC2086
+    iptables -t "$table" -C "$chain" $args "${tag[@]}" 2>/dev/null ||
+      iptables -t "$table" -A "$chain" $args "${tag[@]}" ||
+      die "could not add the iptables rule for $KILN_E26_BRIDGE: $rule"
+  done
+}
+
 engine26_start() {
   engine26_ping && return 0
   [ "$(id -u)" -eq 0 ] || die "no Docker $KILN_E26_MAJOR at $KILN_E26_SOCKET and not root to start one"
   engine26_unpack
   engine26_bridge
+  engine26_network
   mkdir -p "$KILN_E26_RUN" "$KILN_E26_DATA"
   log "starting Docker $KILN_E26_MAJOR on $KILN_E26_SOCKET (log: $KILN_E26_LOG)"
   # Its usr/bin first on PATH: the daemon starts that containerd and its shim;
