@@ -2,8 +2,9 @@
 #
 # Every test gets a unique image namespace (KILN_NAMESPACE=kilntest<pid>), so
 # its images are kilntest<pid>-<uid>/<project>:latest, and a temp folder.
-# The EXIT trap removes every container and image with that prefix (and every
-# container labelled kilntest=<prefix>) even when the test fails half-way.
+# The EXIT trap removes every image with that prefix, the containers made
+# from those that carry no other name, and every container labelled
+# kilntest=<prefix>, even when the test fails half-way.
 # Tests run as root: the caller's identity is simulated with SUDO_* as sudo
 # sets it, which is kiln's sudo mode (kiln/access.h): kiln reads and writes
 # files with that uid's rights, so the temp folder is searchable by all and
@@ -31,13 +32,23 @@ fail() {
 }
 pass() { printf 'ok: %s\n' "$*"; }
 
+# Containers made from IMG (or its descendants), but only when every name the
+# image has starts with PREFIX: a test that tags a shared image (the base)
+# under its own name must not reach other people's containers made from it.
+kt_containers_of() {
+  local img=$1 prefix=$2 tag
+  for tag in $("$DOCKER" image inspect -f '{{join .RepoTags " "}}' "$img" 2>/dev/null); do
+    case $tag in "$prefix"*) ;; *) return 0 ;; esac
+  done
+  "$DOCKER" ps -aq --filter "ancestor=$img"
+}
+
 kt_cleanup() {
   local ids
-  ids="$("$DOCKER" ps -aq --filter "label=kilntest=$KT_PREFIX")
-  $("$DOCKER" ps -aq --filter "label=kiln.test-ns=$KT_PREFIX")"
+  ids="$("$DOCKER" ps -aq --filter "label=kilntest=$KT_PREFIX")"
   local img
   for img in $("$DOCKER" images --format '{{.Repository}}:{{.Tag}}' | grep "^$KT_PREFIX-"); do
-    ids="$ids $("$DOCKER" ps -aq --filter "ancestor=$img")"
+    ids="$ids $(kt_containers_of "$img" "$KT_PREFIX-")"
   done
   # shellcheck disable=SC2086
   [ -n "$(tr -d ' \n' <<<"$ids")" ] && "$DOCKER" rm -f $ids >/dev/null 2>&1
@@ -78,6 +89,32 @@ expect() {
 contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $(tail -c 1500 <<<"$1")"; }
 not_contains() { ! grep -qF -- "$2" <<<"$1" || fail "did not expect '$2' in: $(tail -c 1500 <<<"$1")"; }
 equals() { [ "$1" = "$2" ] || fail "${3:-value}: got '$1', expected '$2'"; }
+
+# kt_requests LOG CMD...: runs CMD with the engine socket it sees replaced
+# (in a private mount namespace, for CMD only) by fault_proxy.py in front of
+# the real one, which appends every request line CMD sends to LOG
+# ("POST /v1.41/build?..."): what one command asked of the engine, without
+# the engine's shared event stream. CMD keeps its SUDO_* identity.
+kt_requests() {
+  local log=$1 sock=$KT_TMP/requests.sock proxy rc
+  shift
+  : >"$log"
+  python3 "$KILN_ROOT/tests/integration/fault_proxy.py" "$sock" /var/run/docker.sock --log "$log" \
+    >"$KT_TMP/requests.out" 2>&1 &
+  proxy=$!
+  for _ in $(seq 1 50); do
+    grep -q ready "$KT_TMP/requests.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  unshare --mount --propagation private \
+    sh -c 'mount --bind "$0" /var/run/docker.sock && exec "$@"' "$sock" "$@"
+  rc=$?
+  kill "$proxy" 2>/dev/null
+  wait "$proxy" 2>/dev/null
+  return "$rc"
+}
+# requests_matching LOG REGEX: how many logged requests match (grep -E).
+requests_matching() { grep -cE -- "$2" "$1"; }
 
 # give_to_caller PATH...: the simulated caller ($SUDO_UID:$SUDO_GID) owns PATH.
 give_to_caller() { chown -R "${SUDO_UID:-0}:${SUDO_GID:-0}" "$@"; }

@@ -54,7 +54,7 @@ sec_remove_objects() {
     imgs="$imgs $("$DOCKER" images -q --filter "label=kiln.owner-uid=$u")"
   done
   for u in $imgs; do
-    ids=$("$DOCKER" ps -aq --filter "ancestor=$u")
+    ids=$(kt_containers_of "$u" "$SEC_NS-")
     # shellcheck disable=SC2086
     [ -z "$ids" ] || "$DOCKER" rm -f $ids >/dev/null 2>&1
     "$DOCKER" rmi -f "$u" >/dev/null 2>&1
