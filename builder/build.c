@@ -162,6 +162,12 @@ static bool parse_step(build_state *b, const char *text) {
   return true;
 }
 
+/* Podman ends with the new image's id alone on a line. */
+static bool is_image_id_line(const char *text) {
+  size_t n = strspn(text, "0123456789abcdef");
+  return n == 64 && !strcmp(text + n, "\n");
+}
+
 /* The engine's own bookkeeping lines, not the step's output ("--> " and
  * "COMMIT " are Podman's). */
 static bool is_noise(const char *text) {
@@ -173,7 +179,7 @@ static bool is_noise(const char *text) {
                                          "COMMIT "};
   for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
     if (!strncmp(text, prefixes[i], strlen(prefixes[i]))) return true;
-  return !strcmp(text, "\n");
+  return !strcmp(text, "\n") || is_image_id_line(text);
 }
 
 static int on_build_line(void *user, json_t *line) {

@@ -714,6 +714,8 @@ START_TEST(podman_step_lines_are_steps) {
                     "{\"stream\":\"COMMIT kilntest-1000/p:latest\\n\"}\r\n"
                     "{\"stream\":\"--\\u003e 0123456789ab\\n\"}\r\n"
                     "{\"stream\":\"Successfully tagged localhost/kilntest-1000/p:latest\\n\"}\r\n"
+                    "{\"stream\":\"5ec9d16326850e156ff8ec5f46ae501a662b7dabbbcfef1acb46a9cb1b662e1d"
+                    "\\n\"}\r\n"
                     "{\"aux\":{\"ID\":\"sha256:new\"}}\r\n";
   answer_until_close("POST", "/build", ok, sizeof ok - 1);
   kiln_engine *e = open_fake();
