@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "kiln/image.h"
+#include "sanitize/sanitize.h"
 #include "sanitize/limits.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -226,7 +227,7 @@ static void list_row(kiln_cli *cli, kiln_engine *engine, json_t *img) {
   struct tm tm;
   strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&created, &tm));
   human_size(size, sz, sizeof sz);
-  if (!tag || !strcmp(tag, "<none>:<none>")) tag = "<none>";
+  tag = !tag || !strcmp(tag, "<none>:<none>") ? "<none>" : kiln_familiar_ref(tag);
   if (cli->json) {
     cli_json_line(json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I, s:s}", "image", tag, "id",
                             json_string_value(json_object_get(img, "Id")), "project", project,
