@@ -203,14 +203,27 @@ static int on_build_line(void *user, json_t *line) {
   return 0;
 }
 
-/* The classic builder repeats the whole command in its message; the step
- * line already shows it, so keep only the exit code. */
+/* Both builders repeat the step's command in their message; the step line
+ * already shows it, so keep only the exit code, said the same way for both.
+ * Docker's classic builder: "The command '<cmd>' returned a non-zero code: N";
+ * Podman's buildah, for a RUN (its command in shell form, not as the step
+ * line shows it): "building at STEP \"<cmd>\": while running runtime: exit
+ * status N\n". */
+static const struct {
+  const char *start, *marker;
+} exit_code_formats[] = {{"The command '", "' returned a non-zero code: "},
+                         {"building at STEP \"", "\": while running runtime: exit status "}};
+
 static const char *short_cause(const char *error, char *buf, size_t n) {
-  static const char marker[] = "' returned a non-zero code: ";
-  const char *code = strstr(error, marker);
-  if (strncmp(error, "The command '", 13) || !code) return error;
-  snprintf(buf, n, "the command returned a non-zero code: %s", code + strlen(marker));
-  return buf;
+  for (size_t i = 0; i < sizeof exit_code_formats / sizeof *exit_code_formats; i++) {
+    const char *code = strstr(error, exit_code_formats[i].marker);
+    if (strncmp(error, exit_code_formats[i].start, strlen(exit_code_formats[i].start)) || !code)
+      continue;
+    code += strlen(exit_code_formats[i].marker);
+    snprintf(buf, n, "the command returned a non-zero code: %.*s", (int)strcspn(code, "\n"), code);
+    return buf;
+  }
+  return error;
 }
 
 /* "build step 5/16 (RUN ...) failed: <cause>" and the step's last output

@@ -739,15 +739,18 @@ START_TEST(podman_failure_names_its_step) {
       "{\"stream\":\"STEP 1/2: FROM debian:bookworm-slim\\n\"}\r\n"
       "{\"stream\":\"STEP 2/2: RUN false\\n\"}\r\n"
       "{\"stream\":\"E: Unable to locate package kiln-no-such-pkg\\n\"}\r\n"
-      "{\"errorDetail\":{\"message\":\"building at STEP \\\"RUN false\\\": exit status 1\"},"
-      "\"error\":\"building at STEP \\\"RUN false\\\": exit status 1\"}\r\n";
+      "{\"errorDetail\":{\"message\":\"building at STEP \\\"RUN /bin/sh -c false\\\": while "
+      "running runtime: exit status 1\\n\"},\"error\":\"building at STEP \\\"RUN /bin/sh -c "
+      "false\\\": while running runtime: exit status 1\\n\"}\r\n";
   answer_until_close("POST", "/build", failing, sizeof failing - 1);
   kiln_engine *e = open_fake();
   events ev = {0};
   kiln_build_result res;
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(build(e, &ev, false, &res, &err), -1);
-  assert_error(err, KILN_EXIT_FAILURE, "build step 2/2 (RUN false) failed: building at STEP");
+  assert_error(err, KILN_EXIT_FAILURE,
+               "build step 2/2 (RUN false) failed: the command returned a non-zero code: 1\n"
+               "last output of the step:\n");
   assert_error(err, KILN_EXIT_FAILURE,
                "last output of the step:\n  | E: Unable to locate package kiln-no-such-pkg");
   ck_assert_int_eq(ev.steps, 2);
