@@ -30,7 +30,7 @@ check_labels() { # IMAGE PROJECT UID
     fail "kiln.created of $1 is not RFC 3339 UTC"
 }
 
-# Every example builds; the caller's identity is SUDO_* (4711:4712 kt-user).
+# Every example builds; the caller is SUDO_* (KT_UID:KT_GID, by default 4711:4712, kt-user).
 # ds01-user names another user (uid 1722830498, sudo): only an admin builds
 # that; the simulated caller is refused with the reason.
 for ex in "$KILN_ROOT"/examples/*/; do
@@ -56,8 +56,8 @@ for ex in "$KILN_ROOT"/examples/*/; do
     ;;
   *)
     equals "$img" "$(image_of "$project")" "$name image name"
-    check_user "$img" 4711 4712 kt-user /workspace
-    check_labels "$img" "$project" 4711
+    check_user "$img" "$SUDO_UID" "$SUDO_GID" kt-user /workspace
+    check_labels "$img" "$project" "$SUDO_UID"
     ;;
   esac
   pass "example $name builds as $img"
