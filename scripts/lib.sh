@@ -18,6 +18,7 @@ KILN_PACKAGES=(
   libyaml-dev libcurl4-openssl-dev libjansson-dev libarchive-dev libpcre2-dev libssl-dev check
   docker.io mmdebstrap docker-registry apache2-utils curl ca-certificates
   busybox-static time bc openssh-client python3 sudo strace
+  iproute2 iptables # engine26.sh: its own bridge and the rules for it
 )
 
 install_packages() {
