@@ -1,4 +1,5 @@
 /* kiln image create/update: context, change detection, POST /build. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,10 +120,39 @@ static void remember_output(build_state *b, const char *text) {
   }
 }
 
-/* "Step 3/9 : RUN apt-get ..." starts a step. */
+/* How a step line starts: Docker's classic builder ("Step 3/9 : RUN ..."),
+ * Podman's buildah ("STEP 3/9: RUN ..."). */
+static const struct {
+  const char *word, *colon;
+} step_formats[] = {{"Step ", " : "}, {"STEP ", ": "}};
+
+/* "<word>N/M<colon>": the step numbers and where the instruction starts. */
+static bool scan_step(const char *text, int *step, int *steps, size_t *used) {
+  for (size_t i = 0; i < sizeof step_formats / sizeof *step_formats; i++) {
+    size_t n = strlen(step_formats[i].word);
+    if (strncmp(text, step_formats[i].word, n)) continue;
+    char *end;
+    long a = strtol(text + n, &end, 10);
+    if (end == text + n || *end != '/') return false;
+    const char *second = end + 1;
+    long b = strtol(second, &end, 10);
+    size_t c = strlen(step_formats[i].colon);
+    if (end == second || strncmp(end, step_formats[i].colon, c) || a < 0 || b < 0 || a > INT_MAX ||
+        b > INT_MAX)
+      return false;
+    *step = (int)a;
+    *steps = (int)b;
+    *used = (size_t)(end + c - text);
+    return true;
+  }
+  return false;
+}
+
+/* A step line starts a step. */
 static bool parse_step(build_state *b, const char *text) {
-  int step, steps, used = 0;
-  if (sscanf(text, "Step %d/%d : %n", &step, &steps, &used) != 2 || !used) return false;
+  int step, steps;
+  size_t used;
+  if (!scan_step(text, &step, &steps, &used)) return false;
   b->step = step;
   b->steps = steps;
   free(b->instruction);
@@ -135,13 +165,24 @@ static bool parse_step(build_state *b, const char *text) {
   return true;
 }
 
-/* The engine's own bookkeeping lines, not the step's output. */
+/* Podman ends with the new image's id alone on a line. */
+static bool is_image_id_line(const char *text) {
+  size_t n = strspn(text, "0123456789abcdef");
+  return n == 64 && !strcmp(text + n, "\n");
+}
+
+/* The engine's own bookkeeping lines, not the step's output ("--> " and
+ * "COMMIT " are Podman's). */
 static bool is_noise(const char *text) {
-  static const char *const prefixes[] = {" ---> ", "Removing intermediate container",
-                                         "Successfully built ", "Successfully tagged "};
+  static const char *const prefixes[] = {" ---> ",
+                                         "Removing intermediate container",
+                                         "Successfully built ",
+                                         "Successfully tagged ",
+                                         "--> ",
+                                         "COMMIT "};
   for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
     if (!strncmp(text, prefixes[i], strlen(prefixes[i]))) return true;
-  return !strcmp(text, "\n");
+  return !strcmp(text, "\n") || is_image_id_line(text);
 }
 
 static int on_build_line(void *user, json_t *line) {
@@ -165,14 +206,27 @@ static int on_build_line(void *user, json_t *line) {
   return 0;
 }
 
-/* The classic builder repeats the whole command in its message; the step
- * line already shows it, so keep only the exit code. */
+/* Both builders repeat the step's command in their message; the step line
+ * already shows it, so keep only the exit code, said the same way for both.
+ * Docker's classic builder: "The command '<cmd>' returned a non-zero code: N";
+ * Podman's buildah, for a RUN (its command in shell form, not as the step
+ * line shows it): "building at STEP \"<cmd>\": while running runtime: exit
+ * status N\n". */
+static const struct {
+  const char *start, *marker;
+} exit_code_formats[] = {{"The command '", "' returned a non-zero code: "},
+                         {"building at STEP \"", "\": while running runtime: exit status "}};
+
 static const char *short_cause(const char *error, char *buf, size_t n) {
-  static const char marker[] = "' returned a non-zero code: ";
-  const char *code = strstr(error, marker);
-  if (strncmp(error, "The command '", 13) || !code) return error;
-  snprintf(buf, n, "the command returned a non-zero code: %s", code + strlen(marker));
-  return buf;
+  for (size_t i = 0; i < sizeof exit_code_formats / sizeof *exit_code_formats; i++) {
+    const char *code = strstr(error, exit_code_formats[i].marker);
+    if (strncmp(error, exit_code_formats[i].start, strlen(exit_code_formats[i].start)) || !code)
+      continue;
+    code += strlen(exit_code_formats[i].marker);
+    snprintf(buf, n, "the command returned a non-zero code: %.*s", (int)strcspn(code, "\n"), code);
+    return buf;
+  }
+  return error;
 }
 
 /* "build step 5/16 (RUN ...) failed: <cause>" and the step's last output

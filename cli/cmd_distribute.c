@@ -246,7 +246,7 @@ static void print_import(kiln_cli *cli, const char *path, const kiln_import_resu
   json_t *t;
   printf("loaded %.19s from %s%s\n", res->image_id, path,
          res->verified ? " (sha256 verified)" : "");
-  json_array_foreach(res->tags, i, t) printf("  %s\n", json_string_value(t));
+  json_array_foreach(res->tags, i, t) printf("  %s\n", kiln_familiar_ref(json_string_value(t)));
 }
 
 int cmd_image_import(kiln_cli *cli, int argc, char **argv) {

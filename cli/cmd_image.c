@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "json_out.h"
 #include "kiln/image.h"
+#include "sanitize/sanitize.h"
 #include "sanitize/limits.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -221,7 +222,7 @@ static void list_row(kiln_cli *cli, kiln_engine *engine, json_t *img, json_t *ou
   struct tm tm;
   strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&created, &tm));
   cli_human_size(size, sz, sizeof sz);
-  if (!tag || !strcmp(tag, "<none>:<none>")) tag = "<none>";
+  tag = !tag || !strcmp(tag, "<none>:<none>") ? "<none>" : kiln_familiar_ref(tag);
   if (cli->json) {
     json_array_append_new(out, json_pack("{s:s?, s:s, s:s?, s:o, s:I, s:o, s:o}", "image",
                                          strcmp(tag, "<none>") ? tag : NULL, "image_id",

@@ -1,4 +1,6 @@
 /* Image references and tags (Docker's distribution/reference grammar). */
+#include <string.h>
+
 #include "sanitize/sanitize.h"
 #include "sanitize/sanitize_private.h"
 
@@ -17,4 +19,20 @@ int kiln_check_tag(const char *tag, kiln_error **err) {
                             "up to 128 of A-Z, a-z, 0-9, '_', '.' and '-', not starting with "
                             "'.' or '-'",
                             err);
+}
+
+const char *kiln_familiar_ref(const char *ref) {
+  static const char *const hub[] = {"docker.io/library/", "docker.io/"};
+  for (size_t i = 0; i < sizeof hub / sizeof *hub; i++) {
+    size_t n = strlen(hub[i]);
+    if (strncmp(ref, hub[i], n)) continue;
+    /* "docker.io/localhost:5000/x" must keep its prefix: the rest would
+     * read as another registry. */
+    const char *rest = ref + n;
+    size_t first = strcspn(rest, "/");
+    bool host = rest[first] == '/' && (memchr(rest, '.', first) || memchr(rest, ':', first) ||
+                                       (first == 9 && !strncmp(rest, "localhost", 9)));
+    return host ? ref : rest;
+  }
+  return ref;
 }

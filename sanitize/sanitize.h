@@ -40,6 +40,11 @@ int kiln_parse_id(const char *s, bool allow_root, const char *what, uint32_t *ou
 int kiln_check_image_ref(const char *ref, kiln_error **err);
 int kiln_check_tag(const char *tag, kiln_error **err);
 
+/* The name as docker shows it: without the "docker.io/library/" or
+ * "docker.io/" Podman and containerd's image store put in front (Podman's
+ * RepoTags read "docker.io/ns-1000/proj:latest"). Points into ref. */
+const char *kiln_familiar_ref(const char *ref);
+
 /* Project name: [a-z0-9][a-z0-9_.-]*, <= KILN_MAX_PROJECT_NAME; it becomes an
  * image repository path component, so it must also satisfy that grammar.
  * With policy: <= KILN_POLICY_MAX_NAME and only '-' and '_' as separators. */

@@ -19,6 +19,7 @@ KILN_PACKAGES=(
   docker.io mmdebstrap docker-registry apache2-utils curl ca-certificates
   busybox-static time bc openssh-client python3 sudo strace jq
   groff-base man-db # the install test renders kiln.1
+  iproute2 iptables # engine26.sh: its own bridge and the rules for it
 )
 
 install_packages() {

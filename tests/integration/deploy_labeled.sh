@@ -72,7 +72,8 @@ deploy:
 YAML
 chown "$SUDO_UID:$SUDO_GID" kiln.yaml
 expect 0 "$KILN" container deploy --name flags -v "$KT_PREFIX-c:/data" --memory 512m --create-volumes --no-start
-# (.Mounts comes in no fixed order)
+# The engine lists .Mounts in no fixed order (from a Go map; Engine 26
+# showed the other order), so the volumes are compared sorted.
 equals "$("$DOCKER" inspect -f '{{.HostConfig.Memory}}' "$(engine_name flags)") $("$DOCKER" inspect \
   -f '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}={{.Destination}}{{"\n"}}{{end}}{{end}}' \
   "$(engine_name flags)" | grep . | sort | tr '\n' ' ')" \

@@ -739,6 +739,65 @@ START_TEST(build_succeeds_with_the_aux_image_id) {
 }
 END_TEST
 
+/* Podman's compat API streams buildah's own lines: "STEP n/m: ...",
+ * "--> id", "COMMIT name". */
+START_TEST(podman_step_lines_are_steps) {
+  answer_engine("1.41");
+  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404, "{\"message\":\"No such image\"}");
+  const char ok[] = "{\"stream\":\"STEP 1/3: FROM debian:bookworm-slim\\n\"}\r\n"
+                    "{\"stream\":\"STEP 2/3: RUN echo hello\\n\"}\r\n"
+                    "{\"stream\":\"hello\\n\"}\r\n"
+                    "{\"stream\":\"--\\u003e 5e6f7a8b9c0d\\n\"}\r\n"
+                    "{\"stream\":\"STEP 3/3: LABEL a=b\\n\"}\r\n"
+                    "{\"stream\":\"COMMIT kilntest-1000/p:latest\\n\"}\r\n"
+                    "{\"stream\":\"--\\u003e 0123456789ab\\n\"}\r\n"
+                    "{\"stream\":\"Successfully tagged localhost/kilntest-1000/p:latest\\n\"}\r\n"
+                    "{\"stream\":\"5ec9d16326850e156ff8ec5f46ae501a662b7dabbbcfef1acb46a9cb1b662e1d"
+                    "\\n\"}\r\n"
+                    "{\"aux\":{\"ID\":\"sha256:new\"}}\r\n";
+  answer_until_close("POST", "/build", ok, sizeof ok - 1);
+  kiln_engine *e = open_fake();
+  events ev = {0};
+  kiln_build_result res;
+  _cleanup_error_ kiln_error *err = NULL;
+  ck_assert_msg(build(e, &ev, false, &res, &err) == 0, "%s", err ? err->message : "");
+  ck_assert_str_eq(res.image_id, "sha256:new");
+  ck_assert_int_eq(ev.steps, 3);
+  ck_assert_int_eq(ev.outputs, 1); /* "hello" only; the rest is Podman's bookkeeping */
+  kiln_build_result_clear(&res);
+  kiln_engine_free(e);
+}
+END_TEST
+
+START_TEST(podman_failure_names_its_step) {
+  answer_engine("1.41");
+  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404, "{\"message\":\"No such image\"}");
+  const char failing[] =
+      "{\"stream\":\"STEP 1/2: FROM debian:bookworm-slim\\n\"}\r\n"
+      "{\"stream\":\"STEP 2/2: RUN false\\n\"}\r\n"
+      "{\"stream\":\"E: Unable to locate package kiln-no-such-pkg\\n\"}\r\n"
+      "{\"errorDetail\":{\"message\":\"building at STEP \\\"RUN /bin/sh -c false\\\": while "
+      "running runtime: exit status 1\\n\"},\"error\":\"building at STEP \\\"RUN /bin/sh -c "
+      "false\\\": while running runtime: exit status 1\\n\"}\r\n";
+  answer_until_close("POST", "/build", failing, sizeof failing - 1);
+  kiln_engine *e = open_fake();
+  events ev = {0};
+  kiln_build_result res;
+  _cleanup_error_ kiln_error *err = NULL;
+  ck_assert_int_eq(build(e, &ev, false, &res, &err), -1);
+  assert_error(err, KILN_EXIT_FAILURE,
+               "build step 2/2 (RUN false) failed: the command returned a non-zero code: 1\n"
+               "last output of the step:\n");
+  assert_error(err, KILN_EXIT_FAILURE,
+               "last output of the step:\n  | E: Unable to locate package kiln-no-such-pkg");
+  ck_assert_int_eq(ev.steps, 2);
+  ck_assert_int_eq(ev.error_step, 2);
+  kiln_engine_free(e);
+}
+END_TEST
+
 START_TEST(build_without_an_image_id_is_not_a_success) {
   answer_engine("1.41");
   answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
@@ -1079,6 +1138,8 @@ static Suite *engine_suite(void) {
   tcase_add_checked_fixture(b, build_setup, teardown);
   tcase_add_test(b, error_detail_in_a_200_build_stream_fails_the_build);
   tcase_add_test(b, build_succeeds_with_the_aux_image_id);
+  tcase_add_test(b, podman_step_lines_are_steps);
+  tcase_add_test(b, podman_failure_names_its_step);
   tcase_add_test(b, build_without_an_image_id_is_not_a_success);
   tcase_add_test(b, early_build_error_is_the_engines_message);
   tcase_add_test(b, missing_base_image_is_not_pulled);

@@ -221,6 +221,22 @@ START_TEST(image_refs) {
 }
 END_TEST
 
+START_TEST(familiar_refs) {
+  ck_assert_str_eq(kiln_familiar_ref("docker.io/kilntest-1000/p:latest"), "kilntest-1000/p:latest");
+  ck_assert_str_eq(kiln_familiar_ref("docker.io/library/debian:bookworm-slim"),
+                   "debian:bookworm-slim");
+  ck_assert_str_eq(kiln_familiar_ref("kilntest-1000/p:latest"), "kilntest-1000/p:latest");
+  ck_assert_str_eq(kiln_familiar_ref("localhost/p:latest"), "localhost/p:latest");
+  ck_assert_str_eq(kiln_familiar_ref("127.0.0.1:5000/p:1"), "127.0.0.1:5000/p:1");
+  /* the rest would name another registry: kept whole */
+  ck_assert_str_eq(kiln_familiar_ref("docker.io/localhost:5000/p:1"),
+                   "docker.io/localhost:5000/p:1");
+  ck_assert_str_eq(kiln_familiar_ref("docker.io/registry.example/p:1"),
+                   "docker.io/registry.example/p:1");
+  ck_assert_str_eq(kiln_familiar_ref("docker.iox/p:1"), "docker.iox/p:1");
+}
+END_TEST
+
 START_TEST(tags) {
   char max_tag[129], long_tag[130];
   memset(max_tag, 'x', 128);
@@ -888,6 +904,7 @@ static Suite *sanitize_suite(void) {
   TCase *refs = tcase_create("refs");
   tcase_add_test(refs, image_refs);
   tcase_add_test(refs, tags);
+  tcase_add_test(refs, familiar_refs);
   tcase_add_test(refs, cleanup_then_reuse);
   suite_add_tcase(s, refs);
 
