@@ -44,11 +44,12 @@ engine26_apt() {
     -o APT::Sandbox::User=root "$@"
 }
 
-# Unpacks trixie's docker.io and containerd into $KILN_E26_DIR. Trixie's runc
+# Unpacks trixie's docker.io, containerd and docker-cli (the 26 client: the
+# .dockerignore comparison needs a CLI of 23 or newer) into $KILN_E26_DIR. Trixie's runc
 # needs a newer glibc than Debian 12's: the daemon finds Debian 12's
 # /usr/sbin/runc on PATH instead (the runc package is not fetched at all).
 engine26_unpack() {
-  [ -x "$KILN_E26_DIR/usr/sbin/dockerd" ] && return 0
+  [ -x "$KILN_E26_DIR/usr/sbin/dockerd" ] && [ -x "$KILN_E26_DIR/usr/bin/docker" ] && return 0
   log "fetching Docker $KILN_E26_MAJOR from Debian 13's packages into $KILN_E26_DIR"
   local tmp
   tmp=$(mktemp -d)
@@ -61,8 +62,8 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
   engine26_apt "$tmp" update >/dev/null &&
-    (cd "$tmp/debs" && engine26_apt "$tmp" download docker.io containerd >/dev/null) ||
-    { rm -rf "$tmp"; die "could not download docker.io and containerd from trixie"; }
+    (cd "$tmp/debs" && engine26_apt "$tmp" download docker.io containerd docker-cli >/dev/null) ||
+    { rm -rf "$tmp"; die "could not download docker.io, containerd and docker-cli from trixie"; }
   rm -rf "$KILN_E26_DIR.new"
   local deb
   for deb in "$tmp"/debs/*.deb; do

@@ -12,7 +12,8 @@
 #   KILN_DI_SEED=S    first seed (default: from the clock); case i uses S+i
 #   KILN_DI_JOBS=J    builds at once (default 4)
 #   KILN_DOCKERIGNORE_ORACLE=PATH  the docker CLI to compare with (default:
-#                     /usr/local/bin/docker, else docker on PATH); it must be
+#                     /usr/local/bin/docker, else the Docker 26 client that
+#                     scripts/engine26.sh unpacks, else docker on PATH); it must be
 #                     23.0 or newer (moby patternmatcher with parent results:
 #                     the 20.10 client still matched every parent folder again)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
@@ -23,6 +24,8 @@ BUSYBOX=kiln-test/busybox:latest
   { echo "$BUSYBOX is missing (scripts/test makes it)" >&2; exit 1; }
 oracle=${KILN_DOCKERIGNORE_ORACLE:-}
 [ -z "$oracle" ] && [ -x /usr/local/bin/docker ] && oracle=/usr/local/bin/docker
+e26_cli=${KILN_E26_DIR:-/opt/kiln-engine26}/usr/bin/docker
+[ -z "$oracle" ] && [ -x "$e26_cli" ] && oracle=$e26_cli
 [ -z "$oracle" ] && oracle=$(command -v docker)
 version=$("$oracle" version --format '{{.Client.Version}}' 2>/dev/null)
 if [ "${version%%.*}" -lt 23 ] 2>/dev/null || [ -z "$version" ]; then
