@@ -12,7 +12,9 @@
 #include "util/json_cleanup.h"
 
 static const char catalog_help[] =
-    "usage: kiln catalog [frameworks|groups] [--json]\n"
+    "usage: kiln catalog [--json]\n"
+    "       kiln catalog frameworks [--json]\n"
+    "       kiln catalog groups [--json]\n"
     "\n"
     "The frameworks (base.framework + base.version in kiln.yaml: the base image\n"
     "each names, and whether its Python is Debian's, conda's or its own) and the\n"

@@ -221,6 +221,9 @@ static int parse_deploy(kiln_cli *cli, deploy_args *a, int argc, char **argv) {
     return cli_usage(cli, "container deploy", "--no-gpus and --gpus exclude each other");
   if (a->shell && o->no_start)
     return cli_usage(cli, "container deploy", "--shell needs a started container (not --no-start)");
+  if (a->shell && cli->json) /* stdout holds the one JSON document */
+    return cli_usage(cli, "container deploy",
+                     "--shell does not go with --json (deploy, then 'kiln container shell')");
   a->target = optind < argc ? argv[optind] : NULL;
   o->volumes = a->volumes;
   o->env = a->env;
