@@ -85,6 +85,10 @@ check_completion --no-input kiln init --no-i
 check_completion --running kiln container list --ru
 check_completion --no-gpus kiln container deploy --no-g
 check_completion --shell kiln container deploy --she
+# DS01's flags under DS01's name only (kiln's own spelling refuses them).
+check_completion --cpu-only container-deploy --cpu-
+check_completion --open container-deploy --op
+check_completion --cpus kiln container deploy --cpu
 grep -q 'complete -F _kiln kiln image-create' "$prefix/share/bash-completion/completions/kiln" ||
   fail "the script does not register kiln and the DS01 names"
 
