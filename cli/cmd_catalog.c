@@ -1,8 +1,8 @@
 /* kiln catalog [frameworks|groups]: what base.framework/base.version and
  * packages.groups accept, read from the catalog spec loading uses
  * (templates/catalog.json), so the listing and the spec rules cannot
- * disagree. With --json: one JSON document (an object with both lists, or
- * the one list asked for). */
+ * disagree. With --json: one JSON array, an object per entry, each with
+ * "kind" ("framework" or "group"): frameworks first, then groups. */
 #include <getopt.h>
 #include <string.h>
 
@@ -12,7 +12,9 @@
 #include "util/json_cleanup.h"
 
 static const char catalog_help[] =
-    "usage: kiln catalog [frameworks|groups] [--json]\n"
+    "usage: kiln catalog [--json]\n"
+    "       kiln catalog frameworks [--json]\n"
+    "       kiln catalog groups [--json]\n"
     "\n"
     "The frameworks (base.framework + base.version in kiln.yaml: the base image\n"
     "each names, and whether its Python is Debian's, conda's or its own) and the\n"
@@ -20,9 +22,9 @@ static const char catalog_help[] =
     "Debian-Python bases and base.image, and with pip into the image's Python on\n"
     "conda and python.org bases. The catalog is the site's catalog.json.\n"
     "\n"
-    "  --json  frameworks: [{name, description, python, installer, versions:\n"
-    "          [{version, image}]}]; groups: [{name, description, apt, pip}];\n"
-    "          both: {\"frameworks\": [...], \"groups\": [...]}\n";
+    "  --json  one JSON array (docs/json.md): frameworks {kind: \"framework\", name,\n"
+    "          description, python, installer, versions: [{version, image}]},\n"
+    "          then groups {kind: \"group\", name, description, apt, pip}\n";
 
 static void print_frameworks(json_t *list) {
   printf("%-16s %-20s %-7s %-6s %s\n", "FRAMEWORK", "VERSION", "PYTHON", "GROUPS", "IMAGE");
@@ -58,6 +60,32 @@ static void print_groups(json_t *list) {
   }
 }
 
+/* The one array of --json: every entry of frameworks then of groups (either
+ * may be NULL), each with its "kind". */
+static int print_json(kiln_cli *cli, json_t *frameworks, json_t *groups) {
+  static const char *const kinds[] = {"framework", "group"};
+  json_t *lists[] = {frameworks, groups};
+  json_t *all = json_array();
+  for (size_t k = 0; all && k < 2; k++) {
+    size_t i;
+    json_t *entry;
+    json_array_foreach(lists[k], i, entry) {
+      json_t *e = json_pack("{s:s}", "kind", kinds[k]);
+      if (e && json_object_update(e, entry) < 0) json_decref(steal_pointer(&e));
+      if (!e || json_array_append_new(all, e) < 0) {
+        json_decref(steal_pointer(&all));
+        break;
+      }
+    }
+  }
+  if (!all) {
+    kiln_error *err = NULL;
+    return cli_fail(cli, (kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory"), err));
+  }
+  cli_json_line(all);
+  return KILN_EXIT_OK;
+}
+
 typedef struct {
   kiln_cli *cli;
   bool frameworks, groups;
@@ -73,13 +101,7 @@ static int show(catalog_args *a) {
   kiln_catalog_free(cat);
   if ((a->frameworks && !frameworks) || (a->groups && !groups))
     return cli_fail(a->cli, (kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory"), err));
-  if (a->cli->json) {
-    if (frameworks && groups)
-      cli_json_line(json_pack("{s:O, s:O}", "frameworks", frameworks, "groups", groups));
-    else
-      cli_json_line(json_incref(frameworks ? frameworks : groups));
-    return KILN_EXIT_OK;
-  }
+  if (a->cli->json) return print_json(a->cli, frameworks, groups);
   if (frameworks) print_frameworks(frameworks);
   if (frameworks && groups) printf("\n");
   if (groups) printf("%-16s %s\n", "GROUP", "DESCRIPTION / PACKAGES"), print_groups(groups);

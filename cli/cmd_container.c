@@ -221,6 +221,9 @@ static int parse_deploy(kiln_cli *cli, deploy_args *a, int argc, char **argv) {
     return cli_usage(cli, "container deploy", "--no-gpus and --gpus exclude each other");
   if (a->shell && o->no_start)
     return cli_usage(cli, "container deploy", "--shell needs a started container (not --no-start)");
+  if (a->shell && cli->json) /* stdout holds the one JSON document */
+    return cli_usage(cli, "container deploy",
+                     "--shell does not go with --json (deploy, then 'kiln container shell')");
   a->target = optind < argc ? argv[optind] : NULL;
   o->volumes = a->volumes;
   o->env = a->env;
@@ -483,8 +486,18 @@ static int deploy_with_session(kiln_cli *cli, deploy_args *a, session *s, cli_sp
   return rc;
 }
 
+/* Under DS01's name only (its flags are rewritten there, main.c ds01_flags);
+ * completion reads it from this help, so DS01's name completes DS01's flags. */
+static const char deploy_ds01_help[] =
+    "\nThrough DS01's container-deploy: --gpu N or --num-gpus N (--gpus N), --cpu-only\n"
+    "(--no-gpus), --open (--shell), --background (the default), -w DIR (--workspace).\n";
+
 static int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
-  if (wants_help(argc, argv)) return fputs(deploy_help, stdout), KILN_EXIT_OK;
+  if (wants_help(argc, argv)) {
+    fputs(deploy_help, stdout);
+    if (cli->ds01) fputs(deploy_ds01_help, stdout);
+    return KILN_EXIT_OK;
+  }
   deploy_args a;
   memset(&a, 0, sizeof a);
   a.o = (kiln_deploy_options)KILN_DEPLOY_OPTIONS_INIT;

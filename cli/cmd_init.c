@@ -32,6 +32,7 @@ static const char init_help[] =
     "usage: kiln init [DIR] [--project NAME] [--framework NAME --version V | --base IMAGE\n"
     "                 [--python KIND]]\n"
     "                 [--group G]... [--apt PKG]... [--pip PKG]... [--ssh] [--no-input]\n"
+    "                 [--json]\n"
     "\n"
     "Writes DIR/kiln.yaml (default: the current folder), commented, for a new\n"
     "project. On a terminal without these flags it asks for each; otherwise it\n"
@@ -49,7 +50,8 @@ static const char init_help[] =
     "  --apt PKG          a Debian package (repeatable)\n"
     "  --pip PKG          a pip requirement (repeatable)\n"
     "  --ssh              sshd in the container, as you, on port 2222\n"
-    "  --no-input         never ask, even on a terminal\n";
+    "  --no-input         never ask, even on a terminal\n"
+    "  --json             one JSON object: what was written (docs/json.md); never asks\n";
 
 typedef struct {
   const char *v[MAX_INIT_PACKAGES];
@@ -95,7 +97,8 @@ enum {
   OPT_PIP,
   OPT_SSH,
   OPT_NO_INPUT,
-  OPT_PYTHON
+  OPT_PYTHON,
+  OPT_JSON
 };
 
 static int parse_init(kiln_cli *cli, init_args *a, int argc, char **argv) {
@@ -111,11 +114,12 @@ static int parse_init(kiln_cli *cli, init_args *a, int argc, char **argv) {
       {"ssh", no_argument, NULL, OPT_SSH},
       {"no-input", no_argument, NULL, OPT_NO_INPUT},
       {"python", required_argument, NULL, OPT_PYTHON},
+      {"json", no_argument, NULL, OPT_JSON},
       {NULL, 0, NULL, 0},
   };
   int c, r = 0;
   while (!r && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    a->flags |= c != OPT_NO_INPUT && c != OPT_PROJECT && c != 'h';
+    a->flags |= c != OPT_NO_INPUT && c != OPT_PROJECT && c != OPT_JSON && c != 'h';
     switch (c) {
     case 'h':
       return fputs(init_help, stdout), KILN_EXIT_OK;
@@ -149,6 +153,9 @@ static int parse_init(kiln_cli *cli, init_args *a, int argc, char **argv) {
       break;
     case OPT_NO_INPUT:
       a->no_input = true;
+      break;
+    case OPT_JSON:
+      cli->json = true;
       break;
     default:
       return cli_usage(cli, "init", "unknown option '%s'", argv[optind - 1]);
@@ -571,18 +578,37 @@ static int write_spec(kiln_cli *cli, init_args *a, const init_env *e, const char
   return 0;
 }
 
-static void print_written(kiln_cli *cli, const init_args *a, const char *path) {
+/* --json: {"file", "project", "image" (what 'kiln image create' will build),
+ * "base_image", "framework", "version" (null with --base), "written": true}. */
+static int print_json(kiln_cli *cli, const init_args *a, const kiln_catalog *cat,
+                      const char *path) {
+  _cleanup_free_ char *image = cli_image_ref(cli, a->project);
+  const char *base =
+      a->base ? a->base : kiln_catalog_framework_image(cat, a->framework, a->version);
+  json_t *doc = image ? json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:b}", "file", path, "project",
+                                  a->project, "image", image, "base_image", base, "framework",
+                                  a->base ? NULL : a->framework, "version",
+                                  a->base ? NULL : a->version, "written", 1)
+                      : NULL;
+  if (!doc) {
+    kiln_error *err = NULL;
+    return cli_fail(cli, (kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory"), err));
+  }
+  cli_json_line(doc);
+  return KILN_EXIT_OK;
+}
+
+static int print_written(kiln_cli *cli, const init_args *a, const kiln_catalog *cat,
+                         const char *path) {
   const char *base = a->base ? a->base : a->framework;
-  if (cli->json) {
-    cli_json_line(json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "file", path, "project", a->project,
-                            "image", a->base, "framework", a->framework, "version",
-                            a->base ? NULL : a->version));
-  } else if (!cli->quiet) {
+  if (cli->json) return print_json(cli, a, cat, path);
+  if (!cli->quiet) {
     printf("wrote %s (project %s, base %s%s%s)\n", path, a->project, base, a->base ? "" : " ",
            a->base ? "" : a->version);
     printf("next: kiln image create%s%s && kiln container deploy\n", strcmp(a->dir, ".") ? " " : "",
            strcmp(a->dir, ".") ? a->dir : "");
   }
+  return KILN_EXIT_OK;
 }
 
 int cmd_init(kiln_cli *cli, int argc, char **argv) {
@@ -590,6 +616,7 @@ int cmd_init(kiln_cli *cli, int argc, char **argv) {
   memset(&a, 0, sizeof a);
   int rc = parse_init(cli, &a, argc, argv);
   if (rc >= 0) return init_args_clear(&a), rc;
+  rc = KILN_EXIT_OK;
   kiln_error *err = NULL;
   init_env e;
   memset(&e, 0, sizeof e);
@@ -602,14 +629,15 @@ int cmd_init(kiln_cli *cli, int argc, char **argv) {
   else if (init_env_load(&e, &err) == 0) {
     if (!a.project && !(a.project = project_from_dir(a.dir)))
       kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory");
-    bool ask_user = !a.flags && !a.no_input && isatty(STDIN_FILENO);
+    /* With --json stdout holds the one document: no questions. */
+    bool ask_user = !a.flags && !a.no_input && !cli->json && isatty(STDIN_FILENO);
     if (!err &&
         (ask_user ? interview(&a, e.catalog, e.frameworks, &err) : from_flags(&a, &e, &err)) == 0 &&
         write_spec(cli, &a, &e, path, &err) == 0)
-      print_written(cli, &a, path);
+      rc = print_written(cli, &a, e.catalog, path);
   }
   init_env_clear(&e);
-  rc = err ? cli_fail(cli, err) : KILN_EXIT_OK;
+  if (err) rc = cli_fail(cli, err);
   init_args_clear(&a);
   return rc;
 }

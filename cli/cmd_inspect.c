@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "kiln/deploy.h"
 #include "kiln/labels.h"
 #include "sanitize/sanitize.h"
@@ -25,7 +26,7 @@ static const char image_help[] =
     "changed since the build: the check of 'kiln image list'). Your images and\n"
     "images without an owner (bases, team images); admins: any.\n"
     "\n"
-    "  --json  one JSON object\n";
+    "  --json  one JSON object (docs/json.md)\n";
 
 static const char container_help[] =
     "usage: kiln container inspect NAME [--all-users] [--json]\n"
@@ -35,7 +36,7 @@ static const char container_help[] =
     "image was rebuilt since the deploy (stale, as in 'kiln container list').\n"
     "\n"
     "  --all-users  (admins) anyone's container, by NAME or engine name\n"
-    "  --json       one JSON object\n";
+    "  --json       one JSON object (docs/json.md)\n";
 
 enum { OPT_JSON = 256, OPT_ALL_USERS };
 
@@ -55,31 +56,37 @@ static json_t *label_number(json_t *labels, const char *key) {
   return json_integer(id);
 }
 
-/* "owner": {"uid", "user"} (null when the labels name no owner) and
- * "image_user": {"name", "uid", "gid"} from kiln's (or DS01's, AIME's)
- * user-setup labels, else what the engine runs as ("user": Config.User). */
+/* The owner and the user inside, flat, with the names the other commands
+ * use (docs/json.md): "owner_uid" (integer or null: no owner label),
+ * "owner_user" (its login name, or null), "user"/"uid"/"gid" from kiln's
+ * (or DS01's, AIME's) user-setup labels (as 'kiln validate' names them; null
+ * when the image is not set up for a user), "user_setup" ("kiln", "ds01",
+ * "aime" or null) and "run_as" (what the engine runs as: Config.User, "root"
+ * when unset). */
 static int add_identity(const kiln_cli *cli, json_t *view, json_t *labels, const char *run_as) {
-  json_t *uid = label_number(labels, KILN_LABEL_OWNER_UID);
-  json_t *owner = json_is_integer(uid)
-                      ? json_pack("{s:o, s:o}", "uid", uid, "user",
-                                  user_name(cli, (uint32_t)json_integer_value(uid)))
-                      : (json_decref(uid), json_null());
-  static const char *const setups[][3] = {
-      {KILN_LABEL_USER, KILN_LABEL_UID, KILN_LABEL_GID},
-      {NULL, DS01_LABEL_UID, DS01_LABEL_GID},
-      {NULL, AIME_LABEL_UID, AIME_LABEL_GID},
+  json_t *owner_uid =
+      cli_json_uid(json_string_value(json_object_get(labels, KILN_LABEL_OWNER_UID)));
+  json_t *owner_user = json_is_integer(owner_uid)
+                           ? user_name(cli, (uint32_t)json_integer_value(owner_uid))
+                           : json_null();
+  static const char *const setups[][4] = {
+      {"kiln", KILN_LABEL_USER, KILN_LABEL_UID, KILN_LABEL_GID},
+      {"ds01", NULL, DS01_LABEL_UID, DS01_LABEL_GID},
+      {"aime", NULL, AIME_LABEL_UID, AIME_LABEL_GID},
   };
-  json_t *user = NULL;
-  for (size_t i = 0; !user && i < sizeof setups / sizeof setups[0]; i++) {
-    if (!json_object_get(labels, setups[i][1])) continue;
-    const char *name =
-        setups[i][0] ? json_string_value(json_object_get(labels, setups[i][0])) : NULL;
-    user = json_pack("{s:s?, s:o, s:o}", "name", name, "uid", label_number(labels, setups[i][1]),
-                     "gid", label_number(labels, setups[i][2]));
-  }
-  if (!user) user = json_pack("{s:s}", "run_as", run_as && *run_as ? run_as : "root");
-  if (!owner || !user) return json_decref(owner), json_decref(user), -1;
-  return json_object_set_new(view, "owner", owner) | json_object_set_new(view, "image_user", user);
+  const char *const *setup = NULL;
+  for (size_t i = 0; !setup && i < sizeof setups / sizeof setups[0]; i++)
+    if (json_object_get(labels, setups[i][2])) setup = setups[i];
+  const char *name =
+      setup && setup[1] ? json_string_value(json_object_get(labels, setup[1])) : NULL;
+  int rc = json_object_set_new(view, "owner_uid", owner_uid) |
+           json_object_set_new(view, "owner_user", owner_user) |
+           json_object_set_new(view, "user", name ? json_string(name) : json_null()) |
+           json_object_set_new(view, "uid", setup ? label_number(labels, setup[2]) : json_null()) |
+           json_object_set_new(view, "gid", setup ? label_number(labels, setup[3]) : json_null()) |
+           json_object_set_new(view, "user_setup", setup ? json_string(setup[0]) : json_null()) |
+           json_object_set_new(view, "run_as", json_string(run_as && *run_as ? run_as : "root"));
+  return rc ? -1 : 0;
 }
 
 /* ---- human output ---- */
@@ -96,25 +103,22 @@ static void print_field(const char *key, json_t *v) {
 }
 
 static void print_identity(json_t *view) {
-  json_t *owner = json_object_get(view, "owner"), *user = json_object_get(view, "image_user");
-  if (json_is_object(owner))
-    printf("%-12s uid %" JSON_INTEGER_FORMAT " (%s)\n", "owner",
-           json_integer_value(json_object_get(owner, "uid")),
-           json_is_string(json_object_get(owner, "user"))
-               ? json_string_value(json_object_get(owner, "user"))
-               : "no such user here");
+  json_t *uid = json_object_get(view, "owner_uid"), *user = json_object_get(view, "owner_user");
+  if (json_is_integer(uid))
+    printf("%-12s uid %" JSON_INTEGER_FORMAT " (%s)\n", "owner", json_integer_value(uid),
+           json_is_string(user) ? json_string_value(user) : "no such user here");
   else
     printf("%-12s - (no owner label: readable by everyone)\n", "owner");
-  if (json_object_get(user, "run_as"))
+  json_t *setup = json_object_get(view, "user_setup");
+  json_t *name = json_object_get(view, "user");
+  if (!json_is_string(setup))
     printf("%-12s %s (not set up for a user by kiln, DS01 or AIME)\n", "user",
-           json_string_value(json_object_get(user, "run_as")));
+           json_string_value(json_object_get(view, "run_as")));
   else
-    printf("%-12s %s uid %" JSON_INTEGER_FORMAT " gid %" JSON_INTEGER_FORMAT "\n", "user",
-           json_is_string(json_object_get(user, "name"))
-               ? json_string_value(json_object_get(user, "name"))
-               : "-",
-           json_integer_value(json_object_get(user, "uid")),
-           json_integer_value(json_object_get(user, "gid")));
+    printf("%-12s %s uid %" JSON_INTEGER_FORMAT " gid %" JSON_INTEGER_FORMAT " (%s)\n", "user",
+           json_is_string(name) ? json_string_value(name) : "-",
+           json_integer_value(json_object_get(view, "uid")),
+           json_integer_value(json_object_get(view, "gid")), json_string_value(setup));
 }
 
 static void print_labels(json_t *labels) {
@@ -188,24 +192,19 @@ static json_t *engine_image(kiln_engine *engine, const char *ref, kiln_error **e
   return img;
 }
 
-/* "yes"/"no"/"?" of cli_image_stale as true/false/null. */
-static json_t *stale_value(const char *stale) {
-  return !strcmp(stale, "?") ? json_null() : json_boolean(!strcmp(stale, "yes"));
-}
-
 static json_t *image_view(kiln_cli *cli, kiln_engine *engine, const char *ref, json_t *img) {
   json_t *config = json_object_get(img, "Config");
   json_t *labels = json_object_get(config, "Labels");
   json_t *tags = json_object_get(img, "RepoTags"), *created = json_object_get(img, "Created");
   if (!json_is_object(labels)) labels = NULL;
-  json_t *view = json_pack("{s:s, s:O, s:o, s:s?, s:o, s:I, s:o, s:o}", "image", ref, "id",
+  json_t *view = json_pack("{s:s, s:O, s:o, s:s?, s:o, s:I, s:o, s:o}", "image", ref, "image_id",
                            json_object_get(img, "Id"), "tags",
                            json_is_array(tags) ? json_incref(tags) : json_array(), "project",
                            json_string_value(json_object_get(labels, KILN_LABEL_PROJECT)),
-                           "created", json_is_string(created) ? json_incref(created) : json_null(),
-                           "size", json_integer_value(json_object_get(img, "Size")), "labels",
+                           "created", cli_json_time_text(json_string_value(created)), "size",
+                           json_integer_value(json_object_get(img, "Size")), "labels",
                            labels ? json_incref(labels) : json_object(), "stale",
-                           stale_value(cli_image_stale(cli, engine, labels)));
+                           cli_json_stale(cli_image_stale(cli, engine, labels)));
   if (view &&
       add_identity(cli, view, labels, json_string_value(json_object_get(config, "User"))) < 0)
     json_decref(steal_pointer(&view));
@@ -252,8 +251,8 @@ int cmd_image_inspect(kiln_cli *cli, int argc, char **argv) {
     kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory");
   kiln_engine_free(engine);
   if (!view) return cli_fail(cli, err);
-  static const char *const keys[] = {"image", "id",    "project", "identity", "created",
-                                     "size",  "stale", "labels",  NULL};
+  static const char *const keys[] = {"image", "image_id", "project", "identity", "created",
+                                     "size",  "stale",    "labels",  NULL};
   return print_result(cli, view, keys);
 }
 
@@ -269,7 +268,10 @@ int cmd_container_inspect(kiln_cli *cli, int argc, char **argv) {
   if (session_open(cli, &s, all, &err) == 0 &&
       (view = kiln_container_inspect(s.engine, argv[at], &s.owner, ns_of(cli, &s), &err))) {
     json_t *labels = json_object_get(view, "labels");
-    if (add_identity(cli, view, labels, json_string_value(json_object_get(view, "run_as"))) < 0) {
+    _cleanup_json_ json_t *run_as = json_incref(json_object_get(view, "run_as"));
+    json_t *created = cli_json_time_text(json_string_value(json_object_get(view, "created")));
+    if (json_object_set_new(view, "created", created) < 0 ||
+        add_identity(cli, view, labels, json_string_value(run_as)) < 0) {
       json_decref(steal_pointer(&view));
       kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory");
     }

@@ -21,11 +21,16 @@ equals "$(jq -s length <<<"$out")" "1" "one JSON document"
 equals "$(jq -r 'type' <<<"$out")" "array" "frameworks JSON"
 equals "$(jq -r '.[] | select(.name=="jax") | .python' <<<"$out")" "debian" "jax python"
 equals "$(jq -r '.[] | select(.name=="pytorch") | .installer' <<<"$out")" "pip" "pytorch installer"
+equals "$(jq -r '[.[].kind] | unique | join(",")' <<<"$out")" "framework" "frameworks' kind"
 frameworks_json=$out
 expect 0 "$KILN" catalog groups --json
 equals "$(jq -r '[.[].name] | join(",")' <<<"$out")" "cv,data-science,jupyter,nlp" "groups"
+equals "$(jq -r '[.[].kind] | unique | join(",")' <<<"$out")" "group" "groups' kind"
+groups_json=$out
+# Both: one array, the frameworks then the groups (docs/json.md).
 expect 0 "$KILN" --json catalog
-equals "$(jq -r 'keys | join(",")' <<<"$out")" "frameworks,groups" "catalog --json keys"
+equals "$(jq -s length <<<"$out")" "1" "one JSON document"
+equals "$(jq -c . <<<"$out")" "$(jq -sc 'add' <<<"$frameworks_json$groups_json")" "catalog --json"
 expect 2 "$KILN" catalog framework
 contains "$errout" "did you mean 'frameworks'"
 pass "listing"

@@ -6,6 +6,7 @@
 # temporary file, and writes with the caller's rights.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 kt_require_engine
+command -v jq >/dev/null || { echo "jq is needed" >&2; exit 1; }
 
 newdir() { mkdir -p "$KT_TMP/$1" && give_to_caller "$KT_TMP/$1" && echo "$KT_TMP/$1"; }
 
@@ -55,6 +56,12 @@ contains "$out" '"scikit-learn"'
 contains "$out" '"rich>=13"'
 contains "$out" '"openssh-server"'
 contains "$out" "EXPOSE 2222/tcp"
+# --json: one object saying what was written (docs/json.md), no questions.
+dir=$(newdir kt-init-json)
+expect 0 "$KILN" init "$dir" --project kt-ij --base "$KT_BASE" --json </dev/null
+equals "$(jq -s length <<<"$out")" "1" "one JSON document"
+equals "$(jq -c '[.file, .project, .image, .base_image, .framework, .written]' <<<"$out")" \
+  "[\"$dir/kiln.yaml\",\"kt-ij\",\"$(image_of kt-ij)\",\"$KT_BASE\",null,true]" "init --json"
 pass "flags and defaults"
 
 # Bad values: exit 2, nothing written.

@@ -27,13 +27,14 @@ contains "$out" "uid $SUDO_UID (kt-user)"
 contains "$out" "org.example.team=vision"
 grep -qE '^stale +no$' <<<"$out" || fail "fresh image not 'stale no': $out"
 expect 0 "$KILN" image inspect "$img" --json
-equals "$(jq -r .id <<<"$out")" "$id" "id"
+equals "$(jq -r .image_id <<<"$out")" "$id" "image_id"
 equals "$(jq -r .project <<<"$out")" "kt-insp" "project"
-equals "$(jq -r .owner.uid <<<"$out")" "$SUDO_UID" "owner.uid"
-equals "$(jq -r .owner.user <<<"$out")" "kt-user" "owner.user"
-equals "$(jq -r .image_user.uid <<<"$out")" "$SUDO_UID" "image_user.uid"
-equals "$(jq -r .image_user.gid <<<"$out")" "$SUDO_GID" "image_user.gid"
-equals "$(jq -r .image_user.name <<<"$out")" "kt-user" "image_user.name"
+equals "$(jq -r .owner_uid <<<"$out")" "$SUDO_UID" "owner_uid"
+equals "$(jq -r .owner_user <<<"$out")" "kt-user" "owner_user"
+equals "$(jq -r .uid <<<"$out")" "$SUDO_UID" "uid inside"
+equals "$(jq -r .gid <<<"$out")" "$SUDO_GID" "gid inside"
+equals "$(jq -r .user <<<"$out")" "kt-user" "user inside"
+equals "$(jq -r .user_setup <<<"$out")" "kiln" "user_setup"
 equals "$(jq -r '.labels["org.example.team"]' <<<"$out")" "vision" "labels"
 equals "$(jq -r .stale <<<"$out")" "false" "stale"
 equals "$(jq -s length <<<"$out")" "1" "one JSON document"
@@ -44,13 +45,14 @@ printf 'env:\n  KT_CHANGED: "1"\n' >>"$dir/kiln.yaml"
 expect 0 "$KILN" image inspect kt-insp --json
 equals "$(jq -r .stale <<<"$out")" "true" "stale after a spec change"
 expect 0 "$KILN" image list --json
-contains "$out" '"stale":"yes"'
+contains "$out" '"stale":true'
 pass "image inspect stale"
 
 # A base image without owner: readable; unknown: a clear error.
 expect 0 "$KILN" image inspect "$KT_BASE" --json
-equals "$(jq -r .owner <<<"$out")" "null" "base image owner"
-equals "$(jq -r .image_user.run_as <<<"$out")" "root" "base image user"
+equals "$(jq -r .owner_uid <<<"$out")" "null" "base image owner"
+equals "$(jq -r .run_as <<<"$out")" "root" "base image user"
+equals "$(jq -r .user_setup <<<"$out")" "null" "base image: no user setup"
 expect 1 "$KILN" image inspect kt-nothing-here
 contains "$errout" "there is no image $(image_of kt-nothing-here)"
 
@@ -59,7 +61,7 @@ expect 1 env SUDO_UID=4799 SUDO_GID=4799 SUDO_USER=kt-other "$KILN" image inspec
 contains "$errout" "$img"
 not_contains "$out" "$id"
 expect 0 as_admin "$KILN" image inspect "$img" --json
-equals "$(jq -r .owner.uid <<<"$out")" "$SUDO_UID" "admin sees the owner"
+equals "$(jq -r .owner_uid <<<"$out")" "$SUDO_UID" "admin sees the owner"
 pass "image inspect access"
 
 # container inspect: deployed from the project, with a published port.
@@ -80,8 +82,8 @@ equals "$(jq -r .project <<<"$out")" "kt-insp" "project"
 equals "$(jq -r .state <<<"$out")" "running" "state"
 equals "$(jq -r .running <<<"$out")" "true" "running"
 equals "$(jq -r '.ports[0].address' <<<"$out")" "$addr" "published address"
-equals "$(jq -r .owner.uid <<<"$out")" "$SUDO_UID" "owner"
-equals "$(jq -r .image_user.uid <<<"$out")" "$SUDO_UID" "user inside"
+equals "$(jq -r .owner_uid <<<"$out")" "$SUDO_UID" "owner"
+equals "$(jq -r .uid <<<"$out")" "$SUDO_UID" "user inside"
 equals "$(jq -r .workspace.source <<<"$out")" "$dir" "workspace"
 equals "$(jq -r .stale <<<"$out")" "false" "stale"
 equals "$(jq -r '.labels["org.example.team"]' <<<"$out")" "vision" "labels"
@@ -90,7 +92,7 @@ contains "$errout" "you have no container named 'kt-insp-c'"
 expect 1 env SUDO_UID=4799 SUDO_GID=4799 SUDO_USER=kt-other "$KILN" container inspect "kt-insp-c._.$SUDO_UID" --all-users
 contains "$errout" "--all-users is for admins"
 expect 0 as_admin "$KILN" container inspect "kt-insp-c._.$SUDO_UID" --all-users --json
-equals "$(jq -r .owner.uid <<<"$out")" "$SUDO_UID" "admin sees the owner"
+equals "$(jq -r .owner_uid <<<"$out")" "$SUDO_UID" "admin sees the owner"
 expect 0 "$KILN" container stop kt-insp-c --time 1
 expect 0 "$KILN" container inspect kt-insp-c --json
 equals "$(jq -r .state <<<"$out")" "exited" "state after stop"

@@ -37,6 +37,20 @@ for group in "" container tar; do # no command: the usage error, not the help te
 done
 pass "version, validate, generate, context ls, errors"
 
+# ---- catalog (one array, every entry with its kind), init ----
+json_expect 0 "array --min 2 kind:string name:string description:string" "${K[@]}" catalog
+json_is array --where kind=framework --min 1 python:string installer:string versions:array
+json_is array --where kind=group --min 1 apt:array pip:array
+json_expect 0 "array --min 1 kind=framework name:string versions:array" "$KILN" catalog frameworks --json
+json_expect 0 "array --min 1 kind=group name:string apt:array pip:array" "${K[@]}" catalog groups
+mkdir -p "$KT_TMP/jcinit/fw" && give_to_caller "$KT_TMP/jcinit"
+json_expect 0 "object file=$KT_TMP/jcinit/kiln.yaml project=kt-jci image=$(image_of kt-jci) base_image=$KT_BASE framework:null version:null written=true" \
+  "$KILN" init "$KT_TMP/jcinit" --project kt-jci --base "$KT_BASE" --json
+json_expect 0 "object project=kt-jci image:string base_image:string framework=pytorch version:string written=true" \
+  "${K[@]}" init "$KT_TMP/jcinit/fw" --project kt-jci --framework pytorch </dev/null
+json_expect 1 "object code=1 error:string errors:array" "${K[@]}" init "$KT_TMP/jcinit" --base "$KT_BASE"
+pass "catalog, init"
+
 # ---- image: build stream, list, export/import, push/pull ----
 json_expect 0 "lines event=result image=$img $ID up_to_date=false" "${K[@]}" image create "$dir"
 json_expect 0 "lines event=result up_to_date=true" "$KILN" image update "$dir" --json
@@ -46,6 +60,13 @@ grep -qE "\"created\":\"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\"
   fail "created is not RFC 3339 UTC: $out"
 printf 'env: {KT_JC: "1"}\n' >>"$dir/kiln.yaml"
 json_expect 0 "array --where image=$img --min 1 stale=true" "$KILN" image list --json
+json_expect 0 "object image=$img $ID tags:array project=kt-jc owner_uid=$SUDO_UID owner_user:string|null user:string uid=$SUDO_UID gid=$SUDO_GID user_setup=kiln run_as:string created:string size:integer labels:object stale=true" \
+  "${K[@]}" image inspect kt-jc
+grep -qE "\"created\":\"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\"" <<<"$out" ||
+  fail "image inspect: created is not RFC 3339 UTC: $out"
+json_expect 0 "object image=$KT_BASE $ID owner_uid:null owner_user:null user:null uid:null gid:null user_setup:null run_as:string stale:null" \
+  "$KILN" image inspect "$KT_BASE" --json
+json_expect 1 "object code=1 error:string errors:array" "${K[@]}" image inspect kt-jc-nothing
 json_expect 0 "object image=$img file:string manifest:string sha256:string size:integer $ID pruned:integer" \
   "${K[@]}" image export kt-jc -o "$SHARED"
 tarball=$(sed -E 's/.*"file":"([^"]*)".*/\1/' <<<"$out")
@@ -69,7 +90,7 @@ if ensure_registry; then
 else
   fail "no test registry (scripts/registry.sh)"
 fi
-pass "image create/update/list/export/import, tar list/sync"
+pass "image create/update/list/inspect/export/import, tar list/sync"
 
 # ---- volumes ----
 vol=$KT_PREFIX-v
@@ -84,7 +105,15 @@ json_expect 0 "object name=jc engine_name=jc._.$SUDO_UID id:string image=$img $I
   "${K[@]}" container deploy kt-jc --name jc -v "$vol:/data"
 json_expect 0 "array --where name=jc --min 1 engine_name:string id:string project=kt-jc image=$img $ID status:string state:string owner_uid=$SUDO_UID stale:boolean ports:array" \
   "${K[@]}" container list
+# inspect: the list's entry (same keys, same types) and more.
+json_expect 0 "object name=jc engine_name=jc._.$SUDO_UID id:string project=kt-jc image=$img $ID status:string state=running running=true owner_uid=$SUDO_UID owner_user:string|null stale:boolean ports:array created:string workspace:object labels:object user:string uid=$SUDO_UID gid=$SUDO_GID user_setup=kiln run_as:string" \
+  "${K[@]}" container inspect jc
+grep -qE "\"created\":\"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\"" <<<"$out" ||
+  fail "container inspect: created is not RFC 3339 UTC: $out"
+json_expect 0 "array --where name=jc --min 1 state=running" "$KILN" container list --running --json
 json_expect 0 "object name=jc stopped=true" "${K[@]}" container stop jc --time 1
+json_expect 0 "array" "$KILN" container list --running --json
+not_contains "$out" '"name":"jc"'
 json_expect 0 "object name=jc started=true" "$KILN" container start jc --json
 json_expect 0 "object container=jc image:string $ID export:object push:null" \
   "${K[@]}" container commit jc "$(image_of kt-jc-saved)" --export "$OUT"
@@ -97,7 +126,7 @@ cd "$dir" || exit 1
 json_expect 0 "object name=jcu started=false image=$img $ID" \
   "${K[@]}" container deploy --name jcu --update --no-start
 json_expect 0 "object name=jcu retired=true" "${K[@]}" container retire jcu
-pass "container deploy (also --update), list, stop, start, commit, retire; volume remove"
+pass "container deploy (also --update), list (also --running), inspect, stop, start, commit, retire; volume remove"
 
 # ---- clean-up commands ----
 json_expect 0 "array" "${K[@]}" gc --dry-run

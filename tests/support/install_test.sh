@@ -69,6 +69,26 @@ got=$(complete_words kiln --json image list --a)
 [ "$got" = --all ] || fail "kiln --json image list --a<TAB> gave '$got', expected --all"
 got=$(complete_words image-create --no-c)
 [ "$got" = --no-cache ] || fail "image-create --no-c<TAB> gave '$got', expected --no-cache"
+# The commands added later: completed like the others (from their help).
+check_completion() { # WANT LINE...
+  local want=$1 got
+  shift
+  got=$(complete_words "$@")
+  [ "$got" = "$want" ] || fail "$*<TAB> gave '$got', expected $want"
+}
+check_completion inspect kiln image ins
+check_completion inspect kiln container ins
+check_completion catalog kiln cat
+check_completion groups kiln catalog gr
+check_completion init kiln ini
+check_completion --no-input kiln init --no-i
+check_completion --running kiln container list --ru
+check_completion --no-gpus kiln container deploy --no-g
+check_completion --shell kiln container deploy --she
+# DS01's flags under DS01's name only (kiln's own spelling refuses them).
+check_completion --cpu-only container-deploy --cpu-
+check_completion --open container-deploy --op
+check_completion --cpus kiln container deploy --cpu
 grep -q 'complete -F _kiln kiln image-create' "$prefix/share/bash-completion/completions/kiln" ||
   fail "the script does not register kiln and the DS01 names"
 
