@@ -24,15 +24,19 @@ static int read_image_path(spec_parser *p, const ynode *v, const char *what, cha
   return spec_keep(p, v, out, s);
 }
 
-/* A file inside the project folder (requirements, authorized_keys). */
-static int read_project_file(spec_parser *p, const ynode *v, const char *what, char **out) {
+/* A path inside the project folder: a file (requirements, authorized_keys)
+ * or, with folder, a folder (pip_find_links). */
+static int read_project_path(spec_parser *p, const ynode *v, const char *what, bool folder,
+                             char **out) {
   const char *s = spec_text(p, v, what);
   if (!s || spec_checked(p, v, kiln_check_copy_source(s, what, &p->sub)) < 0) return -1;
   _cleanup_free_ char *norm = NULL;
   bool is_dir = false;
   if (spec_checked(p, v, kiln_check_project_path(p->dir, s, what, &norm, &is_dir, &p->sub)) < 0)
     return -1;
-  if (is_dir) return spec_fail(p, v, "%s \"%s\" is a folder; expected a file", what, s);
+  if (is_dir != folder)
+    return spec_fail(p, v, "%s \"%s\" is a %s; expected a %s", what, s, is_dir ? "folder" : "file",
+                     folder ? "folder" : "file");
   free(*out);
   *out = steal_pointer(&norm);
   return 0;
@@ -167,7 +171,7 @@ static int key_pip(spec_parser *p, const ynode *v) {
 }
 
 static int key_requirements(spec_parser *p, const ynode *v) {
-  return read_project_file(p, v, "packages.requirements", &p->spec->packages.requirements);
+  return read_project_path(p, v, "packages.requirements", false, &p->spec->packages.requirements);
 }
 
 static int read_index_url(spec_parser *p, const ynode *v, const char *what, char **out) {
@@ -187,17 +191,8 @@ static int key_pip_extra_index_url(spec_parser *p, const ynode *v) {
 
 /* A folder of wheels or sdists inside the project, sent with the context. */
 static int key_pip_find_links(spec_parser *p, const ynode *v) {
-  const char *what = "packages.pip_find_links";
-  const char *s = spec_text(p, v, what);
-  if (!s || spec_checked(p, v, kiln_check_copy_source(s, what, &p->sub)) < 0) return -1;
-  _cleanup_free_ char *norm = NULL;
-  bool is_dir = false;
-  if (spec_checked(p, v, kiln_check_project_path(p->dir, s, what, &norm, &is_dir, &p->sub)) < 0)
-    return -1;
-  if (!is_dir) return spec_fail(p, v, "%s \"%s\" is a file; expected a folder", what, s);
-  free(p->spec->packages.pip_find_links);
-  p->spec->packages.pip_find_links = steal_pointer(&norm);
-  return 0;
+  return read_project_path(p, v, "packages.pip_find_links", true,
+                           &p->spec->packages.pip_find_links);
 }
 
 static int check_group(spec_parser *p, const ynode *item) {
@@ -386,7 +381,7 @@ static int key_ssh_port(spec_parser *p, const ynode *v) {
 }
 
 static int key_ssh_keys(spec_parser *p, const ynode *v) {
-  return read_project_file(p, v, "ssh.authorized_keys", &p->spec->ssh.authorized_keys);
+  return read_project_path(p, v, "ssh.authorized_keys", false, &p->spec->ssh.authorized_keys);
 }
 
 static const spec_key ssh_keys[] = {
