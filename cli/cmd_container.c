@@ -376,6 +376,7 @@ static int resolve_target(kiln_cli *cli, session *s, deploy_args *a, const char 
   } else {
     free(a->image_ref);
     json_decref(a->image_json);
+    a->image_json = NULL;
     a->image_ref = strdup(t);
     a->default_name = name_from_image(t);
   }
@@ -425,6 +426,7 @@ static void print_deployed(kiln_cli *cli, const deploy_args *a, const kiln_deplo
 static void free_owned(deploy_args *a) {
   free(a->default_name);
   free(a->image_ref);
+  json_decref(a->image_json);
   for (size_t i = 0; i < a->n_owned; i++)
     free(a->owned[i]);
 }
