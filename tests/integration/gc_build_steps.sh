@@ -66,10 +66,11 @@ pass "admin gc finds build-step leftovers once stopped, dry run removes nothing"
 
 # A container deployed from the finished image is never one of them.
 expect 0 "$KILN" image create
-expect 0 "$KILN" container deploy --name kept --no-start
+KEPT=$KT_PREFIX-kept
+expect 0 "$KILN" container deploy --name "$KEPT" --no-start
 sleep 2
 expect 0 as_admin "$KILN" gc --all-users --dry-run --min-age 1
-not_contains "$out" "kept._.$SUDO_UID"
+not_contains "$out" "$KEPT._.$SUDO_UID"
 pass "deployed containers are not build steps"
 
 kt_finish

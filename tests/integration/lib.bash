@@ -119,16 +119,24 @@ equals() { [ "$1" = "$2" ] || fail "${3:-value}: got '$1', expected '$2'"; }
 # ("POST /v1.41/build?..."): what one command asked of the engine, without
 # the engine's shared event stream. CMD keeps its SUDO_* identity.
 kt_requests() {
-  local log=$1 sock=$KT_TMP/requests.sock proxy rc
+  local log=$1 sock proxy rc ready=
   shift
+  # A socket path of its own each time: a bind mount of an earlier call's
+  # (stale) socket file would reach no one.
+  sock=$(mktemp -u "$KT_TMP/requests.XXXXXX.sock")
   : >"$log"
   python3 "$KILN_ROOT/tests/integration/fault_proxy.py" "$sock" /var/run/docker.sock --log "$log" \
-    >"$KT_TMP/requests.out" 2>&1 &
+    >"$sock.out" 2>&1 &
   proxy=$!
-  for _ in $(seq 1 50); do
-    grep -q ready "$KT_TMP/requests.out" 2>/dev/null && break
+  for _ in $(seq 1 300); do # 30 s on a busy machine
+    grep -q ready "$sock.out" 2>/dev/null && { ready=1 && break; }
     sleep 0.1
   done
+  if [ -z "$ready" ]; then
+    kill "$proxy" 2>/dev/null
+    echo "kt_requests: the request-logging proxy did not start: $(cat "$sock.out")" >&2
+    return 125
+  fi
   unshare --mount --propagation private \
     sh -c 'mount --bind "$0" /var/run/docker.sock && exec "$@"' "$sock" "$@"
   rc=$?
