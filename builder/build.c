@@ -252,19 +252,19 @@ static int build_failed(build_state *b, kiln_error **err) {
 
 /* ---- the request ---- */
 
+/* No timestamp among them: the classic builder makes one LABEL step per
+ * query label, and equal values let a forced rebuild of unchanged files
+ * come whole from the layer cache (the engine's Created is the time). */
 static char *build_labels(const kiln_spec *spec, const char *digest, const char *base_id,
                           uint32_t owner) {
-  char created[32], uid[16];
-  time_t now = time(NULL);
-  struct tm tm;
-  strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  char uid[16];
   snprintf(uid, sizeof uid, "%u", owner);
   const char *slash = strrchr(spec->path, '/');
   _cleanup_free_ char *spec_path = NULL;
   if (asprintf(&spec_path, "%s/%s", spec->dir, slash ? slash + 1 : spec->path) < 0) return NULL;
-  _cleanup_json_ json_t *labels = json_pack(
-      "{s:s, s:s, s:s, s:s, s:s}", KILN_LABEL_CREATED, created, KILN_LABEL_CONTEXT_SHA256, digest,
-      KILN_LABEL_BASE_ID, base_id, KILN_LABEL_OWNER_UID, uid, KILN_LABEL_SPEC_PATH, spec_path);
+  _cleanup_json_ json_t *labels =
+      json_pack("{s:s, s:s, s:s, s:s}", KILN_LABEL_CONTEXT_SHA256, digest, KILN_LABEL_BASE_ID,
+                base_id, KILN_LABEL_OWNER_UID, uid, KILN_LABEL_SPEC_PATH, spec_path);
   return labels ? json_dumps(labels, JSON_COMPACT) : NULL;
 }
 
@@ -449,21 +449,23 @@ static int run_build(kiln_engine *e, const kiln_spec *spec, kiln_context *ctx, c
   return r;
 }
 
-/* The digest when the cache knows every file, or when the existing image
- * is current in everything else (then only the digest can tell "up to
- * date", so the changed files are read for it). Else *known stays false:
- * a build is needed whatever the content, and the digest is made while
- * the context streams. */
+/* The digest when the cache knows every file, when the files it does not
+ * know are small (KILN_DIGEST_UPFRONT_BYTES: one build instead of two), or
+ * when the existing image is current in everything else (then only the
+ * digest can tell "up to date", so the changed files are read for it).
+ * Else *known stays false: a build is needed whatever the content, and the
+ * digest is made while the context streams. */
 static int digest_upfront(kiln_context *ctx, json_t *existing, const kiln_generated *gen,
                           const char *base_id, const kiln_build_options *opts, char digest[65],
                           bool *known, kiln_error **err) {
-  int r = kiln_context_digest_cached(ctx, digest, err);
+  uint64_t uncached = 0;
+  int r = kiln_context_digest_cached(ctx, digest, &uncached, err);
   if (r < 0) return -1;
   *known = r == 1;
   bool may_be_current = existing && !opts->force && !opts->nocache &&
                         same(label_of(existing, KILN_LABEL_SPEC_SHA256), gen->spec_sha256) &&
                         same(label_of(existing, KILN_LABEL_BASE_ID), base_id);
-  if (*known || !may_be_current) return 0;
+  if (*known || (!may_be_current && uncached > KILN_DIGEST_UPFRONT_BYTES)) return 0;
   if (kiln_context_digest(ctx, digest, err) < 0) return -1;
   *known = true;
   return 0;

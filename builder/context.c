@@ -501,39 +501,52 @@ static void digest_head(kiln_sha256 *h, const kiln_context *ctx, size_t i) {
   if (i == 0) kiln_sha256_update(h, ctx->dockerfile, ctx->dockerfile_len);
 }
 
-/* 0 with out set, 1 (cached_only: a file's digest is not cached), -1. */
-static int digest_entries(kiln_context *ctx, bool cached_only, char out[65], kiln_error **err) {
+/* 0 with out set, 1 (cached_only: a file's digest is not cached; *missing
+ * then sums the sizes of all such files), -1. */
+static int digest_entries(kiln_context *ctx, bool cached_only, char out[65], uint64_t *missing,
+                          kiln_error **err) {
   _cleanup_sha256_ kiln_sha256 h = KILN_SHA256_INIT;
   if (kiln_sha256_init(&h) < 0) return oom(err);
+  int result = 0;
   for (size_t i = 0; i < ctx->n; i++) {
     digest_head(&h, ctx, i);
     unsigned char content[32];
     if (i == 0 || ctx->v[i].type != 'f') continue;
     int r = hash_file(ctx, &ctx->v[i], cached_only, content, err);
-    if (r != 0) return r;
+    if (r < 0) return -1;
+    if (r == 1) {
+      result = 1;
+      if (!missing) return 1;
+      *missing += ctx->v[i].size;
+      continue;
+    }
     kiln_sha256_update(&h, content, sizeof content);
   }
+  if (result) return 1;
   return kiln_sha256_final_hex(&h, out) < 0 ? oom(err) : 0;
 }
 
 /* The digest pass touches only files: it runs with the caller's rights as
  * a whole (kiln/access.h), not one switch per file. */
-static int digest(kiln_context *ctx, bool cached_only, char out[65], kiln_error **err) {
+static int digest(kiln_context *ctx, bool cached_only, char out[65], uint64_t *missing,
+                  kiln_error **err) {
   if (load_cache(ctx, err) < 0) return -1;
   kiln_fs_rights rights;
   if (kiln_fs_drop(&rights, err) < 0) return -1;
-  int r = digest_entries(ctx, cached_only, out, err);
+  int r = digest_entries(ctx, cached_only, out, missing, err);
   kiln_fs_restore(&rights);
   if (r == 0 && !cached_only) save_cache(ctx);
   return r;
 }
 
 int kiln_context_digest(kiln_context *ctx, char out[65], kiln_error **err) {
-  return digest(ctx, false, out, err);
+  return digest(ctx, false, out, NULL, err);
 }
 
-int kiln_context_digest_cached(kiln_context *ctx, char out[65], kiln_error **err) {
-  int r = digest(ctx, true, out, err);
+int kiln_context_digest_cached(kiln_context *ctx, char out[65], uint64_t *uncached_bytes,
+                               kiln_error **err) {
+  *uncached_bytes = 0;
+  int r = digest(ctx, true, out, uncached_bytes, err);
   return r < 0 ? -1 : r == 0;
 }
 

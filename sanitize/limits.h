@@ -44,6 +44,10 @@
 #define KILN_MAX_DOCKERIGNORE_PATTERNS 4096
 #define KILN_MAX_DIGEST_CACHE_ENTRIES  65536 /* files in the per-user digest cache (80 B each) */
 #define KILN_BUILD_TAIL_LINES          20    /* output lines kept for a failing step */
+/* Uncached COPYed bytes a build hashes before it starts (read twice, the
+ * second time from the page cache): cheaper than the metadata-only second
+ * build that adds the labels when the digest is made while streaming. */
+#define KILN_DIGEST_UPFRONT_BYTES (32u << 20)
 
 /* host */
 #define KILN_LOCK_WAIT_S        120  /* longest wait for another kiln's lock */

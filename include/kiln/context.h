@@ -52,8 +52,10 @@ int kiln_context_list(kiln_context *ctx, kiln_context_entry_fn fn, void *user, k
 int kiln_context_digest(kiln_context *ctx, char out[65], kiln_error **err);
 /* The same digest from the digest cache alone: returns 1 with out set
  * when every file's content digest is cached, 0 when one is not (no file
- * content is read then), -1 with *err set. */
-int kiln_context_digest_cached(kiln_context *ctx, char out[65], kiln_error **err);
+ * content is read then; *uncached_bytes is the total size of the files
+ * whose digest is not cached), -1 with *err set. */
+int kiln_context_digest_cached(kiln_context *ctx, char out[65], uint64_t *uncached_bytes,
+                               kiln_error **err);
 /* Computes the digest while the context streams (kiln_context_read), so a
  * build reads each file once: files whose digest is not cached are hashed
  * as they are sent, and recorded in the cache. Call before the first read.

@@ -14,7 +14,6 @@
 #define KILN_LABEL_CONTEXT_SHA256 "kiln.context-sha256" /* everything sent to /build */
 #define KILN_LABEL_SPEC_PATH      "kiln.spec-path"      /* absolute kiln.yaml, for staleness */
 #define KILN_LABEL_VERSION        "kiln.version"
-#define KILN_LABEL_CREATED        "kiln.created"       /* RFC 3339, set at build time */
 #define KILN_LABEL_BASE_ID        "kiln.base-image-id" /* id of the base at build time */
 #define KILN_LABEL_OWNER_UID      "kiln.owner-uid"     /* containers, volumes, images */
 #define KILN_LABEL_IMAGE_ID       "kiln.image-id"      /* containers: the image deployed */

@@ -26,8 +26,6 @@ check_labels() { # IMAGE PROJECT UID
   equals "$(label "$1" kiln.base-image-id)" "$base_id" "kiln.base-image-id of $1"
   grep -qE '^[0-9a-f]{64}$' <<<"$(label "$1" kiln.spec-sha256)" || fail "kiln.spec-sha256 of $1"
   grep -qE '^[0-9a-f]{64}$' <<<"$(label "$1" kiln.context-sha256)" || fail "kiln.context-sha256 of $1"
-  grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' <<<"$(label "$1" kiln.created)" ||
-    fail "kiln.created of $1 is not RFC 3339 UTC"
 }
 
 # Every example builds; the caller's identity is SUDO_* ($SUDO_UID:$SUDO_GID kt-user).
@@ -112,11 +110,15 @@ id_after=$(image_id "$img")
 "$DOCKER" image inspect "$id_before" >/dev/null 2>&1 && fail "the replaced image $id_before is still there"
 pass "changed requirements rebuild"
 
-# --force builds although nothing changed; --json gives step/stream/result events.
+# --force builds although nothing changed; --json gives step/stream/result
+# events. kiln's labels carry no timestamp, so every step, labels included,
+# comes from the engine's layer cache: the same image.
+mp_before=$(image_id "$(image_of minimal-python)")
 expect 0 "$KILN" --json image update --force "$KT_TMP/minimal-python"
 contains "$out" '"event":"step"'
 contains "$out" '"instruction":"FROM debian:bookworm-slim"'
 contains "$out" '"up_to_date":false'
+equals "$(image_id "$(image_of minimal-python)")" "$mp_before" "image id after --force with nothing changed"
 pass "--force and --json"
 
 kt_finish

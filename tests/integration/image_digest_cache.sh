@@ -4,10 +4,13 @@
 # `image update` and `image list` with nothing changed open no COPYed file
 # (strace: the data file is never opened), a same-size edit made within the
 # same second still rebuilds, and a damaged cache file is ignored and
-# written back whole. A build that needs the digest reads every COPYed file
-# once: hashed while it streams to the engine, recorded in the cache, the
-# image tagged with every kiln label only once the digest is known. The caller is a real user made for this test (uid
-# 5601, home in the test's temp folder), removed at the end.
+# written back whole. A build that needs the digest of more than 32 MiB
+# of uncached files reads every COPYed file once: hashed while it streams
+# to the engine, recorded in the cache, the image tagged with every kiln
+# label by a second, metadata-only build once the digest is known; a
+# smaller one is hashed first and built once. The caller is a real user
+# made for this test (uid 5601, home in the test's temp folder), removed at
+# the end.
 KT_UID=5601 KT_GID=5601
 source "$(dirname "$0")/lib.bash"
 kt_require_engine
@@ -44,7 +47,7 @@ base: {image: debian:bookworm-slim}
 files:
   - {src: data, dest: /opt/data}')
 mkdir -p "$dir/data"
-head -c 20000000 /dev/urandom >"$dir/data/big.bin"
+head -c 40000000 /dev/urandom >"$dir/data/big.bin" # > 32 MiB: hashed while streaming
 echo aaaa >"$dir/data/small.txt"
 give_to_caller "$dir"
 image=$(image_of dcache)
@@ -118,10 +121,15 @@ pass "same-size edits within the same second rebuild"
 
 # The same through the streamed digest (no image yet, so a build is needed
 # whatever the content): an edit within the second of that hash still shows.
+# No cache: big.bin's 40 MB must be hashed, so while they stream.
 "$DOCKER" rmi -f "$image" >/dev/null
+rm -f "$cache"
 echo dddd >"$dir/data/small.txt"
-expect 0 "$KILN" image create "$dir"
+expect 0 kt_requests "$KT_TMP/streamed.log" "$KILN" image create "$dir"
 contains "$out" "built $image"
+equals "$(requests_matching "$KT_TMP/streamed.log" '^POST /[^ ]*build')" 2 \
+  "builds for a streamed digest (the context, then the labels)"
+[ -n "$(label "$image" kiln.context-sha256)" ] || fail "the streamed build's image has no digest label"
 echo eeee >"$dir/data/small.txt"
 expect 0 "$KILN" image update "$dir"
 contains "$out" "built $image"
@@ -129,6 +137,27 @@ equals "$("$DOCKER" run --rm "$image" cat /opt/data/small.txt)" eeee "small.txt 
 expect 0 "$KILN" image update "$dir"
 contains "$out" "up to date"
 pass "same-second edits after a streamed digest rebuild"
+
+# A small project whose files the cache does not know: hashed before the
+# build (read twice, the second time from the page cache), so one /build
+# carries the labels and the tag; nothing COPYed is read after it.
+small=$(project dsmall 'version: 1
+project: dsmall
+base: {image: debian:bookworm-slim}
+files:
+  - {src: few, dest: /opt/few}')
+mkdir -p "$small/few"
+head -c 300000 /dev/urandom >"$small/few/a.bin"
+give_to_caller "$small"
+sleep 1
+expect 0 kt_requests "$KT_TMP/small.log" "$KILN" image create "$small"
+contains "$out" "built $(image_of dsmall)"
+equals "$(requests_matching "$KT_TMP/small.log" '^POST /[^ ]*build')" 1 "builds of a small uncached context"
+[ -n "$(label "$(image_of dsmall)" kiln.context-sha256)" ] || fail "the small build's image has no digest label"
+opened_by "$KT_TMP/trace-small" "$KILN" image update "$small"
+contains "$out" "up to date"
+grep -q 'few/a.bin' "$KT_TMP/trace-small" && fail "update after a small build reread a.bin"
+pass "a small uncached context is hashed first and built once"
 
 # A damaged cache: ignored (right answer), then written back whole.
 printf 'KILNDIGC garbage' >"$cache"
