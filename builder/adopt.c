@@ -36,34 +36,13 @@ static int call(kiln_engine *engine, const char *method, const char *path, const
   return r;
 }
 
-/* GET /images/{ref}/json as an undo call or not. */
-static json_t *inspect_call(kiln_engine *engine, const char *ref, bool missing_ok, bool undo,
-                            kiln_error **err) {
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/images/%s/json", ref) < 0) return oom(err), NULL;
-  kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
-  kiln_engine_response resp;
-  req.path = path;
-  req.undo = undo;
-  kiln_error *e = NULL;
-  if (kiln_engine_call(engine, &req, &resp, &e) == 0) {
-    json_t *info = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
-    kiln_engine_response_clear(&resp);
-    if (!info)
-      kiln_error_set(err, KILN_EXIT_ENGINE, "the engine's answer for image %s is not JSON", ref);
-    return info;
-  }
-  if (resp.status == 404) {
-    kiln_error_free(e);
-    if (!missing_ok) kiln_error_set(err, KILN_EXIT_FAILURE, "no image '%s' in the engine", ref);
-    return NULL;
-  }
-  kiln_error_keep(err, e);
-  return NULL;
-}
-
 json_t *kiln_dist_inspect(kiln_engine *engine, const char *ref, bool missing_ok, kiln_error **err) {
-  return inspect_call(engine, ref, missing_ok, false, err);
+  kiln_error *local = NULL;
+  json_t *info = kiln_engine_inspect(engine, KILN_OBJECT_IMAGE, ref, false, &local);
+  if (!info && !local && !missing_ok)
+    kiln_error_set(&local, KILN_EXIT_FAILURE, "no image '%s' in the engine", ref);
+  kiln_error_keep(err, local);
+  return info;
 }
 
 static int split_repo_tag(const char *ref, char **repo, char **tag) {
@@ -99,31 +78,16 @@ void kiln_dist_retag(kiln_engine *engine, const char *image, const char *ref) {
 }
 
 void kiln_dist_untag(kiln_engine *engine, const char *ref) {
-  _cleanup_free_ char *path = NULL;
-  kiln_error *e = NULL;
-  if (asprintf(&path, "/images/%s", ref) >= 0)
-    call(engine, "DELETE", path, "noprune=1", true, NULL, &e);
-  kiln_error_free(e);
-}
-
-static bool has_tags(json_t *info) {
-  size_t i;
-  json_t *t;
-  json_array_foreach(json_object_get(info, "RepoTags"), i, t) {
-    const char *s = json_string_value(t);
-    if (s && strcmp(s, "<none>:<none>")) return true;
-  }
-  return false;
+  _cleanup_error_ kiln_error *e = NULL;
+  kiln_engine_remove(engine, KILN_OBJECT_IMAGE, ref, "noprune=1", true, &e);
 }
 
 void kiln_dist_remove_if_untagged(kiln_engine *engine, const char *image_id) {
-  kiln_error *e = NULL;
-  _cleanup_json_ json_t *info = inspect_call(engine, image_id, true, true, &e);
+  _cleanup_error_ kiln_error *e = NULL;
+  _cleanup_json_ json_t *info = kiln_engine_inspect(engine, KILN_OBJECT_IMAGE, image_id, true, &e);
   /* Deleting by id would also drop a last tag: only an untagged image. */
-  _cleanup_free_ char *path = NULL;
-  if (info && !has_tags(info) && asprintf(&path, "/images/%s", image_id) >= 0)
-    call(engine, "DELETE", path, NULL, true, NULL, &e);
-  kiln_error_free(e);
+  if (info && !kiln_image_tagged(info))
+    kiln_engine_remove(engine, KILN_OBJECT_IMAGE, image_id, NULL, true, &e);
 }
 
 /* ---- names ---- */

@@ -40,24 +40,13 @@ kiln_context *kiln_context_for_spec(const kiln_spec *spec, const kiln_generated 
 
 /* ---- image inspection ---- */
 
-/* GET /images/{name}/json: a new reference; NULL with *missing set (and no
- * error) on 404, NULL with *err set otherwise (also for an answer without
- * an Id: every caller needs it). */
+/* The image's inspect document; NULL with *missing set (and no error) when
+ * there is none, NULL with *err set otherwise. */
 static json_t *inspect_image(kiln_engine *e, const char *name, bool *missing, kiln_error **err) {
-  _cleanup_free_ char *esc = kiln_engine_escape(name);
-  _cleanup_free_ char *path = NULL;
-  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
-  long status = 0;
-  _cleanup_error_ kiln_error *local = NULL;
-  json_t *img = kiln_engine_json(e, "GET", path, NULL, NULL, &status, &local);
-  *missing = !img && status == 404;
-  if (!img && !*missing) kiln_error_keep(err, steal_pointer(&local));
-  if (img && !json_string_value(json_object_get(img, "Id"))) {
-    json_decref(img);
-    return kiln_error_set(err, KILN_EXIT_ENGINE, "the engine's answer for %s has no Id", name),
-           NULL;
-  }
+  kiln_error *local = NULL;
+  json_t *img = kiln_engine_inspect(e, KILN_OBJECT_IMAGE, name, false, &local);
+  *missing = !img && !local;
+  kiln_error_keep(err, local);
   return img;
 }
 
@@ -353,10 +342,8 @@ static bool is_current(json_t *img, const kiln_generated *gen, const char *diges
 static void drop_previous(kiln_engine *e, json_t *previous, const char *new_id) {
   const char *old_id = json_string_value(json_object_get(previous, "Id"));
   if (!old_id || !new_id || !strcmp(old_id, new_id)) return;
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/images/%s", old_id) < 0) return;
   _cleanup_error_ kiln_error *ignored = NULL;
-  json_decref(kiln_engine_json(e, "DELETE", path, NULL, NULL, NULL, &ignored));
+  kiln_engine_remove(e, KILN_OBJECT_IMAGE, old_id, NULL, false, &ignored);
 }
 
 /* One POST /build of ctx; the image id in *id (new string), the last
@@ -406,10 +393,8 @@ static int finish_tagged(kiln_engine *e, const kiln_spec *spec, const char *tag,
     kiln_context_free(ctx);
   }
   if (r < 0) {
-    _cleanup_free_ char *path = NULL;
     _cleanup_error_ kiln_error *ignored = NULL;
-    if (asprintf(&path, "/images/%s", id) >= 0)
-      json_decref(kiln_engine_json(e, "DELETE", path, NULL, NULL, NULL, &ignored));
+    kiln_engine_remove(e, KILN_OBJECT_IMAGE, id, NULL, true, &ignored);
   }
   return r < 0 ? kiln_error_prefix(err, "labelling the image") : 0;
 }

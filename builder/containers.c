@@ -87,10 +87,9 @@ static bool is_stale(kiln_engine *engine, const char *ns, json_t *labels, const 
   const char *project = kiln_label(labels, KILN_LABEL_PROJECT);
   if (!project || !image_id || !kiln_label_id(labels, KILN_LABEL_OWNER_UID, &uid)) return false;
   _cleanup_free_ char *ref = kiln_namespace_ref(ns, uid, project, NULL);
-  _cleanup_free_ char *esc = ref ? kiln_engine_escape(ref) : NULL, *path = NULL;
-  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return false;
+  if (!ref) return false;
   _cleanup_error_ kiln_error *ignored = NULL;
-  _cleanup_json_ json_t *img = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &ignored);
+  _cleanup_json_ json_t *img = kiln_engine_inspect(engine, KILN_OBJECT_IMAGE, ref, false, &ignored);
   const char *id = json_string_value(json_object_get(img, "Id"));
   return id && strcmp(id, image_id);
 }
@@ -99,10 +98,8 @@ static bool is_stale(kiln_engine *engine, const char *ns, json_t *labels, const 
 static json_t *image_name(kiln_engine *engine, json_t *image) {
   const char *ref = json_string_value(image);
   if (!ref || strncmp(ref, "sha256:", 7)) return json_incref(image);
-  char path[128];
-  snprintf(path, sizeof path, "/images/%s/json", ref);
   _cleanup_error_ kiln_error *ignored = NULL;
-  _cleanup_json_ json_t *img = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &ignored);
+  _cleanup_json_ json_t *img = kiln_engine_inspect(engine, KILN_OBJECT_IMAGE, ref, false, &ignored);
   json_t *tag = json_array_get(json_object_get(img, "RepoTags"), 0);
   return json_incref(json_is_string(tag) ? tag : image);
 }
@@ -148,30 +145,15 @@ json_t *kiln_container_list(kiln_engine *engine, const kiln_owner *owner, const 
 
 /* ---- find ---- */
 
-/* GET /containers/NAME/json; NULL with *err unset when missing. */
-static json_t *inspect_container(kiln_engine *engine, const char *name, kiln_error **err) {
-  _cleanup_free_ char *esc = kiln_engine_escape(name);
-  _cleanup_free_ char *path = NULL;
-  if (!esc || asprintf(&path, "/containers/%s/json", esc) < 0) return oom(err), NULL;
-  long status = 0;
-  kiln_error *e = NULL;
-  json_t *c = kiln_engine_json(engine, "GET", path, NULL, NULL, &status, &e);
-  if (!c && status == 404) {
-    kiln_error_free(e);
-    return NULL;
-  }
-  kiln_error_keep(err, e); /* NULL when c was read */
-  return c;
-}
-
 /* The caller's container NAME (inspect result), ownership checked. */
 static json_t *find_owned(kiln_engine *engine, const char *name, const kiln_owner *owner,
                           kiln_error **err) {
   _cleanup_free_ char *engine_name = kiln_container_engine_name(name, owner_uid(owner));
   if (!engine_name) return oom(err), NULL;
-  json_t *c = inspect_container(engine, engine_name, err);
+  json_t *c = kiln_engine_inspect(engine, KILN_OBJECT_CONTAINER, engine_name, false, err);
   if (!c && err && *err) return NULL;
-  if (!c && kiln_owner_all_users(owner)) c = inspect_container(engine, name, err);
+  if (!c && kiln_owner_all_users(owner))
+    c = kiln_engine_inspect(engine, KILN_OBJECT_CONTAINER, name, false, err);
   if (!c)
     return err && *err ? NULL
                        : (kiln_error_set(err, KILN_EXIT_FAILURE,
@@ -300,7 +282,7 @@ static int host_side_check(json_t *container, dev_t dev, ino_t ino, kiln_error *
 
 int kiln_workspace_mount_check(kiln_engine *engine, const char *id, const char *target, dev_t dev,
                                ino_t ino, json_t **inspected, kiln_error **err) {
-  _cleanup_json_ json_t *c = inspect_container(engine, id, err);
+  _cleanup_json_ json_t *c = kiln_engine_inspect(engine, KILN_OBJECT_CONTAINER, id, false, err);
   if (inspected) *inspected = json_incref(c);
   if (!c) return err && *err ? -1 : kiln_error_set(err, KILN_EXIT_FAILURE, "the container is gone");
   json_int_t pid = json_integer_value(json_object_get(json_object_get(c, "State"), "Pid"));

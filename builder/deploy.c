@@ -392,41 +392,14 @@ emit(const kiln_deploy_options *o, kiln_deploy_event_kind kind, const char *fmt,
   o->on_event(o->user, kind, text);
 }
 
-/* GET /images/REF/json; NULL with *err unset when missing; an answer
- * without an Id is the engine's fault. */
 static json_t *inspect_image(kiln_engine *engine, const char *ref, kiln_error **err) {
-  _cleanup_free_ char *path = NULL;
-  _cleanup_free_ char *esc = kiln_engine_escape(ref);
-  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return oom(err), NULL;
-  long status = 0;
-  kiln_error *e = NULL;
-  json_t *img = kiln_engine_json(engine, "GET", path, NULL, NULL, &status, &e);
-  if (!img && status == 404) {
-    kiln_error_free(e);
-    return NULL;
-  }
-  kiln_error_keep(err, e);
-  if (img && !json_string_value(json_object_get(img, "Id"))) {
-    json_decref(img);
-    return kiln_error_set(err, KILN_EXIT_ENGINE, "the engine's answer for %s has no Id", ref), NULL;
-  }
-  return img;
+  return kiln_engine_inspect(engine, KILN_OBJECT_IMAGE, ref, false, err);
 }
 
-/* An undo call: runs (bounded) after an interrupt too. */
-static int remove_container(kiln_engine *engine, const char *id) {
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/containers/%s", id) < 0) return -1;
-  kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
-  kiln_engine_response resp;
-  req.method = "DELETE";
-  req.path = path;
-  req.query = "force=1&v=1";
-  req.undo = true;
+/* An undo call: runs (bounded) after an interrupt too. Best effort. */
+static void remove_container(kiln_engine *engine, const char *id) {
   _cleanup_error_ kiln_error *ignored = NULL;
-  int r = kiln_engine_call(engine, &req, &resp, &ignored);
-  kiln_engine_response_clear(&resp);
-  return r;
+  kiln_engine_remove(engine, KILN_OBJECT_CONTAINER, id, "force=1&v=1", true, &ignored);
 }
 
 /* ---- legacy adaptation ---- */
@@ -962,11 +935,10 @@ static int verify_workspace(kiln_engine *engine, const char *id, const checked_w
  * when one was read already (borrowed; may be NULL). */
 static int published_ports(kiln_engine *engine, const char *id, json_t *inspected,
                            kiln_deploy_result *result, kiln_error **err) {
-  _cleanup_free_ char *path = NULL;
-  if (!inspected && asprintf(&path, "/containers/%s/json", id) < 0) return oom(err);
-  _cleanup_json_ json_t *c = inspected
-                                 ? json_incref(inspected)
-                                 : kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, err);
+  _cleanup_json_ json_t *c =
+      inspected ? json_incref(inspected)
+                : kiln_engine_inspect(engine, KILN_OBJECT_CONTAINER, id, false, err);
+  if (!c && !*err) kiln_error_set(err, KILN_EXIT_ENGINE, "container %.12s is gone", id);
   if (!c) return kiln_error_prefix(err, "reading the published ports");
   result->ports =
       kiln_ports_from_inspect(json_object_get(json_object_get(c, "NetworkSettings"), "Ports"));

@@ -55,14 +55,11 @@ static void report(gc_run *g, kiln_gc_kind kind, const char *id, const char *nam
 }
 
 /* DELETE; failures (an image still used, ...) are skipped, not fatal. */
-static bool remove_object(gc_run *g, const char *what, const char *id) {
+static bool remove_object(gc_run *g, kiln_object_kind kind, const char *id) {
   if (g->dry_run) return false;
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/%s/%s", what, id) < 0) return false;
   _cleanup_error_ kiln_error *ignored = NULL;
-  _cleanup_json_ json_t *r = kiln_engine_json(
-      g->engine, "DELETE", path, strcmp(what, "containers") ? NULL : "v=1", NULL, NULL, &ignored);
-  return r != NULL;
+  return kiln_engine_remove(g->engine, kind, id, kind == KILN_OBJECT_CONTAINER ? "v=1" : NULL,
+                            false, &ignored) == 0;
 }
 
 static int temp_containers(gc_run *g, kiln_error **err) {
@@ -77,7 +74,7 @@ static int temp_containers(gc_run *g, kiln_error **err) {
     const char *id = json_string_value(json_object_get(c, "Id"));
     const char *name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
     report(g, KILN_GC_TEMP_CONTAINER, id, name && *name == '/' ? name + 1 : name,
-           remove_object(g, "containers", id));
+           remove_object(g, KILN_OBJECT_CONTAINER, id));
   }
   return 0;
 }
@@ -90,7 +87,7 @@ static int dangling_images(gc_run *g, kiln_error **err) {
   json_t *img;
   json_array_foreach(list, i, img) {
     const char *id = json_string_value(json_object_get(img, "Id"));
-    report(g, KILN_GC_DANGLING_IMAGE, id, "<none>", remove_object(g, "images", id));
+    report(g, KILN_GC_DANGLING_IMAGE, id, "<none>", remove_object(g, KILN_OBJECT_IMAGE, id));
   }
   return 0;
 }
@@ -98,20 +95,10 @@ static int dangling_images(gc_run *g, kiln_error **err) {
 /* A base is gone when its id is missing or no longer has any tag (a parent
  * of the adaptation survives untagged after `rmi`). */
 static bool base_gone(gc_run *g, const char *base_id) {
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/images/%s/json", base_id) < 0) return false;
-  long status = 0;
   _cleanup_error_ kiln_error *e = NULL;
-  _cleanup_json_ json_t *img = kiln_engine_json(g->engine, "GET", path, NULL, NULL, &status, &e);
-  if (!img) return status == 404;
-  json_t *tags = json_object_get(img, "RepoTags");
-  size_t i;
-  json_t *t;
-  json_array_foreach(tags, i, t) {
-    const char *s = json_string_value(t);
-    if (s && strcmp(s, "<none>:<none>")) return false;
-  }
-  return true;
+  _cleanup_json_ json_t *img =
+      kiln_engine_inspect(g->engine, KILN_OBJECT_IMAGE, base_id, false, &e);
+  return img ? !kiln_image_tagged(img) : !e;
 }
 
 static int orphan_adaptations(gc_run *g, kiln_error **err) {
@@ -126,7 +113,7 @@ static int orphan_adaptations(gc_run *g, kiln_error **err) {
     const char *id = json_string_value(json_object_get(img, "Id"));
     const char *tag = json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0));
     /* Remove by tag first so an image with several tags loses only this one. */
-    bool removed = remove_object(g, "images", tag ? tag : id);
+    bool removed = remove_object(g, KILN_OBJECT_IMAGE, tag ? tag : id);
     report(g, KILN_GC_ORPHAN_ADAPTATION, id, tag ? tag : "<none>", removed);
   }
   return 0;
@@ -157,7 +144,7 @@ static int registry_names(gc_run *g, kiln_error **err) {
     json_array_foreach(tags, j, t) {
       const char *tag = json_string_value(t);
       if (!tag || kept < 2 || !is_registry_name(tag)) continue;
-      bool removed = remove_object(g, "images", tag);
+      bool removed = remove_object(g, KILN_OBJECT_IMAGE, tag);
       if (removed) kept--;
       report(g, KILN_GC_REGISTRY_NAME, json_string_value(json_object_get(img, "Id")), tag, removed);
     }
@@ -195,10 +182,9 @@ static long seconds_since(const char *when) {
 
 /* How long ago a container stopped (or was made, when it never ran). */
 static long idle_seconds(gc_run *g, const char *id, json_t *listed) {
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/containers/%s/json", id) < 0) return -1;
   _cleanup_error_ kiln_error *ignored = NULL;
-  _cleanup_json_ json_t *c = kiln_engine_json(g->engine, "GET", path, NULL, NULL, NULL, &ignored);
+  _cleanup_json_ json_t *c =
+      kiln_engine_inspect(g->engine, KILN_OBJECT_CONTAINER, id, false, &ignored);
   long since =
       seconds_since(json_string_value(json_object_get(json_object_get(c, "State"), "FinishedAt")));
   if (since >= 0) return since;
@@ -226,7 +212,7 @@ static int build_steps(gc_run *g, kiln_error **err) {
     if (!id || idle_seconds(g, id, c) < g->build_step_age_s) continue; /* awaiting its commit */
     const char *name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
     report(g, KILN_GC_BUILD_STEP, id, name && *name == '/' ? name + 1 : name,
-           remove_object(g, "containers", id));
+           remove_object(g, KILN_OBJECT_CONTAINER, id));
   }
   return 0;
 }

@@ -99,17 +99,8 @@ static int check_tags(const kiln_caller *caller, const char *ns, json_t *img, ki
 
 int kiln_image_retire(kiln_engine *e, const char *ref, const kiln_caller *caller, const char *ns,
                       bool force, kiln_error **err) {
-  _cleanup_free_ char *esc = kiln_engine_escape(ref);
-  _cleanup_free_ char *path = NULL;
-  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-  long status = 0;
-  _cleanup_json_ json_t *img = kiln_engine_json(e, "GET", path, NULL, NULL, &status, err);
-  if (!img && status == 404) {
-    kiln_error_free(*err);
-    *err = NULL;
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "there is no image %s", ref);
-  }
+  _cleanup_json_ json_t *img = kiln_engine_inspect(e, KILN_OBJECT_IMAGE, ref, false, err);
+  if (!img && !*err) return kiln_error_set(err, KILN_EXIT_FAILURE, "there is no image %s", ref);
   if (!img) return -1;
   json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
   if (!kiln_access_owns(caller, labels, false))
@@ -124,10 +115,7 @@ int kiln_image_retire(kiln_engine *e, const char *ref, const kiln_caller *caller
   if (by_id && check_tags(caller, ns, img, err) < 0) return -1;
   const char *id = json_string_value(json_object_get(img, "Id"));
   if (clear_containers(e, ref, id, caller, force, err) < 0) return -1;
-  free(path);
-  path = NULL;
-  if (asprintf(&path, "/images/%s", esc) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-  _cleanup_json_ json_t *gone = kiln_engine_json(e, "DELETE", path, NULL, NULL, NULL, err);
-  return gone ? 0 : kiln_error_prefix(err, "removing %s", ref);
+  int r = kiln_engine_remove(e, KILN_OBJECT_IMAGE, ref, NULL, false, err);
+  if (r == 1) return kiln_error_set(err, KILN_EXIT_FAILURE, "there is no image %s", ref);
+  return r < 0 ? kiln_error_prefix(err, "removing %s", ref) : 0;
 }

@@ -33,10 +33,8 @@ static int on_data(void *user, const char *data, size_t n) {
 
 /* Whether container id was created with a TTY (its log stream is raw). */
 static int has_tty(kiln_engine *engine, const char *id, bool *tty, kiln_error **err) {
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/containers/%s/json", id) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-  _cleanup_json_ json_t *c = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, err);
+  _cleanup_json_ json_t *c = kiln_engine_inspect(engine, KILN_OBJECT_CONTAINER, id, false, err);
+  if (!c && !*err) return kiln_error_set(err, KILN_EXIT_FAILURE, "the container is gone");
   if (!c) return -1;
   *tty = json_is_true(json_object_get(json_object_get(c, "Config"), "Tty"));
   return 0;

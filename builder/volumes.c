@@ -39,17 +39,7 @@ static int check_volume_name(const char *name, kiln_error **err) {
 
 json_t *kiln_volume_inspect(kiln_engine *engine, const char *name, kiln_error **err) {
   if (check_volume_name(name, err) < 0) return NULL;
-  _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/volumes/%s", name) < 0) return oom(err), NULL;
-  long status = 0;
-  kiln_error *e = NULL;
-  json_t *v = kiln_engine_json(engine, "GET", path, NULL, NULL, &status, &e);
-  if (!v && status == 404) {
-    kiln_error_free(e);
-    return NULL;
-  }
-  kiln_error_keep(err, e); /* NULL when v was read */
-  return v;
+  return kiln_engine_inspect(engine, KILN_OBJECT_VOLUME, name, false, err);
 }
 
 /* The caller's uid (see kiln_owner). */

@@ -337,11 +337,8 @@ static int check_new_volume_names(const kiln_deploy_options *o, kiln_error **err
 
 /* GET /images/REF/json: a new reference, or NULL (missing or unreadable). */
 static json_t *inspect_ref(kiln_engine *engine, const char *ref) {
-  _cleanup_free_ char *esc = kiln_engine_escape(ref);
-  _cleanup_free_ char *path = NULL;
-  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return NULL;
   _cleanup_error_ kiln_error *ignored = NULL;
-  return kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &ignored);
+  return kiln_engine_inspect(engine, KILN_OBJECT_IMAGE, ref, false, &ignored);
 }
 
 /* "registry:5000/team/debian:bookworm" → "debian"; ids → "c-<12 hex>". */

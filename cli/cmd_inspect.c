@@ -179,16 +179,9 @@ static int print_result(kiln_cli *cli, json_t *view, const char *const *keys) {
 
 /* GET /images/REF/json; a missing image says so by name. */
 static json_t *engine_image(kiln_engine *engine, const char *ref, kiln_error **err) {
-  _cleanup_free_ char *esc = kiln_engine_escape(ref), *path = NULL;
-  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
-  long status = 0;
-  json_t *img = kiln_engine_json(engine, "GET", path, NULL, NULL, &status, err);
-  if (!img && status == 404) {
-    kiln_error_free(*err);
-    *err = NULL;
+  json_t *img = kiln_engine_inspect(engine, KILN_OBJECT_IMAGE, ref, false, err);
+  if (!img && !*err)
     kiln_error_set(err, KILN_EXIT_FAILURE, "there is no image %s (see 'kiln image list')", ref);
-  }
   return img;
 }
 

@@ -177,11 +177,9 @@ char *cli_image_ref(kiln_cli *cli, const char *arg) {
 
 /* The base image's id now, or NULL (missing, or the engine would not say). */
 static char *base_id_now(kiln_engine *engine, const char *base) {
-  _cleanup_free_ char *esc = kiln_engine_escape(base);
-  _cleanup_free_ char *path = NULL;
-  if (!esc || asprintf(&path, "/images/%s/json", esc) < 0) return NULL;
   _cleanup_error_ kiln_error *ignored = NULL;
-  _cleanup_json_ json_t *img = kiln_engine_json(engine, "GET", path, NULL, NULL, NULL, &ignored);
+  _cleanup_json_ json_t *img =
+      kiln_engine_inspect(engine, KILN_OBJECT_IMAGE, base, false, &ignored);
   const char *id = json_string_value(json_object_get(img, "Id"));
   return id ? strdup(id) : NULL;
 }

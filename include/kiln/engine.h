@@ -103,4 +103,31 @@ json_t *kiln_engine_json(kiln_engine *engine, const char *method, const char *pa
 /* Escapes a value for a query string. Returns a new string. */
 char *kiln_engine_escape(const char *value);
 
+/* ---- engine objects (builder/objects.c) ---- */
+
+typedef enum { KILN_OBJECT_IMAGE, KILN_OBJECT_CONTAINER, KILN_OBJECT_VOLUME } kiln_object_kind;
+
+/* "image", "container", "volume" (static). */
+const char *kiln_object_kind_name(kiln_object_kind kind);
+
+/* The engine's inspect document of the object ref names (a name or an id;
+ * escaped here). Returns a new reference; NULL with *err unset when the
+ * engine has no such object (404); NULL with *err set for any other
+ * failure, an answer that is not JSON or one without the object's id
+ * ("Id"; "Name" for volumes). undo: the call also runs after an interrupt
+ * (kiln_engine_request.undo). */
+json_t *kiln_engine_inspect(kiln_engine *engine, kiln_object_kind kind, const char *ref, bool undo,
+                            kiln_error **err);
+
+/* Whether an image inspect (or list) entry has a name: an image whose
+ * only RepoTags entry is "<none>:<none>" (what Podman and old engines
+ * list) has none. image is borrowed. */
+bool kiln_image_tagged(json_t *image);
+
+/* DELETE of the object ref names; query (may be NULL) e.g. "force=1&v=1".
+ * Returns 0 when removed, 1 when the engine has no such object (no error),
+ * -1 with *err set (the engine's message: 409 for an image in use...). */
+int kiln_engine_remove(kiln_engine *engine, kiln_object_kind kind, const char *ref,
+                       const char *query, bool undo, kiln_error **err);
+
 #endif

@@ -891,7 +891,7 @@ START_TEST(changed_spec_or_force_builds_and_drops_the_old_image) {
   answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 200, img);
   const char ok[] = "{\"aux\":{\"ID\":\"sha256:new\"}}\r\n";
   answer_until_close("POST", "/build", ok, sizeof ok - 1);
-  answer("DELETE", "/images/sha256:old", 200, "[{\"Deleted\":\"sha256:old\"}]");
+  answer("DELETE", "/images/sha256%3Aold", 200, "[{\"Deleted\":\"sha256:old\"}]");
   kiln_engine *e = open_fake();
   events ev = {0};
   kiln_build_result res;
@@ -899,7 +899,7 @@ START_TEST(changed_spec_or_force_builds_and_drops_the_old_image) {
   ck_assert_int_eq(build(e, &ev, true, &res, &err), 0); /* --force */
   ck_assert(!res.up_to_date);
   ck_assert_uint_eq(count_seen("POST", "/build"), 1);
-  ck_assert_uint_eq(count_seen("DELETE", "/images/sha256:old"), 1);
+  ck_assert_uint_eq(count_seen("DELETE", "/images/sha256%3Aold"), 1);
   kiln_build_result_clear(&res);
 
   snprintf(gen.spec_sha256, sizeof gen.spec_sha256, "%064d", 8); /* the spec changed */
