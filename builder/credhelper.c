@@ -145,8 +145,9 @@ static long helper_timeout_ms(void) {
 typedef struct {
   kiln_buf out, err;
   bool too_big, timed_out;
-  int status;     /* waitpid's */
-  int exec_errno; /* the child could not start the helper */
+  bool interrupted; /* a caught signal (Ctrl-C: the CLI's handlers) */
+  int status;       /* waitpid's */
+  int exec_errno;   /* the child could not start the helper */
 } child_result;
 
 /* Reads stdout/stderr until both close or the deadline passes. */
@@ -161,7 +162,10 @@ static void collect(int out, int errfd, int64_t deadline, child_result *r) {
       return;
     }
     int n = poll(fds, 2, (int)left);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) { /* only a handled signal interrupts poll */
+      r->interrupted = true;
+      return;
+    }
     if (n < 0) return;
     for (int i = 0; i < 2; i++) {
       if (fds[i].fd < 0 || !fds[i].revents) continue;
@@ -193,7 +197,10 @@ static void reap(pid_t pid, int64_t deadline, bool kill_now, child_result *r) {
       kill(-pid, SIGKILL);
       continue;
     }
-    nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    if (nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL) < 0 && errno == EINTR) {
+      r->interrupted = kill_now = true;
+      kill(-pid, SIGKILL);
+    }
   }
   if (kill_now) kill(-pid, SIGKILL); /* whatever it left in its group */
 }
@@ -244,7 +251,7 @@ static int run_helper(child_plan *p, const char *address, long timeout_ms, child
   if (rc == 0) {
     int64_t deadline = now_ms() + timeout_ms;
     collect(fds[2], fds[4], deadline, r);
-    reap(pid, deadline, r->too_big || r->timed_out, r);
+    reap(pid, deadline, r->too_big || r->timed_out || r->interrupted, r);
     int e = 0;
     if (read(fds[1], &e, sizeof e) == (ssize_t)sizeof e) r->exec_errno = e;
   }
@@ -320,6 +327,11 @@ static int judge(const char *helper, const child_result *r, long timeout_ms,
     return kiln_error_set(
         err, KILN_EXIT_FAILURE, "cannot run credential helper " HELPER_PREFIX "%s: %s%s", helper,
         strerror(r->exec_errno), r->exec_errno == ENOENT ? " (is it installed and in PATH?)" : "");
+  if (r->interrupted)
+    return kiln_error_set(err, KILN_EXIT_FAILURE,
+                          "interrupted while credential helper " HELPER_PREFIX "%s ran; kiln "
+                          "killed it",
+                          helper);
   if (r->timed_out)
     return kiln_error_set(err, KILN_EXIT_FAILURE,
                           "credential helper " HELPER_PREFIX "%s did not answer within %ld ms; "
