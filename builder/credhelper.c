@@ -183,7 +183,9 @@ static void collect(int out, int errfd, int64_t deadline, child_result *r) {
   }
 }
 
-/* Waits for pid until the deadline, then kills its group; always reaps. */
+/* Waits for pid until the deadline, then kills its group; always reaps.
+ * Every kill happens while pid (alive or a zombie) still holds its group
+ * id, so it never reaches an unrelated process. */
 static void reap(pid_t pid, int64_t deadline, bool kill_now, child_result *r) {
   if (kill_now) kill(-pid, SIGKILL);
   for (;;) {
@@ -202,7 +204,7 @@ static void reap(pid_t pid, int64_t deadline, bool kill_now, child_result *r) {
       kill(-pid, SIGKILL);
     }
   }
-  if (kill_now) kill(-pid, SIGKILL); /* whatever it left in its group */
+  /* No kill after the reap: the group id may then be reused. */
 }
 
 static void close_fd(int *fd) {
