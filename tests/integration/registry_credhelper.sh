@@ -143,12 +143,16 @@ contains "$(cat "$KT_TMP/err")" "credential helper docker-credential-kilntest di
 [ "$ms" -lt 10000 ] || fail "kiln took $ms ms with a 1500 ms helper timeout"
 sleeper=$(cat "$state/sleeper" 2>/dev/null)
 [ -n "$sleeper" ] || fail "the hanging helper did not start its sleep"
+# alive PID: a live process (not a zombie) running sleep.
+alive() {
+  [ -n "$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ] &&
+    grep -q sleep "/proc/$1/cmdline" 2>/dev/null
+}
 for _ in $(seq 1 50); do
-  [ -n "$sleeper" ] && [ -e "/proc/$sleeper" ] && [ "$(awk '{print $3}' "/proc/$sleeper/stat" 2>/dev/null)" != Z ] ||
-    break
+  alive "$sleeper" || break
   sleep 0.1
 done
-if [ -n "$sleeper" ] && [ -e "/proc/$sleeper" ] && grep -q 'sleep' "/proc/$sleeper/cmdline" 2>/dev/null; then
+if alive "$sleeper"; then
   fail "the hanging helper's child $sleeper outlived the timeout"
   kill "$sleeper" 2>/dev/null
 fi
