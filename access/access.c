@@ -134,8 +134,15 @@ const kiln_caller *kiln_access_caller(void) {
 
 /* The environment overrides kiln_env() guards (the list README documents). */
 static const char *const env_overrides[] = {
-    "KILN_CONFIG", "KILN_TEMPLATES_DIR", "KILN_SHARED_DIR", "KILN_TAR_MODE",
-    "DOCKER_HOST", "DOCKER_API_VERSION", "DOCKER_CONFIG",   "KILN_LEGACY_SETUP_DELAY",
+    "KILN_CONFIG",
+    "KILN_TEMPLATES_DIR",
+    "KILN_SHARED_DIR",
+    "KILN_TAR_MODE",
+    "DOCKER_HOST",
+    "DOCKER_API_VERSION",
+    "DOCKER_CONFIG",
+    "KILN_CRED_HELPER_TIMEOUT_MS",
+    "KILN_LEGACY_SETUP_DELAY",
     NULL,
 };
 

@@ -3,7 +3,6 @@
  * (the engine has no call for that, so libcurl talks to the registry). */
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +92,7 @@ void kiln_registry_auth_clear(kiln_registry_auth *auth) {
   free(auth->username);
   free(auth->password);
   free(auth->server);
+  free(auth->identity_token);
   memset(auth, 0, sizeof *auth);
 }
 
@@ -123,20 +123,6 @@ static int auth_from_entry(json_t *entry, kiln_registry_auth *auth, kiln_error *
   return 0;
 }
 
-/* The caller's home: in sudo mode from the passwd database (root's $HOME
- * is not the caller's), else $HOME. New string, or NULL when unknown. */
-static char *caller_home(void) {
-  const kiln_caller *c = kiln_access_caller();
-  const char *home = getenv("HOME");
-  if (!c || !c->sudo) return home && *home ? strdup(home) : NULL;
-  struct passwd pw, *found = NULL;
-  char buf[16384];
-  if (getpwuid_r(c->id.uid, &pw, buf, sizeof buf, &found) != 0 || !found || !pw.pw_dir ||
-      pw.pw_dir[0] != '/')
-    return NULL;
-  return strdup(pw.pw_dir);
-}
-
 /* The default config.json: $DOCKER_CONFIG (admins), else the caller's
  * ~/.docker. New string; NULL with *err unset when there is none. */
 static char *default_config_path(kiln_error **err) {
@@ -146,7 +132,7 @@ static char *default_config_path(kiln_error **err) {
     if (asprintf(&path, "%s/config.json", dir) < 0) return oom(err), NULL;
     return path;
   }
-  _cleanup_free_ char *home = caller_home();
+  _cleanup_free_ char *home = kiln_dist_caller_home();
   if (home && asprintf(&path, "%s/.docker/config.json", home) < 0) return oom(err), NULL;
   return path;
 }
@@ -171,6 +157,10 @@ int kiln_registry_auth_from_config(const char *path, const char *server, kiln_re
   _cleanup_json_ json_t *cfg = json_loadf(f, 0, &je);
   fclose(f);
   if (!cfg) return kiln_error_set(err, KILN_EXIT_USAGE, "%s:%d: %s", path, je.line, je.text);
+  const char *helper = kiln_cred_helper_for(cfg, server);
+  if (helper) /* docker: a configured helper replaces the auths entries */
+    return kiln_cred_helper_get(helper, server, auth, err) < 0 ? kiln_error_prefix(err, "%s", path)
+                                                               : 0;
   const char *key;
   json_t *entry;
   json_object_foreach(json_object_get(cfg, "auths"), key, entry) {
@@ -190,6 +180,9 @@ char *kiln_registry_auth_header(const kiln_registry_auth *auth) {
   if (auth && auth->username) {
     json_object_set_new(o, "username", json_string(auth->username));
     json_object_set_new(o, "password", json_string(auth->password ? auth->password : ""));
+    if (auth->server) json_object_set_new(o, "serveraddress", json_string(auth->server));
+  } else if (auth && auth->identity_token) {
+    json_object_set_new(o, "identitytoken", json_string(auth->identity_token));
     if (auth->server) json_object_set_new(o, "serveraddress", json_string(auth->server));
   }
   _cleanup_free_ char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);

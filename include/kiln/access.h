@@ -62,8 +62,8 @@ const kiln_caller *kiln_access_caller(void);
 
 /* getenv(name) when the environment is trusted (admin, or no caller
  * recorded), else NULL. For every override: KILN_CONFIG, KILN_TEMPLATES_DIR,
- * KILN_SHARED_DIR, DOCKER_HOST, DOCKER_API_VERSION, KILN_TAR_MODE and test
- * hooks. Borrowed. */
+ * KILN_SHARED_DIR, DOCKER_HOST, DOCKER_API_VERSION, KILN_TAR_MODE,
+ * KILN_CRED_HELPER_TIMEOUT_MS and test hooks. Borrowed. */
 const char *kiln_env(const char *name);
 
 /* The first of those overrides that is set but ignored for this caller, so

@@ -256,9 +256,10 @@ int kiln_tar_sync(kiln_engine *engine, const kiln_sync_options *opts, unsigned *
 /* ---- registry (registry.c) ---- */
 
 typedef struct {
-  char *username; /* owned */
-  char *password; /* owned */
-  char *server;   /* owned; "HOST[:PORT]" */
+  char *username;       /* owned */
+  char *password;       /* owned */
+  char *server;         /* owned; "HOST[:PORT]" */
+  char *identity_token; /* owned; a credential helper's "<token>" answer */
 } kiln_registry_auth;
 
 void kiln_registry_auth_clear(kiln_registry_auth *auth);
@@ -266,15 +267,52 @@ void kiln_registry_auth_clear(kiln_registry_auth *auth);
 /* Fills auth->username/password from docker's config.json (path, or NULL:
  * $DOCKER_CONFIG/config.json for admins (kiln_env), else
  * ~/.docker/config.json of the caller: in sudo mode the caller's home from
- * the passwd database, never root's $HOME) `auths` entry for server (keys
- * may carry a scheme and path). The file is read with the caller's rights.
- * A missing file or entry is not an error (auth left empty, returns 0). */
+ * the passwd database, never root's $HOME) for server, as docker chooses:
+ * credHelpers[server], else credsStore, runs that credential helper
+ * (kiln_cred_helper_get); else the `auths` entry for server (keys may carry
+ * a scheme and path). The file is read with the caller's rights. A missing
+ * file or entry, or a helper without credentials for server, is not an
+ * error (auth left empty, returns 0: anonymous, as docker does). */
 int kiln_registry_auth_from_config(const char *path, const char *server, kiln_registry_auth *auth,
                                    kiln_error **err);
 
-/* "X-Registry-Auth: <base64url JSON>" for auth (anonymous: "{}"). New
- * string or NULL (out of memory). */
+/* "X-Registry-Auth: <base64url JSON>" for auth (anonymous: "{}"; an
+ * identity token goes as "identitytoken"). New string or NULL (out of
+ * memory). */
 char *kiln_registry_auth_header(const kiln_registry_auth *auth);
+
+/* ---- credential helpers (credhelper.c) ---- */
+
+#define KILN_CRED_HELPER_TIMEOUT_MS 30000
+#define KILN_CRED_HELPER_MAX_OUTPUT (64u << 10) /* a helper's stdout */
+
+/* A helper name docker-credential-<name> may carry: letters, digits, '-',
+ * '_' and '.', at most 64, not starting with '.'. */
+bool kiln_cred_helper_name_ok(const char *name);
+/* The server address docker gives a helper and looks up in credHelpers:
+ * "https://index.docker.io/v1/" for Docker Hub (docker.io, index.docker.io,
+ * registry-1.docker.io), else server as is ("127.0.0.1:5000"). Borrowed
+ * (server or a constant). */
+const char *kiln_cred_helper_address(const char *server);
+/* The helper docker's config cfg names for server: credHelpers[address],
+ * else credsStore; NULL when neither. Borrowed from cfg. */
+const char *kiln_cred_helper_for(json_t *cfg, const char *server);
+/* Parses a helper's `get` answer text ({"ServerURL","Username","Secret"})
+ * into auth (username/password; Username "<token>": identity_token).
+ * Errors name docker-credential-<helper>. */
+int kiln_cred_helper_parse(const char *helper, const char *text, kiln_registry_auth *auth,
+                           kiln_error **err);
+/* Runs `docker-credential-<helper> get` (execvp, no shell) with the
+ * server address on stdin and fills auth from its answer. In sudo mode the
+ * helper runs as the caller (their uid, gid and groups; HOME from the
+ * passwd database, PATH the system's folders then ~/.local/bin and ~/bin;
+ * nothing else of kiln's environment), else as the invoking user with the
+ * environment as is. Bounded: stdout at most KILN_CRED_HELPER_MAX_OUTPUT, a
+ * timeout of KILN_CRED_HELPER_TIMEOUT_MS (admins: $KILN_CRED_HELPER_TIMEOUT_MS)
+ * after which its process group is killed; always reaped. "credentials not
+ * found in native keychain" returns 0 with auth left empty. */
+int kiln_cred_helper_get(const char *helper, const char *server, kiln_registry_auth *auth,
+                         kiln_error **err);
 
 /* Base64 (RFC 4648 §4, url=false) or base64url (§5); new strings. decode
  * returns NULL for invalid input; *n gets the length. */

@@ -15,6 +15,16 @@
 
 #include "kiln/distribute.h"
 
+/* A config naming credsStore/credHelpers runs docker-credential-<name>:
+ * with no PATH to find one in, the fuzzer never starts a real helper. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  setenv("PATH", "/nonexistent-kiln-fuzz", 1);
+  return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The next line of [*at, end) as a new string (NULs end it early). */

@@ -227,7 +227,7 @@ END_TEST
 
 START_TEST(auth_header_is_base64url_json) {
   char user[] = "bob", pass[] = "p?>~~~", server[] = "reg:5000";
-  kiln_registry_auth auth = {user, pass, server};
+  kiln_registry_auth auth = {.username = user, .password = pass, .server = server};
   _cleanup_free_ char *h = kiln_registry_auth_header(&auth);
   ck_assert_ptr_nonnull(h);
   const char *prefix = "X-Registry-Auth: ";
@@ -293,6 +293,133 @@ START_TEST(missing_config_means_anonymous) {
                    0);
   ck_assert_ptr_null(auth.username);
   ck_assert_ptr_null(err);
+}
+END_TEST
+
+/* ---- credential helpers ---- */
+
+START_TEST(cred_helper_answer_is_parsed) {
+  kiln_registry_auth auth = {0};
+  kiln_error *err = NULL;
+  ck_assert_int_eq(kiln_cred_helper_parse("t",
+                                          "{\"ServerURL\":\"reg:5000\",\"Username\":\"bob\","
+                                          "\"Secret\":\"s3:cret\"}\n",
+                                          &auth, &err),
+                   0);
+  ck_assert_str_eq(auth.username, "bob");
+  ck_assert_str_eq(auth.password, "s3:cret");
+  ck_assert_ptr_null(auth.identity_token);
+  kiln_registry_auth_clear(&auth);
+  /* "<token>": an identity token, sent as identitytoken */
+  ck_assert_int_eq(
+      kiln_cred_helper_parse("t", "{\"Username\":\"<token>\",\"Secret\":\"tok\"}", &auth, &err), 0);
+  ck_assert_ptr_null(auth.username);
+  ck_assert_str_eq(auth.identity_token, "tok");
+  auth.server = strdup("reg:5000");
+  _cleanup_free_ char *h = kiln_registry_auth_header(&auth);
+  size_t n;
+  _cleanup_free_ unsigned char *text = kiln_base64_decode(h + strlen("X-Registry-Auth: "), &n);
+  _cleanup_json_ json_t *o = json_loadb((const char *)text, n, 0, NULL);
+  ck_assert_str_eq(json_string_value(json_object_get(o, "identitytoken")), "tok");
+  ck_assert_ptr_null(json_object_get(o, "username"));
+  kiln_registry_auth_clear(&auth);
+  static const char *const bad[] = {
+      "", "not json", "[]", "{\"Username\":\"bob\"}", "{\"Username\":1,\"Secret\":\"x\"}", NULL};
+  for (const char *const *b = bad; *b; b++) {
+    ck_assert_int_eq(kiln_cred_helper_parse("t", *b, &auth, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err->message, "docker-credential-t get answered no JSON object"));
+    free_error(err);
+    err = NULL;
+    ck_assert_ptr_null(auth.username);
+  }
+}
+END_TEST
+
+START_TEST(cred_helper_is_chosen_like_docker) {
+  _cleanup_json_ json_t *cfg =
+      json_loads("{\"credsStore\":\"store\",\"credHelpers\":{\"reg:5000\":\"one\","
+                 "\"https://index.docker.io/v1/\":\"hub\"}}",
+                 0, NULL);
+  ck_assert_str_eq(kiln_cred_helper_for(cfg, "reg:5000"), "one");
+  ck_assert_str_eq(kiln_cred_helper_for(cfg, "other:5000"), "store");
+  ck_assert_str_eq(kiln_cred_helper_for(cfg, "docker.io"), "hub");
+  ck_assert_str_eq(kiln_cred_helper_address("registry-1.docker.io"), "https://index.docker.io/v1/");
+  ck_assert_str_eq(kiln_cred_helper_address("127.0.0.1:5000"), "127.0.0.1:5000");
+  _cleanup_json_ json_t *none = json_loads("{\"credsStore\":\"\",\"auths\":{}}", 0, NULL);
+  ck_assert_ptr_null(kiln_cred_helper_for(none, "reg:5000"));
+  ck_assert(kiln_cred_helper_name_ok("pass"));
+  ck_assert(kiln_cred_helper_name_ok("ecr-login_2.x"));
+  static const char *const bad[] = {"", "../x", "a/b", ".hidden", "a b", "a;b", NULL};
+  for (const char *const *b = bad; *b; b++)
+    ck_assert_msg(!kiln_cred_helper_name_ok(*b), "%s", *b);
+}
+END_TEST
+
+/* A helper on PATH (direct mode: as this process), run for real. */
+static char *helper_dir(const char *name, const char *script) {
+  char *dir = strdup("/tmp/kiln-credhelper-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char path[512];
+  snprintf(path, sizeof path, "%s/docker-credential-%s", dir, name);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f, "#!/bin/sh\n%s\n", script);
+  fclose(f);
+  chmod(path, 0755);
+  char *old = getenv("PATH");
+  char newpath[4096];
+  snprintf(newpath, sizeof newpath, "%s:%s", dir, old ? old : "/usr/bin:/bin");
+  setenv("PATH", newpath, 1);
+  return dir;
+}
+
+START_TEST(cred_helper_runs_and_is_bounded) {
+  _cleanup_free_ char *dir = helper_dir(
+      "ut",
+      "read -r a; case \"$1:$a\" in\n"
+      "get:reg:5000) echo '{\"ServerURL\":\"reg:5000\",\"Username\":\"u\",\"Secret\":\"p\"}';;\n"
+      "get:none:1) echo 'credentials not found in native keychain'; exit 1;;\n"
+      "get:slow:1) exec sleep 30;;\n"
+      "get:big:1) head -c 70000 /dev/zero | tr '\\0' x;;\n"
+      "*) echo \"no idea about $a\" >&2; exit 3;;\nesac");
+  kiln_registry_auth auth = {0};
+  kiln_error *err = NULL;
+  ck_assert_int_eq(kiln_cred_helper_get("ut", "reg:5000", &auth, &err), 0);
+  ck_assert_str_eq(auth.username, "u");
+  ck_assert_str_eq(auth.password, "p");
+  kiln_registry_auth_clear(&auth);
+  ck_assert_int_eq(kiln_cred_helper_get("ut", "none:1", &auth, &err), 0);
+  ck_assert_ptr_null(auth.username);
+  ck_assert_ptr_null(err);
+  ck_assert_int_eq(kiln_cred_helper_get("ut", "what:1", &auth, &err), -1);
+  ck_assert_str_eq(err->message, "credential helper docker-credential-ut failed (exit 3): no idea "
+                                 "about what:1");
+  free_error(err);
+  err = NULL;
+  ck_assert_int_eq(kiln_cred_helper_get("ut", "big:1", &auth, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err->message, "answered more than 65536 bytes"));
+  free_error(err);
+  err = NULL;
+  setenv("KILN_CRED_HELPER_TIMEOUT_MS", "300", 1);
+  ck_assert_int_eq(kiln_cred_helper_get("ut", "slow:1", &auth, &err), -1);
+  unsetenv("KILN_CRED_HELPER_TIMEOUT_MS");
+  ck_assert_str_eq(err->message,
+                   "credential helper docker-credential-ut did not answer within 300 ms; kiln "
+                   "killed it");
+  free_error(err);
+  err = NULL;
+  ck_assert_int_eq(kiln_cred_helper_get("absent", "reg:5000", &auth, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err->message, "cannot run credential helper "
+                                             "docker-credential-absent: No such file"));
+  free_error(err);
+  err = NULL;
+  ck_assert_int_eq(kiln_cred_helper_get("../ut", "reg:5000", &auth, &err), -1);
+  ck_assert_int_eq(err->code, KILN_EXIT_USAGE);
+  free_error(err);
+  char path[512];
+  snprintf(path, sizeof path, "%s/docker-credential-ut", dir);
+  unlink(path);
+  rmdir(dir);
 }
 END_TEST
 
@@ -810,6 +937,9 @@ static Suite *distribute_suite(void) {
   tcase_add_test(reg, config_auths_by_server);
   tcase_add_test(reg, config_bad_auth_is_reported);
   tcase_add_test(reg, missing_config_means_anonymous);
+  tcase_add_test(reg, cred_helper_answer_is_parsed);
+  tcase_add_test(reg, cred_helper_is_chosen_like_docker);
+  tcase_add_test(reg, cred_helper_runs_and_is_bounded);
   suite_add_tcase(s, reg);
   TCase *access = tcase_create("access");
   tcase_add_test(access, import_tag_moves_into_the_callers_namespace);
