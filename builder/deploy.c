@@ -135,25 +135,11 @@ static const char *workspace_of(json_t *image_config) {
   return ws && *ws ? ws : DEFAULT_WORKSPACE;
 }
 
-/* Docker's volume names, [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 bytes. */
-static bool volume_name_ok(const char *s, size_t n) {
-  static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  if (n == 0 || n > 128 || !strchr(alnum, s[0])) return false;
-  for (size_t i = 1; i < n; i++)
-    if (!strchr(alnum, s[i]) && !strchr("_.-", s[i])) return false;
-  return true;
-}
-
 int kiln_parse_volume_spec(const char *spec, char **name, char **target, bool *read_only,
                            kiln_error **err) {
   const char *colon = strchr(spec, ':');
   if (!colon || colon == spec)
     return kiln_error_set(err, KILN_EXIT_USAGE, "volume '%s': expected NAME:/path[:ro]", spec);
-  if (!memchr(spec, '/', (size_t)(colon - spec)) && !volume_name_ok(spec, (size_t)(colon - spec)))
-    return kiln_error_set(err, KILN_EXIT_USAGE,
-                          "volume \"%.64s\" is not valid; expected NAME:/path[:ro] with NAME of "
-                          "[a-zA-Z0-9][a-zA-Z0-9_.-]*",
-                          spec);
   const char *path = colon + 1;
   const char *mode = strchr(path, ':');
   size_t path_len = mode ? (size_t)(mode - path) : strlen(path);
@@ -170,6 +156,8 @@ int kiln_parse_volume_spec(const char *spec, char **name, char **target, bool *r
                           "volume '%s': '%s' is a path; -v takes a named volume (the workspace "
                           "folder is mounted already)",
                           spec, n);
+  if (kiln_check_volume_name(n, err) < 0)
+    return kiln_error_prefix(err, "volume \"%.64s\"", spec);
   if (kiln_check_mount_target(t, "volume target", err) < 0)
     return kiln_error_prefix(err, "volume '%s'", spec);
   *name = steal_pointer(&n);

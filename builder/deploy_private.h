@@ -118,10 +118,6 @@ int kiln_count_owned(kiln_engine *engine, const char *what, uint32_t uid, unsign
 int kiln_volume_create_locked(kiln_engine *engine, const char *name, uint32_t uid,
                               kiln_error **err);
 
-/* GET /volumes/NAME: a new object, NULL with *err unset when missing, or
- * NULL with *err set on other errors. */
-json_t *kiln_volume_inspect(kiln_engine *engine, const char *name, kiln_error **err);
-
 /* "ml._.1000" → "ml" when the suffix is owner_uid (may be NULL); else a copy.
  * New string or NULL (out of memory). */
 char *kiln_engine_short_name(const char *engine_name, const char *owner_uid);

@@ -13,33 +13,8 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
-#define MAX_VOLUME_NAME 255
-
 static int oom(kiln_error **err) {
   return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
-/* Docker's volume name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ (one character is
- * accepted too here; the engine has the last word). */
-static int check_volume_name(const char *name, kiln_error **err) {
-  size_t n = strlen(name);
-  bool ok = n > 0 && n <= MAX_VOLUME_NAME &&
-            strchr("abcdefghijklmnopqrstuvwxyz"
-                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
-                   name[0]);
-  for (size_t i = 1; ok && i < n; i++)
-    ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", name[i]);
-  if (!ok)
-    return kiln_error_set(err, KILN_EXIT_USAGE,
-                          "volume name '%s': expected a letter or digit, then letters, digits, "
-                          "'_', '.' or '-' (at most %d)",
-                          name, MAX_VOLUME_NAME);
-  return 0;
-}
-
-json_t *kiln_volume_inspect(kiln_engine *engine, const char *name, kiln_error **err) {
-  if (check_volume_name(name, err) < 0) return NULL;
-  return kiln_engine_inspect(engine, KILN_OBJECT_VOLUME, name, false, err);
 }
 
 /* The caller's uid (see kiln_owner). */
@@ -69,7 +44,7 @@ static int not_yours(const char *name, json_t *vol, kiln_error **err) {
 /* Inspects the engine volume ename (NULL with *err unset when missing). */
 static json_t *inspect_as(kiln_engine *engine, const char *ename, char **engine_name,
                           kiln_error **err) {
-  json_t *vol = kiln_volume_inspect(engine, ename, err);
+  json_t *vol = kiln_engine_inspect(engine, KILN_OBJECT_VOLUME, ename, false, err);
   if (vol && !(*engine_name = strdup(ename))) {
     json_decref(vol);
     return oom(err), NULL;
@@ -80,7 +55,7 @@ static json_t *inspect_as(kiln_engine *engine, const char *ename, char **engine_
 json_t *kiln_volume_find(kiln_engine *engine, const char *name, const kiln_owner *owner,
                          char **engine_name, kiln_error **err) {
   *engine_name = NULL;
-  if (check_volume_name(name, err) < 0) return NULL;
+  if (kiln_check_volume_name(name, err) < 0) return NULL;
   _cleanup_free_ char *own = kiln_volume_engine_name(name, owner_uid(owner));
   if (!own) return oom(err), NULL;
   json_t *vol = inspect_as(engine, own, engine_name, err);
@@ -101,7 +76,7 @@ static int create_checked(kiln_engine *engine, const char *name, const kiln_owne
                           const kiln_config *config, bool *existed, kiln_error **err) {
   _cleanup_free_ char *ename = kiln_volume_engine_name(name, owner_uid(owner));
   if (!ename) return oom(err);
-  _cleanup_json_ json_t *vol = kiln_volume_inspect(engine, ename, err);
+  _cleanup_json_ json_t *vol = kiln_engine_inspect(engine, KILN_OBJECT_VOLUME, ename, false, err);
   if (!vol && err && *err) return -1;
   if (vol) {
     if (!kiln_owner_owns(owner, json_object_get(vol, "Labels"))) return not_yours(name, vol, err);
@@ -124,7 +99,7 @@ static int create_checked(kiln_engine *engine, const char *name, const kiln_owne
 int kiln_volume_create(kiln_engine *engine, const char *name, const kiln_owner *owner,
                        const kiln_config *config, bool *existed, kiln_error **err) {
   *existed = false;
-  if (check_volume_name(name, err) < 0) return -1;
+  if (kiln_check_volume_name(name, err) < 0) return -1;
   char lock_name[48];
   snprintf(lock_name, sizeof lock_name, "volumes-%" PRIu32, owner_uid(owner));
   int lock = kiln_lock_acquire(lock_name, kiln_engine_interrupt_flag(engine), err);

@@ -19,6 +19,7 @@
 #define KILN_MAX_IMAGE_REF    255
 #define KILN_MAX_LABEL_KEY    128
 #define KILN_MAX_ENV_NAME     128
+#define KILN_MAX_VOLUME_NAME  128 /* a user's; the engine name adds "._.<uid>" */
 #define KILN_MAX_PATH         4096
 #define KILN_MAX_PACKAGE_NAME 214     /* npm/pip practical max, apt far less */
 #define KILN_MAX_HOST_IP      46      /* INET6_ADDRSTRLEN: a -p address */

@@ -116,6 +116,11 @@ int kiln_check_project_name(const char *name, bool policy, kiln_error **err) {
   return policy ? kiln_check_name_policy(name, "project name", err) : 0;
 }
 
+int kiln_check_volume_name(const char *name, kiln_error **err) {
+  return kiln_check_grammar(KILN_PAT_VOLUME_NAME, name, KILN_MAX_VOLUME_NAME, "volume name",
+                            "a letter or digit, then letters, digits, '_', '.' or '-'", err);
+}
+
 /* ---- label keys and environment names ---- */
 
 #define RESERVED_LABEL_PREFIX "kiln."

@@ -35,6 +35,7 @@ static const char *const pattern_source[KILN_PAT_COUNT] = {
     [KILN_PAT_APT] = "^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?(?:=[A-Za-z0-9.+~:-]+)?$",
     [KILN_PAT_PIP] = "^" PIP_NAME "(?: *" PIP_EXTRAS ")?(?: *" PIP_SPEC ")?$",
     [KILN_PAT_GPU_IDS] = "^[A-Za-z0-9-]+(?:,[A-Za-z0-9-]+)*$",
+    [KILN_PAT_VOLUME_NAME] = "^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", /* docker's */
     /* http(s)://host[:port][/path]: RFC 3986 characters without quotes,
      * backslash, '<', '>', '`', space or '$'; no "user:password@" (it would
      * stay in the image's history). */

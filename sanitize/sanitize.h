@@ -52,6 +52,10 @@ int kiln_check_project_name(const char *name, bool policy, kiln_error **err);
 /* Colosseum policy for any name (user, project): length and characters. */
 int kiln_check_name_policy(const char *name, const char *what, kiln_error **err);
 
+/* A volume name a user gives (-v NAME:/path, deploy.volumes, volume
+ * create): docker's [a-zA-Z0-9][a-zA-Z0-9_.-]*, <= KILN_MAX_VOLUME_NAME. */
+int kiln_check_volume_name(const char *name, kiln_error **err);
+
 /* Label key: reverse-DNS style [a-z0-9]([a-z0-9._-]*[a-z0-9])?, and the
  * "kiln." namespace is reserved for kiln itself. */
 int kiln_check_label_key(const char *key, kiln_error **err);

@@ -19,6 +19,7 @@ enum kiln_pattern {
   KILN_PAT_PIP,
   KILN_PAT_GPU_IDS,
   KILN_PAT_INDEX_URL,
+  KILN_PAT_VOLUME_NAME,
   KILN_PAT_COUNT
 };
 

@@ -654,7 +654,16 @@ START_TEST(volume_grammar_is_strict) {
       {"data:/etc/ssl", "is a system folder"},
       {"data:/dev:ro", "is a system folder"},
       {"/srv:/data", "is a path; -v takes a named volume"},
-      {"-x:/data", "volume \"-x:/data\" is not valid; expected NAME:/path[:ro]"},
+      {"-x:/data", "volume \"-x:/data\": volume name \"-x\" is not valid"},
+      /* the one cap of every volume name (KILN_MAX_VOLUME_NAME) */
+      {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "aaaaaaaaa"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa:/data",
+       "volume name"},
+      {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "aaaaaaaaa"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaa:/data",
+       NULL},
       {"da ta:/data", "is not valid"},
       {"data", "expected NAME:/path[:ro]"},
       {"data:rel", "is not absolute"},

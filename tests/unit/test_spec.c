@@ -344,8 +344,8 @@ static const bad_case bad_cases[] = {
      "kiln.yaml:3:19: deploy.runtime \"NV\" is not valid; expected a runtime name of [a-z0-9_-] "
      "such as nvidia"},
     {BASE "deploy: {volumes: ['-x:/data']}\n",
-     "kiln.yaml:3:20: volume \"-x:/data\" is not valid; expected NAME:/path[:ro] with NAME of "
-     "[a-zA-Z0-9][a-zA-Z0-9_.-]*"},
+     "kiln.yaml:3:20: volume \"-x:/data\": volume name \"-x\" is not valid; expected a letter or "
+     "digit, then letters, digits, '_', '.' or '-'"},
     {BASE "deploy: {command: []}\n",
      "kiln.yaml:3:19: deploy.command is an empty list; expected a command"},
     {BASE "deploy: {ports: ['localhost:80:80']}\n",
