@@ -23,10 +23,6 @@
 static const kiln_caller *current_caller;
 static const kiln_config *current_config;
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 /* ---- the caller ---- */
 
 static bool in_sudo_mode(void) {
@@ -40,7 +36,7 @@ static int database_groups(kiln_caller *c, kiln_error **err) {
   char buf[16384];
   int n = KILN_MAX_GROUPS;
   c->groups = calloc(KILN_MAX_GROUPS, sizeof *c->groups);
-  if (!c->groups) return oom(err);
+  if (!c->groups) return kiln_error_oom(err);
   if (getpwuid_r(c->id.uid, &pw, buf, sizeof buf, &found) != 0 || !found) {
     c->groups[0] = c->id.gid; /* a uid without a passwd entry: its gid only */
     c->n_groups = 1;
@@ -58,7 +54,7 @@ static int process_groups(kiln_caller *c, kiln_error **err) {
   if (n < 0 || n > KILN_MAX_GROUPS)
     return kiln_error_set(err, KILN_EXIT_FAILURE, "cannot read this process's groups");
   c->groups = calloc((size_t)n + 1, sizeof *c->groups);
-  if (!c->groups) return oom(err);
+  if (!c->groups) return kiln_error_oom(err);
   if ((n = getgroups(n, c->groups)) < 0) return kiln_error_errno(err, errno, "getgroups");
   c->groups[n] = c->id.gid;
   c->n_groups = (size_t)n + 1;
@@ -350,7 +346,7 @@ int kiln_access_workspace(const kiln_caller *c, const char *dir, char **real, de
                           "workspace %s belongs to uid %u, not you; deploy from a folder of "
                           "yours (or a group folder you may write)",
                           path, (unsigned)st.st_uid);
-  if (!(*real = strdup(path))) return oom(err);
+  if (!(*real = strdup(path))) return kiln_error_oom(err);
   if (dev) *dev = st.st_dev;
   if (ino) *ino = st.st_ino;
   return 0;
@@ -481,13 +477,13 @@ char *kiln_fs_read_regular(const char *path, bool follow, size_t max, size_t *le
   size_t cap = (size_t)st.st_size + 1 <= max ? (size_t)st.st_size + 1 : max + 1;
   size_t n = 0;
   char *buf = malloc(cap + 1);
-  if (!buf) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  if (!buf) return kiln_error_oom(err), NULL;
   for (;;) {
     if (n == cap) {
       if (cap > max) break;
       size_t ncap = cap * 2 < max + 1 ? cap * 2 : max + 1;
       char *nb = realloc(buf, ncap + 1);
-      if (!nb) return free(buf), kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+      if (!nb) return free(buf), kiln_error_oom(err), NULL;
       buf = nb;
       cap = ncap;
     }

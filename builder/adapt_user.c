@@ -15,10 +15,6 @@
 #define DEFAULT_PATH      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define LOCAL_BIN         "/.local/bin"
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 /* The value of KEY in an image's Env list ("KEY=value" strings), borrowed. */
 static const char *env_value(json_t *env, const char *key) {
   size_t n = strlen(key), i;
@@ -88,14 +84,14 @@ int kiln_adapted_user_of(json_t *base_config, const char *caller_name, uint32_t 
   memset(out, 0, sizeof *out);
   if (!(out->name = kiln_sanitize_username(caller_name, err)))
     return kiln_error_prefix(err, "user name '%s'", caller_name);
-  if (!(out->home = kiln_user_home(out->name, uid))) return oom(err);
+  if (!(out->home = kiln_user_home(out->name, uid))) return kiln_error_oom(err);
   const char *old_home = old_home_of(base_config);
   const char *ws = json_string_value(
       json_object_get(json_object_get(base_config, "Labels"), KILN_LABEL_WORKSPACE));
   if (!ws || ws[0] != '/') ws = DEFAULT_WORKSPACE;
-  if (moved(ws, old_home, out->home, &out->workspace) < 0) return oom(err);
+  if (moved(ws, old_home, out->home, &out->workspace) < 0) return kiln_error_oom(err);
   out->env = adapted_env(json_object_get(base_config, "Env"), old_home, out->home);
-  return out->env ? 0 : oom(err);
+  return out->env ? 0 : kiln_error_oom(err);
 }
 
 void kiln_adapted_user_clear(kiln_adapted_user *u) {

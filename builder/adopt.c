@@ -16,10 +16,6 @@
 
 #define ADOPT_CONTEXT_MAX 16384 /* the one-line Dockerfile as a tar */
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 /* ---- engine calls on names ---- */
 
 static int call(kiln_engine *engine, const char *method, const char *path, const char *query,
@@ -56,11 +52,11 @@ static int split_repo_tag(const char *ref, char **repo, char **tag) {
 static int tag_call(kiln_engine *engine, const char *image, const char *ref, bool undo,
                     kiln_error **err) {
   _cleanup_free_ char *repo = NULL, *tag = NULL, *path = NULL, *query = NULL;
-  if (split_repo_tag(ref, &repo, &tag) < 0) return oom(err);
+  if (split_repo_tag(ref, &repo, &tag) < 0) return kiln_error_oom(err);
   _cleanup_free_ char *repo_q = kiln_engine_escape(repo), *tag_q = kiln_engine_escape(tag);
   if (!repo_q || !tag_q || asprintf(&path, "/images/%s/tag", image) < 0 ||
       asprintf(&query, "repo=%s&tag=%s", repo_q, tag_q) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   if (call(engine, "POST", path, query, undo, NULL, err) < 0)
     return kiln_error_prefix(err, "tagging %.19s as %s", image, ref);
   return 0;
@@ -97,7 +93,7 @@ char *kiln_import_tag(const kiln_caller *c, const char *ns, const char *archive_
   if (kiln_check_image_ref(archive_tag, err) < 0) return NULL;
   if (c->admin) {
     char *same = strdup(archive_tag);
-    if (!same) oom(err);
+    if (!same) kiln_error_oom(err);
     return same;
   }
   const char *slash = strrchr(archive_tag, '/');
@@ -106,7 +102,7 @@ char *kiln_import_tag(const kiln_caller *c, const char *ns, const char *archive_
   const char *tag = last[n] == ':' ? last + n + 1 : "latest";
   _cleanup_free_ char *project = strndup(last, n);
   char *ref = project ? kiln_namespace_ref(ns, c->id.uid, project, tag) : NULL;
-  if (!ref) return oom(err), NULL;
+  if (!ref) return kiln_error_oom(err), NULL;
   if (kiln_check_image_ref(ref, err) < 0) {
     free(ref);
     return NULL;
@@ -190,7 +186,7 @@ static char *relabel(kiln_engine *engine, const char *image_id, uint32_t uid, js
   size_t used = 0;
   if (adopt_context(image_id, buf, sizeof buf, &used, err) < 0) return NULL;
   _cleanup_free_ char *query = adopt_query(uid, tags);
-  if (!query) return oom(err), NULL;
+  if (!query) return kiln_error_oom(err), NULL;
   adopt_build b = {0};
   kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
   kiln_engine_response resp;
@@ -241,7 +237,7 @@ int kiln_image_adopt(kiln_engine *engine, const kiln_caller *c, const char *ns,
   if (!id) return kiln_error_set(err, KILN_EXIT_ENGINE, "image %.19s has no id", image_id);
   if (kiln_access_owns(c, json_object_get(config, "Labels"), false)) {
     if (tag_all(engine, id, tags, err) < 0) return -1;
-    if (!(*new_id = strdup(id))) return oom(err);
+    if (!(*new_id = strdup(id))) return kiln_error_oom(err);
     return 0;
   }
   if (json_array_size(json_object_get(config, "OnBuild")))
@@ -276,7 +272,7 @@ static json_t *rewrite_tags(const kiln_caller *c, const char *ns, json_t *tags, 
     if (!seen) json_array_append_new(out, json_string(renamed));
     free(renamed);
   }
-  if (!out) oom(err);
+  if (!out) kiln_error_oom(err);
   return out;
 }
 
@@ -286,7 +282,7 @@ json_t *kiln_import_rewrite_manifest(const kiln_caller *c, const char *ns, json_
     return kiln_error_set(err, KILN_EXIT_FAILURE, "no docker save manifest.json in the archive"),
            NULL;
   _cleanup_json_ json_t *out = json_deep_copy(manifest);
-  if (!out) return oom(err), NULL;
+  if (!out) return kiln_error_oom(err), NULL;
   size_t i;
   json_t *img;
   json_array_foreach(out, i, img) {

@@ -386,7 +386,7 @@ static int finish_tagged(kiln_engine *e, const kiln_spec *spec, const char *tag,
     r = kiln_error_set(err, KILN_EXIT_ENGINE, "the engine gave an unexpected image id '%.80s'", id);
   else if (asprintf(&dockerfile, "FROM %s\n", id) < 0 ||
            !(query = build_query(tag, labels, &quiet)))
-    r = kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    r = kiln_error_oom(err);
   else {
     kiln_context *ctx = kiln_context_new(spec->dir, dockerfile, strlen(dockerfile), err);
     r = ctx ? build_once(e, ctx, query, &quiet, tag, final_id, NULL, err) : -1;
@@ -412,7 +412,7 @@ static int run_build(kiln_engine *e, const kiln_spec *spec, kiln_context *ctx, c
       digest ? build_labels(spec, digest, base_id, opts->owner_uid) : NULL;
   _cleanup_free_ char *query =
       digest ? (labels ? build_query(tag, labels, opts) : NULL) : build_query(NULL, "{}", opts);
-  if (!query) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!query) return kiln_error_oom(err);
   if (!digest && kiln_context_digest_while_streaming(ctx, err) < 0) return -1;
   _cleanup_free_ char *id = NULL, *final_id = NULL;
   char streamed[65];
@@ -421,11 +421,11 @@ static int run_build(kiln_engine *e, const kiln_spec *spec, kiln_context *ctx, c
   if (r == 0 && !digest) {
     r = kiln_context_streamed_digest(ctx, streamed, err);
     if (r == 0 && !(labels = build_labels(spec, streamed, base_id, opts->owner_uid)))
-      r = kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+      r = kiln_error_oom(err);
     if (r == 0) r = finish_tagged(e, spec, tag, id, labels, opts, &final_id, err);
   }
   if (r == 0 && fill_result(result, tag, final_id ? final_id : id, false) < 0)
-    r = kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    r = kiln_error_oom(err);
   if (r == 0) {
     result->context_bytes = kiln_context_bytes_sent(ctx);
     kiln_build_event ev = {KILN_BUILD_RESULT, steps[0], steps[1], tag, result->image_id};
@@ -478,9 +478,7 @@ int kiln_image_build(kiln_engine *e, const kiln_spec *spec, const kiln_generated
   if (known && existing && !opts->force && !opts->nocache &&
       is_current(existing, gen, digest, base_id)) {
     const char *id = json_string_value(json_object_get(existing, "Id"));
-    r = fill_result(result, tag, id, true) < 0
-            ? kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory")
-            : 0;
+    r = fill_result(result, tag, id, true) < 0 ? kiln_error_oom(err) : 0;
     kiln_build_event ev = {KILN_BUILD_UP_TO_DATE, 0, 0, tag, id};
     if (r == 0) emit(opts, &ev);
     goto out;

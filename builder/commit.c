@@ -9,10 +9,6 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 int kiln_container_commit(kiln_engine *engine, const kiln_commit_options *opts, char **image_id,
                           kiln_error **err) {
   const char *name = opts->name, *ref = opts->ref;
@@ -31,13 +27,13 @@ int kiln_container_commit(kiln_engine *engine, const kiln_commit_options *opts, 
   if (!repo_q || !tag_q || !id_q ||
       asprintf(&query, "container=%s&repo=%s&tag=%s&comment=kiln%%20container%%20commit", id_q,
                repo_q, tag_q) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   /* An empty config: Cmd, Env, User and Labels all come from the container
    * (a body is sent for the JSON Content-Type the engine insists on). */
   _cleanup_json_ json_t *body = json_object();
   _cleanup_json_ json_t *r = kiln_engine_json(engine, "POST", "/commit", query, body, NULL, err);
   if (!r) return kiln_error_prefix(err, "committing %s to %s", name, ref);
   const char *new_id = json_string_value(json_object_get(r, "Id"));
-  if (image_id && !(*image_id = strdup(new_id ? new_id : ""))) return oom(err);
+  if (image_id && !(*image_id = strdup(new_id ? new_id : ""))) return kiln_error_oom(err);
   return 0;
 }

@@ -73,7 +73,7 @@ static int set_namespace(kiln_config *c, const char *name, const ynode *v, kiln_
     return -1;
   }
   char *copy = strdup(v->text);
-  if (!copy) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!copy) return kiln_error_oom(err);
   free(c->ns);
   c->ns = copy;
   return 0;
@@ -91,7 +91,7 @@ static int get_text(const char *name, const ynode *v, const char *key, size_t ma
     return -1;
   }
   char *copy = strdup(v->text);
-  if (!copy) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!copy) return kiln_error_oom(err);
   free(*out);
   *out = copy;
   return 0;
@@ -140,7 +140,7 @@ static int set_runtimes(kiln_config *c, const char *name, const ynode *v, kiln_e
     }
     if (spec_strv_push(&list, item->text) < 0) {
       strv_free(&list);
-      return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+      return kiln_error_oom(err);
     }
   }
   strv_free(&c->runtimes);
@@ -191,7 +191,7 @@ int kiln_config_defaults(kiln_config *cfg, kiln_error **err) {
     ok = spec_strv_push(&cfg->runtimes, default_runtimes[i]) == 0;
   if (!ok) {
     kiln_config_clear(cfg);
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    return kiln_error_oom(err);
   }
   return 0;
 }
@@ -247,7 +247,7 @@ static char *read_file(const char *path, bool site, size_t *len, int *missing, k
   if (!S_ISREG(st.st_mode))
     return kiln_error_set(err, KILN_EXIT_USAGE, "%s is not a regular file", path), NULL;
   _cleanup_free_ char *buf = malloc(KILN_CONFIG_MAX_BYTES + 1);
-  if (!buf) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  if (!buf) return kiln_error_oom(err), NULL;
   size_t n = 0;
   for (;;) {
     ssize_t r = read(fd, buf + n, KILN_CONFIG_MAX_BYTES + 1 - n);
@@ -281,7 +281,7 @@ int kiln_config_load_file(kiln_config *cfg, const char *path, bool site, kiln_er
   cfg->path = strdup(path);
   if (!cfg->path) {
     kiln_config_clear(cfg);
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    return kiln_error_oom(err);
   }
   return 0;
 }

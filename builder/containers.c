@@ -25,10 +25,6 @@
   "s=$(awk -F: -v u=\"$(id -u)\" '$3 == u { print $7; exit }' /etc/passwd 2>/dev/null); "          \
   "[ -x \"$s\" ] || s=/bin/sh; exec \"$s\" -l"
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 /* filters={"label":[...]} escaped; label may be NULL. */
 static char *label_filter(const char *label, const char *label2) {
   _cleanup_json_ json_t *f = json_pack("{s:[]}", "label");
@@ -63,7 +59,7 @@ int kiln_count_owned(kiln_engine *engine, const char *what, uint32_t uid, unsign
   char label[64];
   snprintf(label, sizeof label, "%s=%" PRIu32, KILN_LABEL_OWNER_UID, uid);
   _cleanup_free_ char *query = label_filter(label, NULL);
-  if (!query) return oom(err);
+  if (!query) return kiln_error_oom(err);
   bool containers = !strcmp(what, "containers");
   _cleanup_json_ json_t *r = kiln_engine_json(
       engine, "GET", containers ? "/containers/json" : "/volumes", query, NULL, NULL, err);
@@ -125,7 +121,7 @@ json_t *kiln_container_list(kiln_engine *engine, const kiln_owner *owner, const 
                             kiln_error **err) {
   _cleanup_free_ char *label = owner_label(owner);
   _cleanup_free_ char *query = label ? label_filter(label, NULL) : NULL;
-  if (!query) return oom(err), NULL;
+  if (!query) return kiln_error_oom(err), NULL;
   _cleanup_json_ json_t *r =
       kiln_engine_json(engine, "GET", "/containers/json", query, NULL, NULL, err);
   if (!r) return NULL;
@@ -137,7 +133,7 @@ json_t *kiln_container_list(kiln_engine *engine, const kiln_owner *owner, const 
     json_t *e = list_entry(engine, ns ? ns : "kiln", c);
     if (!e || json_array_append_new(out, e) < 0) {
       json_decref(out);
-      return oom(err), NULL;
+      return kiln_error_oom(err), NULL;
     }
   }
   return out;
@@ -149,7 +145,7 @@ json_t *kiln_container_list(kiln_engine *engine, const kiln_owner *owner, const 
 static json_t *find_owned(kiln_engine *engine, const char *name, const kiln_owner *owner,
                           kiln_error **err) {
   _cleanup_free_ char *engine_name = kiln_container_engine_name(name, owner_uid(owner));
-  if (!engine_name) return oom(err), NULL;
+  if (!engine_name) return kiln_error_oom(err), NULL;
   json_t *c = kiln_engine_inspect(engine, KILN_OBJECT_CONTAINER, engine_name, false, err);
   if (!c && err && *err) return NULL;
   if (!c && kiln_owner_all_users(owner))
@@ -189,14 +185,14 @@ static json_t *list_entry_of(kiln_engine *engine, const char *ns, const char *id
   _cleanup_json_ json_t *f = json_pack("{s:[s]}", "id", id);
   _cleanup_free_ char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
   _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL, *q = NULL;
-  if (!esc || asprintf(&q, "all=1&filters=%s", esc) < 0) return oom(err), NULL;
+  if (!esc || asprintf(&q, "all=1&filters=%s", esc) < 0) return kiln_error_oom(err), NULL;
   _cleanup_json_ json_t *r =
       kiln_engine_json(engine, "GET", "/containers/json", q, NULL, NULL, err);
   if (!r) return NULL;
   json_t *c = json_array_get(r, 0);
   if (!c) return kiln_error_set(err, KILN_EXIT_FAILURE, "container %.12s went away", id), NULL;
   json_t *e = list_entry(engine, ns ? ns : "kiln", c);
-  return e ? e : (oom(err), NULL);
+  return e ? e : (kiln_error_oom(err), NULL);
 }
 
 json_t *kiln_container_inspect(kiln_engine *engine, const char *name, const kiln_owner *owner,
@@ -221,7 +217,7 @@ json_t *kiln_container_inspect(kiln_engine *engine, const char *name, const kiln
                               ? json_pack("{s:O, s:O}", "source", json_object_get(mount, "Source"),
                                           "target", json_object_get(mount, "Target"))
                               : json_null()) < 0)
-    return oom(err), NULL;
+    return kiln_error_oom(err), NULL;
   return steal_pointer(&e);
 }
 
@@ -229,7 +225,7 @@ json_t *kiln_container_inspect(kiln_engine *engine, const char *name, const kiln
 static int post_action(kiln_engine *engine, const char *id, const char *name, const char *action,
                        const char *query, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/containers/%s/%s", id, action) < 0) return oom(err);
+  if (asprintf(&path, "/containers/%s/%s", id, action) < 0) return kiln_error_oom(err);
   kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
   kiln_engine_response resp;
   req.method = "POST";
@@ -458,7 +454,7 @@ int kiln_container_shell(kiln_engine *engine, const char *name, const kiln_owner
   _cleanup_json_ json_t *r =
       body ? kiln_engine_json(engine, "POST", path, NULL, body, NULL, err) : NULL;
   const char *exec_id = json_string_value(json_object_get(r, "Id"));
-  if (!exec_id) return err && *err ? -1 : oom(err);
+  if (!exec_id) return err && *err ? -1 : kiln_error_oom(err);
   struct termios saved;
   bool raw = tty && tcgetattr(in_fd, &saved) == 0;
   if (raw) {
@@ -484,7 +480,7 @@ static int commit_container(kiln_engine *engine, const char *id, const char *ref
   _cleanup_free_ char *query = NULL;
   if (!repo_esc || !tag_esc ||
       asprintf(&query, "container=%s&repo=%s&tag=%s", id, repo_esc, tag_esc) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   /* An empty config: everything, labels included, comes from the container.
    * (A body is needed for the JSON Content-Type the engine insists on.) */
   _cleanup_json_ json_t *body = json_object();
@@ -511,7 +507,7 @@ int kiln_container_retire(kiln_engine *engine, const char *name, const kiln_owne
   const char *id = json_string_value(json_object_get(c, "Id"));
   _cleanup_free_ char *ref = NULL;
   kiln_caller fallback;
-  if (save && !(ref = save_ref(c, name, owner, save_as, ns))) return oom(err);
+  if (save && !(ref = save_ref(c, name, owner, save_as, ns))) return kiln_error_oom(err);
   /* Before anything changes: the tag is the caller's to create or move. */
   if (ref && kiln_check_image_ref(ref, err) < 0) return kiln_error_prefix(err, "--save '%s'", ref);
   if (ref && kiln_access_tag(kiln_owner_caller(owner, &fallback), ns ? ns : KILN_DEFAULT_NAMESPACE,

@@ -83,10 +83,6 @@ struct kiln_context {
   size_t n_warnings;
 };
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 /* ---- the set of paths already in the context ---- */
 
 static uint64_t hash_path(const char *s) {
@@ -138,11 +134,11 @@ static int push_entry(kiln_context *ctx, entry e, kiln_error **err) {
   if (ctx->n == ctx->alloc) {
     size_t na = ctx->alloc ? ctx->alloc * 2 : 16;
     entry *nv = realloc(ctx->v, na * sizeof *nv);
-    if (!nv) return entry_clear(&e), oom(err);
+    if (!nv) return entry_clear(&e), kiln_error_oom(err);
     ctx->v = nv;
     ctx->alloc = na;
   }
-  if (grow_slots(ctx) < 0) return entry_clear(&e), oom(err);
+  if (grow_slots(ctx) < 0) return entry_clear(&e), kiln_error_oom(err);
   ctx->v[ctx->n++] = e;
   *find_slot(ctx, e.path) = ctx->n;
   return 0;
@@ -152,7 +148,7 @@ static int push_entry(kiln_context *ctx, entry e, kiln_error **err) {
 
 static int load_ignore(kiln_context *ctx, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "%s/.dockerignore", ctx->root) < 0) return oom(err);
+  if (asprintf(&path, "%s/.dockerignore", ctx->root) < 0) return kiln_error_oom(err);
   /* With the caller's rights; never blocks on a FIFO; regular files only. */
   kiln_error *oerr = NULL;
   size_t len = 0;
@@ -169,7 +165,7 @@ static int load_ignore(kiln_context *ctx, kiln_error **err) {
 kiln_context *kiln_context_new(const char *project_dir, const char *dockerfile, size_t len,
                                kiln_error **err) {
   kiln_context *ctx = calloc(1, sizeof *ctx);
-  if (!ctx) return oom(err), NULL;
+  if (!ctx) return kiln_error_oom(err), NULL;
   ctx->fd = -1;
   ctx->pending = (kiln_buf)KILN_BUF_INIT(4 * CHUNK);
   if (len > KILN_MAX_DOCKERFILE_BYTES) {
@@ -183,7 +179,7 @@ kiln_context *kiln_context_new(const char *project_dir, const char *dockerfile, 
   }
   ctx->root_len = strlen(ctx->root);
   if (!(ctx->dockerfile = malloc(len + 1))) {
-    oom(err);
+    kiln_error_oom(err);
     goto fail;
   }
   memcpy(ctx->dockerfile, dockerfile, len);
@@ -191,7 +187,7 @@ kiln_context *kiln_context_new(const char *project_dir, const char *dockerfile, 
   ctx->dockerfile_len = len;
   entry df = {strdup("Dockerfile"), 'f', 0644, len, NULL, {0}};
   if (!df.path) {
-    oom(err);
+    kiln_error_oom(err);
     goto fail;
   }
   if (push_entry(ctx, df, err) < 0 || load_ignore(ctx, err) < 0) goto fail;
@@ -244,7 +240,7 @@ static int read_link(const kiln_context *ctx, const char *rel, const char *full,
                           "relative links that stay inside the project folder can be sent",
                           rel, target);
   e->type = 'l';
-  return (e->link = strdup(target)) ? 0 : oom(err);
+  return (e->link = strdup(target)) ? 0 : kiln_error_oom(err);
 }
 
 static int add_path(kiln_context *ctx, const char *rel, bool named, const bool *parent,
@@ -257,7 +253,7 @@ static int by_name(const struct dirent **a, const struct dirent **b) {
 /* info: rel's .dockerignore results, handed to its children. */
 static int add_children(kiln_context *ctx, const char *rel, const bool *info, kiln_error **err) {
   _cleanup_free_ char *full = full_path(ctx, rel);
-  if (!full) return oom(err);
+  if (!full) return kiln_error_oom(err);
   struct dirent **names = NULL;
   int n = scandir(full, &names, NULL, by_name);
   if (n < 0) return kiln_error_errno(err, errno, "build context: cannot list %s", rel);
@@ -266,7 +262,7 @@ static int add_children(kiln_context *ctx, const char *rel, const bool *info, ki
     const char *name = names[i]->d_name;
     if (r == 0 && strcmp(name, ".") && strcmp(name, "..")) {
       _cleanup_free_ char *child = NULL;
-      r = asprintf(&child, "%s/%s", rel, name) < 0 ? oom(err)
+      r = asprintf(&child, "%s/%s", rel, name) < 0 ? kiln_error_oom(err)
                                                    : add_path(ctx, child, false, info, err);
     }
     free(names[i]);
@@ -279,11 +275,11 @@ static int add_children(kiln_context *ctx, const char *rel, const bool *info, ki
  * spec wins); the caller is told. */
 static int warn_named(kiln_context *ctx, const char *rel, kiln_error **err) {
   char **nv = realloc(ctx->warnings, (ctx->n_warnings + 1) * sizeof *nv);
-  if (!nv) return oom(err);
+  if (!nv) return kiln_error_oom(err);
   ctx->warnings = nv;
   if (asprintf(&nv[ctx->n_warnings],
                "%s is excluded by .dockerignore but the spec names it: it is sent anyway", rel) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   ctx->n_warnings++;
   return 0;
 }
@@ -299,7 +295,7 @@ static int ancestors_info(kiln_context *ctx, const char *rel, bool **out, kiln_e
   _cleanup_free_ char *prefix = strndup(rel, (size_t)(slash - rel));
   _cleanup_free_ bool *info = calloc(n_pat, sizeof *info);
   _cleanup_free_ bool *next = calloc(n_pat, sizeof *next);
-  if (!prefix || !info || !next) return oom(err);
+  if (!prefix || !info || !next) return kiln_error_oom(err);
   bool have = false;
   for (char *p = prefix;; p++) {
     if (*p != '/' && *p != '\0') continue;
@@ -325,12 +321,13 @@ static int ancestors_info(kiln_context *ctx, const char *rel, bool **out, kiln_e
 static int add_path(kiln_context *ctx, const char *rel, bool named, const bool *parent,
                     kiln_error **err) {
   _cleanup_free_ char *full = full_path(ctx, rel);
-  if (!full) return oom(err);
+  if (!full) return kiln_error_oom(err);
   struct stat st;
   if (lstat(full, &st) < 0) return kiln_error_errno(err, errno, "build context: %s", rel);
   size_t n_pat = kiln_ignore_count(ctx->ignore);
   _cleanup_free_ bool *info = NULL;
-  if (S_ISDIR(st.st_mode) && n_pat && !(info = calloc(n_pat, sizeof *info))) return oom(err);
+  if (S_ISDIR(st.st_mode) && n_pat && !(info = calloc(n_pat, sizeof *info)))
+    return kiln_error_oom(err);
   bool excluded = kiln_ignore_match_below(ctx->ignore, rel, parent, info);
   if (excluded && named && !has_path(ctx, rel) && warn_named(ctx, rel, err) < 0) return -1;
   if (excluded && !named) {
@@ -356,7 +353,7 @@ static int add_path(kiln_context *ctx, const char *rel, bool named, const bool *
                           : S_ISSOCK(st.st_mode) ? "a socket"
                                                  : "a device file");
   }
-  if (!(e.path = strdup(rel))) return entry_clear(&e), oom(err);
+  if (!(e.path = strdup(rel))) return entry_clear(&e), kiln_error_oom(err);
   if (push_entry(ctx, e, err) < 0) return -1;
   return e.type == 'd' ? add_children(ctx, rel, info, err) : 0;
 }
@@ -377,7 +374,7 @@ int kiln_context_add(kiln_context *ctx, const char *rel_path, kiln_error **err) 
    * path check above made sure it resolves inside the project. */
   _cleanup_free_ char *full = full_path(ctx, rel);
   struct stat st;
-  if (!full) return oom(err);
+  if (!full) return kiln_error_oom(err);
   if (lstat(full, &st) < 0 || !S_ISLNK(st.st_mode)) return 0;
   _cleanup_free_ char *real = realpath(full, NULL);
   if (!real) return kiln_error_errno(err, errno, "build context: %s", rel);
@@ -409,7 +406,7 @@ static int changed(const entry *e, kiln_error **err) {
  * descriptor (caller closes) or -1; its stat data in *st. */
 static int open_entry(const kiln_context *ctx, const entry *e, struct stat *st, kiln_error **err) {
   _cleanup_free_ char *full = full_path(ctx, e->path);
-  if (!full) return oom(err);
+  if (!full) return kiln_error_oom(err);
   /* With the caller's rights: under sudo, kiln reads only what they may. */
   _cleanup_close_ int fd = kiln_fs_open_regular(full, false, st, err);
   if (fd < 0) return kiln_error_prefix(err, "build context: %s", e->path);
@@ -430,7 +427,7 @@ static int load_cache(kiln_context *ctx, kiln_error **err) {
   if (kiln_fs_drop(&rights, err) < 0) return -1;
   ctx->cache = kiln_digest_cache_load(path, NULL);
   kiln_fs_restore(&rights);
-  return ctx->cache ? 0 : oom(err);
+  return ctx->cache ? 0 : kiln_error_oom(err);
 }
 
 /* A cache that cannot be written costs speed, nothing else. */
@@ -472,7 +469,7 @@ static int hash_file(kiln_context *ctx, const entry *e, bool cached_only, unsign
   _cleanup_close_ int fd = open_entry(ctx, e, &before, err);
   if (fd < 0) return -1;
   _cleanup_sha256_ kiln_sha256 h = KILN_SHA256_INIT;
-  if (kiln_sha256_init(&h) < 0) return oom(err);
+  if (kiln_sha256_init(&h) < 0) return kiln_error_oom(err);
   char buf[CHUNK];
   uint64_t left = e->size;
   ssize_t n = 1;
@@ -482,7 +479,7 @@ static int hash_file(kiln_context *ctx, const entry *e, bool cached_only, unsign
   }
   if (n < 0) return kiln_error_errno(err, errno, "build context: %s", e->path);
   if (left || read(fd, buf, 1) != 0) return changed(e, err);
-  if (kiln_sha256_final(&h, out) < 0) return oom(err);
+  if (kiln_sha256_final(&h, out) < 0) return kiln_error_oom(err);
   record_file(ctx, e, fd, &before, &start, out);
   return 0;
 }
@@ -506,7 +503,7 @@ static void digest_head(kiln_sha256 *h, const kiln_context *ctx, size_t i) {
 static int digest_entries(kiln_context *ctx, bool cached_only, char out[65], uint64_t *missing,
                           kiln_error **err) {
   _cleanup_sha256_ kiln_sha256 h = KILN_SHA256_INIT;
-  if (kiln_sha256_init(&h) < 0) return oom(err);
+  if (kiln_sha256_init(&h) < 0) return kiln_error_oom(err);
   int result = 0;
   for (size_t i = 0; i < ctx->n; i++) {
     digest_head(&h, ctx, i);
@@ -523,7 +520,7 @@ static int digest_entries(kiln_context *ctx, bool cached_only, char out[65], uin
     kiln_sha256_update(&h, content, sizeof content);
   }
   if (result) return 1;
-  return kiln_sha256_final_hex(&h, out) < 0 ? oom(err) : 0;
+  return kiln_sha256_final_hex(&h, out) < 0 ? kiln_error_oom(err) : 0;
 }
 
 /* The digest pass touches only files: it runs with the caller's rights as
@@ -559,7 +556,7 @@ int kiln_context_digest_while_streaming(kiln_context *ctx, kiln_error **err) {
   if (ctx->a || ctx->stream_digest)
     return kiln_error_set(err, KILN_EXIT_FAILURE, "the context stream has already started");
   if (load_cache(ctx, err) < 0) return -1;
-  if (kiln_sha256_init(&ctx->stream_h) < 0) return oom(err);
+  if (kiln_sha256_init(&ctx->stream_h) < 0) return kiln_error_oom(err);
   ctx->stream_digest = true;
   return 0;
 }
@@ -582,7 +579,7 @@ static int stream_digest_entry(kiln_context *ctx, size_t i) {
   if (i == 0 || e->type != 'f' || kiln_digest_cache_get(ctx->cache, &e->key, ctx->file_digest))
     return 0;
   clock_gettime(CLOCK_REALTIME_COARSE, &ctx->file_start);
-  if (kiln_sha256_init(&ctx->file_h) < 0) return oom(&ctx->err);
+  if (kiln_sha256_init(&ctx->file_h) < 0) return kiln_error_oom(&ctx->err);
   ctx->file_hashing = true;
   return 0;
 }
@@ -592,7 +589,7 @@ static int stream_digest_entry(kiln_context *ctx, size_t i) {
 static int stream_digest_file_end(kiln_context *ctx) {
   if (ctx->file_hashing) {
     ctx->file_hashing = false;
-    if (kiln_sha256_final(&ctx->file_h, ctx->file_digest) < 0) return oom(&ctx->err);
+    if (kiln_sha256_final(&ctx->file_h, ctx->file_digest) < 0) return kiln_error_oom(&ctx->err);
     record_file(ctx, ctx->cur, ctx->fd, &ctx->file_st, &ctx->file_start, ctx->file_digest);
   }
   kiln_sha256_update(&ctx->stream_h, ctx->file_digest, sizeof ctx->file_digest);
@@ -618,7 +615,7 @@ static int archive_fail(kiln_context *ctx, const char *what) {
  * or non-ASCII names), as Go's archive/tar writes them for the docker CLI.
  * No block padding: the stream ends right after the two zero blocks. */
 static int start_archive(kiln_context *ctx) {
-  if (!(ctx->a = archive_write_new())) return oom(&ctx->err);
+  if (!(ctx->a = archive_write_new())) return kiln_error_oom(&ctx->err);
   if (archive_write_set_format_pax_restricted(ctx->a) != ARCHIVE_OK ||
       archive_write_set_bytes_per_block(ctx->a, 0) != ARCHIVE_OK ||
       archive_write_open2(ctx->a, ctx, NULL, on_archive_write, NULL, NULL) != ARCHIVE_OK)
@@ -632,7 +629,7 @@ static int write_header(kiln_context *ctx, const entry *e) {
     unsigned filetype;
   } types[] = {{'f', AE_IFREG}, {'d', AE_IFDIR}, {'l', AE_IFLNK}};
   struct archive_entry *ae = archive_entry_new();
-  if (!ae) return oom(&ctx->err);
+  if (!ae) return kiln_error_oom(&ctx->err);
   archive_entry_set_pathname(ae, e->path);
   for (size_t i = 0; i < sizeof types / sizeof *types; i++)
     if (types[i].type == e->type) archive_entry_set_filetype(ae, types[i].filetype);
@@ -704,7 +701,7 @@ static int advance(kiln_context *ctx) {
   if (ctx->next < ctx->n) return write_entry(ctx);
   if (archive_write_close(ctx->a) != ARCHIVE_OK) return archive_fail(ctx, "end of stream");
   if (ctx->stream_digest && kiln_sha256_final_hex(&ctx->stream_h, ctx->streamed) < 0)
-    return oom(&ctx->err);
+    return kiln_error_oom(&ctx->err);
   ctx->finished = true;
   return 0;
 }

@@ -33,10 +33,6 @@ extern char **environ;
 #define HUB_ADDRESS     "https://index.docker.io/v1/"
 #define SYSTEM_PATH     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 bool kiln_cred_helper_name_ok(const char *name) {
   size_t n = name ? strlen(name) : 0;
   if (n == 0 || n > MAX_HELPER_NAME || name[0] == '.') return false;
@@ -71,10 +67,11 @@ int kiln_cred_helper_parse(const char *helper, const char *text, kiln_registry_a
                           helper);
   if (!*user && !*secret) return 0; /* nothing stored: anonymous */
   if (!strcmp(user, TOKEN_USER)) {
-    if (!(auth->identity_token = strdup(secret))) return oom(err);
+    if (!(auth->identity_token = strdup(secret))) return kiln_error_oom(err);
     return 0;
   }
-  if (!(auth->username = strdup(user)) || !(auth->password = strdup(secret))) return oom(err);
+  if (!(auth->username = strdup(user)) || !(auth->password = strdup(secret)))
+    return kiln_error_oom(err);
   return 0;
 }
 
@@ -299,7 +296,7 @@ static int plan_drop(child_plan *p, caller_env *e, kiln_error **err) {
   if (asprintf(&e->home, "HOME=%s", home) < 0 || asprintf(&e->user, "USER=%s", name) < 0 ||
       asprintf(&e->logname, "LOGNAME=%s", name) < 0 ||
       asprintf(&e->path, "PATH=" SYSTEM_PATH ":%s/.local/bin:%s/bin", home, home) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   e->envp[0] = e->home, e->envp[1] = e->path, e->envp[2] = e->user, e->envp[3] = e->logname;
   e->envp[4] = NULL;
   p->envp = e->envp;
@@ -346,7 +343,7 @@ static int judge(const char *helper, const child_result *r, long timeout_ms,
   if (WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0)
     return kiln_cred_helper_parse(helper, out, auth, err);
   _cleanup_free_ char *said = first_line(*out ? out : r->err.data ? r->err.data : "");
-  if (!said) return oom(err);
+  if (!said) return kiln_error_oom(err);
   if (!strcmp(said, NOT_FOUND)) return 0; /* docker: then anonymous */
   if (WIFSIGNALED(r->status))
     return kiln_error_set(err, KILN_EXIT_FAILURE,
@@ -365,7 +362,7 @@ int kiln_cred_helper_get(const char *helper, const char *server, kiln_registry_a
                           "and '.' only)",
                           helper);
   _cleanup_free_ char *program = NULL;
-  if (asprintf(&program, HELPER_PREFIX "%s", helper) < 0) return oom(err);
+  if (asprintf(&program, HELPER_PREFIX "%s", helper) < 0) return kiln_error_oom(err);
   char get[] = "get";
   child_plan p = {.argv = {program, get, NULL}};
   caller_env env = {0};

@@ -29,10 +29,6 @@
 #define NO_GPU_MESSAGE                                                                             \
   "this engine has no NVIDIA GPU runtime; deploy without --gpus or on a GPU node"
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 /* The image namespace of this deploy. */
 static const char *ns_of(const kiln_deploy_options *o) {
   return o->ns ? o->ns : o->config->ns;
@@ -150,14 +146,13 @@ int kiln_parse_volume_spec(const char *spec, char **name, char **target, bool *r
   if (mode) *read_only = !strcmp(mode + 1, "ro");
   _cleanup_free_ char *n = strndup(spec, (size_t)(colon - spec));
   _cleanup_free_ char *t = strndup(path, path_len);
-  if (!n || !t) return oom(err);
+  if (!n || !t) return kiln_error_oom(err);
   if (strchr(n, '/'))
     return kiln_error_set(err, KILN_EXIT_USAGE,
                           "volume '%s': '%s' is a path; -v takes a named volume (the workspace "
                           "folder is mounted already)",
                           spec, n);
-  if (kiln_check_volume_name(n, err) < 0)
-    return kiln_error_prefix(err, "volume \"%.64s\"", spec);
+  if (kiln_check_volume_name(n, err) < 0) return kiln_error_prefix(err, "volume \"%.64s\"", spec);
   if (kiln_check_mount_target(t, "volume target", err) < 0)
     return kiln_error_prefix(err, "volume '%s'", spec);
   *name = steal_pointer(&n);
@@ -169,15 +164,15 @@ static int add_env(json_t *env, const char *kv, kiln_error **err) {
   const char *eq = strchr(kv, '=');
   if (!eq) return kiln_error_set(err, KILN_EXIT_USAGE, "-e '%s': expected KEY=VALUE", kv);
   _cleanup_free_ char *key = strndup(kv, (size_t)(eq - kv));
-  if (!key) return oom(err);
+  if (!key) return kiln_error_oom(err);
   if (kiln_check_env_name(key, err) < 0) return kiln_error_prefix(err, "-e '%s'", kv);
-  return json_array_append_new(env, json_string(kv)) < 0 ? oom(err) : 0;
+  return json_array_append_new(env, json_string(kv)) < 0 ? kiln_error_oom(err) : 0;
 }
 
 static int add_env_pair(json_t *env, const char *key, const char *value, kiln_error **err) {
   _cleanup_free_ char *kv = NULL;
-  if (asprintf(&kv, "%s=%s", key, value) < 0) return oom(err);
-  return json_array_append_new(env, json_string(kv)) < 0 ? oom(err) : 0;
+  if (asprintf(&kv, "%s=%s", key, value) < 0) return kiln_error_oom(err);
+  return json_array_append_new(env, json_string(kv)) < 0 ? kiln_error_oom(err) : 0;
 }
 
 /* One -p value (kiln_parse_port_binding's grammar) → ExposedPorts and
@@ -195,13 +190,13 @@ static int add_port(const kiln_caller *caller, json_t *exposed, json_t *bindings
   json_t *list = json_object_get(bindings, key);
   if (!list) {
     list = json_array();
-    if (json_object_set_new(bindings, key, list) < 0) return oom(err);
+    if (json_object_set_new(bindings, key, list) < 0) return kiln_error_oom(err);
   }
   if (json_object_set_new(exposed, key, json_object()) < 0 ||
       json_array_append_new(list, json_pack("{s:s, s:s}", "HostIp",
                                             pb.host_ip[0] ? pb.host_ip : KILN_DEFAULT_HOST_IP,
                                             "HostPort", host)) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   return 0;
 }
 
@@ -241,7 +236,7 @@ static int add_gpus(const kiln_deploy_options *o, json_t *env, json_t *host_conf
   if (o->gpu_memory && kiln_check_text(o->gpu_memory, 32, "--gpu-memory", err) < 0) return -1;
   if (o->runtime && kiln_check_text(o->runtime, 64, "--runtime", err) < 0) return -1;
   if (o->runtime && json_object_set_new(host_config, "Runtime", json_string(o->runtime)) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   if (genv) {
     if (o->gpus && add_env_pair(env, "GENV_GPUS", o->gpus, err) < 0) return -1;
     if (o->gpu_memory && add_env_pair(env, "GENV_GPU_MEMORY", o->gpu_memory, err) < 0) return -1;
@@ -250,7 +245,7 @@ static int add_gpus(const kiln_deploy_options *o, json_t *env, json_t *host_conf
   if (!o->gpus) return 0;
   json_t *req = device_request(o->gpus);
   if (!req || json_object_set_new(host_config, "DeviceRequests", json_pack("[o]", req)) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   return 0;
 }
 
@@ -259,7 +254,7 @@ static int add_mounts(const kiln_deploy_options *o, const char *workspace, json_
   if (o->workspace_dir &&
       json_array_append_new(mounts, json_pack("{s:s, s:s, s:s}", "Type", "bind", "Source",
                                               o->workspace_dir, "Target", workspace)) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   for (size_t i = 0; i < o->n_volumes; i++) {
     _cleanup_free_ char *name = NULL, *target = NULL;
     bool ro;
@@ -271,7 +266,7 @@ static int add_mounts(const kiln_deploy_options *o, const char *workspace, json_
         json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b, s:{s:b}}", "Type", "volume",
                                                 "Source", ename, "Target", target, "ReadOnly", ro,
                                                 "VolumeOptions", "NoCopy", 1)) < 0)
-      return oom(err);
+      return kiln_error_oom(err);
   }
   return 0;
 }
@@ -283,7 +278,7 @@ static int add_limits(const kiln_deploy_options *o, json_t *hc, kiln_error **err
     r |= json_object_set_new(hc, "NanoCpus", json_integer((json_int_t)o->nano_cpus));
   if (o->shm_size) r |= json_object_set_new(hc, "ShmSize", json_integer((json_int_t)o->shm_size));
   if (o->pids_limit) r |= json_object_set_new(hc, "PidsLimit", json_integer(o->pids_limit));
-  return r < 0 ? oom(err) : 0;
+  return r < 0 ? kiln_error_oom(err) : 0;
 }
 
 /* The only security option a container gets; nothing else (privileges,
@@ -293,10 +288,10 @@ static int add_limits(const kiln_deploy_options *o, json_t *hc, kiln_error **err
  * once instead of after the kill timeout (a PID 1 ignores default signals).
  * no-new-privileges unless the site allows container sudo. */
 static int add_security(const kiln_deploy_options *o, json_t *hc, kiln_error **err) {
-  if (json_object_set_new(hc, "Init", json_true()) < 0) return oom(err);
+  if (json_object_set_new(hc, "Init", json_true()) < 0) return kiln_error_oom(err);
   if (!kiln_access_no_new_privileges(o->config)) return 0;
   return json_object_set_new(hc, "SecurityOpt", json_pack("[s]", "no-new-privileges")) < 0
-             ? oom(err)
+             ? kiln_error_oom(err)
              : 0;
 }
 
@@ -311,12 +306,15 @@ static json_t *strv_json(const char *const *v, size_t n) {
 static int set_command(const kiln_deploy_options *o, json_t *image_config, json_t *body,
                        kiln_error **err) {
   if (o->n_command)
-    return json_object_set_new(body, "Cmd", strv_json(o->command, o->n_command)) < 0 ? oom(err) : 0;
+    return json_object_set_new(body, "Cmd", strv_json(o->command, o->n_command)) < 0
+               ? kiln_error_oom(err)
+               : 0;
   if (json_array_size(json_object_get(image_config, "Cmd")) ||
       json_array_size(json_object_get(image_config, "Entrypoint")))
     return 0;
-  return json_object_set_new(body, "Cmd", json_pack("[s,s]", "sleep", "infinity")) < 0 ? oom(err)
-                                                                                       : 0;
+  return json_object_set_new(body, "Cmd", json_pack("[s,s]", "sleep", "infinity")) < 0
+             ? kiln_error_oom(err)
+             : 0;
 }
 
 static json_t *container_labels(const kiln_deploy_options *o, const char *image_id,
@@ -343,7 +341,7 @@ json_t *kiln_deploy_create_body(const kiln_deploy_options *o, const char *image_
                 user, "WorkingDir", workspace, "Tty", 1, "OpenStdin", 1, "Env", json_array(),
                 "Labels", container_labels(o, image_id, image_labels), "ExposedPorts",
                 json_object(), "HostConfig", "Mounts", json_array(), "PortBindings", json_object());
-  if (!body) return oom(err), NULL;
+  if (!body) return kiln_error_oom(err), NULL;
   json_t *env = json_object_get(body, "Env"), *hc = json_object_get(body, "HostConfig");
   for (size_t i = 0; i < o->n_env; i++)
     if (add_env(env, o->env[i], err) < 0) return NULL;
@@ -425,7 +423,7 @@ static char *read_setup_script(const kiln_deploy_options *o, kiln_error **err) {
   _cleanup_free_ char *dir = o->templates_dir ? strdup(o->templates_dir) : kiln_templates_dir(err);
   _cleanup_free_ char *path = NULL;
   if (!dir || asprintf(&path, "%s/user-setup.sh", dir) < 0)
-    return err && *err ? NULL : (oom(err), NULL);
+    return err && *err ? NULL : (kiln_error_oom(err), NULL);
   size_t len = 0;
   _cleanup_free_ char *script =
       kiln_fs_read_regular(path, true, KILN_MAX_TEMPLATE_BYTES, &len, err);
@@ -435,7 +433,7 @@ static char *read_setup_script(const kiln_deploy_options *o, kiln_error **err) {
   if (delay && all_digits(delay) && strlen(delay) < 6) kiln_buf_printf(&b, "sleep %s\n", delay);
   if (kiln_buf_append(&b, script, len) < 0 || kiln_buf_append(&b, "", 0) < 0) {
     kiln_buf_free(&b);
-    return oom(err), NULL;
+    return kiln_error_oom(err), NULL;
   }
   return kiln_buf_steal(&b, NULL);
 }
@@ -470,19 +468,19 @@ static int create_temp(adaptation *a, kiln_error **err) {
   char name[64];
   snprintf(name, sizeof name, "name=kiln-tmp-%" PRIu32 "-%02x%02x%02x%02x", a->opts->caller->id.uid,
            rnd[0], rnd[1], rnd[2], rnd[3]);
-  if (!body) return oom(err);
+  if (!body) return kiln_error_oom(err);
   _cleanup_json_ json_t *r =
       kiln_engine_json(a->engine, "POST", "/containers/create", name, body, NULL, err);
   const char *id = json_string_value(json_object_get(r, "Id"));
   if (!id) return err && *err ? -1 : kiln_error_set(err, KILN_EXIT_ENGINE, "no container id");
-  if (!(a->temp_id = strdup(id))) return oom(err);
+  if (!(a->temp_id = strdup(id))) return kiln_error_oom(err);
   return 0;
 }
 
 int kiln_container_call(kiln_engine *engine, const char *method, const char *id, const char *what,
                         const char *query, long timeout_ms, json_t **out, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/containers/%s/%s", id, what) < 0) return oom(err);
+  if (asprintf(&path, "/containers/%s/%s", id, what) < 0) return kiln_error_oom(err);
   kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
   kiln_engine_response resp;
   req.method = method;
@@ -602,9 +600,9 @@ static char *commit(adaptation *a, kiln_error **err) {
   _cleanup_free_ char *query = NULL;
   if (!repo ||
       asprintf(&query, "container=%s&repo=%s&tag=%s&pause=0", a->temp_id, repo, a->tag) < 0)
-    return oom(err), NULL;
+    return kiln_error_oom(err), NULL;
   _cleanup_json_ json_t *body = commit_body(a);
-  if (!body) return oom(err), NULL;
+  if (!body) return kiln_error_oom(err), NULL;
   _cleanup_json_ json_t *r = kiln_engine_json(a->engine, "POST", "/commit", query, body, NULL, err);
   const char *id = json_string_value(json_object_get(r, "Id"));
   if (!id) return err && *err ? NULL : (kiln_error_set(err, KILN_EXIT_ENGINE, "no image id"), NULL);
@@ -657,11 +655,11 @@ static int adaptation_init(adaptation *a, kiln_engine *engine, const kiln_deploy
   snprintf(a->id12, sizeof a->id12, "%.12s", hex);
   if (asprintf(&a->repo, "%s-%" PRIu32 "/" ADAPTED_REPO, ns_of(o), o->caller->id.uid) < 0) {
     a->repo = NULL;
-    return oom(err);
+    return kiln_error_oom(err);
   }
   if (asprintf(&a->tag, "%s-%" PRIu32, a->id12, o->caller->id.gid) < 0) {
     a->tag = NULL;
-    return oom(err);
+    return kiln_error_oom(err);
   }
   return kiln_adapted_user_of(base_config, o->caller->id.name, o->caller->id.uid, &a->user, err);
 }
@@ -679,7 +677,7 @@ static char *adapt(kiln_engine *engine, const kiln_deploy_options *o, const char
   _cleanup_free_ char *ref = NULL;
   if (asprintf(&ref, "%s:%s", a.repo, a.tag) < 0) {
     adaptation_clear(&a);
-    return oom(err), NULL;
+    return kiln_error_oom(err), NULL;
   }
   /* Same user, same base: one adaptation at a time; the second one reuses. */
   snprintf(lock_name, sizeof lock_name, "adapt-%" PRIu32 "-%s", o->caller->id.uid, a.tag);
@@ -733,7 +731,7 @@ static int volume_for_deploy(kiln_engine *engine, const kiln_deploy_options *o, 
   owner.all_users = false;
   if (kiln_volume_create(engine, name, &owner, o->config, &existed, err) < 0) return -1;
   *ename = kiln_volume_engine_name(name, o->caller->id.uid);
-  return *ename ? 0 : oom(err);
+  return *ename ? 0 : kiln_error_oom(err);
 }
 
 /* Every -v volume: the caller's (or, for an admin with --all-users,
@@ -751,7 +749,7 @@ static int check_volumes(kiln_engine *engine, const kiln_deploy_options *o, cons
         volume_for_deploy(engine, o, name, &ename, &own, err) < 0)
       return -1;
     json_t *mount = json_array_get(mounts, first + i);
-    if (json_object_set_new(mount, "Source", json_string(ename)) < 0) return oom(err);
+    if (json_object_set_new(mount, "Source", json_string(ename)) < 0) return kiln_error_oom(err);
     if (!own) {
       json_object_del(mount, "VolumeOptions");
       continue;
@@ -790,7 +788,7 @@ static char *create_limited(kiln_engine *engine, const kiln_deploy_options *o, c
       long status = 0;
       kiln_error *cerr = NULL;
       if (!esc || asprintf(&query, "name=%s", esc) < 0) {
-        oom(err);
+        kiln_error_oom(err);
       } else {
         _cleanup_json_ json_t *r =
             kiln_engine_json(engine, "POST", "/containers/create", query, body, &status, &cerr);
@@ -820,7 +818,7 @@ static char *create_limited(kiln_engine *engine, const kiln_deploy_options *o, c
 
 static int start_or_remove(kiln_engine *engine, const char *id, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/containers/%s/start", id) < 0) return oom(err);
+  if (asprintf(&path, "/containers/%s/start", id) < 0) return kiln_error_oom(err);
   kiln_error *serr = NULL;
   json_decref(kiln_engine_json(engine, "POST", path, NULL, NULL, NULL, &serr));
   if (!serr) return 0;
@@ -930,7 +928,7 @@ static int published_ports(kiln_engine *engine, const char *id, json_t *inspecte
   if (!c) return kiln_error_prefix(err, "reading the published ports");
   result->ports =
       kiln_ports_from_inspect(json_object_get(json_object_get(c, "NetworkSettings"), "Ports"));
-  return result->ports ? 0 : oom(err);
+  return result->ports ? 0 : kiln_error_oom(err);
 }
 
 /* Checked, created, started and verified; the image was resolved. */
@@ -945,7 +943,7 @@ static int deploy_image(kiln_engine *engine, const kiln_deploy_options *o,
                     json_object_get(json_object_get(body, "HostConfig"), "Mounts"), err) < 0)
     return -1;
   _cleanup_free_ char *name = kiln_container_engine_name(o->name, o->caller->id.uid);
-  if (!name) return oom(err);
+  if (!name) return kiln_error_oom(err);
   _cleanup_free_ char *id = create_limited(engine, o, name, body, err);
   if (!id) return -1;
   _cleanup_json_ json_t *inspected = NULL;
@@ -957,7 +955,7 @@ static int deploy_image(kiln_engine *engine, const kiln_deploy_options *o,
   result->container_id = steal_pointer(&id);
   result->container_name = steal_pointer(&name);
   result->image_id = strdup(image_id);
-  return result->image_id ? 0 : oom(err);
+  return result->image_id ? 0 : kiln_error_oom(err);
 }
 
 int kiln_deploy(kiln_engine *engine, const kiln_deploy_options *o, kiln_deploy_result *result,

@@ -296,7 +296,7 @@ static unsigned char *encode(const kiln_digest_cache *c, size_t *len) {
  * $XDG_CACHE_HOME) with the caller's rights. */
 static int make_parents(const char *path, kiln_error **err) {
   _cleanup_free_ char *dir = strdup(path);
-  if (!dir) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!dir) return kiln_error_oom(err);
   char *slash = strrchr(dir, '/');
   *slash = '\0';
   char *up = strrchr(dir, '/');
@@ -314,8 +314,7 @@ int kiln_digest_cache_save(kiln_digest_cache *c, kiln_error **err) {
   size_t len = 0;
   _cleanup_free_ unsigned char *data = encode(c, &len);
   _cleanup_free_ char *tmp = NULL;
-  if (!data || asprintf(&tmp, "%s.XXXXXX", c->path) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!data || asprintf(&tmp, "%s.XXXXXX", c->path) < 0) return kiln_error_oom(err);
   if (make_parents(c->path, err) < 0) return -1;
   int fd = kiln_fs_mkstemp(tmp, 0600, err);
   if (fd < 0) return -1;

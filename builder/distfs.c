@@ -54,6 +54,6 @@ json_t *kiln_dist_names(const char *dir, size_t max, kiln_error **err) {
     json_array_append_new(names, json_string(e->d_name));
   }
   closedir(d);
-  if (!names) kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!names) kiln_error_oom(err);
   return names;
 }

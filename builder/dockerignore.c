@@ -452,7 +452,7 @@ static char *line_to_pattern(const char *line, size_t n) {
 
 static int add_pattern(kiln_ignore *ig, const char *text, size_t line_no, kiln_error **err) {
   _cleanup_free_ char *clean = clean_path(text);
-  if (!clean) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!clean) return kiln_error_oom(err);
   ignore_pattern pat = {0};
   const char *p = clean;
   if (p[0] == '!') {
@@ -474,7 +474,7 @@ static int add_pattern(kiln_ignore *ig, const char *text, size_t line_no, kiln_e
     free(pat.text);
     free(pat.tokens);
     free(pat.ranges);
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    return kiln_error_oom(err);
   }
   ig->v[ig->n++] = pat;
   ig->has_exceptions |= pat.exception;
@@ -496,7 +496,7 @@ static int parse_lines(kiln_ignore *ig, const char *text, size_t len, kiln_error
       return kiln_error_set(err, KILN_EXIT_USAGE, ".dockerignore line %zu is longer than %d bytes",
                             line_no, KILN_MAX_PATH);
     _cleanup_free_ char *pattern = line_to_pattern(start, n);
-    if (!pattern) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    if (!pattern) return kiln_error_oom(err);
     if (*pattern && add_pattern(ig, pattern, line_no, err) < 0) return -1;
   }
   return 0;
@@ -506,7 +506,7 @@ kiln_ignore *kiln_ignore_parse(const char *text, size_t len, kiln_error **err) {
   kiln_ignore *ig = calloc(1, sizeof *ig);
   if (!ig || !(ig->v = calloc(KILN_MAX_DOCKERIGNORE_PATTERNS, sizeof *ig->v))) {
     kiln_ignore_free(ig);
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+    return kiln_error_oom(err), NULL;
   }
   if (parse_lines(ig, text, len, err) < 0) {
     kiln_ignore_free(ig);
@@ -514,7 +514,7 @@ kiln_ignore *kiln_ignore_parse(const char *text, size_t len, kiln_error **err) {
   }
   if (!(ig->scratch = malloc(4 * (ig->max_tokens + 1)))) {
     kiln_ignore_free(ig);
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+    return kiln_error_oom(err), NULL;
   }
   return ig;
 }

@@ -295,10 +295,9 @@ int kiln_engine_call(kiln_engine *e, const kiln_engine_request *req, kiln_engine
   transfer t = {.req = req, .engine = e, .body = KILN_BUF_INIT(KILN_MAX_RESPONSE_BYTES)};
   kiln_json_stream_init(&t.lines, req->on_line, req->user);
   _cleanup_free_ char *url = build_url(e, req);
-  if (!url) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!url) return kiln_error_oom(err);
   struct curl_slist *headers = build_headers(req);
-  int r = headers ? set_options(e, req, &t, url, headers, err)
-                  : kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  int r = headers ? set_options(e, req, &t, url, headers, err) : kiln_error_oom(err);
   if (r == 0) r = finish(&t, curl_easy_perform(e->curl), resp, err);
   curl_slist_free_all(headers);
   kiln_buf_free(&t.body);
@@ -358,7 +357,7 @@ char *kiln_engine_escape(const char *value) {
 static int parse_host(kiln_engine *e, const char *host, kiln_error **err) {
   if (!host || !*host) host = kiln_env("DOCKER_HOST");
   if (!host || !*host) host = DEFAULT_HOST;
-  if (!(e->host = strdup(host))) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!(e->host = strdup(host))) return kiln_error_oom(err);
   if (!strncmp(host, "unix://", 7)) {
     e->socket_path = strdup(host + 7);
     e->base_url = strdup("http://localhost");
@@ -373,8 +372,7 @@ static int parse_host(kiln_engine *e, const char *host, kiln_error **err) {
                           "tcp://host:port",
                           host);
   }
-  if (!e->base_url || (!strncmp(host, "unix://", 7) && !e->socket_path))
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!e->base_url || (!strncmp(host, "unix://", 7) && !e->socket_path)) return kiln_error_oom(err);
   return 0;
 }
 
@@ -435,7 +433,7 @@ kiln_engine *kiln_engine_open(const kiln_engine_options *opts, kiln_error **err)
     curl_ready = true;
   }
   kiln_engine *e = calloc(1, sizeof *e);
-  if (!e) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  if (!e) return kiln_error_oom(err), NULL;
   e->connect_timeout_ms =
       opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : KILN_CONNECT_TIMEOUT_MS;
   e->interrupted = opts ? opts->interrupted : NULL;

@@ -34,10 +34,6 @@
 #define MAX_NAME_BUMPS    1000        /* later timestamps tried when a name is taken */
 #define OCI_REF_BLOB_MAX  (64u << 10) /* OCI blobs read as a possible manifest or index */
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 /* ---- settings ---- */
 
 static const char *env_or(const char *name, const char *fallback) {
@@ -208,7 +204,7 @@ int kiln_check_ref_policy(const char *ref, bool policy, kiln_error **err) {
   const char *last = slash ? slash + 1 : ref;
   size_t len = strcspn(last, ":@");
   _cleanup_free_ char *name = strndup(last, len);
-  if (!name) return oom(err);
+  if (!name) return kiln_error_oom(err);
   return kiln_check_name_policy(name, "image name", err);
 }
 
@@ -303,7 +299,7 @@ static int zstd_push(export_sink *s, const void *data, size_t n, ZSTD_EndDirecti
  * which every zstd reader checks. */
 static int sink_open_zstd(export_sink *s, kiln_error **err) {
   s->zbuf_len = ZSTD_CStreamOutSize();
-  if (!(s->zc = ZSTD_createCCtx()) || !(s->zbuf = malloc(s->zbuf_len))) return oom(err);
+  if (!(s->zc = ZSTD_createCCtx()) || !(s->zbuf = malloc(s->zbuf_len))) return kiln_error_oom(err);
   if (ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, ZSTD_LEVEL)) ||
       ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 1)))
     return kiln_error_set(err, KILN_EXIT_FAILURE, "cannot start zstd");
@@ -325,7 +321,7 @@ static int sink_open_filter(export_sink *s, kiln_compression c, kiln_error **err
   s->gz = archive_write_new();
   if (!s->gz || !entry) {
     archive_entry_free(entry);
-    return oom(err);
+    return kiln_error_oom(err);
   }
   archive_entry_set_filetype(entry, AE_IFREG);
   archive_entry_set_pathname(entry, "image.tar");
@@ -397,7 +393,7 @@ static int resolve_target(const kiln_export_options *opts, export_target *t, kil
     const char *slash = strrchr(out, '/');
     t->dir = slash ? strndup(out, slash == out ? 1 : (size_t)(slash - out)) : strdup(".");
     if (t->compression == KILN_COMPRESS_NONE) t->compression = by_name;
-    if (!t->file || !t->dir) return oom(err);
+    if (!t->file || !t->dir) return kiln_error_oom(err);
     return 0;
   }
   if (!is_dir)
@@ -405,7 +401,7 @@ static int resolve_target(const kiln_export_options *opts, export_target *t, kil
                           "%s is not a folder you can reach (create it, or give -o DIR or -o "
                           "FILE.tar)",
                           out);
-  if (!(t->dir = strdup(out))) return oom(err);
+  if (!(t->dir = strdup(out))) return kiln_error_oom(err);
   for (size_t n = strlen(t->dir); n > 1 && t->dir[n - 1] == '/'; n--)
     t->dir[n - 1] = '\0'; /* "~/" gives ~/name, not ~//name */
   return 0;
@@ -450,7 +446,7 @@ static void remove_stale_partials(const kiln_caller *c, const char *dir, const c
  * its name. */
 static int open_partial(const char *dir, const char *safe, unsigned mode, char **path,
                         kiln_error **err) {
-  if (asprintf(path, "%s/.%s.partial-XXXXXX", dir, safe) < 0) return oom(err);
+  if (asprintf(path, "%s/.%s.partial-XXXXXX", dir, safe) < 0) return kiln_error_oom(err);
   int fd = kiln_fs_mkstemp(*path, mode, err);
   if (fd < 0) return kiln_error_prefix(err, "cannot write into %s", dir);
   if (flock(fd, LOCK_EX) < 0) {
@@ -483,7 +479,7 @@ static int publish_timestamped(const char *tmp, const char *dir, const char *ima
   int64_t t = (int64_t)time(NULL);
   for (int i = 0; i < MAX_NAME_BUMPS; i++, t++) {
     _cleanup_free_ char *base = kiln_export_file_name(image, t, c);
-    if (!base || !(* final = join(dir, base))) return oom(err);
+    if (!base || !(* final = join(dir, base))) return kiln_error_oom(err);
     if (rename_noreplace(tmp, *final) == 0) return 0;
     if (errno != EEXIST) return kiln_error_errno(err, errno, "cannot rename %s to %s", tmp, *final);
     free(*final);
@@ -499,7 +495,7 @@ static int publish_file(const char *tmp, const char *file, char **final, kiln_er
                                             "name",
                                             file)
                            : kiln_error_errno(err, errno, "cannot rename %s to %s", tmp, file);
-  if (!(* final = strdup(file))) return oom(err);
+  if (!(* final = strdup(file))) return kiln_error_oom(err);
   return 0;
 }
 
@@ -507,7 +503,7 @@ static int publish_file(const char *tmp, const char *file, char **final, kiln_er
  * caller's rights. */
 static int write_file_atomic(const char *path, const char *text, unsigned mode, kiln_error **err) {
   _cleanup_free_ char *tmp = NULL;
-  if (asprintf(&tmp, "%s.partial-XXXXXX", path) < 0) return oom(err);
+  if (asprintf(&tmp, "%s.partial-XXXXXX", path) < 0) return kiln_error_oom(err);
   _cleanup_close_ int fd = kiln_fs_mkstemp(tmp, mode, err);
   if (fd < 0) return kiln_error_prefix(err, "cannot write %s", path);
   if (kiln_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
@@ -550,7 +546,7 @@ static int prune_older(const kiln_caller *c, const char *dir, const char *safe, 
                        unsigned keep, unsigned *pruned, kiln_error **err) {
   _cleanup_json_ json_t *names = kiln_dist_names(dir, KILN_MAX_CONTEXT_ENTRIES, err);
   _cleanup_json_ json_t *paths = json_array();
-  if (!names || !paths) return names ? oom(err) : -1;
+  if (!names || !paths) return names ? kiln_error_oom(err) : -1;
   int64_t times[MAX_PRUNE];
   size_t n = 0, i;
   json_t *name;
@@ -559,7 +555,7 @@ static int prune_older(const kiln_caller *c, const char *dir, const char *safe, 
     int64_t t = kiln_export_file_time(base, safe);
     if (t < 0 || !strcmp(base, written) || n >= MAX_PRUNE) continue;
     _cleanup_free_ char *path = join(dir, base);
-    if (!path) return oom(err);
+    if (!path) return kiln_error_oom(err);
     if (!may_prune(c, path)) continue;
     json_array_append_new(paths, json_string(path));
     times[n++] = t;
@@ -588,11 +584,11 @@ static json_t *readable_image(kiln_engine *engine, const kiln_export_options *op
 static int stream_image(kiln_engine *engine, const kiln_export_options *opts, int fd,
                         kiln_compression c, export_sink *s, kiln_error **err) {
   *s = (export_sink){.fd = fd, .interrupted = opts->interrupted};
-  if (kiln_sha256_init(&s->sha) < 0) return oom(err);
+  if (kiln_sha256_init(&s->sha) < 0) return kiln_error_oom(err);
   progress_start(&s->prog, opts->on_progress, opts->user);
   if (c != KILN_COMPRESS_NONE && sink_open_filter(s, c, err) < 0) return sink_free_filter(s), -1;
   _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/images/%s/get", opts->image) < 0) return oom(err);
+  if (asprintf(&path, "/images/%s/get", opts->image) < 0) return kiln_error_oom(err);
   kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
   kiln_engine_response resp;
   req.method = "GET";
@@ -650,15 +646,15 @@ static int export_body(kiln_engine *engine, const kiln_export_options *opts, con
   _cleanup_json_ json_t *info = readable_image(engine, opts, err);
   if (!info) return -1;
   const char *id = json_string_value(json_object_get(info, "Id"));
-  if (!id || !(res->image_id = strdup(id))) return oom(err);
+  if (!id || !(res->image_id = strdup(id))) return kiln_error_oom(err);
   _cleanup_free_ char *safe = kiln_export_safe_name(opts->image);
-  if (!safe) return oom(err);
+  if (!safe) return kiln_error_oom(err);
   if (!t->file) remove_stale_partials(opts->caller, t->dir, safe);
 
   __attribute__((cleanup(sink_release))) export_sink sink = {.fd = -1};
   if (write_tarball(engine, opts, t, safe, &sink, res, err) < 0) return -1;
   if (fsync_dir(t->dir, err) < 0) return -1;
-  if (kiln_sha256_final_hex(&sink.sha, res->sha256) < 0) return oom(err);
+  if (kiln_sha256_final_hex(&sink.sha, res->sha256) < 0) return kiln_error_oom(err);
   res->size = sink.size;
   const char *base = strrchr(res->path, '/') ? strrchr(res->path, '/') + 1 : res->path;
   _cleanup_json_ json_t *m =
@@ -666,7 +662,7 @@ static int export_body(kiln_engine *engine, const kiln_export_options *opts, con
                            json_object_get(json_object_get(info, "Config"), "Labels"),
                            (int64_t)time(NULL), base, t->compression, opts->caller->id.uid);
   _cleanup_free_ char *text = m ? json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-  if (!text || asprintf(&res->manifest, "%s.json", res->path) < 0) return oom(err);
+  if (!text || asprintf(&res->manifest, "%s.json", res->path) < 0) return kiln_error_oom(err);
   if (write_file_atomic(res->manifest, text, opts->mode, err) < 0) return -1;
   if (!t->file && prune_older(opts->caller, t->dir, safe, base, opts->keep, &res->pruned, err) < 0)
     return -1;
@@ -806,7 +802,7 @@ static int hash_config_candidate(struct archive *a, struct archive_entry *entry,
                ? 0
                : kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
   _cleanup_sha256_ kiln_sha256 sha = KILN_SHA256_INIT;
-  if (kiln_sha256_init(&sha) < 0) return oom(err);
+  if (kiln_sha256_init(&sha) < 0) return kiln_error_oom(err);
   _cleanup_buf_ kiln_buf text = KILN_BUF_INIT(OCI_REF_BLOB_MAX);
   bool whole = !strncmp(name, "blobs/", 6); /* an OCI blob: maybe a manifest or an index */
   char chunk[8192];
@@ -817,10 +813,10 @@ static int hash_config_candidate(struct archive *a, struct archive_entry *entry,
   }
   if (n < 0) return kiln_error_set(err, KILN_EXIT_FAILURE, "%s", archive_error_string(a));
   char hex[65], id[72];
-  if (kiln_sha256_final_hex(&sha, hex) < 0) return oom(err);
+  if (kiln_sha256_final_hex(&sha, hex) < 0) return kiln_error_oom(err);
   snprintf(id, sizeof id, "sha256:%s", hex);
   if (whole && text.data) record_refs(f, id, text.data, text.len);
-  return json_object_set_new(f->digests, name, json_string(id)) < 0 ? oom(err) : 0;
+  return json_object_set_new(f->digests, name, json_string(id)) < 0 ? kiln_error_oom(err) : 0;
 }
 
 static int read_entry_text(struct archive *a, kiln_buf *b, kiln_error **err) {
@@ -923,7 +919,7 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
   if (!src || !a || !f->entries || !f->digests || !f->refs || kiln_sha256_init(&src->sha) < 0) {
     free(src);
     archive_read_free(a);
-    return oom(err);
+    return kiln_error_oom(err);
   }
   src->fd = fd;
   src->interrupted = interrupted;
@@ -944,7 +940,7 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
     r = kiln_error_interrupted(err, *interrupted, NULL);
   }
   archive_read_free(a);
-  if (kiln_sha256_final_hex(&src->sha, f->sha256) < 0 && r == 0) r = oom(err);
+  if (kiln_sha256_final_hex(&src->sha, f->sha256) < 0 && r == 0) r = kiln_error_oom(err);
   free(src);
   return r < 0 ? -1 : check_complete(f, err);
 }
@@ -953,7 +949,7 @@ static int read_archive(int fd, archive_facts *f, volatile sig_atomic_t *interru
  * is none (err unset). */
 static json_t *load_sidecar(const char *path, kiln_error **err) {
   _cleanup_free_ char *side = NULL;
-  if (asprintf(&side, "%s.json", path) < 0) return oom(err), NULL;
+  if (asprintf(&side, "%s.json", path) < 0) return kiln_error_oom(err), NULL;
   _cleanup_close_ int fd = kiln_dist_open_read(side, 0);
   if (fd < 0 && errno == ENOENT) return NULL;
   if (fd < 0) return kiln_error_errno(err, errno, "cannot read %s", side), NULL;
@@ -1075,7 +1071,7 @@ static int open_source(load_state *s, const kiln_import_options *opts, kiln_comp
     return s->filter ? 0 : -1;
   }
   if (c == KILN_COMPRESS_NONE) return 0;
-  if (!(s->decompress = archive_read_new())) return oom(err);
+  if (!(s->decompress = archive_read_new())) return kiln_error_oom(err);
   compressions[c].add_read(s->decompress);
   archive_read_support_format_raw(s->decompress);
   struct archive_entry *entry;
@@ -1170,7 +1166,7 @@ static int adopt_loaded(kiln_engine *engine, const kiln_import_options *opts,
                         const archive_facts *f, json_t *sent, kiln_import_result *res,
                         kiln_error **err) {
   json_decref(res->tags);
-  if (!(res->tags = json_array())) return oom(err);
+  if (!(res->tags = json_array())) return kiln_error_oom(err);
   size_t i;
   json_t *img;
   json_array_foreach(sent, i, img) {

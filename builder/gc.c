@@ -14,10 +14,6 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 typedef struct {
   kiln_engine *engine;
   const kiln_owner *owner;
@@ -45,7 +41,7 @@ static json_t *list_filtered(gc_run *g, const char *path, json_t *filters, kiln_
   /* all=1 only for containers: for images it would add build parents. */
   bool containers = !strcmp(path, "/containers/json");
   if (!esc || asprintf(&query, "%sfilters=%s", containers ? "all=1&" : "", esc) < 0)
-    return oom(err), NULL;
+    return kiln_error_oom(err), NULL;
   return kiln_engine_json(g->engine, "GET", path, query, NULL, NULL, err);
 }
 
@@ -201,7 +197,7 @@ static int build_steps(gc_run *g, kiln_error **err) {
   _cleanup_free_ char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
   _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL;
   _cleanup_free_ char *query = NULL;
-  if (!esc || asprintf(&query, "all=1&filters=%s", esc) < 0) return oom(err);
+  if (!esc || asprintf(&query, "all=1&filters=%s", esc) < 0) return kiln_error_oom(err);
   _cleanup_json_ json_t *list =
       kiln_engine_json(g->engine, "GET", "/containers/json", query, NULL, NULL, err);
   if (!list) return -1;

@@ -27,7 +27,7 @@ json_t *kiln_image_list(kiln_engine *e, uint32_t uid, bool all, kiln_error **err
   else
     snprintf(cond, sizeof cond, "%s=%u", KILN_LABEL_OWNER_UID, uid);
   _cleanup_free_ char *query = label_filter(cond);
-  if (!query) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  if (!query) return kiln_error_oom(err), NULL;
   return kiln_engine_json(e, "GET", "/images/json", query, NULL, NULL, err);
 }
 
@@ -37,8 +37,7 @@ static json_t *containers_of(kiln_engine *e, const char *image_id, kiln_error **
   _cleanup_free_ char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
   _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL;
   _cleanup_free_ char *q = NULL;
-  if (!esc || asprintf(&q, "all=1&filters=%s", esc) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  if (!esc || asprintf(&q, "all=1&filters=%s", esc) < 0) return kiln_error_oom(err), NULL;
   return kiln_engine_json(e, "GET", "/containers/json", q, NULL, NULL, err);
 }
 
@@ -50,7 +49,7 @@ static const char *container_name(json_t *c) {
 static int remove_container(kiln_engine *e, json_t *c, kiln_error **err) {
   _cleanup_free_ char *path = NULL;
   if (asprintf(&path, "/containers/%s", json_string_value(json_object_get(c, "Id"))) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    return kiln_error_oom(err);
   _cleanup_json_ json_t *r = kiln_engine_json(e, "DELETE", path, "force=1", NULL, NULL, err);
   return r ? 0 : kiln_error_prefix(err, "removing container %s", container_name(c));
 }

@@ -130,7 +130,7 @@ static int read_json(kiln_load_filter *f, struct archive_entry *e, const char *w
 static int write_json(kiln_load_filter *f, struct archive_entry *e, const char *what,
                       const json_t *doc) {
   _cleanup_free_ char *text = json_dumps(doc, JSON_COMPACT);
-  if (!text) return kiln_error_set(&f->err, KILN_EXIT_FAILURE, "out of memory");
+  if (!text) return kiln_error_oom(&f->err);
   size_t n = strlen(text);
   archive_entry_set_size(e, (la_int64_t)n);
   if (archive_write_header(f->out, e) < ARCHIVE_WARN) return fail(f, what, f->out);
@@ -193,7 +193,7 @@ static int rename_descriptor(kiln_load_filter *f, json_t *desc) {
   const char *colon = strrchr(slash ? slash : renamed, ':');
   if (json_object_set_new(ann, full, json_string(renamed)) < 0 ||
       (colon && json_object_set_new(ann, ref, json_string(colon + 1)) < 0))
-    return kiln_error_set(&f->err, KILN_EXIT_FAILURE, "out of memory");
+    return kiln_error_oom(&f->err);
   return 0;
 }
 
@@ -252,7 +252,7 @@ static int next_data(kiln_load_filter *f) {
 kiln_load_filter *kiln_load_filter_new(int fd, const kiln_caller *c, const char *ns,
                                        bool name_policy, kiln_error **err) {
   kiln_load_filter *f = calloc(1, sizeof *f);
-  if (!f) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  if (!f) return kiln_error_oom(err), NULL;
   *f = (kiln_load_filter){.caller = c, .ns = ns, .name_policy = name_policy};
   f->in = archive_read_new();
   f->out = archive_write_new();

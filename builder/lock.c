@@ -55,7 +55,7 @@ char *kiln_lock_dir(kiln_error **err) {
            NULL;
   if (check_dir(&st, err) < 0) return NULL;
   char *dir = strdup(LOCK_DIR);
-  if (!dir) kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!dir) kiln_error_oom(err);
   return dir;
 }
 
@@ -90,8 +90,7 @@ int kiln_lock_acquire(const char *name, volatile sig_atomic_t *interrupted, kiln
   _cleanup_free_ char *dir = kiln_lock_dir(err);
   if (!dir) return -1;
   _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "%s/%s.lock", dir, name) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (asprintf(&path, "%s/%s.lock", dir, name) < 0) return kiln_error_oom(err);
   _cleanup_close_ int fd = geteuid() == 0 ? open_as_root(path, err) : open_as_user(path, err);
   if (fd < 0) return -1;
   const struct timespec pause = {0, LOCK_POLL_NS};

@@ -51,7 +51,7 @@ int kiln_container_logs(kiln_engine *engine, const char *name, const kiln_owner 
   if (opts->tail >= 0) snprintf(tail, sizeof tail, "%ld", opts->tail);
   if (asprintf(&path, "/containers/%s/logs", id) < 0 ||
       asprintf(&query, "stdout=1&stderr=1&follow=%d&tail=%s", opts->follow ? 1 : 0, tail) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    return kiln_error_oom(err);
   kiln_engine_request req = {
       .method = "GET", .path = path, .query = query, .on_data = on_data, .user = &l};
   kiln_engine_response resp = {0};

@@ -53,7 +53,7 @@ json_t *kiln_engine_inspect(kiln_engine *e, kiln_object_kind kind, const char *r
                             kiln_error **err) {
   const struct object_kind *k = &kinds[kind];
   _cleanup_free_ char *path = object_path(kind, ref, k->detail);
-  if (!path) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  if (!path) return kiln_error_oom(err), NULL;
   kiln_engine_response resp;
   if (object_call(e, "GET", path, NULL, undo, &resp, err) != 0) return NULL;
   json_t *doc = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
@@ -81,7 +81,7 @@ bool kiln_image_tagged(json_t *image) {
 int kiln_engine_remove(kiln_engine *e, kiln_object_kind kind, const char *ref, const char *query,
                        bool undo, kiln_error **err) {
   _cleanup_free_ char *path = object_path(kind, ref, "");
-  if (!path) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!path) return kiln_error_oom(err);
   kiln_engine_response resp;
   int r = object_call(e, "DELETE", path, query, undo, &resp, err);
   if (r == 0) kiln_engine_response_clear(&resp);

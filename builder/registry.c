@@ -22,10 +22,6 @@
 #define REGISTRY_TIMEOUT_MS 60000L
 #define MAX_DIGEST          160
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 /* ---- base64 ---- */
 
 static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -108,7 +104,8 @@ static int auth_from_entry(json_t *entry, kiln_registry_auth *auth, kiln_error *
   const char *pass = json_string_value(json_object_get(entry, "password"));
   const char *b64 = json_string_value(json_object_get(entry, "auth"));
   if (user && pass) {
-    if (!(auth->username = strdup(user)) || !(auth->password = strdup(pass))) return oom(err);
+    if (!(auth->username = strdup(user)) || !(auth->password = strdup(pass)))
+      return kiln_error_oom(err);
     return 0;
   }
   if (!b64 || !*b64) return 0;
@@ -119,7 +116,7 @@ static int auth_from_entry(json_t *entry, kiln_registry_auth *auth, kiln_error *
     return kiln_error_set(err, KILN_EXIT_USAGE, "its \"auth\" is not base64 of user:password");
   *colon = '\0';
   if (!(auth->username = strdup((char *)plain)) || !(auth->password = strdup(colon + 1)))
-    return oom(err);
+    return kiln_error_oom(err);
   return 0;
 }
 
@@ -129,11 +126,11 @@ static char *default_config_path(kiln_error **err) {
   const char *dir = kiln_env("DOCKER_CONFIG");
   char *path = NULL;
   if (dir && *dir) {
-    if (asprintf(&path, "%s/config.json", dir) < 0) return oom(err), NULL;
+    if (asprintf(&path, "%s/config.json", dir) < 0) return kiln_error_oom(err), NULL;
     return path;
   }
   _cleanup_free_ char *home = kiln_dist_caller_home();
-  if (home && asprintf(&path, "%s/.docker/config.json", home) < 0) return oom(err), NULL;
+  if (home && asprintf(&path, "%s/.docker/config.json", home) < 0) return kiln_error_oom(err), NULL;
   return path;
 }
 
@@ -165,7 +162,7 @@ int kiln_registry_auth_from_config(const char *path, const char *server, kiln_re
   json_t *entry;
   json_object_foreach(json_object_get(cfg, "auths"), key, entry) {
     _cleanup_free_ char *s = server_of_key(key);
-    if (!s) return oom(err);
+    if (!s) return kiln_error_oom(err);
     if (strcmp(s, server)) continue;
     if (auth_from_entry(entry, auth, err) < 0)
       return kiln_error_prefix(err, "%s: auths \"%s\"", path, key);
@@ -216,7 +213,7 @@ int kiln_registry_split(const char *ref, char **server, char **path, char **refe
   *server = strndup(ref, (size_t)(slash - ref));
   *path = strndup(rest, (size_t)(end - rest));
   *reference = strdup(at ? at + 1 : colon ? colon + 1 : "latest");
-  if (!*server || !*path || !*reference) return oom(err);
+  if (!*server || !*path || !*reference) return kiln_error_oom(err);
   return 0;
 }
 
@@ -229,7 +226,7 @@ char *kiln_registry_ref(const char *server, const char *sub, const char *local_r
   char *ref = NULL;
   if (asprintf(&ref, "%s/%s%s%.*s:%s", server, sub && *sub ? sub : "", sub && *sub ? "/" : "",
                (int)n, last, tag) < 0)
-    return oom(err), NULL;
+    return kiln_error_oom(err), NULL;
   if (kiln_check_image_ref(ref, err) < 0) {
     free(ref);
     return NULL;
@@ -252,7 +249,7 @@ static char *local_id(kiln_engine *engine, const char *ref, kiln_error **err) {
   _cleanup_json_ json_t *info = kiln_dist_inspect(engine, ref, true, err);
   const char *id = json_string_value(json_object_get(info, "Id"));
   char *copy = id ? strdup(id) : NULL;
-  if (id && !copy) oom(err);
+  if (id && !copy) kiln_error_oom(err);
   return copy;
 }
 
@@ -321,7 +318,7 @@ static int registry_stream(kiln_engine *engine, const char *path, const char *qu
                            const char *server, const kiln_registry_auth *auth,
                            kiln_layer_fn on_layer, void *user, kiln_error **err) {
   _cleanup_free_ char *header = kiln_registry_auth_header(auth);
-  if (!header) return oom(err);
+  if (!header) return kiln_error_oom(err);
   const char *headers[] = {header, NULL};
   stream_state s = {on_layer, user, NULL};
   kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
@@ -356,7 +353,7 @@ static char *pushable(kiln_engine *engine, const char *local_ref, const kiln_tra
   if (!info || kiln_access_image(opts->caller, opts->ns, local_ref, labels, err) < 0) return NULL;
   const char *id = json_string_value(json_object_get(info, "Id"));
   char *copy = id ? strdup(id) : NULL;
-  if (!copy) oom(err);
+  if (!copy) kiln_error_oom(err);
   return copy;
 }
 
@@ -388,11 +385,11 @@ int kiln_image_push(kiln_engine *engine, const char *local_ref, const char *remo
   bool made = false;
   if (!id || tag_for_push(engine, id, remote_ref, &made, err) < 0) return -1;
   _cleanup_free_ char *repo = NULL, *tag = NULL, *path = NULL, *query = NULL;
-  if (split_repo_tag(remote_ref, &repo, &tag) < 0) return oom(err);
+  if (split_repo_tag(remote_ref, &repo, &tag) < 0) return kiln_error_oom(err);
   _cleanup_free_ char *tag_q = kiln_engine_escape(tag);
   if (!tag_q || asprintf(&path, "/images/%s/push", repo) < 0 ||
       asprintf(&query, "tag=%s", tag_q) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   int r = registry_stream(engine, path, query, server, opts->auth, opts->on_layer, opts->user, err);
   if (made) kiln_dist_untag(engine, remote_ref);
   return r < 0 ? kiln_error_prefix(err, "pushing %s", remote_ref) : 0;
@@ -413,12 +410,12 @@ static int name_pulled(kiln_engine *engine, const char *id, const char *local_re
                        const kiln_transfer_options *opts, char **image_id, kiln_error **err) {
   if (opts->caller->admin) {
     if (kiln_dist_tag(engine, id, local_ref, err) < 0) return -1;
-    if (image_id && !(*image_id = strdup(id))) return oom(err);
+    if (image_id && !(*image_id = strdup(id))) return kiln_error_oom(err);
     return 0;
   }
   _cleanup_json_ json_t *tags = json_pack("[s]", local_ref);
   _cleanup_free_ char *now = NULL;
-  if (!tags) return oom(err);
+  if (!tags) return kiln_error_oom(err);
   if (kiln_image_adopt(engine, opts->caller, opts->ns, id, tags, &now, NULL, err) < 0) return -1;
   if (image_id) *image_id = steal_pointer(&now);
   return 0;
@@ -437,7 +434,7 @@ int kiln_image_pull(kiln_engine *engine, const char *remote_ref, const char *loc
   if (asprintf(&from, "%s/%s", server, rpath) < 0 || !(from_q = kiln_engine_escape(from)) ||
       !(ref_q = kiln_engine_escape(reference)) ||
       asprintf(&query, "fromImage=%s&tag=%s", from_q, ref_q) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   _cleanup_free_ char *before = local_id(engine, remote_ref, err);
   if (*err) return -1;
   if (registry_stream(engine, "/images/create", query, server, opts->auth, opts->on_layer,
@@ -502,12 +499,12 @@ static void cleanup_slistp(struct curl_slist **l) {
 static int registry_request(const char *method, const char *url, const kiln_registry_auth *auth,
                             head_state *h, long *status, kiln_error **err) {
   __attribute__((cleanup(cleanup_curlp))) CURL *c = curl_easy_init();
-  if (!c) return oom(err);
+  if (!c) return kiln_error_oom(err);
   __attribute__((cleanup(cleanup_slistp))) struct curl_slist *headers = curl_slist_append(
       NULL, "Accept: application/vnd.docker.distribution.manifest.v2+json, "
             "application/vnd.docker.distribution.manifest.list.v2+json, "
             "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json");
-  if (!headers) return oom(err);
+  if (!headers) return kiln_error_oom(err);
   KILN_SETOPT(c, CURLOPT_URL, url, err);
   KILN_SETOPT(c, CURLOPT_NOSIGNAL, 1L, err);
   KILN_SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, (long)KILN_CONNECT_TIMEOUT_MS, err);
@@ -561,7 +558,7 @@ int kiln_registry_delete(const char *remote_ref, const kiln_registry_auth *auth,
     snprintf(h.digest, sizeof h.digest, "%s", reference);
   } else {
     if (asprintf(&url, "%s://%s/v2/%s/manifests/%s", scheme, server, path, reference) < 0)
-      return oom(err);
+      return kiln_error_oom(err);
     if (registry_request("HEAD", url, auth, &h, &status, err) < 0) return -1;
     if (status != 200) return http_failure(status, server, remote_ref, err);
     if (!h.digest[0])
@@ -571,10 +568,10 @@ int kiln_registry_delete(const char *remote_ref, const kiln_registry_auth *auth,
     url = NULL;
   }
   if (asprintf(&url, "%s://%s/v2/%s/manifests/%s", scheme, server, path, h.digest) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   head_state ignored = {{0}};
   if (registry_request("DELETE", url, auth, &ignored, &status, err) < 0) return -1;
   if (status != 202 && status != 200) return http_failure(status, server, remote_ref, err);
-  if (digest && !(*digest = strdup(h.digest))) return oom(err);
+  if (digest && !(*digest = strdup(h.digest))) return kiln_error_oom(err);
   return 0;
 }

@@ -20,10 +20,6 @@
 #define MAX_TARBALLS 10000 /* files considered in one folder */
 #define MAX_ENTRIES  (4 * MAX_TARBALLS)
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 static bool is_tarball_name(const char *name) {
   size_t n = strlen(name);
   if (name[0] == '.') return false; /* temporaries of running exports */
@@ -132,7 +128,7 @@ static json_t *collect(const char *dir, const char *image, kiln_error **err) {
     if (item) json_array_append_new(items, item);
   }
   json_t *out = items ? sorted(items) : NULL;
-  if (!out) oom(err);
+  if (!out) kiln_error_oom(err);
   return out;
 }
 
@@ -159,7 +155,7 @@ static bool is_callers(const kiln_caller *c, json_t *item, kiln_error **err) {
 
 static int remove_one(const char *path, kiln_error **err) {
   _cleanup_free_ char *side = NULL;
-  if (asprintf(&side, "%s.json", path) < 0) return oom(err);
+  if (asprintf(&side, "%s.json", path) < 0) return kiln_error_oom(err);
   if (kiln_fs_unlink(path, false, err) < 0) return -1;
   return kiln_fs_unlink(side, true, err);
 }
@@ -227,8 +223,7 @@ static bool is_current(sync_run *s, const char *image, const char *image_id) {
 
 static int sync_lock(sync_run *s, const char *image, kiln_error **err) {
   char lock_name[80], hex[65];
-  if (kiln_sha256_hex(image, strlen(image), hex) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (kiln_sha256_hex(image, strlen(image), hex) < 0) return kiln_error_oom(err);
   snprintf(lock_name, sizeof lock_name, "tar-sync-%.32s", hex);
   return kiln_lock_acquire(lock_name, s->opts->interrupted, err);
 }
@@ -302,7 +297,7 @@ int kiln_tar_sync(kiln_engine *engine, const kiln_sync_options *opts, unsigned *
   _cleanup_json_ json_t *items = collect(opts->dir, opts->image, err);
   if (!items) return -1;
   _cleanup_json_ json_t *done = json_object(); /* images already handled */
-  if (!done) return oom(err);
+  if (!done) return kiln_error_oom(err);
   sync_run s = {engine, opts, 0, 0};
   sync_items(&s, items, done);
   *loaded = s.loaded;

@@ -26,10 +26,6 @@
 
 #define PREPARE_LOG_TAIL 10
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 json_t *kiln_volume_prepare_body(const char *image_id, const char *engine_name, const char *target,
                                  uint32_t uid, uint32_t gid) {
   char owner[32], uid_s[16];
@@ -62,7 +58,7 @@ static char *create_temp(kiln_engine *engine, json_t *body, uint32_t uid, kiln_e
   if (!id)
     return err && *err ? NULL : (kiln_error_set(err, KILN_EXIT_ENGINE, "no container id"), NULL);
   char *copy = strdup(id);
-  if (!copy) oom(err);
+  if (!copy) kiln_error_oom(err);
   return copy;
 }
 
@@ -107,7 +103,7 @@ int kiln_volume_prepare(kiln_engine *engine, const char *image_id, const char *n
                         const char *engine_name, const char *target, uint32_t uid, uint32_t gid,
                         unsigned timeout_s, kiln_error **err) {
   _cleanup_json_ json_t *body = kiln_volume_prepare_body(image_id, engine_name, target, uid, gid);
-  if (!body) return oom(err);
+  if (!body) return kiln_error_oom(err);
   _cleanup_free_ char *id = create_temp(engine, body, uid, err);
   if (!id) return kiln_error_prefix(err, "volume '%s'", name);
   int r = run_temp(engine, id, name, target, timeout_s, err);

@@ -13,10 +13,6 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 /* The caller's uid (see kiln_owner). */
 static uint32_t owner_uid(const kiln_owner *owner) {
   kiln_caller fallback;
@@ -29,7 +25,7 @@ int kiln_volume_create_locked(kiln_engine *engine, const char *name, uint32_t ow
   snprintf(uid, sizeof uid, "%" PRIu32, owner_uid);
   _cleanup_json_ json_t *body =
       json_pack("{s:s, s:{s:s}}", "Name", name, "Labels", KILN_LABEL_OWNER_UID, uid);
-  if (!body) return oom(err);
+  if (!body) return kiln_error_oom(err);
   _cleanup_json_ json_t *r =
       kiln_engine_json(engine, "POST", "/volumes/create", NULL, body, NULL, err);
   return r ? 0 : kiln_error_prefix(err, "creating volume '%s'", name);
@@ -47,7 +43,7 @@ static json_t *inspect_as(kiln_engine *engine, const char *ename, char **engine_
   json_t *vol = kiln_engine_inspect(engine, KILN_OBJECT_VOLUME, ename, false, err);
   if (vol && !(*engine_name = strdup(ename))) {
     json_decref(vol);
-    return oom(err), NULL;
+    return kiln_error_oom(err), NULL;
   }
   return vol;
 }
@@ -57,7 +53,7 @@ json_t *kiln_volume_find(kiln_engine *engine, const char *name, const kiln_owner
   *engine_name = NULL;
   if (kiln_check_volume_name(name, err) < 0) return NULL;
   _cleanup_free_ char *own = kiln_volume_engine_name(name, owner_uid(owner));
-  if (!own) return oom(err), NULL;
+  if (!own) return kiln_error_oom(err), NULL;
   json_t *vol = inspect_as(engine, own, engine_name, err);
   if (!vol && !(err && *err) && kiln_owner_all_users(owner))
     vol = inspect_as(engine, name, engine_name, err); /* an admin naming an engine volume */
@@ -75,7 +71,7 @@ json_t *kiln_volume_find(kiln_engine *engine, const char *name, const kiln_owner
 static int create_checked(kiln_engine *engine, const char *name, const kiln_owner *owner,
                           const kiln_config *config, bool *existed, kiln_error **err) {
   _cleanup_free_ char *ename = kiln_volume_engine_name(name, owner_uid(owner));
-  if (!ename) return oom(err);
+  if (!ename) return kiln_error_oom(err);
   _cleanup_json_ json_t *vol = kiln_engine_inspect(engine, KILN_OBJECT_VOLUME, ename, false, err);
   if (!vol && err && *err) return -1;
   if (vol) {
@@ -140,7 +136,7 @@ json_t *kiln_volume_list(kiln_engine *engine, const kiln_owner *owner, kiln_erro
   _cleanup_free_ char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
   _cleanup_free_ char *esc = text ? kiln_engine_escape(text) : NULL;
   _cleanup_free_ char *query = NULL;
-  if (!esc || asprintf(&query, "filters=%s", esc) < 0) return oom(err), NULL;
+  if (!esc || asprintf(&query, "filters=%s", esc) < 0) return kiln_error_oom(err), NULL;
   _cleanup_json_ json_t *r = kiln_engine_json(engine, "GET", "/volumes", query, NULL, NULL, err);
   _cleanup_json_ json_t *users = r ? volume_users(engine, err) : NULL;
   if (!users) return NULL;
@@ -152,7 +148,7 @@ json_t *kiln_volume_list(kiln_engine *engine, const kiln_owner *owner, kiln_erro
     const char *owner_label = kiln_label(json_object_get(v, "Labels"), KILN_LABEL_OWNER_UID);
     _cleanup_free_ char *name = kiln_engine_short_name(ename ? ename : "", owner_label);
     json_t *used_by = json_object_get(users, ename ? ename : "");
-    if (!name) return json_decref(out), oom(err), NULL;
+    if (!name) return json_decref(out), kiln_error_oom(err), NULL;
     json_array_append_new(out, json_pack("{s:s, s:s, s:s?, s:O?, s:o}", "name", name, "engine_name",
                                          ename ? ename : "", "owner_uid", owner_label, "created",
                                          json_object_get(v, "CreatedAt"), "used_by",
@@ -185,7 +181,7 @@ int kiln_volume_remove(kiln_engine *engine, const char *name, const kiln_owner *
   if (!vol)
     return force ? 0 : kiln_error_set(err, KILN_EXIT_FAILURE, "volume '%s' does not exist", name);
   _cleanup_free_ char *path = NULL;
-  if (asprintf(&path, "/volumes/%s", ename) < 0) return oom(err);
+  if (asprintf(&path, "/volumes/%s", ename) < 0) return kiln_error_oom(err);
   long status = 0;
   kiln_error *e = NULL;
   json_decref(kiln_engine_json(engine, "DELETE", path, NULL, NULL, &status, &e));

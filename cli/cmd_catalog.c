@@ -80,7 +80,7 @@ static int print_json(kiln_cli *cli, json_t *frameworks, json_t *groups) {
   }
   if (!all) {
     kiln_error *err = NULL;
-    return cli_fail(cli, (kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory"), err));
+    return cli_fail(cli, (kiln_error_oom(&err), err));
   }
   cli_json_line(all);
   return KILN_EXIT_OK;
@@ -100,7 +100,7 @@ static int show(catalog_args *a) {
   _cleanup_json_ json_t *groups = a->groups ? kiln_catalog_groups(cat) : NULL;
   kiln_catalog_free(cat);
   if ((a->frameworks && !frameworks) || (a->groups && !groups))
-    return cli_fail(a->cli, (kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory"), err));
+    return cli_fail(a->cli, (kiln_error_oom(&err), err));
   if (a->cli->json) return print_json(a->cli, frameworks, groups);
   if (frameworks) print_frameworks(frameworks);
   if (frameworks && groups) printf("\n");

@@ -377,8 +377,7 @@ static int resolve_target(kiln_cli *cli, session *s, deploy_args *a, const char 
     a->image_ref = strdup(t);
     a->default_name = name_from_image(t);
   }
-  if (!a->image_ref || !a->default_name)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!a->image_ref || !a->default_name) return kiln_error_oom(err);
   a->o.image = a->image_ref;
   if (!a->o.name) a->o.name = a->default_name;
   if (cli_check_name(a->o.name, "container name", err) < 0) return -1;

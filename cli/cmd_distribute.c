@@ -113,7 +113,7 @@ static int open_session(kiln_cli *cli, session *s, kiln_error **err) {
 /* PROJECT → the caller's image name (cli_image_ref); IMAGE as is. */
 static char *image_arg(kiln_cli *cli, const char *arg, kiln_error **err) {
   char *ref = cli_image_ref(cli, arg);
-  if (!ref) kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!ref) kiln_error_oom(err);
   return ref;
 }
 
@@ -290,8 +290,7 @@ static const opt_def registry_opts[] = {
 static int read_auth(const opt_result *o, const char *server, kiln_registry_auth *auth,
                      kiln_error **err) {
   memset(auth, 0, sizeof *auth);
-  if (!(auth->server = strdup(server)))
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!(auth->server = strdup(server))) return kiln_error_oom(err);
   if (o->values[REG_PASSWORD_STDIN] && !o->values[REG_USER])
     return kiln_error_set(err, KILN_EXIT_USAGE, "--password-stdin needs --username");
   if (!o->values[REG_USER]) return kiln_registry_auth_from_config(NULL, server, auth, err);
@@ -423,7 +422,7 @@ static int pull_one(kiln_cli *cli, session *s, const opt_result *o, const char *
               ? strdup(o->values[REG_AS])
               : kiln_namespace_ref(ns_of(cli, s), s->identity->uid, last,
                                    strncmp(reference, "sha256:", 7) ? reference : "latest");
-  if (!local) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!local) return kiln_error_oom(err);
   if (cli_check_name(local, "image name", err) < 0) return -1;
   kiln_registry_auth auth;
   kiln_transfer_options to = {

@@ -306,7 +306,7 @@ static int image_retire(kiln_cli *cli, int argc, char **argv) {
   if (argc - optind != 1) return cli_usage(cli, "image", "retire needs one PROJECT or IMAGE");
   kiln_error *err = NULL;
   _cleanup_free_ char *ref = cli_image_ref(cli, argv[optind]);
-  if (!ref) return cli_fail(cli, (kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory"), err));
+  if (!ref) return cli_fail(cli, (kiln_error_oom(&err), err));
   kiln_engine *engine = cli_engine_open(cli, &err);
   int r = engine ? kiln_image_retire(engine, ref, cli->caller, cli->ns, force, &err) : -1;
   kiln_engine_free(engine);

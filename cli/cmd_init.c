@@ -274,7 +274,7 @@ static int take_project(init_args *a, const kiln_catalog *cat, char *answer, kil
 /* A catalog framework, or an image reference (holding ':' or '/'). */
 static int take_framework(init_args *a, const kiln_catalog *cat, char *answer, kiln_error **err) {
   const char *kept = keep(a, answer);
-  if (!kept) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!kept) return kiln_error_oom(err);
   if (strpbrk(kept, ":/")) {
     if (kiln_check_image_ref(kept, err) < 0) return -1;
     a->base = kept;
@@ -290,7 +290,7 @@ static int take_framework(init_args *a, const kiln_catalog *cat, char *answer, k
 static int take_python(init_args *a, const kiln_catalog *cat, char *answer, kiln_error **err) {
   (void)cat;
   const char *kept = keep(a, answer);
-  if (!kept) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!kept) return kiln_error_oom(err);
   if (kiln_catalog_check_python(kept, err) < 0) return -1;
   a->python = kept;
   return 0;
@@ -298,7 +298,7 @@ static int take_python(init_args *a, const kiln_catalog *cat, char *answer, kiln
 
 static int take_version(init_args *a, const kiln_catalog *cat, char *answer, kiln_error **err) {
   const char *kept = keep(a, answer);
-  if (!kept) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!kept) return kiln_error_oom(err);
   if (check_framework(cat, a->framework, kept, err) < 0) return -1;
   a->version = kept;
   return 0;
@@ -309,7 +309,7 @@ static int take_words(init_args *a, word_list *l, char *answer,
                       int (*check)(const kiln_catalog *, const char *, kiln_error **),
                       const kiln_catalog *cat, kiln_error **err) {
   const char *kept = keep(a, answer);
-  if (!kept) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!kept) return kiln_error_oom(err);
   l->n = 0;
   for (char *save = NULL, *w = strtok_r(answer, " ,\t", &save); w;
        w = strtok_r(NULL, " ,\t", &save)) {
@@ -501,8 +501,7 @@ static int init_env_load(init_env *e, kiln_error **err) {
   if (!(e->templates_dir = kiln_templates_dir(err))) return -1;
   if (!(e->catalog = kiln_catalog_load(e->templates_dir, err))) return -1;
   if (kiln_identity_current(&e->identity, err) < 0) return -1;
-  if (!(e->frameworks = kiln_catalog_frameworks(e->catalog)))
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!(e->frameworks = kiln_catalog_frameworks(e->catalog))) return kiln_error_oom(err);
   return 0;
 }
 
@@ -565,7 +564,7 @@ static int write_spec(kiln_cli *cli, init_args *a, const init_env *e, const char
                       kiln_error **err) {
   size_t len = 0;
   _cleanup_free_ char *text = compose(a, e->catalog, &len);
-  if (!text) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!text) return kiln_error_oom(err);
   if (check_text(e, path, a->dir, text, len, cli, err) < 0)
     return kiln_error_prefix(err, "init: the kiln.yaml it would write is not valid; nothing "
                                   "written");
@@ -592,7 +591,7 @@ static int print_json(kiln_cli *cli, const init_args *a, const kiln_catalog *cat
                       : NULL;
   if (!doc) {
     kiln_error *err = NULL;
-    return cli_fail(cli, (kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory"), err));
+    return cli_fail(cli, (kiln_error_oom(&err), err));
   }
   cli_json_line(doc);
   return KILN_EXIT_OK;
@@ -623,12 +622,11 @@ int cmd_init(kiln_cli *cli, int argc, char **argv) {
   _cleanup_free_ char *path = NULL;
   if (asprintf(&path, "%s/kiln.yaml", a.dir) < 0) path = NULL;
   if (!path)
-    kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory");
+    kiln_error_oom(&err);
   else if (exists(path))
     refuse_existing(path, &err);
   else if (init_env_load(&e, &err) == 0) {
-    if (!a.project && !(a.project = project_from_dir(a.dir)))
-      kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory");
+    if (!a.project && !(a.project = project_from_dir(a.dir))) kiln_error_oom(&err);
     /* With --json stdout holds the one document: no questions. */
     bool ask_user = !a.flags && !a.no_input && !cli->json && isatty(STDIN_FILENO);
     if (!err &&

@@ -234,14 +234,14 @@ int cmd_image_inspect(kiln_cli *cli, int argc, char **argv) {
   if (rc >= 0) return rc;
   kiln_error *err = NULL;
   _cleanup_free_ char *ref = cli_image_ref(cli, argv[at]);
-  if (!ref) return cli_fail(cli, (kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory"), err));
+  if (!ref) return cli_fail(cli, (kiln_error_oom(&err), err));
   kiln_engine *engine = cli_engine_open(cli, &err);
   _cleanup_json_ json_t *img = engine ? engine_image(engine, ref, &err) : NULL;
   json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
   _cleanup_json_ json_t *view = NULL;
   if (img && kiln_access_image(cli->caller, cli->ns, ref, labels, &err) == 0 &&
       !(view = image_view(cli, engine, ref, img)))
-    kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory");
+    kiln_error_oom(&err);
   kiln_engine_free(engine);
   if (!view) return cli_fail(cli, err);
   static const char *const keys[] = {"image", "image_id", "project", "identity", "created",
@@ -266,7 +266,7 @@ int cmd_container_inspect(kiln_cli *cli, int argc, char **argv) {
     if (json_object_set_new(view, "created", created) < 0 ||
         add_identity(cli, view, labels, json_string_value(run_as)) < 0) {
       json_decref(steal_pointer(&view));
-      kiln_error_set(&err, KILN_EXIT_FAILURE, "out of memory");
+      kiln_error_oom(&err);
     }
   }
   session_clear(&s);

@@ -143,7 +143,7 @@ int cli_check_name(const char *name, const char *what, kiln_error **err) {
   const char *last = slash ? slash + 1 : name;
   const char *colon = strchr(last, ':');
   _cleanup_free_ char *part = strndup(last, colon ? (size_t)(colon - last) : strlen(last));
-  if (!part) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!part) return kiln_error_oom(err);
   return kiln_check_name_policy(part, what, err);
 }
 
@@ -238,7 +238,7 @@ int cli_write_atomically(const char *path, const char *data, size_t len, bool no
   _cleanup_free_ char *base = strdup(path);
   _cleanup_free_ char *tmp = NULL;
   if (!dir || !base || asprintf(&tmp, "%s/.%s.XXXXXX", dirname(dir), basename(base)) < 0)
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    return kiln_error_oom(err);
   _cleanup_close_ int fd = kiln_fs_mkstemp(tmp, 0644, err);
   if (fd < 0) return kiln_error_prefix(err, "cannot write %s", path);
   size_t off = 0;

@@ -22,13 +22,9 @@
 #define USER_SETUP_SCRIPT   "user-setup.sh"
 #define DOCKERFILE_TEMPLATE "Dockerfile"
 
-static int oom(kiln_error **err) {
-  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
-}
-
 /* Adds obj[key] = value, taking value's reference; NULL value is OOM. */
 static int set_new(json_t *obj, const char *key, json_t *value, kiln_error **err) {
-  if (!value || json_object_set_new(obj, key, value) < 0) return oom(err);
+  if (!value || json_object_set_new(obj, key, value) < 0) return kiln_error_oom(err);
   return 0;
 }
 
@@ -50,7 +46,7 @@ static int name_set_add(name_set *set, const char *name, kiln_error **err) {
   if (set->n == set->alloc) {
     size_t alloc = set->alloc ? set->alloc * 2 : 32;
     const char **v = realloc(set->v, alloc * sizeof *v);
-    if (!v) return oom(err);
+    if (!v) return kiln_error_oom(err);
     set->v = v;
     set->alloc = alloc;
   }
@@ -102,7 +98,7 @@ static json_t *pip_packages(const kiln_spec *spec, const kiln_catalog *cat, kiln
   names = set.v;
   if (r < 0) return NULL;
   json_t *out = name_set_sorted(&set);
-  if (!out) oom(err);
+  if (!out) kiln_error_oom(err);
   return out;
 }
 
@@ -120,7 +116,7 @@ static int model_apt(json_t *model, const kiln_spec *spec, const kiln_catalog *c
   if (r < 0) return -1;
   if (!set.n && !needs_pip) return 0;
   _cleanup_json_ json_t *apt = json_object();
-  if (!apt || set_new(apt, "packages", name_set_sorted(&set), err) < 0) return oom(err);
+  if (!apt || set_new(apt, "packages", name_set_sorted(&set), err) < 0) return kiln_error_oom(err);
   if (needs_pip && set_new(apt, "ensure_pip", json_true(), err) < 0) return -1;
   return set_new(model, "apt", json_incref(apt), err);
 }
@@ -131,7 +127,7 @@ static int model_apt(json_t *model, const kiln_spec *spec, const kiln_catalog *c
 static int add_option(json_t *options, const char *flag, const char *value, kiln_error **err) {
   if (json_array_append_new(options, json_string(flag)) < 0 ||
       json_array_append_new(options, json_string(value)) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   return 0;
 }
 
@@ -142,7 +138,7 @@ static int add_trusted_host(json_t *options, const char *url, kiln_error **err) 
   if (!url || strncmp(url, "http://", 7)) return 0;
   const char *host = url + 7;
   _cleanup_free_ char *hostport = strndup(host, strcspn(host, "/?#"));
-  if (!hostport) return oom(err);
+  if (!hostport) return kiln_error_oom(err);
   return add_option(options, "--trusted-host", hostport, err);
 }
 
@@ -150,7 +146,7 @@ static int add_trusted_host(json_t *options, const char *url, kiln_error **err) 
  * RUN steps pass them through "$@", never through the script's text. */
 static int model_pip_options(json_t *pip, const kiln_spec *spec, kiln_error **err) {
   _cleanup_json_ json_t *options = json_array();
-  if (!options) return oom(err);
+  if (!options) return kiln_error_oom(err);
   const struct {
     const char *flag, *value;
   } set[] = {
@@ -177,7 +173,7 @@ static int model_pip_options(json_t *pip, const kiln_spec *spec, kiln_error **er
 
 static int model_pip(json_t *model, const kiln_spec *spec, json_t *packages, kiln_error **err) {
   _cleanup_json_ json_t *pip = json_object();
-  if (!pip) return oom(err);
+  if (!pip) return kiln_error_oom(err);
   if (model_pip_options(pip, spec, err) < 0) return -1;
   if (spec->packages.requirements &&
       (kiln_check_copy_source(spec->packages.requirements, "COPY source", err) < 0 ||
@@ -214,19 +210,19 @@ static int add_chmod(json_t *entries, const kiln_spec_file *f, kiln_error **err)
   snprintf(mode, sizeof mode, "%04o", f->mode & 07777u);
   if (!path ||
       json_array_append_new(entries, json_pack("{s:s, s:s}", "mode", mode, "path", path)) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   return 0;
 }
 
 static int model_files(json_t *model, const kiln_spec *spec, kiln_error **err) {
   _cleanup_json_ json_t *files = json_array();
   _cleanup_json_ json_t *entries = json_array();
-  if (!files || !entries) return oom(err);
+  if (!files || !entries) return kiln_error_oom(err);
   for (size_t i = 0; i < spec->n_files; i++) {
     const kiln_spec_file *f = &spec->files[i];
     if (check_copy_source(f->src, err) < 0) return kiln_error_prefix(err, "files[%zu].src", i);
     if (json_array_append_new(files, json_pack("{s:s, s:s}", "src", f->src, "dest", f->dest)) < 0)
-      return oom(err);
+      return kiln_error_oom(err);
     if (f->has_mode && add_chmod(entries, f, err) < 0) return -1;
   }
   if (json_array_size(files) && set_new(model, "files", json_incref(files), err) < 0) return -1;
@@ -258,7 +254,7 @@ static int model_ssh(json_t *model, const kiln_spec *spec, kiln_error **err) {
   char owner[32];
   snprintf(owner, sizeof owner, "%u:%u", spec->user.uid, spec->user.gid);
   _cleanup_json_ json_t *ssh = json_pack("{s:i, s:s}", "port", (int)spec->ssh.port, "owner", owner);
-  if (!ssh) return oom(err);
+  if (!ssh) return kiln_error_oom(err);
   if (spec->ssh.authorized_keys) {
     if (check_copy_source(spec->ssh.authorized_keys, err) < 0)
       return kiln_error_prefix(err, "ssh.authorized_keys");
@@ -271,9 +267,10 @@ static int model_user(json_t *model, const kiln_spec *spec, const char *template
                       kiln_error **err) {
   _cleanup_free_ char *home = kiln_user_home(spec->user.name, spec->user.uid);
   _cleanup_free_ char *local_bin = NULL, *script_path = NULL;
-  if (!home) return oom(err);
-  if (asprintf(&local_bin, "%s/.local/bin", home) < 0) return oom(err);
-  if (asprintf(&script_path, "%s/%s", templates_dir, USER_SETUP_SCRIPT) < 0) return oom(err);
+  if (!home) return kiln_error_oom(err);
+  if (asprintf(&local_bin, "%s/.local/bin", home) < 0) return kiln_error_oom(err);
+  if (asprintf(&script_path, "%s/%s", templates_dir, USER_SETUP_SCRIPT) < 0)
+    return kiln_error_oom(err);
   _cleanup_free_ char *script =
       kiln_read_file_bounded(script_path, KILN_MAX_TEMPLATE_BYTES, NULL, err);
   if (!script) return -1;
@@ -296,7 +293,7 @@ static int compare_ports(const void *a, const void *b) {
 /* Spec ports plus the ssh port, sorted, each once. */
 static int model_ports(json_t *model, const kiln_spec *spec, kiln_error **err) {
   _cleanup_free_ uint16_t *ports = calloc(spec->n_ports + 1, sizeof *ports);
-  if (!ports) return oom(err);
+  if (!ports) return kiln_error_oom(err);
   size_t n = spec->n_ports;
   if (n) memcpy(ports, spec->ports, n * sizeof *ports);
   if (spec->ssh.enabled) ports[n++] = spec->ssh.port;
@@ -305,13 +302,13 @@ static int model_ports(json_t *model, const kiln_spec *spec, kiln_error **err) {
   for (size_t i = 0; list && i < n; i++)
     if ((i == 0 || ports[i] != ports[i - 1]) &&
         json_array_append_new(list, json_integer(ports[i])) < 0)
-      return json_decref(list), oom(err);
+      return json_decref(list), kiln_error_oom(err);
   return set_new(model, "ports", list, err);
 }
 
 static int model_base(json_t *model, const kiln_spec *spec, kiln_error **err) {
   _cleanup_json_ json_t *base = json_pack("{s:s}", "image", spec->base_image);
-  if (!base) return oom(err);
+  if (!base) return kiln_error_oom(err);
   if (spec->base_framework && (set_string(base, "framework", spec->base_framework, err) < 0 ||
                                set_string(base, "version", spec->base_version, err) < 0))
     return -1;
@@ -321,7 +318,7 @@ static int model_base(json_t *model, const kiln_spec *spec, kiln_error **err) {
 static json_t *build_model(const kiln_spec *spec, const kiln_generate_options *opts,
                            kiln_error **err) {
   _cleanup_json_ json_t *model = json_object();
-  if (!model) return oom(err), NULL;
+  if (!model) return kiln_error_oom(err), NULL;
   _cleanup_json_ json_t *pip = pip_packages(spec, opts->catalog, err);
   if (!pip) return NULL;
   bool needs_pip = json_array_size(pip) || spec->packages.requirements;
@@ -339,14 +336,15 @@ static json_t *build_model(const kiln_spec *spec, const kiln_generate_options *o
 
 static int spec_hash(const json_t *model, char out[65], kiln_error **err) {
   _cleanup_free_ char *canonical = json_dumps(model, JSON_SORT_KEYS | JSON_COMPACT);
-  if (!canonical || kiln_sha256_hex(canonical, strlen(canonical), out) < 0) return oom(err);
+  if (!canonical || kiln_sha256_hex(canonical, strlen(canonical), out) < 0)
+    return kiln_error_oom(err);
   return 0;
 }
 
 static int add_label(json_t *labels, const char *key, const char *value, kiln_error **err) {
   if (json_array_append_new(
           labels, json_pack("{s:s, s:s, s:b}", "key", key, "value", value, "more", 1)) < 0)
-    return oom(err);
+    return kiln_error_oom(err);
   return 0;
 }
 
@@ -363,7 +361,7 @@ static int model_labels(json_t *model, const kiln_spec *spec, const char *hash, 
   json_t *user = json_object_get(model, "user");
   const char *home = json_string_value(json_object_get(user, "home"));
   _cleanup_json_ json_t *labels = json_array();
-  if (!labels) return oom(err);
+  if (!labels) return kiln_error_oom(err);
   if (add_label(labels, KILN_LABEL_USER_SETUP, "true", err) < 0 ||
       add_label_uint(labels, KILN_LABEL_UID, spec->user.uid, err) < 0 ||
       add_label_uint(labels, KILN_LABEL_GID, spec->user.gid, err) < 0 ||
@@ -402,7 +400,7 @@ int kiln_generate(const kiln_spec *spec, const kiln_generate_options *opts, kiln
   char *image = kiln_namespace_ref(opts->ns, spec->user.uid, spec->project, "latest");
   if (!image) {
     free(text);
-    return oom(err);
+    return kiln_error_oom(err);
   }
   out->dockerfile = text;
   out->dockerfile_len = len;

@@ -107,7 +107,7 @@ int kiln_identity_current(kiln_identity *id, kiln_error **err) {
   if (!id->shell) id->shell = strdup(DEFAULT_SHELL);
   if (!id->name || !id->shell) {
     kiln_identity_clear(id);
-    return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    return kiln_error_oom(err);
   }
   return 0;
 }

@@ -379,7 +379,7 @@ char *kiln_spec_locate(const char *path, kiln_error **err) {
   }
   if (path && !S_ISDIR(st.st_mode)) {
     char *copy = strdup(path);
-    if (!copy) kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    if (!copy) kiln_error_oom(err);
     return copy;
   }
   if (path) {

@@ -76,7 +76,7 @@ static int attach(builder *b, ynode *child, const yaml_mark_t *m) {
     ynode **items = realloc(parent->items, alloc * sizeof *items);
     if (!items) {
       ynode_free(child);
-      return kiln_error_set(b->err, KILN_EXIT_FAILURE, "out of memory");
+      return kiln_error_oom(b->err);
     }
     parent->items = items;
     parent->alloc = alloc;
@@ -102,7 +102,7 @@ static int on_scalar(builder *b, const yaml_event_t *ev) {
   ynode *n = node_new(YNODE_SCALAR, &ev->start_mark);
   if (!n || !(n->text = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length))) {
     ynode_free(n);
-    return kiln_error_set(b->err, KILN_EXIT_FAILURE, "out of memory");
+    return kiln_error_oom(b->err);
   }
   /* An explicit tag (!!str 1) makes the text literal, like quotes do. */
   n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag;
@@ -114,7 +114,7 @@ static int on_open(builder *b, const yaml_event_t *ev, ynode_kind kind, const ya
   if (b->depth >= KILN_MAX_YAML_DEPTH)
     return fail_at(b, &ev->start_mark, "nesting is deeper than %d levels", KILN_MAX_YAML_DEPTH);
   ynode *n = node_new(kind, &ev->start_mark);
-  if (!n) return kiln_error_set(b->err, KILN_EXIT_FAILURE, "out of memory");
+  if (!n) return kiln_error_oom(b->err);
   if (attach(b, n, &ev->start_mark) < 0) return -1;
   b->stack[b->depth++] = n;
   return 0;
@@ -191,7 +191,7 @@ static int syntax_error(builder *b, const char *text, size_t len) {
 ynode *ynode_parse(const char *name, const char *text, size_t len, kiln_error **err) {
   builder b = {.name = name, .err = err};
   if (!yaml_parser_initialize(&b.parser)) {
-    kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    kiln_error_oom(err);
     return NULL;
   }
   yaml_parser_set_input_string(&b.parser, (const unsigned char *)text, len);

@@ -81,7 +81,7 @@ char *kiln_sanitize_username(const char *raw, kiln_error **err) {
   if (strlen(b.data) > KILN_MAX_USER_NAME && shorten_user_name(b.data, raw) < 0) goto oom;
   return kiln_buf_steal(&b, NULL);
 oom:
-  kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  kiln_error_oom(err);
   return NULL;
 }
 

@@ -91,7 +91,7 @@ static char *normalize_relative(const char *rel, const char *what, kiln_error **
   char shown[KILN_SHOWN_MAX];
   _cleanup_buf_ kiln_buf b = KILN_BUF_INIT(KILN_MAX_PATH);
   _cleanup_free_ char *copy = strdup(rel);
-  if (!copy) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory"), NULL;
+  if (!copy) return kiln_error_oom(err), NULL;
   char *save = NULL;
   for (char *part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
     if (!strcmp(part, ".")) continue;
@@ -102,7 +102,7 @@ static char *normalize_relative(const char *rel, const char *what, kiln_error **
       return NULL;
     }
     if ((b.len && kiln_buf_puts(&b, "/") < 0) || kiln_buf_puts(&b, part) < 0) {
-      kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+      kiln_error_oom(err);
       return NULL;
     }
   }
@@ -129,7 +129,7 @@ static char *resolve(const char *root, const char *norm, const char *rel, const 
   char shown[KILN_SHOWN_MAX];
   _cleanup_free_ char *joined = NULL;
   if (asprintf(&joined, "%s/%s", root, norm) < 0) {
-    kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+    kiln_error_oom(err);
     return NULL;
   }
   char *real = realpath(joined, NULL);

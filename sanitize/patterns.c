@@ -73,7 +73,7 @@ static int prepare(enum kiln_pattern id, kiln_error **err) {
     match_context = pcre2_match_context_create(NULL);
     if (match_context) pcre2_set_match_limit(match_context, MATCH_LIMIT);
   }
-  if (!match_data || !match_context) return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+  if (!match_data || !match_context) return kiln_error_oom(err);
   return 0;
 }
 

@@ -69,6 +69,10 @@ int kiln_error_setv(kiln_error **err, int code, const char *fmt, va_list ap) {
   return -1;
 }
 
+int kiln_error_oom(kiln_error **err) {
+  return kiln_error_set(err, KILN_EXIT_FAILURE, "out of memory");
+}
+
 int kiln_error_keep(kiln_error **err, kiln_error *other) {
   if (!other) return err && *err ? -1 : 0;
   if (!err) {

@@ -41,6 +41,10 @@ int kiln_error_setv(kiln_error **err, int code, const char *fmt, va_list ap)
 int kiln_error_errno(kiln_error **err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The one out-of-memory error: kiln_error_set(err, KILN_EXIT_FAILURE,
+ * "out of memory"). Returns -1. */
+int kiln_error_oom(kiln_error **err);
+
 /* Hands over `other` (a whole chain, owned; NULL is fine): it becomes *err
  * when none is set, else it is appended after the errors already there, so
  * the first error stays first (its code is the exit code) and the second is
