@@ -1,6 +1,6 @@
 /* A small, bounded YAML tree with positions, built from libyaml events.
  * Internal to libkiln: the spec (generator/) and the config file
- * (builder/config.c) share it. Aliases are refused, so an alias bomb costs
+ * (builder/site/config.c) share it. Aliases are refused, so an alias bomb costs
  * nothing; depth, event count, items and scalar sizes are capped. */
 #ifndef KILN_YAML_TREE_H
 #define KILN_YAML_TREE_H

@@ -46,7 +46,7 @@ int kiln_context_list(kiln_context *ctx, kiln_context_entry_fn fn, void *user, k
 /* sha256 (hex) over every entry's path, type, mode, link target and the
  * sha256 of its content: equal digests mean the engine would receive the
  * same context. A file's content digest comes from the caller's digest
- * cache (builder/digest_cache.h) while its stat data is unchanged, so
+ * cache (builder/image/digest_cache.h) while its stat data is unchanged, so
  * files that did not change are not read; the others are read, and the
  * cache updated. */
 int kiln_context_digest(kiln_context *ctx, char out[65], kiln_error **err);

@@ -103,7 +103,7 @@ json_t *kiln_engine_json(kiln_engine *engine, const char *method, const char *pa
 /* Escapes a value for a query string. Returns a new string. */
 char *kiln_engine_escape(const char *value);
 
-/* ---- engine objects (builder/objects.c) ---- */
+/* ---- engine objects (builder/engine/objects.c) ---- */
 
 typedef enum { KILN_OBJECT_IMAGE, KILN_OBJECT_CONTAINER, KILN_OBJECT_VOLUME } kiln_object_kind;
 

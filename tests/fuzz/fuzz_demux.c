@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/deploy_private.h"
+#include "builder/deploy/deploy_private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

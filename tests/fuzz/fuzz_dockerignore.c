@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/dockerignore.h"
+#include "builder/image/dockerignore.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

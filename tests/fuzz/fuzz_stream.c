@@ -1,4 +1,4 @@
-/* libFuzzer target for the engine's JSON-lines reader (builder/stream.c):
+/* libFuzzer target for the engine's JSON-lines reader (builder/engine/stream.c):
  * the first byte picks a read size, the rest is the engine's answer. Fed in
  * reads of that size and fed whole, the reader must hand out the same
  * objects and end the same way (cut reads are the normal case), never crash,
@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "builder/stream.h"
+#include "builder/engine/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

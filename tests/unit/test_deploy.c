@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "builder/deploy_private.h"
+#include "builder/deploy/deploy_private.h"
 #include "kiln/config.h"
 #include "kiln/labels.h"
 #include "util/cleanup.h"

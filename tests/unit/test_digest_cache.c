@@ -1,4 +1,4 @@
-/* The per-user digest cache (builder/digest_cache.h) and the context digest
+/* The per-user digest cache (builder/image/digest_cache.h) and the context digest
  * over it: a file whose stat data did not change is not read again, a
  * changed one is read alone, a damaged or foreign cache file is ignored,
  * racy entries are not trusted, the file stays bounded and is the caller's. */
@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/digest_cache.h"
+#include "builder/image/digest_cache.h"
 #include "kiln/context.h"
 #include "sanitize/limits.h"
 #include "util/cleanup.h"

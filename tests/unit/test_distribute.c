@@ -12,7 +12,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 
-#include "builder/dist_private.h"
+#include "builder/dist/dist_private.h"
 #include "kiln/distribute.h"
 #include "kiln/kiln.h"
 #include "util/cleanup.h"

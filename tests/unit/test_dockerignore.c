@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/dockerignore.h"
+#include "builder/image/dockerignore.h"
 #include "sanitize/limits.h"
 #include "util/cleanup.h"
 

@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "builder/stream.h"
+#include "builder/engine/stream.h"
 #include "kiln/config.h"
 #include "kiln/deploy.h"
 #include "kiln/engine.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/deploy_private.h"
+#include "builder/deploy/deploy_private.h"
 #include "util/cleanup.h"
 
 /* {"container":"8888/tcp","host_ip","host_port","address":"IP:PORT"}; IPv6

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "builder/deploy_private.h"
+#include "builder/deploy/deploy_private.h"
 #include "kiln/distribute.h"
 #include "kiln/labels.h"
 #include "sanitize/limits.h"

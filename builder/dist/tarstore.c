@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/deploy_private.h"
-#include "builder/dist_private.h"
+#include "builder/deploy/deploy_private.h"
+#include "builder/dist/dist_private.h"
 #include "kiln/distribute.h"
 #include "sanitize/sanitize.h"
 #include "util/cleanup.h"

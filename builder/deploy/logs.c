@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "builder/deploy_private.h"
+#include "builder/deploy/deploy_private.h"
 #include "util/cleanup.h"
 #include "util/io.h"
 #include "util/json_cleanup.h"

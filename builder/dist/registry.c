@@ -10,8 +10,8 @@
 
 #include <curl/curl.h>
 
-#include "builder/curlopt.h"
-#include "builder/dist_private.h"
+#include "builder/engine/curlopt.h"
+#include "builder/dist/dist_private.h"
 #include "kiln/distribute.h"
 #include "sanitize/limits.h"
 #include "sanitize/sanitize.h"

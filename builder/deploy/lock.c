@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/deploy_private.h"
+#include "builder/deploy/deploy_private.h"
 #include "sanitize/limits.h"
 #include "util/cleanup.h"
 

@@ -19,7 +19,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "builder/deploy_private.h"
+#include "builder/deploy/deploy_private.h"
 #include "kiln/labels.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"

@@ -17,7 +17,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "builder/dist_private.h"
+#include "builder/dist/dist_private.h"
 #include "kiln/distribute.h"
 #include "sanitize/limits.h"
 #include "util/buf.h"

@@ -16,7 +16,7 @@
 #include <archive_entry.h>
 #include <zstd.h>
 
-#include "builder/dist_private.h"
+#include "builder/dist/dist_private.h"
 #include "kiln/distribute.h"
 #include "kiln/kiln.h"
 #include "kiln/labels.h"

@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "builder/deploy_private.h"
+#include "builder/deploy/deploy_private.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/io.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "builder/dist_private.h"
+#include "builder/dist/dist_private.h"
 #include "kiln/access.h"
 
 int kiln_dist_open_read(const char *path, int flags) {

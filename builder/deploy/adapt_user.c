@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/deploy_private.h"
+#include "builder/deploy/deploy_private.h"
 #include "kiln/labels.h"
 #include "sanitize/sanitize.h"
 #include "util/buf.h"

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/deploy_private.h"
+#include "builder/deploy/deploy_private.h"
 #include "kiln/generate.h"
 #include "kiln/labels.h"
 #include "sanitize/sanitize.h"

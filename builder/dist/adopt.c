@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "builder/dist_private.h"
+#include "builder/dist/dist_private.h"
 #include "kiln/distribute.h"
 #include "kiln/labels.h"
 #include "sanitize/sanitize.h"

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "builder/dist_private.h"
+#include "builder/dist/dist_private.h"
 #include "kiln/distribute.h"
 #include "util/buf.h"
 #include "util/cleanup.h"

@@ -1,5 +1,5 @@
 /* JSON-lines reader for engine streams; see stream.h. */
-#include "builder/stream.h"
+#include "builder/engine/stream.h"
 
 #include <stdbool.h>
 #include <string.h>

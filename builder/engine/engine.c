@@ -14,8 +14,8 @@
 
 #include <curl/curl.h>
 
-#include "builder/curlopt.h"
-#include "builder/stream.h"
+#include "builder/engine/curlopt.h"
+#include "builder/engine/stream.h"
 #include "sanitize/limits.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
