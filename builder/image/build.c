@@ -399,19 +399,29 @@ static int finish_tagged(kiln_engine *e, const kiln_spec *spec, const char *tag,
   return r < 0 ? kiln_error_prefix(err, "labelling the image") : 0;
 }
 
+/* The streamed build's only label: its owner, so that an untagged image a
+ * kill between the two builds leaves is the owner's to gc (a dangling image
+ * with the caller's owner label). New string or NULL. */
+static char *owner_label(uint32_t owner) {
+  char uid[16];
+  snprintf(uid, sizeof uid, "%u", owner);
+  _cleanup_json_ json_t *labels = json_pack("{s:s}", KILN_LABEL_OWNER_UID, uid);
+  return labels ? json_dumps(labels, JSON_COMPACT) : NULL;
+}
+
 /* Builds ctx and tags it. With the digest known, one build carries kiln's
  * labels and the tag. Without it, the files are hashed as they stream (each
- * read once): that build has no tag and none of kiln's query labels (so
- * the engine's layer cache serves it whole when only they would differ),
- * and finish_tagged adds the labels, the digest among them, and the tag.
- * A failed build moves no tag either way. */
+ * read once): that build has no tag and only the owner label (the same for
+ * every build of this user, so the engine's layer cache serves it whole
+ * when only the other labels would differ), and finish_tagged adds the
+ * labels, the digest among them, and the tag. A failed build moves no tag
+ * either way. */
 static int run_build(kiln_engine *e, const kiln_spec *spec, kiln_context *ctx, const char *tag,
                      const char *digest, const char *base_id, const kiln_build_options *opts,
                      kiln_build_result *result, kiln_error **err) {
   _cleanup_free_ char *labels =
-      digest ? build_labels(spec, digest, base_id, opts->owner_uid) : NULL;
-  _cleanup_free_ char *query =
-      digest ? (labels ? build_query(tag, labels, opts) : NULL) : build_query(NULL, "{}", opts);
+      digest ? build_labels(spec, digest, base_id, opts->owner_uid) : owner_label(opts->owner_uid);
+  _cleanup_free_ char *query = labels ? build_query(digest ? tag : NULL, labels, opts) : NULL;
   if (!query) return kiln_error_oom(err);
   if (!digest && kiln_context_digest_while_streaming(ctx, err) < 0) return -1;
   _cleanup_free_ char *id = NULL, *final_id = NULL;
@@ -420,6 +430,7 @@ static int run_build(kiln_engine *e, const kiln_spec *spec, kiln_context *ctx, c
   int r = build_once(e, ctx, query, opts, tag, &id, steps, err);
   if (r == 0 && !digest) {
     r = kiln_context_streamed_digest(ctx, streamed, err);
+    free(steal_pointer(&labels));
     if (r == 0 && !(labels = build_labels(spec, streamed, base_id, opts->owner_uid)))
       r = kiln_error_oom(err);
     if (r == 0) r = finish_tagged(e, spec, tag, id, labels, opts, &final_id, err);

@@ -129,6 +129,11 @@ expect 0 kt_requests "$KT_TMP/streamed.log" "$KILN" image create "$dir"
 contains "$out" "built $image"
 equals "$(requests_matching "$KT_TMP/streamed.log" '^POST /[^ ]*build')" 2 \
   "builds for a streamed digest (the context, then the labels)"
+# The first, untagged build carries its owner (and no tag): killed before
+# the second, it leaves a dangling image that is the caller's to gc.
+first=$(grep -m1 -E '^POST /[^ ]*build' "$KT_TMP/streamed.log")
+contains "$first" "labels=%7B%22kiln.owner-uid%22%3A%22$KT_UID%22%7D"
+grep -q '[?&]t=' <<<"$first" && fail "the streamed build was tagged before its labels: $first"
 [ -n "$(label "$image" kiln.context-sha256)" ] || fail "the streamed build's image has no digest label"
 echo eeee >"$dir/data/small.txt"
 expect 0 "$KILN" image update "$dir"
