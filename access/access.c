@@ -134,8 +134,18 @@ const kiln_caller *kiln_access_caller(void) {
 
 /* The environment overrides kiln_env() guards (the list README documents). */
 static const char *const env_overrides[] = {
-    "KILN_CONFIG", "KILN_TEMPLATES_DIR", "KILN_SHARED_DIR", "KILN_TAR_MODE",
-    "DOCKER_HOST", "DOCKER_API_VERSION", "DOCKER_CONFIG",   "KILN_LEGACY_SETUP_DELAY",
+    "KILN_CONFIG",
+    "KILN_TEMPLATES_DIR",
+    "KILN_SHARED_DIR",
+    "KILN_TAR_MODE",
+    "DOCKER_HOST",
+    "DOCKER_API_VERSION",
+    "DOCKER_CONFIG",
+    "DOCKER_CONTEXT",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_TLS",
+    "DOCKER_CERT_PATH",
+    "KILN_LEGACY_SETUP_DELAY",
     NULL,
 };
 
@@ -148,9 +158,12 @@ const char *kiln_env_ignored(void) {
   return NULL;
 }
 
+bool kiln_env_trusted(void) {
+  return !current_caller || current_caller->admin;
+}
+
 const char *kiln_env(const char *name) {
-  if (current_caller && !current_caller->admin) return NULL;
-  return getenv(name);
+  return kiln_env_trusted() ? getenv(name) : NULL;
 }
 
 /* ---- images and tags ---- */

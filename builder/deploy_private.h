@@ -4,11 +4,11 @@
 #define KILN_DEPLOY_PRIVATE_H
 
 #include <signal.h>
-#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "kiln/deploy.h"
@@ -151,12 +151,7 @@ int kiln_volume_prepare(kiln_engine *engine, const char *image_id, const char *n
                         const char *engine_name, const char *target, uint32_t uid, uint32_t gid,
                         unsigned timeout_s, kiln_error **err);
 
-/* ---- raw engine sockets (hijack.c) ---- */
-
-/* The socket address of host ("unix:///path", "tcp://h:p"), resolved now so
- * that a signal handler can connect later without calling getaddrinfo. */
-int kiln_engine_sockaddr(const char *host, struct sockaddr_storage *addr, socklen_t *len,
-                         kiln_error **err);
+/* ---- raw engine connections (hijack.c) ---- */
 
 /* Demultiplexer for the engine's 8-byte-header stream format (exec and logs
  * without a TTY): stream 1 stdout, 2 stderr, 3 daemon error. Frames may split
@@ -173,9 +168,11 @@ typedef int (*kiln_demux_fn)(void *user, int stream, const char *data, size_t n)
 /* Feeds n bytes; calls fn for every payload piece. Returns 0, or fn's <0. */
 int kiln_demux_feed(kiln_demux *d, const char *data, size_t n, kiln_demux_fn fn, void *user);
 
-/* Connects a new stream socket to the engine address host ("unix:///path",
- * "tcp://h:p"). Returns the fd or -1 with *err set. */
-int kiln_engine_socket(const char *host, kiln_error **err);
+/* A new connection to the engine (unix socket, TCP or TLS, as every request
+ * goes), connected and past the TLS handshake, for a raw exchange with
+ * curl_easy_send / curl_easy_recv (CURLINFO_ACTIVESOCKET to poll). Free with
+ * curl_easy_cleanup. NULL with *err set when the engine is unreachable. */
+CURL *kiln_engine_connect_only(kiln_engine *engine, kiln_error **err);
 
 /* POST /exec/ID/start with the connection upgraded, then relays in_fd to
  * the process and its output to out_fd/err_fd (demultiplexed when !tty)
