@@ -29,6 +29,7 @@ static void pem_clear(kiln_pem *p) {
 void kiln_endpoint_clear(kiln_endpoint *ep) {
   free(ep->host);
   free(ep->origin);
+  free(ep->tls_dir);
   pem_clear(&ep->ca);
   pem_clear(&ep->cert);
   pem_clear(&ep->key);
@@ -87,6 +88,7 @@ static int read_pem(const char *dir, const char *name, const char *origin, kiln_
 /* ca.pem (when verifying), cert.pem and key.pem from dir; a certificate
  * without its key (or the other way round) is an error, as in docker. */
 static int read_tls_dir(kiln_endpoint *ep, const char *dir, kiln_error **err) {
+  if (!(ep->tls_dir = strdup(dir))) return oom(err);
   if ((ep->verify && read_pem(dir, "ca.pem", ep->origin, &ep->ca, err) < 0) ||
       read_pem(dir, "cert.pem", ep->origin, &ep->cert, err) < 0 ||
       read_pem(dir, "key.pem", ep->origin, &ep->key, err) < 0)

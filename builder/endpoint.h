@@ -31,10 +31,11 @@ typedef struct {
 } kiln_pem;
 
 typedef struct {
-  char *host;   /* owned: "unix:///path", "tcp://host:port" or "http://host:port" */
-  char *origin; /* owned: where the address came from ("DOCKER_HOST", "context \"x\"") */
-  bool tls;     /* https (tcp only) */
-  bool verify;  /* verify the engine's certificate (against ca, else the system's CAs) */
+  char *host;    /* owned: "unix:///path", "tcp://host:port" or "http://host:port" */
+  char *origin;  /* owned: where the address came from ("DOCKER_HOST", "context \"x\"") */
+  bool tls;      /* https (tcp only) */
+  bool verify;   /* verify the engine's certificate (against ca, else the system's CAs) */
+  char *tls_dir; /* owned: where ca.pem, cert.pem, key.pem were looked for, or NULL */
   kiln_pem ca, cert, key;
 } kiln_endpoint;
 

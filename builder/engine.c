@@ -217,16 +217,26 @@ static int set_method(kiln_engine *e, const kiln_engine_request *req, transfer *
 /* A failed TLS handshake: libcurl's details and where the material came from. */
 static int tls_failed(const kiln_engine *e, CURLcode code, kiln_error **err) {
   const kiln_endpoint *ep = &e->ep;
+  char client[KILN_MAX_PATH + 64];
+  if (ep->cert.path)
+    snprintf(client, sizeof client, "%s", ep->cert.path);
+  else
+    snprintf(client, sizeof client, "none (no cert.pem and key.pem in %s)",
+             ep->tls_dir ? ep->tls_dir : "any folder");
   return kiln_error_set(
       err, KILN_EXIT_ENGINE,
-      "TLS with the Docker engine at %s failed (%s): check the certificates of %s (CA %s, client "
-      "certificate %s)",
+      "TLS with the Docker engine at %s failed (%s): check the certificates of %s: CA %s, client "
+      "certificate %s",
       ep->host, e->curl_error[0] ? e->curl_error : curl_easy_strerror(code), ep->origin,
       !ep->verify   ? "not verified"
       : ep->ca.path ? ep->ca.path
                     : "the system's (no ca.pem)",
-      ep->cert.path ? ep->cert.path : "none");
+      client);
 }
+
+#define TLS_HINT                                                                                   \
+  "; an engine that speaks TLS (usually on port 2376) needs DOCKER_TLS_VERIFY=1 and "              \
+  "DOCKER_CERT_PATH"
 
 /* Why the connection failed, in terms of the socket or address tried. */
 static int unreachable(const kiln_engine *e, CURL *curl, CURLcode code, kiln_error **err) {
@@ -250,9 +260,9 @@ static int unreachable(const kiln_engine *e, CURL *curl, CURLcode code, kiln_err
                             "DOCKER_HOST or --host",
                             e->ep.host, e->socket_path);
   }
-  return kiln_error_set(err, KILN_EXIT_ENGINE,
-                        "cannot reach the Docker engine at %s (%s): " START_HINT, e->ep.host,
-                        os_errno ? strerror((int)os_errno) : curl_easy_strerror(code));
+  return kiln_error_set(err, KILN_EXIT_ENGINE, "cannot reach the Docker engine at %s (%s): %s",
+                        e->ep.host, os_errno ? strerror((int)os_errno) : curl_easy_strerror(code),
+                        e->socket_path || e->ep.tls ? START_HINT : START_HINT TLS_HINT);
 }
 
 /* The engine's own words for a non-2xx answer: {"message": "..."}. */

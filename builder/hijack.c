@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "builder/deploy_private.h"
 #include "util/buf.h"
@@ -67,6 +68,17 @@ static ssize_t conn_recv(const conn *c, char *buf, size_t n) {
   CURLcode code = curl_easy_recv(c->curl, buf, n, &got);
   if (code == CURLE_AGAIN) return CONN_AGAIN;
   return code == CURLE_OK ? (ssize_t)got : -1;
+}
+
+/* The end of input: over TLS a close_notify first (the engine's TLS layer
+ * then reads a clean end; reading the answer goes on), then the TCP
+ * half-close, as docker's CLI ends an exec's input. */
+static void conn_close_write(const conn *c) {
+  struct curl_tlssessioninfo *tls = NULL;
+  if (curl_easy_getinfo(c->curl, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK && tls &&
+      tls->backend == CURLSSLBACKEND_OPENSSL && tls->internals)
+    SSL_shutdown(tls->internals);
+  shutdown(c->fd, SHUT_WR);
 }
 
 static int conn_open(conn *c, kiln_engine *engine, kiln_error **err) {
@@ -183,7 +195,7 @@ static int pump_input(relay *r, int in_fd, bool *in_open) {
   if (n < 0 && errno == EINTR) return 0;
   if (n <= 0) {
     *in_open = false;
-    if (!r->tty) shutdown(r->sock->fd, SHUT_WR);
+    if (!r->tty) conn_close_write(r->sock);
     return 0;
   }
   return conn_send(r->sock, buf, (size_t)n) < 0 ? -1 : 0;
