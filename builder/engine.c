@@ -401,7 +401,11 @@ static int parse_host(kiln_engine *e, const char *flag_host, kiln_error **err) {
     if (!n)
       return kiln_error_set(err, KILN_EXIT_USAGE, "engine address \"%s\" has no host (from %s)",
                             host, e->ep.origin);
-    if (asprintf(&e->base_url, "%s://%.*s", e->ep.tls ? "https" : "http", (int)n, rest) < 0)
+    /* no port: docker's 2375 (an IPv6 address's colons sit inside brackets) */
+    const char *colon = memrchr(rest, ':', n), *bracket = memrchr(rest, ']', n);
+    bool port = colon && (!bracket || colon > bracket);
+    if (asprintf(&e->base_url, "%s://%.*s%s", e->ep.tls ? "https" : "http", (int)n, rest,
+                 port ? "" : ":2375") < 0)
       e->base_url = NULL;
   } else {
     return kiln_error_set(err, KILN_EXIT_USAGE,
