@@ -138,9 +138,36 @@ static const char *const env_overrides[] = {
     "DOCKER_API_VERSION",
     "DOCKER_CONFIG",
     "KILN_CRED_HELPER_TIMEOUT_MS",
+    "DOCKER_CONTEXT",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_TLS",
+    "DOCKER_CERT_PATH",
     "KILN_LEGACY_SETUP_DELAY",
     NULL,
 };
+
+char *kiln_docker_config_dir(void) {
+  const char *dir = kiln_env("DOCKER_CONFIG");
+  if (dir && *dir) return strdup(dir);
+  _cleanup_free_ char *home = kiln_caller_home();
+  char *out = NULL;
+  return home && asprintf(&out, "%s/.docker", home) >= 0 ? out : NULL;
+}
+
+static char *passwd_home(uid_t uid) {
+  struct passwd pw, *found = NULL;
+  char buf[16384];
+  if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || !found || !pw.pw_dir ||
+      pw.pw_dir[0] != '/')
+    return NULL;
+  return strdup(pw.pw_dir);
+}
+
+char *kiln_caller_home(void) {
+  if (current_caller && current_caller->sudo) return passwd_home(current_caller->id.uid);
+  const char *home = getenv("HOME");
+  return home && home[0] == '/' ? strdup(home) : passwd_home(getuid());
+}
 
 const char *kiln_env_ignored(void) {
   if (!current_caller || current_caller->admin) return NULL;
@@ -151,9 +178,12 @@ const char *kiln_env_ignored(void) {
   return NULL;
 }
 
+bool kiln_env_trusted(void) {
+  return !current_caller || current_caller->admin;
+}
+
 const char *kiln_env(const char *name) {
-  if (current_caller && !current_caller->admin) return NULL;
-  return getenv(name);
+  return kiln_env_trusted() ? getenv(name) : NULL;
 }
 
 /* ---- images and tags ---- */

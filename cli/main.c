@@ -62,7 +62,8 @@ static const char usage_text[] =
     "                  one object per line); fields in docs/json.md\n"
     "  --quiet         only results and errors\n"
     "  --no-color      no colour (also NO_COLOR)\n"
-    "  --host URL      engine address: unix:///path or tcp://host:port (default $DOCKER_HOST)\n"
+    "  --host URL      engine address: unix:///path or tcp://host:port (default $DOCKER_HOST,\n"
+    "                  else the docker context; TLS from $DOCKER_TLS_VERIFY, $DOCKER_CERT_PATH)\n"
     "  --namespace NS  image namespace, images are NS-UID/PROJECT (default kiln, $KILN_NAMESPACE)\n"
     "\n"
     "Commands:\n";

@@ -18,6 +18,7 @@ KILN_PACKAGES=(
   libyaml-dev libcurl4-openssl-dev libjansson-dev libarchive-dev libzstd-dev libpcre2-dev libssl-dev check
   docker.io mmdebstrap docker-registry apache2-utils curl ca-certificates
   busybox-static time bc openssh-client python3 sudo strace jq
+  openssl # engine_tls.sh: a throwaway CA, server and client certificates
   groff-base man-db # the install test renders kiln.1
   iproute2 iptables # engine26.sh: its own bridge and the rules for it
 )

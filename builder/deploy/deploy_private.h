@@ -4,13 +4,14 @@
 #define KILN_DEPLOY_PRIVATE_H
 
 #include <signal.h>
-#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
+#include "builder/engine/engine_private.h"
 #include "kiln/deploy.h"
 
 /* How an image's labels relate to the caller. */
@@ -146,38 +147,6 @@ json_t *kiln_volume_prepare_body(const char *image_id, const char *engine_name, 
 int kiln_volume_prepare(kiln_engine *engine, const char *image_id, const char *name,
                         const char *engine_name, const char *target, uint32_t uid, uint32_t gid,
                         unsigned timeout_s, kiln_error **err);
-
-/* ---- raw engine sockets (hijack.c) ---- */
-
-/* The socket address of host ("unix:///path", "tcp://h:p"), resolved now so
- * that a signal handler can connect later without calling getaddrinfo. */
-int kiln_engine_sockaddr(const char *host, struct sockaddr_storage *addr, socklen_t *len,
-                         kiln_error **err);
-
-/* Demultiplexer for the engine's 8-byte-header stream format (exec and logs
- * without a TTY): stream 1 stdout, 2 stderr, 3 daemon error. Frames may split
- * anywhere across feeds. */
-typedef struct {
-  unsigned char header[8];
-  size_t header_len;
-  uint32_t remaining; /* payload bytes left in the current frame */
-  int stream;
-} kiln_demux;
-
-typedef int (*kiln_demux_fn)(void *user, int stream, const char *data, size_t n);
-
-/* Feeds n bytes; calls fn for every payload piece. Returns 0, or fn's <0. */
-int kiln_demux_feed(kiln_demux *d, const char *data, size_t n, kiln_demux_fn fn, void *user);
-
-/* Connects a new stream socket to the engine address host ("unix:///path",
- * "tcp://h:p"). Returns the fd or -1 with *err set. */
-int kiln_engine_socket(const char *host, kiln_error **err);
-
-/* POST /exec/ID/start with the connection upgraded, then relays in_fd to
- * the process and its output to out_fd/err_fd (demultiplexed when !tty)
- * until the engine closes. */
-int kiln_exec_attach(kiln_engine *engine, const char *exec_id, bool tty, int in_fd, int out_fd,
-                     int err_fd, kiln_error **err);
 
 /* Published ports, one shape: a new array of {"container":"8888/tcp",
  * "host_ip","host_port","address":"IP:PORT"} (IPv6 in brackets), from

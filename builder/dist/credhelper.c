@@ -261,18 +261,6 @@ static int run_helper(child_plan *p, const char *address, long timeout_ms, child
 
 /* ---- the caller's identity and environment ---- */
 
-char *kiln_dist_caller_home(void) {
-  const kiln_caller *c = kiln_access_caller();
-  const char *home = getenv("HOME");
-  if (!c || !c->sudo) return home && *home ? strdup(home) : NULL;
-  struct passwd pw, *found = NULL;
-  char buf[16384];
-  if (getpwuid_r(c->id.uid, &pw, buf, sizeof buf, &found) != 0 || !found || !pw.pw_dir ||
-      pw.pw_dir[0] != '/')
-    return NULL;
-  return strdup(pw.pw_dir);
-}
-
 typedef struct {
   char *home, *path, *user, *logname;
   char *envp[5];
@@ -286,7 +274,7 @@ static void caller_env_clear(caller_env *e) {
 static int plan_drop(child_plan *p, caller_env *e, kiln_error **err) {
   const kiln_caller *c = kiln_access_caller();
   if (!c || !c->sudo) return 0;
-  _cleanup_free_ char *home = kiln_dist_caller_home();
+  _cleanup_free_ char *home = kiln_caller_home();
   if (!home)
     return kiln_error_set(err, KILN_EXIT_FAILURE,
                           "uid %u has no home folder in the user database; a credential helper "

@@ -24,11 +24,6 @@ int kiln_dist_stat(const char *path, struct stat *st, bool follow);
  * rights, as a new array of strings; NULL with *err. At most max names. */
 json_t *kiln_dist_names(const char *dir, size_t max, kiln_error **err);
 
-/* The caller's home: in sudo mode from the passwd database (root's $HOME
- * is not the caller's), else $HOME. New string, or NULL when unknown
- * (credhelper.c). */
-char *kiln_dist_caller_home(void);
-
 /* ---- engine calls (adopt.c) ---- */
 
 /* GET /images/{ref}/json: a new object, or NULL with *err ("no image" is

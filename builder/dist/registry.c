@@ -120,17 +120,12 @@ static int auth_from_entry(json_t *entry, kiln_registry_auth *auth, kiln_error *
   return 0;
 }
 
-/* The default config.json: $DOCKER_CONFIG (admins), else the caller's
- * ~/.docker. New string; NULL with *err unset when there is none. */
+/* The default config.json (kiln_docker_config_dir). New string; NULL with
+ * *err unset when there is none. */
 static char *default_config_path(kiln_error **err) {
-  const char *dir = kiln_env("DOCKER_CONFIG");
+  _cleanup_free_ char *dir = kiln_docker_config_dir();
   char *path = NULL;
-  if (dir && *dir) {
-    if (asprintf(&path, "%s/config.json", dir) < 0) return kiln_error_oom(err), NULL;
-    return path;
-  }
-  _cleanup_free_ char *home = kiln_dist_caller_home();
-  if (home && asprintf(&path, "%s/.docker/config.json", home) < 0) return kiln_error_oom(err), NULL;
+  if (dir && asprintf(&path, "%s/config.json", dir) < 0) return kiln_error_oom(err), NULL;
   return path;
 }
 

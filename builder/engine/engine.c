@@ -1,4 +1,4 @@
-/* Docker Engine API client: libcurl over a unix socket or TCP. */
+/* Docker Engine API client: libcurl over a unix socket, TCP or TLS. */
 #include "kiln/access.h"
 #include "kiln/engine.h"
 
@@ -14,7 +14,9 @@
 
 #include <curl/curl.h>
 
+#include "builder/engine/engine_private.h"
 #include "builder/engine/curlopt.h"
+#include "builder/engine/endpoint.h"
 #include "builder/engine/stream.h"
 #include "sanitize/limits.h"
 #include "util/buf.h"
@@ -23,15 +25,15 @@
 
 /* The newest API version kiln speaks; older engines are used at their own. */
 #define KILN_API_MAX "1.43"
-#define DEFAULT_HOST "unix:///var/run/docker.sock"
 
 struct kiln_engine {
   CURL *curl;
-  char *host;        /* as configured, for messages */
+  kiln_endpoint ep;  /* address (for messages), TLS material */
   char *socket_path; /* unix sockets; NULL for TCP */
-  char *base_url;    /* "http://localhost" or "http://HOST:PORT" */
-  char api[16];      /* negotiated, e.g. "1.41" */
-  char ping_api[16]; /* the Api-Version header of /_ping ("" when absent) */
+  char *base_url;    /* "http://localhost", "http://HOST:PORT" or "https://HOST:PORT" */
+  char curl_error[CURL_ERROR_SIZE]; /* libcurl's details of the last failure */
+  char api[16];                     /* negotiated, e.g. "1.41" */
+  char ping_api[16];                /* the Api-Version header of /_ping ("" when absent) */
   long connect_timeout_ms;
   volatile sig_atomic_t *interrupted; /* borrowed; a signal number once caught */
 };
@@ -40,7 +42,7 @@ const char *kiln_engine_api_version(const kiln_engine *e) {
   return e->api;
 }
 const char *kiln_engine_host(const kiln_engine *e) {
-  return e->host;
+  return e->ep.host;
 }
 volatile sig_atomic_t *kiln_engine_interrupt_flag(const kiln_engine *e) {
   return e->interrupted;
@@ -138,7 +140,10 @@ static int set_common(kiln_engine *e, kiln_error **err) {
   curl_easy_reset(e->curl);
   KILN_SETOPT(e->curl, CURLOPT_NOSIGNAL, 1L, err);
   KILN_SETOPT(e->curl, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms, err);
+  e->curl_error[0] = '\0';
+  KILN_SETOPT(e->curl, CURLOPT_ERRORBUFFER, e->curl_error, err);
   if (e->socket_path) KILN_SETOPT(e->curl, CURLOPT_UNIX_SOCKET_PATH, e->socket_path, err);
+  if (kiln_endpoint_curl_tls(&e->ep, e->curl, err) < 0) return -1;
   if (!e->api[0]) {
     KILN_SETOPT(e->curl, CURLOPT_HEADERFUNCTION, on_header, err);
     KILN_SETOPT(e->curl, CURLOPT_HEADERDATA, e, err);
@@ -209,10 +214,35 @@ static int set_method(kiln_engine *e, const kiln_engine_request *req, transfer *
   "is dockerd running? Start it with 'systemctl start docker' or 'dockerd &' (as root), or "       \
   "point DOCKER_HOST or --host at a running engine"
 
+/* A failed TLS handshake: libcurl's details and where the material came from. */
+static int tls_failed(const kiln_engine *e, CURLcode code, kiln_error **err) {
+  const kiln_endpoint *ep = &e->ep;
+  char client[KILN_MAX_PATH + 64];
+  if (ep->cert.path)
+    snprintf(client, sizeof client, "%s", ep->cert.path);
+  else
+    snprintf(client, sizeof client, "none (no cert.pem and key.pem in %s)",
+             ep->tls_dir ? ep->tls_dir : "any folder");
+  return kiln_error_set(
+      err, KILN_EXIT_ENGINE,
+      "TLS with the Docker engine at %s failed (%s): check the certificates of %s: CA %s, client "
+      "certificate %s",
+      ep->host, e->curl_error[0] ? e->curl_error : curl_easy_strerror(code), ep->origin,
+      !ep->verify   ? "not verified"
+      : ep->ca.path ? ep->ca.path
+                    : "the system's (no ca.pem)",
+      client);
+}
+
+#define TLS_HINT                                                                                   \
+  "; an engine that speaks TLS (usually on port 2376) needs DOCKER_TLS_VERIFY=1 and "              \
+  "DOCKER_CERT_PATH"
+
 /* Why the connection failed, in terms of the socket or address tried. */
-static int unreachable(const kiln_engine *e, CURLcode code, kiln_error **err) {
+static int unreachable(const kiln_engine *e, CURL *curl, CURLcode code, kiln_error **err) {
+  if (e->ep.tls && kiln_endpoint_tls_failure(code)) return tls_failed(e, code, err);
   long os_errno = 0;
-  curl_easy_getinfo(e->curl, CURLINFO_OS_ERRNO, &os_errno);
+  curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
   if (e->socket_path) {
     struct stat st;
     if (os_errno == EACCES)
@@ -223,16 +253,16 @@ static int unreachable(const kiln_engine *e, CURLcode code, kiln_error **err) {
     if (stat(e->socket_path, &st) < 0)
       return kiln_error_set(err, KILN_EXIT_ENGINE,
                             "cannot reach the Docker engine at %s (%s: no such file): " START_HINT,
-                            e->host, e->socket_path);
+                            e->ep.host, e->socket_path);
     if (!S_ISSOCK(st.st_mode))
       return kiln_error_set(err, KILN_EXIT_ENGINE,
                             "cannot reach the Docker engine at %s (%s is not a socket): check "
                             "DOCKER_HOST or --host",
-                            e->host, e->socket_path);
+                            e->ep.host, e->socket_path);
   }
-  return kiln_error_set(err, KILN_EXIT_ENGINE,
-                        "cannot reach the Docker engine at %s (%s): " START_HINT, e->host,
-                        os_errno ? strerror((int)os_errno) : curl_easy_strerror(code));
+  return kiln_error_set(err, KILN_EXIT_ENGINE, "cannot reach the Docker engine at %s (%s): %s",
+                        e->ep.host, os_errno ? strerror((int)os_errno) : curl_easy_strerror(code),
+                        e->socket_path || e->ep.tls ? START_HINT : START_HINT TLS_HINT);
 }
 
 /* The engine's own words for a non-2xx answer: {"message": "..."}. */
@@ -251,11 +281,11 @@ static int finish(transfer *t, CURLcode code, kiln_engine_response *resp, kiln_e
     return kiln_error_set(err, KILN_EXIT_FAILURE, "the transfer was stopped");
   }
   if (code != CURLE_OK) {
-    if (resp->status == 0) return unreachable(t->engine, code, err);
+    if (resp->status == 0) return unreachable(t->engine, t->engine->curl, code, err);
     return kiln_error_set(err, KILN_EXIT_ENGINE,
                           "lost the connection to the Docker engine at %s in the middle of its "
                           "answer (%s): " START_HINT,
-                          t->engine->host, curl_easy_strerror(code));
+                          t->engine->ep.host, curl_easy_strerror(code));
   }
   if (!is_success(resp->status)) return engine_refused(t, resp->status, err);
   if (t->req->on_line && kiln_json_stream_finish(&t->lines, err) < 0) return -1;
@@ -354,25 +384,34 @@ char *kiln_engine_escape(const char *value) {
 
 /* ---- open / version ---- */
 
-static int parse_host(kiln_engine *e, const char *host, kiln_error **err) {
-  if (!host || !*host) host = kiln_env("DOCKER_HOST");
-  if (!host || !*host) host = DEFAULT_HOST;
-  if (!(e->host = strdup(host))) return kiln_error_oom(err);
+/* The one parser of engine addresses: the endpoint (--host, DOCKER_HOST,
+ * the docker context or the default) becomes the socket path or base URL
+ * every request and the exec stream (kiln_engine_connect_only) use. */
+static int parse_host(kiln_engine *e, const char *flag_host, kiln_error **err) {
+  if (kiln_endpoint_resolve(flag_host, &e->ep, err) < 0) return -1;
+  const char *host = e->ep.host;
   if (!strncmp(host, "unix://", 7)) {
-    e->socket_path = strdup(host + 7);
+    if (!(e->socket_path = strdup(host + 7))) return kiln_error_oom(err);
     e->base_url = strdup("http://localhost");
   } else if (!strncmp(host, "tcp://", 6) || !strncmp(host, "http://", 7)) {
     const char *rest = strchr(host, '/') + 2;
-    if (asprintf(&e->base_url, "http://%s", rest) < 0) e->base_url = NULL;
-    size_t n = e->base_url ? strlen(e->base_url) : 0;
-    if (n && e->base_url[n - 1] == '/') e->base_url[n - 1] = '\0';
+    size_t n = strcspn(rest, "/");
+    if (!n)
+      return kiln_error_set(err, KILN_EXIT_USAGE, "engine address \"%s\" has no host (from %s)",
+                            host, e->ep.origin);
+    /* no port: docker's 2375 (an IPv6 address's colons sit inside brackets) */
+    const char *colon = memrchr(rest, ':', n), *bracket = memrchr(rest, ']', n);
+    bool port = colon && (!bracket || colon > bracket);
+    if (asprintf(&e->base_url, "%s://%.*s%s", e->ep.tls ? "https" : "http", (int)n, rest,
+                 port ? "" : ":2375") < 0)
+      e->base_url = NULL;
   } else {
     return kiln_error_set(err, KILN_EXIT_USAGE,
                           "engine address \"%s\" is not supported; expected unix:///path or "
-                          "tcp://host:port",
-                          host);
+                          "tcp://host:port (the address came from %s)",
+                          host, e->ep.origin);
   }
-  if (!e->base_url || (!strncmp(host, "unix://", 7) && !e->socket_path)) return kiln_error_oom(err);
+  if (!e->base_url) return kiln_error_oom(err);
   return 0;
 }
 
@@ -446,10 +485,25 @@ kiln_engine *kiln_engine_open(const kiln_engine_options *opts, kiln_error **err)
   return e;
 }
 
+CURL *kiln_engine_connect_only(kiln_engine *e, kiln_error **err) {
+  if (set_common(e, err) < 0) return NULL;
+  CURLcode code = curl_easy_setopt(e->curl, CURLOPT_CONNECT_ONLY, 1L);
+  if (code != CURLE_OK) return kiln_curl_option_refused("CURLOPT_CONNECT_ONLY", code, err), NULL;
+  if (curl_easy_setopt(e->curl, CURLOPT_URL, e->base_url) != CURLE_OK)
+    return kiln_error_oom(err), NULL;
+  CURL *c = curl_easy_duphandle(e->curl);
+  if (!c) return kiln_error_oom(err), NULL;
+  code = curl_easy_perform(c);
+  if (code == CURLE_OK) return c;
+  unreachable(e, c, code, err); /* c wrote its details into e->curl_error */
+  curl_easy_cleanup(c);
+  return NULL;
+}
+
 void kiln_engine_free(kiln_engine *e) {
   if (!e) return;
   if (e->curl) curl_easy_cleanup(e->curl);
-  free(e->host);
+  kiln_endpoint_clear(&e->ep);
   free(e->socket_path);
   free(e->base_url);
   free(e);

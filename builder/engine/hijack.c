@@ -1,8 +1,8 @@
-/* Raw engine connections for what libcurl's request/response model does not
- * fit: the upgraded (hijacked) exec stream of `container shell`, and the
- * connect-only request a signal handler sends. */
+/* The upgraded (hijacked) exec stream of `container shell`, which libcurl's
+ * request/response model does not fit: the connection is libcurl's own
+ * (connect-only, so unix sockets, TCP and TLS with client certificates work
+ * as for every request), the bytes go through curl_easy_send/recv. */
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -11,10 +11,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include "builder/deploy/deploy_private.h"
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+
+#include "builder/engine/engine_private.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/io.h"
@@ -22,61 +24,72 @@
 
 #define RELAY_CHUNK         16384
 #define MAX_UPGRADE_HEADERS 8192
+#define CONN_AGAIN          (-2)
 
-static int sockaddr_unix(const char *path, struct sockaddr_storage *addr, socklen_t *len,
-                         kiln_error **err) {
-  struct sockaddr_un *un = (struct sockaddr_un *)addr;
-  if (strlen(path) >= sizeof un->sun_path)
-    return kiln_error_set(err, KILN_EXIT_USAGE, "socket path %s is too long", path);
-  memset(addr, 0, sizeof *addr);
-  un->sun_family = AF_UNIX;
-  memcpy(un->sun_path, path, strlen(path) + 1);
-  *len = (socklen_t)sizeof *un;
+/* ---- the connection ---- */
+
+typedef struct {
+  CURL *curl; /* owned */
+  int fd;     /* libcurl's socket, for poll and the half-close */
+} conn;
+
+static void conn_close(conn *c) {
+  if (c->curl) curl_easy_cleanup(c->curl);
+  c->curl = NULL;
+}
+
+static int conn_wait(const conn *c, short events) {
+  struct pollfd p = {c->fd, events, 0};
+  while (poll(&p, 1, -1) < 0)
+    if (errno != EINTR) return -1;
   return 0;
 }
 
-static int sockaddr_tcp(const char *hostport, struct sockaddr_storage *addr, socklen_t *len,
-                        kiln_error **err) {
-  char host[256], port[16];
-  const char *colon = strrchr(hostport, ':');
-  size_t hl = colon ? (size_t)(colon - hostport) : strlen(hostport);
-  const char *slash = colon ? strchr(colon, '/') : NULL;
-  size_t pl = colon ? (slash ? (size_t)(slash - colon - 1) : strlen(colon + 1)) : 0;
-  if (hl == 0 || hl >= sizeof host || pl >= sizeof port)
-    return kiln_error_set(err, KILN_EXIT_USAGE, "bad engine address tcp://%s", hostport);
-  snprintf(host, sizeof host, "%.*s", (int)hl, hostport);
-  snprintf(port, sizeof port, "%.*s", (int)pl, colon ? colon + 1 : "");
-  if (!*port) snprintf(port, sizeof port, "2375");
-  if (host[0] == '[' && host[hl - 1] == ']') {
-    memmove(host, host + 1, hl - 2);
-    host[hl - 2] = '\0';
+/* All n bytes (waiting while the socket is full), or -1. */
+static int conn_send(const conn *c, const char *data, size_t n) {
+  while (n > 0) {
+    size_t sent = 0;
+    CURLcode code = curl_easy_send(c->curl, data, n, &sent);
+    if (code == CURLE_AGAIN) {
+      if (conn_wait(c, POLLOUT) < 0) return -1;
+      continue;
+    }
+    if (code != CURLE_OK) return errno = EPIPE, -1;
+    data += sent;
+    n -= sent;
   }
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-  int r = getaddrinfo(host, port, &hints, &res);
-  if (r != 0 || !res)
-    return kiln_error_set(err, KILN_EXIT_ENGINE, "cannot resolve %s: %s", host, gai_strerror(r));
-  memcpy(addr, res->ai_addr, res->ai_addrlen);
-  *len = res->ai_addrlen;
-  freeaddrinfo(res);
   return 0;
 }
 
-int kiln_engine_sockaddr(const char *host, struct sockaddr_storage *addr, socklen_t *len,
-                         kiln_error **err) {
-  if (!strncmp(host, "unix://", 7)) return sockaddr_unix(host + 7, addr, len, err);
-  if (!strncmp(host, "tcp://", 6)) return sockaddr_tcp(host + 6, addr, len, err);
-  if (!strncmp(host, "http://", 7)) return sockaddr_tcp(host + 7, addr, len, err);
-  return kiln_error_set(err, KILN_EXIT_USAGE, "engine address \"%s\" is not supported", host);
+/* Bytes read (>0), 0 when the engine closed, CONN_AGAIN when nothing is
+ * there now (neither in the socket nor in libcurl's TLS buffers), -1. */
+static ssize_t conn_recv(const conn *c, char *buf, size_t n) {
+  size_t got = 0;
+  CURLcode code = curl_easy_recv(c->curl, buf, n, &got);
+  if (code == CURLE_AGAIN) return CONN_AGAIN;
+  return code == CURLE_OK ? (ssize_t)got : -1;
 }
 
-int kiln_engine_socket(const char *host, kiln_error **err) {
-  struct sockaddr_storage addr;
-  socklen_t len;
-  if (kiln_engine_sockaddr(host, &addr, &len, err) < 0) return -1;
-  _cleanup_close_ int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, len) < 0)
-    return kiln_error_errno(err, errno, "cannot connect to the engine at %s", host);
-  return steal_fd(&fd);
+/* The end of input: over TLS a close_notify first (the engine's TLS layer
+ * then reads a clean end; reading the answer goes on), then the TCP
+ * half-close, as docker's CLI ends an exec's input. */
+static void conn_close_write(const conn *c) {
+  struct curl_tlssessioninfo *tls = NULL;
+  if (curl_easy_getinfo(c->curl, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK && tls &&
+      tls->backend == CURLSSLBACKEND_OPENSSL && tls->internals)
+    SSL_shutdown(tls->internals);
+  shutdown(c->fd, SHUT_WR);
+}
+
+static int conn_open(conn *c, kiln_engine *engine, kiln_error **err) {
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  if (!(c->curl = kiln_engine_connect_only(engine, err))) return -1;
+  if (curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD) {
+    conn_close(c);
+    return kiln_error_set(err, KILN_EXIT_FAILURE, "libcurl gave no socket for the exec stream");
+  }
+  c->fd = (int)fd;
+  return 0;
 }
 
 /* ---- the multiplexed stream ---- */
@@ -108,19 +121,6 @@ int kiln_demux_feed(kiln_demux *d, const char *data, size_t n, kiln_demux_fn fn,
 
 /* ---- exec attach ---- */
 
-/* Sockets get send(MSG_NOSIGNAL): a closed engine connection is an error,
- * not a SIGPIPE. */
-static int send_all(int fd, const char *data, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, data, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    data += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 typedef struct {
   int out_fd, err_fd;
 } outputs;
@@ -132,8 +132,8 @@ static int write_stream(void *user, int stream, const char *data, size_t n) {
 
 /* Sends the upgrade request and reads the answer's headers. Bytes read past
  * the headers already belong to the stream: they are left in *extra. */
-static int upgrade(int fd, kiln_engine *engine, const char *exec_id, bool tty, kiln_buf *extra,
-                   kiln_error **err) {
+static int upgrade(const conn *c, kiln_engine *engine, const char *exec_id, bool tty,
+                   kiln_buf *extra, kiln_error **err) {
   char body[64], req[512];
   int bl = snprintf(body, sizeof body, "{\"Detach\":false,\"Tty\":%s}", tty ? "true" : "false");
   int rl = snprintf(req, sizeof req,
@@ -141,14 +141,14 @@ static int upgrade(int fd, kiln_engine *engine, const char *exec_id, bool tty, k
                     "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\n"
                     "Content-Length: %d\r\n\r\n%s",
                     kiln_engine_api_version(engine), exec_id, bl, body);
-  if (rl <= 0 || (size_t)rl >= sizeof req || send_all(fd, req, (size_t)rl) < 0)
+  if (rl <= 0 || (size_t)rl >= sizeof req || conn_send(c, req, (size_t)rl) < 0)
     return kiln_error_errno(err, errno, "cannot send the exec request");
   kiln_buf head = KILN_BUF_INIT(MAX_UPGRADE_HEADERS);
   char *end = NULL;
   while (!end) {
     char chunk[1024];
-    ssize_t n = read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = conn_recv(c, chunk, sizeof chunk);
+    if (n == CONN_AGAIN && conn_wait(c, POLLIN) == 0) continue;
     if (n <= 0 || kiln_buf_append(&head, chunk, (size_t)n) < 0) {
       kiln_buf_free(&head);
       return kiln_error_set(err, KILN_EXIT_ENGINE, "the engine closed the exec connection");
@@ -172,7 +172,7 @@ static int upgrade(int fd, kiln_engine *engine, const char *exec_id, bool tty, k
 }
 
 typedef struct {
-  int sock;
+  const conn *sock;
   bool tty;
   kiln_demux demux;
   outputs out;
@@ -195,10 +195,10 @@ static int pump_input(relay *r, int in_fd, bool *in_open) {
   if (n < 0 && errno == EINTR) return 0;
   if (n <= 0) {
     *in_open = false;
-    if (!r->tty) shutdown(r->sock, SHUT_WR);
+    if (!r->tty) conn_close_write(r->sock);
     return 0;
   }
-  return send_all(r->sock, buf, (size_t)n) < 0 ? -1 : 0;
+  return conn_send(r->sock, buf, (size_t)n) < 0 ? -1 : 0;
 }
 
 /* The terminal was resized: drain the signalfd, tell the engine. */
@@ -209,23 +209,29 @@ static void on_resize(relay *r) {
   resize_exec(r->engine, r->exec_id, r->out.out_fd);
 }
 
-static int relay_loop(relay *r, int in_fd, kiln_error **err) {
-  bool in_open = in_fd >= 0;
+/* Everything the engine sent so far, also what libcurl's TLS layer holds
+ * already (poll cannot see that). 1 when the engine closed, 0, or -1. */
+static int drain(relay *r, kiln_error **err) {
   char buf[RELAY_CHUNK];
   for (;;) {
-    struct pollfd p[3] = {{r->sock, POLLIN, 0}, {r->winch_fd, POLLIN, 0}, {in_fd, POLLIN, 0}};
+    ssize_t n = conn_recv(r->sock, buf, sizeof buf);
+    if (n == CONN_AGAIN) return 0;
+    if (n <= 0) return 1; /* the engine closed: the process ended */
+    if (deliver(r, buf, (size_t)n) < 0) return kiln_error_errno(err, errno, "cannot write output");
+  }
+}
+
+static int relay_loop(relay *r, int in_fd, kiln_error **err) {
+  bool in_open = in_fd >= 0;
+  for (;;) {
+    int d = drain(r, err);
+    if (d != 0) return d < 0 ? -1 : 0;
+    struct pollfd p[3] = {{r->sock->fd, POLLIN, 0}, {r->winch_fd, POLLIN, 0}, {in_fd, POLLIN, 0}};
     if (poll(p, in_open ? 3 : 2, -1) < 0) {
       if (errno == EINTR) continue;
       return kiln_error_errno(err, errno, "poll");
     }
     if (p[1].revents & POLLIN) on_resize(r);
-    if (p[0].revents) {
-      ssize_t n = read(r->sock, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return 0; /* the engine closed: the process ended */
-      if (deliver(r, buf, (size_t)n) < 0)
-        return kiln_error_errno(err, errno, "cannot write output");
-    }
     if (in_open && p[2].revents && pump_input(r, in_fd, &in_open) < 0)
       return kiln_error_errno(err, errno, "cannot send input");
   }
@@ -244,14 +250,14 @@ static void resize_exec(kiln_engine *engine, const char *exec_id, int fd) {
 
 int kiln_exec_attach(kiln_engine *engine, const char *exec_id, bool tty, int in_fd, int out_fd,
                      int err_fd, kiln_error **err) {
-  _cleanup_close_ int sock = kiln_engine_socket(kiln_engine_host(engine), err);
-  if (sock < 0) return -1;
+  _cleanup_(conn_close) conn sock = {NULL, -1};
+  if (conn_open(&sock, engine, err) < 0) return -1;
   kiln_buf extra = KILN_BUF_INIT(MAX_UPGRADE_HEADERS);
-  if (upgrade(sock, engine, exec_id, tty, &extra, err) < 0) {
+  if (upgrade(&sock, engine, exec_id, tty, &extra, err) < 0) {
     kiln_buf_free(&extra);
     return -1;
   }
-  relay r = {.sock = sock,
+  relay r = {.sock = &sock,
              .tty = tty,
              .out = {out_fd, err_fd},
              .winch_fd = -1,

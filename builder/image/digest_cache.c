@@ -64,29 +64,13 @@ bool kiln_file_key_equal(const kiln_file_key *a, const kiln_file_key *b) {
 /* ---- where it lives ---- */
 
 /* The home folder the user database gives uid (new string), or NULL. */
-static char *home_of(uid_t uid) {
-  struct passwd pw, *found = NULL;
-  char buf[16384];
-  if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || !found || !pw.pw_dir ||
-      pw.pw_dir[0] != '/')
-    return NULL;
-  return strdup(pw.pw_dir);
-}
-
 char *kiln_digest_cache_path(void) {
   const kiln_caller *c = kiln_access_caller();
   char *path = NULL;
-  if (c && c->sudo) { /* the environment is sudo's, not the caller's */
-    _cleanup_free_ char *home = home_of(c->id.uid);
-    if (!home || asprintf(&path, "%s/.cache/kiln/" KILN_DIGEST_CACHE_FILE, home) < 0) return NULL;
-    return path;
-  }
-  const char *xdg = getenv("XDG_CACHE_HOME");
+  const char *xdg = c && c->sudo ? NULL : getenv("XDG_CACHE_HOME"); /* sudo's, not the caller's */
   if (xdg && xdg[0] == '/') /* the XDG rule: a relative value is ignored */
     return asprintf(&path, "%s/kiln/" KILN_DIGEST_CACHE_FILE, xdg) < 0 ? NULL : path;
-  const char *home = getenv("HOME");
-  _cleanup_free_ char *db_home = NULL;
-  if (!home || home[0] != '/') home = db_home = home_of(getuid());
+  _cleanup_free_ char *home = kiln_caller_home();
   if (!home || asprintf(&path, "%s/.cache/kiln/" KILN_DIGEST_CACHE_FILE, home) < 0) return NULL;
   return path;
 }

@@ -60,10 +60,27 @@ int kiln_access_begin(kiln_config *cfg, kiln_caller *c, kiln_error **err);
 /* The caller kiln_access_begin recorded, or NULL. Borrowed. */
 const kiln_caller *kiln_access_caller(void);
 
-/* getenv(name) when the environment is trusted (admin, or no caller
- * recorded), else NULL. For every override: KILN_CONFIG, KILN_TEMPLATES_DIR,
- * KILN_SHARED_DIR, DOCKER_HOST, DOCKER_API_VERSION, KILN_TAR_MODE,
- * KILN_CRED_HELPER_TIMEOUT_MS and test hooks. Borrowed. */
+/* The caller's home folder: in sudo mode from the password database (the
+ * environment is sudo's, not the caller's), else $HOME when it is an
+ * absolute path, else getuid()'s password database entry. New string, or
+ * NULL when there is none. */
+char *kiln_caller_home(void);
+
+/* Docker's config folder for this caller: $DOCKER_CONFIG (trusted
+ * environment only, see kiln_env), else kiln_caller_home()/.docker. New
+ * string; NULL when there is no home (or no memory). */
+char *kiln_docker_config_dir(void);
+
+/* Whether the environment is trusted: an admin, or no caller recorded. */
+bool kiln_env_trusted(void);
+
+/* getenv(name) when the environment is trusted, else NULL. For every
+ * override: KILN_CONFIG, KILN_TEMPLATES_DIR, KILN_SHARED_DIR, DOCKER_HOST,
+ * DOCKER_CONTEXT, DOCKER_TLS_VERIFY, DOCKER_TLS, DOCKER_CERT_PATH,
+ * DOCKER_API_VERSION, DOCKER_CONFIG, KILN_TAR_MODE,
+ * KILN_CRED_HELPER_TIMEOUT_MS and test hooks. The
+ * engine endpoint also reads the docker context store only when trusted.
+ * Borrowed. */
 const char *kiln_env(const char *name);
 
 /* The first of those overrides that is set but ignored for this caller, so

@@ -1,7 +1,8 @@
 # Issue 9, host access and configuration with real users. Sudo mode: the
 # sudo-only user may not mount a host or foreign folder, write or read files
 # kiln's root could but they could not, build a root or sudo image, or pick
-# any runtime. Both modes: the user's KILN_CONFIG / DOCKER_HOST are ignored,
+# any runtime. Both modes: the user's KILN_CONFIG / DOCKER_HOST, docker
+# context and TLS variables are ignored,
 # --host and --all-users are for admins. Exit 1 (2 for bad usage), one line,
 # nothing changed.
 # shellcheck source=security_lib.bash
@@ -137,6 +138,27 @@ expect 0 sec_as "$A" "$adir" KILN_CONFIG="$ahome/mine.yaml" "$SEC_BIN/kiln" imag
 "$DOCKER" images --format '{{.Repository}}' | grep -q "^evil$$-" && fail "docker-group $A: KILN_CONFIG's namespace was used"
 expect 0 sec_as "$A" "$adir" DOCKER_HOST=tcp://127.0.0.1:9 "$SEC_BIN/kiln" --namespace "$SEC_NS" image list
 contains "$out" "app"
+# Both modes: the user's docker context (currentContext in ~/.docker, a
+# context's TLS folder) and TLS variables do not steer kiln either: a context
+# to a dead address, a TLS folder whose ca.pem is /etc/shadow.
+ctxhex=$(printf '%s' kt-evil | sha256sum | cut -d' ' -f1)
+for u in "$S" "$A"; do
+  h=$(sec_home "$u")
+  mkdir -p "$h/.docker/contexts/meta/$ctxhex" "$h/.docker/contexts/tls/$ctxhex/docker"
+  printf '{"currentContext":"kt-evil"}\n' >"$h/.docker/config.json"
+  printf '{"Name":"kt-evil","Endpoints":{"docker":{"Host":"tcp://127.0.0.1:9"}}}' \
+    >"$h/.docker/contexts/meta/$ctxhex/meta.json"
+  ln -sf /etc/shadow "$h/.docker/contexts/tls/$ctxhex/docker/ca.pem"
+  chown -R "$u:$u" "$h/.docker"
+  d=$sdir && [ "$u" = "$A" ] && d=$adir
+  expect 0 sec_kiln "$u" "$d" image list
+  contains "$out" "app"
+done
+expect 0 sec_as "$A" "$adir" DOCKER_CONTEXT=kt-evil DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=/etc/ssl/private \
+  "$SEC_BIN/kiln" --namespace "$SEC_NS" image list
+contains "$out" "app"
+contains "$errout" "is ignored"
+pass "both modes: the user's docker context and TLS variables are ignored"
 
 # ---- limits: one host-wide lock whatever the mode or environment ----
 # 14 concurrent deploys by one user, half direct with their own
