@@ -21,6 +21,7 @@ KILN_PACKAGES=(
   openssl # engine_tls.sh: a throwaway CA, server and client certificates
   groff-base man-db # the install test renders kiln.1
   iproute2 iptables # engine26.sh: its own bridge and the rules for it
+  podman catatonit  # podman_compat.sh: kiln against Podman's compat API (catatonit: Init)
 )
 
 install_packages() {

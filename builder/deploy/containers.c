@@ -90,14 +90,19 @@ static bool is_stale(kiln_engine *engine, const char *ns, json_t *labels, const 
   return id && strcmp(id, image_id);
 }
 
-/* The first tag of an image id, for people; the id when untagged. */
+/* The image a container runs, for people: the first tag of an image id (the
+ * id when untagged), without the docker.io/ Podman puts in front. New. */
 static json_t *image_name(kiln_engine *engine, json_t *image) {
   const char *ref = json_string_value(image);
-  if (!ref || strncmp(ref, "sha256:", 7)) return json_incref(image);
+  if (!ref) return json_incref(image);
   _cleanup_error_ kiln_error *ignored = NULL;
-  _cleanup_json_ json_t *img = kiln_engine_inspect(engine, KILN_OBJECT_IMAGE, ref, false, &ignored);
-  json_t *tag = json_array_get(json_object_get(img, "RepoTags"), 0);
-  return json_incref(json_is_string(tag) ? tag : image);
+  _cleanup_json_ json_t *img =
+      strncmp(ref, "sha256:", 7)
+          ? NULL
+          : kiln_engine_inspect(engine, KILN_OBJECT_IMAGE, ref, false, &ignored);
+  const char *tag = json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0));
+  if (tag && strcmp(tag, "<none>:<none>")) ref = tag;
+  return json_string(kiln_familiar_ref(ref));
 }
 
 static json_t *list_entry(kiln_engine *engine, const char *ns, json_t *c) {
