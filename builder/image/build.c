@@ -346,15 +346,34 @@ static void drop_previous(kiln_engine *e, json_t *previous, const char *new_id) 
   kiln_engine_remove(e, KILN_OBJECT_IMAGE, old_id, NULL, false, &ignored);
 }
 
+/* The classic builder's answer when a cached layer it had just taken was
+ * removed before the next step used it: another user's removal of the
+ * last image built on a shared layer (the engine prunes untagged parents
+ * then) races a build that hit the cache for it. */
+static bool parent_vanished(const char *error) {
+  return error && strstr(error, "unable to find image \"sha256:");
+}
+
 /* One POST /build of ctx; the image id in *id (new string), the last
- * step's numbers in steps[0..1] (may be NULL). */
+ * step's numbers in steps[0..1] (may be NULL). Returns 0, -1 with *err set,
+ * or 1 (no error set; a warning event told the user) when a cached layer
+ * vanished under the build (parent_vanished): building again will do. */
 static int build_once(kiln_engine *e, kiln_context *ctx, const char *query,
                       const kiln_build_options *opts, const char *what, char **id, int *steps,
                       kiln_error **err) {
   build_state b;
   build_state_init(&b, opts);
   int r = post_build(e, ctx, query, &b, err);
-  if (r == 0 && b.error) r = build_failed(&b, err);
+  if (r == 0 && parent_vanished(b.error)) {
+    kiln_build_event ev = {KILN_BUILD_WARNING, b.step, b.steps,
+                           "a layer this build took from the engine's cache was removed meanwhile "
+                           "(someone removed the last image built on it); building again",
+                           NULL};
+    emit(opts, &ev);
+    r = 1;
+  } else if (r == 0 && b.error) {
+    r = build_failed(&b, err);
+  }
   if (r == 0 && !b.image_id)
     r = kiln_error_set(err, KILN_EXIT_ENGINE,
                        "the engine ended the build of %s without an image id (step %d/%d)", what,
@@ -390,6 +409,9 @@ static int finish_tagged(kiln_engine *e, const kiln_spec *spec, const char *tag,
   else {
     kiln_context *ctx = kiln_context_new(spec->dir, dockerfile, strlen(dockerfile), err);
     r = ctx ? build_once(e, ctx, query, &quiet, tag, final_id, NULL, err) : -1;
+    if (r == 1)
+      r = kiln_error_set(err, KILN_EXIT_ENGINE,
+                         "the image %.19s was removed while kiln labelled it", id);
     kiln_context_free(ctx);
   }
   if (r < 0) {
@@ -415,7 +437,7 @@ static char *owner_label(uint32_t owner) {
  * every build of this user, so the engine's layer cache serves it whole
  * when only the other labels would differ), and finish_tagged adds the
  * labels, the digest among them, and the tag. A failed build moves no tag
- * either way. */
+ * either way. Returns 0, -1, or 1 as build_once. */
 static int run_build(kiln_engine *e, const kiln_spec *spec, kiln_context *ctx, const char *tag,
                      const char *digest, const char *base_id, const kiln_build_options *opts,
                      kiln_build_result *result, kiln_error **err) {
@@ -495,6 +517,15 @@ int kiln_image_build(kiln_engine *e, const kiln_spec *spec, const kiln_generated
     goto out;
   }
   r = run_build(e, spec, ctx, tag, known ? digest : NULL, base_id, opts, result, err);
+  if (r == 1) { /* a cached layer vanished under the build: once more, the context anew */
+    kiln_context_free(ctx);
+    ctx = kiln_context_for_spec(spec, gen, err);
+    r = ctx ? run_build(e, spec, ctx, tag, known ? digest : NULL, base_id, opts, result, err) : -1;
+    if (r == 1)
+      r = kiln_error_set(err, KILN_EXIT_ENGINE,
+                         "cached layers were removed under the build twice (images are being "
+                         "removed on the engine right now); run the command again");
+  }
   if (r == 0 && existing) drop_previous(e, existing, result->image_id);
 out:
   kiln_context_free(ctx);
