@@ -25,11 +25,6 @@ static const kiln_config *current_config;
 
 /* ---- the caller ---- */
 
-static bool in_sudo_mode(void) {
-  const char *u = getenv("SUDO_UID");
-  return geteuid() == 0 && u && *u;
-}
-
 /* The groups the group database gives uid (sudo mode: not this process's). */
 static int database_groups(kiln_caller *c, kiln_error **err) {
   struct passwd pw, *found = NULL;
@@ -78,8 +73,8 @@ static bool in_admin_group(const kiln_caller *c, const char *admin_group) {
 
 int kiln_caller_current(kiln_caller *c, const char *admin_group, kiln_error **err) {
   memset(c, 0, sizeof *c);
-  c->sudo = in_sudo_mode();
   if (kiln_identity_current(&c->id, err) < 0) return -1;
+  c->sudo = c->id.sudo;
   int r = c->sudo ? database_groups(c, err) : process_groups(c, err);
   if (r < 0) {
     kiln_caller_clear(c);

@@ -100,6 +100,7 @@ int kiln_identity_current(kiln_identity *id, kiln_error **err) {
       kiln_identity_clear(id);
       return kiln_error_prefix(err, "kiln runs under sudo");
     }
+    id->sudo = true;
   } else {
     from_process(id);
   }

@@ -107,9 +107,11 @@ typedef struct {
   char *name; /* login name, unsanitized */
   uint32_t uid, gid;
   char *shell;
+  bool sudo; /* from SUDO_* (kiln runs as root through sudo) */
 } kiln_identity;
 
-/* Fills *id from SUDO_UID/SUDO_GID/SUDO_USER when set (kiln run through sudo),
+/* Fills *id from SUDO_UID/SUDO_GID/SUDO_USER when set and kiln runs as root
+ * (through sudo; the one place this is decided),
  * else from getuid()/getgid() and getpwuid(). Caller frees with
  * kiln_identity_clear(). */
 int kiln_identity_current(kiln_identity *id, kiln_error **err);
