@@ -13,6 +13,8 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
+#include "kt_check.h"
+
 static gid_t alice_groups[] = {1000, 2000};
 
 /* A non-admin caller, uid 1000, gid 1000, also in group 2000. */
@@ -410,9 +412,5 @@ static Suite *access_suite(void) {
 }
 
 int main(void) {
-  SRunner *r = srunner_create(access_suite());
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(access_suite());
 }

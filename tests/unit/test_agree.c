@@ -22,6 +22,8 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 
+#include "kt_check.h"
+
 static char project[64];
 static kiln_catalog *catalog;
 static kiln_identity identity;
@@ -257,9 +259,5 @@ static Suite *agree_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(agree_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(agree_suite());
 }

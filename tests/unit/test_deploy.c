@@ -15,6 +15,8 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
+#include "kt_check.h"
+
 static char ident_name[] = "alice", ident_shell[] = "/bin/bash", config_ns[] = "kiln";
 static kiln_caller caller = {.id = {ident_name, 1722830498u, 1000, ident_shell}};
 static kiln_config config = {
@@ -722,9 +724,5 @@ static Suite *deploy_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(deploy_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(deploy_suite());
 }

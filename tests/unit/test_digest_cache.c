@@ -16,6 +16,8 @@
 #include "sanitize/limits.h"
 #include "util/cleanup.h"
 
+#include "kt_check.h"
+
 #define DOCKERFILE "FROM scratch\nCOPY data /data\n"
 
 static char dir[64];         /* the project */
@@ -389,9 +391,5 @@ static Suite *digest_cache_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(digest_cache_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(digest_cache_suite());
 }

@@ -19,6 +19,8 @@
 #include "util/json_cleanup.h"
 #include "util/sha256.h"
 
+#include "kt_check.h"
+
 static void free_error(kiln_error *e) {
   kiln_error_free(e);
 }
@@ -963,9 +965,5 @@ static Suite *distribute_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(distribute_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(distribute_suite());
 }

@@ -11,6 +11,8 @@
 #include "sanitize/limits.h"
 #include "util/cleanup.h"
 
+#include "kt_check.h"
+
 typedef struct {
   const char *file; /* .dockerignore text */
   const char *path;
@@ -257,9 +259,5 @@ static Suite *dockerignore_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(dockerignore_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(dockerignore_suite());
 }

@@ -9,6 +9,8 @@
 #include "util/cleanup.h"
 #include "util/error_private.h"
 
+#include "kt_check.h"
+
 /* Allocations through kiln_error_alloc fail from the n-th one on (0: all). */
 static int allocs_before_failure;
 
@@ -128,9 +130,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(suite());
 }

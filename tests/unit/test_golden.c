@@ -15,6 +15,8 @@
 #include "templates/render.h"
 #include "util/cleanup.h"
 
+#include "kt_check.h"
+
 #define MAX_EXAMPLES 64
 
 static char *examples_dir, *golden_dir, *templates_dir;
@@ -151,9 +153,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(suite());
 }

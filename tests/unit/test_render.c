@@ -12,6 +12,8 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
+#include "kt_check.h"
+
 static json_t *model;
 static char dir[] = "/tmp/kiln-render-XXXXXX";
 
@@ -287,9 +289,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(suite());
 }

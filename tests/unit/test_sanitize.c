@@ -11,6 +11,8 @@
 #include "util/cleanup.h"
 #include "util/sha256.h"
 
+#include "kt_check.h"
+
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Asserts a failed check: rc < 0, code `code`, and every needle (NULL-ended)
@@ -939,10 +941,7 @@ static Suite *sanitize_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(sanitize_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  int status = kt_run_suite(sanitize_suite());
   kiln_sanitize_cleanup();
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }

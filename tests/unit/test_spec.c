@@ -14,6 +14,8 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 
+#include "kt_check.h"
+
 static kiln_catalog *catalog;
 static char project_dir[64];
 static kiln_identity identity;
@@ -758,9 +760,5 @@ static Suite *spec_suite(void) {
 }
 
 int main(void) {
-  SRunner *runner = srunner_create(spec_suite());
-  srunner_run_all(runner, CK_NORMAL);
-  int failed = srunner_ntests_failed(runner);
-  srunner_free(runner);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(spec_suite());
 }

@@ -9,6 +9,8 @@
 #include "util/cleanup.h"
 #include "util/sha256.h"
 
+#include "kt_check.h"
+
 /* ---- sha256 (FIPS 180-2 appendix B / NIST CAVP examples) ---- */
 
 START_TEST(sha256_short_vectors) {
@@ -176,9 +178,5 @@ static Suite *util_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(util_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(util_suite());
 }
