@@ -4,6 +4,7 @@
 #define KILN_TEST_KT_CHECK_H
 
 #include <check.h>
+#include <string.h>
 
 #include "kiln/error.h"
 
@@ -12,7 +13,17 @@
 int kt_run_suite(Suite *s);
 
 /* Fails the running test unless err is set, with code, and its message
- * contains text. */
-void kt_assert_error(const kiln_error *err, int code, const char *text);
+ * contains text. A macro, so a failure names the test's line. */
+#define kt_assert_error(ERR, CODE, TEXT)                                                           \
+  do {                                                                                             \
+    const kiln_error *kt_err_ = (ERR);                                                             \
+    int kt_code_ = (CODE);                                                                         \
+    const char *kt_text_ = (TEXT);                                                                 \
+    ck_assert_ptr_nonnull(kt_err_);                                                                \
+    ck_assert_msg(kt_err_->code == kt_code_, "code %d, expected %d: %s", kt_err_->code, kt_code_,  \
+                  kt_err_->message);                                                               \
+    ck_assert_msg(strstr(kt_err_->message, kt_text_), "expected \"%s\" in: %s", kt_text_,          \
+                  kt_err_->message);                                                               \
+  } while (0)
 
 #endif
