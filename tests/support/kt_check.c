@@ -10,3 +10,10 @@ int kt_run_suite(Suite *s) {
   srunner_free(sr);
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+TCase *kt_tcase(Suite *s, const char *name, SFun setup, SFun teardown) {
+  TCase *tc = tcase_create(name);
+  if (setup || teardown) tcase_add_checked_fixture(tc, setup, teardown);
+  suite_add_tcase(s, tc);
+  return tc;
+}

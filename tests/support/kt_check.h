@@ -1,5 +1,5 @@
-/* What every unit suite shares: running it, and checking an error the way
- * the user sees it (code and message). */
+/* What every unit suite shares: its test cases, running it, and checking an
+ * error the way the user sees it (code and message). */
 #ifndef KILN_TEST_KT_CHECK_H
 #define KILN_TEST_KT_CHECK_H
 
@@ -11,6 +11,11 @@
 /* Runs suite s (takes it) with CK_NORMAL output and returns the exit status
  * for main: EXIT_SUCCESS when every test passed. */
 int kt_run_suite(Suite *s);
+
+/* A new test case `name` of s (s owns it), with setup and teardown (either
+ * may be NULL) as its checked fixture: run around each test, in the forked
+ * child. */
+TCase *kt_tcase(Suite *s, const char *name, SFun setup, SFun teardown);
 
 /* Fails the running test unless err is set, with code, and its message
  * contains text. A macro, so a failure names the test's line. */

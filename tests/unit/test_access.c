@@ -388,7 +388,7 @@ END_TEST
 
 static Suite *access_suite(void) {
   Suite *s = suite_create("access");
-  TCase *t = tcase_create("decisions");
+  TCase *t = kt_tcase(s, "decisions", NULL, NULL);
   tcase_add_test(t, namespace_ref_is_the_one_name_rule);
   tcase_add_test(t, tags_only_in_own_namespace);
   tcase_add_test(t, namespace_with_a_slash_owns_nothing);
@@ -400,14 +400,12 @@ static Suite *access_suite(void) {
   tcase_add_test(t, privileged_host_ports_for_admins);
   tcase_add_test(t, workspace_refuses_system_and_foreign_folders);
   tcase_add_test(t, tarballs_by_manifest_owner);
-  suite_add_tcase(s, t);
-  TCase *cfg = tcase_create("config");
+  TCase *cfg = kt_tcase(s, "config", NULL, NULL);
   tcase_add_test(cfg, config_keys_for_access);
   tcase_add_test(cfg, config_bad_access_keys);
   tcase_add_test(cfg, site_file_must_be_roots_and_not_writable);
   tcase_add_test(cfg, environment_is_trusted_only_for_admins);
   tcase_add_test(cfg, sudo_caller_and_admin_group);
-  suite_add_tcase(s, cfg);
   return s;
 }
 

@@ -248,13 +248,12 @@ END_TEST
 
 static Suite *agree_suite(void) {
   Suite *s = suite_create("agree");
-  TCase *tc = tcase_create("core");
+  TCase *tc = kt_tcase(s, "core", NULL, NULL);
   tcase_set_timeout(tc, 60);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_loop_test(tc, validate_generate_and_context_agree, 0,
                       (int)(3 * sizeof sources / sizeof *sources));
   tcase_add_test(tc, the_corpus_covers_every_stage);
-  suite_add_tcase(s, tc);
   return s;
 }
 

@@ -533,8 +533,7 @@ END_TEST
 
 static Suite *context_suite(void) {
   Suite *s = suite_create("context");
-  TCase *tc = tcase_create("core");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  TCase *tc = kt_tcase(s, "core", setup, teardown);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, sends_named_paths_with_dockerignore_applied_below_them);
   tcase_add_test(tc, a_named_path_is_sent_even_when_ignored);
@@ -554,7 +553,6 @@ static Suite *context_suite(void) {
   tcase_add_test(tc, a_file_changed_after_listing_is_an_error_not_a_corrupt_tar);
   tcase_add_test(tc, a_file_growing_while_streamed_is_an_error);
   tcase_add_test(tc, digest_of_a_changed_file_is_an_error);
-  suite_add_tcase(s, tc);
   return s;
 }
 

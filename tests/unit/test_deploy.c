@@ -689,7 +689,7 @@ END_TEST
 
 static Suite *deploy_suite(void) {
   Suite *s = suite_create("deploy");
-  TCase *body = tcase_create("create body");
+  TCase *body = kt_tcase(s, "create body", NULL, NULL);
   tcase_add_test(body, body_basics);
   tcase_add_test(body, volume_grammar_is_strict);
   tcase_add_test(body, body_command_defaults);
@@ -704,12 +704,10 @@ static Suite *deploy_suite(void) {
   tcase_add_test(body, body_container_sudo_site);
   tcase_add_test(body, temp_body_mounts_nothing);
   tcase_add_test(body, adapted_user_moves_home);
-  suite_add_tcase(s, body);
-  TCase *owner = tcase_create("ownership");
+  TCase *owner = kt_tcase(s, "ownership", NULL, NULL);
   tcase_add_test(owner, ownership_through_access);
   tcase_add_test(owner, label_ids);
-  suite_add_tcase(s, owner);
-  TCase *other = tcase_create("labels, config, streams");
+  TCase *other = kt_tcase(s, "labels, config, streams", NULL, NULL);
   tcase_add_test(other, setup_labels);
   tcase_add_test(other, config_parse);
   tcase_add_test(other, config_errors);
@@ -719,7 +717,6 @@ static Suite *deploy_suite(void) {
   tcase_add_test(other, volume_engine_names);
   tcase_add_test(other, body_volume_per_user_nocopy);
   tcase_add_test(other, volume_prepare_body_minimal);
-  suite_add_tcase(s, other);
   return s;
 }
 

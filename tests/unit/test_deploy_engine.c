@@ -78,6 +78,16 @@ static int deploy(kiln_engine *e, const kiln_deploy_options *o, kiln_error **err
   return r;
 }
 
+/* Deploys o on the fake engine (started here), which must fail: returns
+ * the error (new; the caller frees it). */
+static kiln_error *deploy_error(const kiln_deploy_options *o) {
+  kiln_engine *e = fake_open();
+  kiln_error *err = NULL;
+  ck_assert_int_eq(deploy(e, o, &err), -1);
+  kiln_engine_free(e);
+  return err;
+}
+
 /* The labeled image, nobody's containers yet. */
 static void answer_labeled_image(void) {
   fake_answer_engine("1.41");
@@ -92,10 +102,8 @@ START_TEST(name_taken_says_which_and_what_to_do) {
   fake_answer("POST", "/containers/create", 409,
               "{\"message\":\"Conflict. The container name \\\"/p._.1000\\\" is already in use by "
               "container \\\"abc\\\".\"}");
-  kiln_engine *e = fake_open();
   kiln_deploy_options o = deploy_options(IMAGE);
-  _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(deploy(e, &o, &err), -1);
+  _cleanup_error_ kiln_error *err = deploy_error(&o);
   kt_assert_error(err, KILN_EXIT_FAILURE,
                   "you already have a container named 'p' (p._.1000); pick another --name or "
                   "retire it with 'kiln container retire p'");
@@ -103,7 +111,6 @@ START_TEST(name_taken_says_which_and_what_to_do) {
   ck_assert_ptr_nonnull(strstr(fake_find_seen("POST", "/containers/create")->target, "p._.1000"));
   ck_assert_uint_eq(fake_count_seen("POST", "/start"), 0);
   ck_assert_uint_eq(fake_count_seen("DELETE", "/"), 0); /* not someone else's to remove */
-  kiln_engine_free(e);
 }
 END_TEST
 
@@ -111,61 +118,53 @@ START_TEST(unknown_runtime_at_create_names_the_runtime) {
   answer_labeled_image();
   fake_answer("POST", "/containers/create", 400,
               "{\"message\":\"Unknown runtime specified nvidia\"}");
-  kiln_engine *e = fake_open();
   kiln_deploy_options o = deploy_options(IMAGE);
   o.runtime = "nvidia";
   o.gpus = "all";
-  _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(deploy(e, &o, &err), -1);
+  _cleanup_error_ kiln_error *err = deploy_error(&o);
   kt_assert_error(err, KILN_EXIT_ENGINE,
                   "this engine has no 'nvidia' runtime; deploy without --runtime or on a GPU node "
                   "(engine: Unknown runtime specified nvidia (HTTP 400))");
   const fake_request *create = fake_find_seen("POST", "/containers/create");
   ck_assert_ptr_nonnull(strstr(create->body, "\"Runtime\":\"nvidia\""));
   ck_assert_uint_eq(fake_count_seen("POST", "/start"), 0);
-  kiln_engine_free(e);
 }
 END_TEST
+
+/* Container c1 is created; its start fails with the engine's answer (a
+ * JSON body); removing it works. */
+static void answer_start_failure(const char *body) {
+  answer_labeled_image();
+  fake_answer("POST", "/containers/create", 201, "{\"Id\":\"c1\"}");
+  fake_answer("POST", "/containers/c1/start", 500, body);
+  fake_answer("DELETE", "/containers/c1", 204, NULL);
+}
 
 /* --gpus on an engine without the NVIDIA driver: the engine creates the
  * container and refuses to start it; kiln removes it and says why. */
 START_TEST(no_gpu_driver_at_start_removes_the_container) {
-  answer_labeled_image();
-  fake_answer("POST", "/containers/create", 201, "{\"Id\":\"c1\"}");
-  fake_answer("POST", "/containers/c1/start", 500,
-              "{\"message\":\"could not select device driver \\\"\\\" with capabilities: "
-              "[[gpu]]\"}");
-  fake_answer("DELETE", "/containers/c1", 204, NULL);
-  kiln_engine *e = fake_open();
+  answer_start_failure("{\"message\":\"could not select device driver \\\"\\\" with capabilities: "
+                       "[[gpu]]\"}");
   kiln_deploy_options o = deploy_options(IMAGE);
   o.gpus = "all";
-  _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(deploy(e, &o, &err), -1);
+  _cleanup_error_ kiln_error *err = deploy_error(&o);
   kt_assert_error(err, KILN_EXIT_ENGINE,
                   "this engine has no NVIDIA GPU runtime; deploy without --gpus or on a GPU node");
   ck_assert_uint_eq(fake_count_seen("DELETE", "/containers/c1"), 1);
   ck_assert_ptr_nonnull(strstr(fake_find_seen("DELETE", "/containers/c1")->target, "force=1"));
-  kiln_engine_free(e);
 }
 END_TEST
 
 /* Another start failure keeps the engine's message, and the container is
  * removed all the same. */
 START_TEST(other_start_failure_keeps_the_engines_message) {
-  answer_labeled_image();
-  fake_answer("POST", "/containers/create", 201, "{\"Id\":\"c1\"}");
-  fake_answer("POST", "/containers/c1/start", 500,
-              "{\"message\":\"driver failed programming external connectivity\"}");
-  fake_answer("DELETE", "/containers/c1", 204, NULL);
-  kiln_engine *e = fake_open();
+  answer_start_failure("{\"message\":\"driver failed programming external connectivity\"}");
   kiln_deploy_options o = deploy_options(IMAGE);
-  _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(deploy(e, &o, &err), -1);
+  _cleanup_error_ kiln_error *err = deploy_error(&o);
   kt_assert_error(err, KILN_EXIT_ENGINE,
                   "the container could not start and was removed: engine: driver failed "
                   "programming external connectivity (HTTP 500)");
   ck_assert_uint_eq(fake_count_seen("DELETE", "/containers/c1"), 1);
-  kiln_engine_free(e);
 }
 END_TEST
 
@@ -179,11 +178,9 @@ START_TEST(over_the_container_limit_creates_nothing) {
       "[{\"Id\":\"a\",\"Labels\":{\"kiln.owner-uid\":\"1000\"}},"
       "{\"Id\":\"b\",\"Labels\":{\"kiln.owner-uid\":\"1000\"}},"
       "{\"Id\":\"t\",\"Labels\":{\"kiln.owner-uid\":\"1000\",\"kiln.temporary\":\"true\"}}]");
-  kiln_engine *e = fake_open();
   cfg.max_containers = 2;
   kiln_deploy_options o = deploy_options(IMAGE);
-  _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(deploy(e, &o, &err), -1);
+  _cleanup_error_ kiln_error *err = deploy_error(&o);
   kt_assert_error(err, KILN_EXIT_FAILURE,
                   "container limit reached: you have 2 containers and the limit is 2 "
                   "(max_containers in the kiln configuration); retire one with 'kiln container "
@@ -192,7 +189,6 @@ START_TEST(over_the_container_limit_creates_nothing) {
   ck_assert_ptr_nonnull(
       strstr(fake_find_seen("GET", "/containers/json")->target, "kiln.owner-uid%3D1000"));
   ck_assert_uint_eq(fake_count_seen("POST", "/containers/create"), 0);
-  kiln_engine_free(e);
 }
 END_TEST
 
@@ -200,15 +196,12 @@ START_TEST(missing_image_is_not_pulled) {
   fake_answer_engine("1.41");
   fake_answer("GET", "/images/kiln-1000%2Fq%3Alatest/json", 404,
               "{\"message\":\"No such image: kiln-1000/q:latest\"}");
-  kiln_engine *e = fake_open();
   kiln_deploy_options o = deploy_options("kiln-1000/q:latest");
-  _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(deploy(e, &o, &err), -1);
+  _cleanup_error_ kiln_error *err = deploy_error(&o);
   kt_assert_error(err, KILN_EXIT_FAILURE,
                   "image 'kiln-1000/q:latest' does not exist; build it with 'kiln image create' "
                   "(nothing is pulled)");
   ck_assert_uint_eq(fake_count_seen("POST", "/"), 0); /* no pull, no create */
-  kiln_engine_free(e);
 }
 END_TEST
 
@@ -216,13 +209,10 @@ START_TEST(someone_elses_image_is_refused_before_anything_is_made) {
   fake_answer_engine("1.41");
   fake_answer("GET", "/images/kiln-2000%2Fp%3Alatest/json", 200,
               "{\"Id\":\"sha256:2\",\"Config\":{\"Labels\":{\"kiln.owner-uid\":\"2000\"}}}");
-  kiln_engine *e = fake_open();
   kiln_deploy_options o = deploy_options("kiln-2000/p:latest");
-  _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(deploy(e, &o, &err), -1);
+  _cleanup_error_ kiln_error *err = deploy_error(&o);
   kt_assert_error(err, KILN_EXIT_FAILURE, "kiln-2000/p:latest");
   ck_assert_uint_eq(fake_count_seen("POST", "/"), 0);
-  kiln_engine_free(e);
 }
 END_TEST
 
@@ -278,14 +268,11 @@ START_TEST(failed_user_setup_removes_the_temporary_container) {
   answer_legacy_base();
   fake_answer("POST", "/containers/tmp1/wait", 200, "{\"StatusCode\":3}");
   fake_answer("GET", "/containers/tmp1/logs", 200, NULL);
-  kiln_engine *e = fake_open();
   kiln_deploy_options o = deploy_options("debian:bookworm-slim");
-  _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(deploy(e, &o, &err), -1);
+  _cleanup_error_ kiln_error *err = deploy_error(&o);
   kt_assert_error(err, KILN_EXIT_FAILURE, "the user setup failed in the image (exit 3)");
   ck_assert_uint_eq(fake_count_seen("DELETE", "/containers/tmp1"), 1);
   ck_assert_uint_eq(fake_count_seen("POST", "/commit"), 0);
-  kiln_engine_free(e);
 }
 END_TEST
 
@@ -393,18 +380,15 @@ END_TEST
 START_TEST(deploy_with_a_missing_volume_creates_nothing) {
   answer_labeled_image();
   fake_answer("GET", VOLUME_PATH, 404, "{\"message\":\"no such volume\"}");
-  kiln_engine *e = fake_open();
   kiln_deploy_options o = deploy_options(IMAGE);
   const char *const volumes[] = {"data:/data"};
   o.volumes = volumes;
   o.n_volumes = 1;
-  _cleanup_error_ kiln_error *err = NULL;
-  ck_assert_int_eq(deploy(e, &o, &err), -1);
+  _cleanup_error_ kiln_error *err = deploy_error(&o);
   kt_assert_error(err, KILN_EXIT_FAILURE,
                   "volume 'data' does not exist; create it with 'kiln volume create data' or "
                   "deploy with --create-volumes");
   ck_assert_uint_eq(fake_count_seen("POST", "/"), 0);
-  kiln_engine_free(e);
 }
 END_TEST
 
@@ -532,8 +516,7 @@ END_TEST
 
 static Suite *deploy_engine_suite(void) {
   Suite *s = suite_create("deploy_engine");
-  TCase *d = tcase_create("deploy");
-  tcase_add_checked_fixture(d, setup, teardown);
+  TCase *d = kt_tcase(s, "deploy", setup, teardown);
   tcase_add_test(d, name_taken_says_which_and_what_to_do);
   tcase_add_test(d, unknown_runtime_at_create_names_the_runtime);
   tcase_add_test(d, no_gpu_driver_at_start_removes_the_container);
@@ -542,31 +525,24 @@ static Suite *deploy_engine_suite(void) {
   tcase_add_test(d, missing_image_is_not_pulled);
   tcase_add_test(d, someone_elses_image_is_refused_before_anything_is_made);
   tcase_add_test(d, deploy_with_a_missing_volume_creates_nothing);
-  suite_add_tcase(s, d);
 
-  TCase *a = tcase_create("adaptation");
-  tcase_add_checked_fixture(a, setup, teardown);
+  TCase *a = kt_tcase(s, "adaptation", setup, teardown);
   tcase_set_timeout(a, 30);
   tcase_add_test(a, interrupted_adaptation_removes_the_temporary_container);
   tcase_add_test(a, failed_user_setup_removes_the_temporary_container);
-  suite_add_tcase(s, a);
 
-  TCase *v = tcase_create("volumes");
-  tcase_add_checked_fixture(v, setup, teardown);
+  TCase *v = kt_tcase(s, "volumes", setup, teardown);
   tcase_add_test(v, volume_over_the_limit_is_not_created);
   tcase_add_test(v, volume_under_the_limit_is_created_with_its_owner);
   tcase_add_test(v, volume_of_someone_else_is_not_yours);
   tcase_add_test(v, volume_in_use_names_the_containers);
   tcase_add_test(v, missing_volume_is_an_error_unless_forced);
-  suite_add_tcase(s, v);
 
-  TCase *g = tcase_create("gc");
-  tcase_add_checked_fixture(g, setup, teardown);
+  TCase *g = kt_tcase(s, "gc", setup, teardown);
   tcase_add_test(g, gc_dry_run_lists_and_removes_nothing);
   tcase_add_test(g, gc_removes_what_it_lists);
   tcase_add_test(g, gc_reports_a_refused_removal_as_kept);
   tcase_add_test(g, gc_stops_when_the_engine_cannot_list);
-  suite_add_tcase(s, g);
   return s;
 }
 

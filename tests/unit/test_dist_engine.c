@@ -448,35 +448,27 @@ END_TEST
 
 static Suite *dist_engine_suite(void) {
   Suite *s = suite_create("dist_engine");
-  TCase *x = tcase_create("export");
-  tcase_add_checked_fixture(x, setup, fake_teardown);
+  TCase *x = kt_tcase(s, "export", setup, fake_teardown);
   tcase_add_test(x, export_cut_by_the_engine_leaves_nothing);
   tcase_add_test(x, export_refused_by_the_engine_says_why);
   tcase_add_test(x, export_of_someone_elses_image_reads_nothing);
-  suite_add_tcase(s, x);
 
-  TCase *i = tcase_create("import");
-  tcase_add_checked_fixture(i, setup, fake_teardown);
+  TCase *i = kt_tcase(s, "import", setup, fake_teardown);
   tcase_add_test(i, truncated_archive_is_not_loaded);
   tcase_add_test(i, truncated_gzip_archive_says_its_data_is_cut);
   tcase_add_test(i, archive_without_its_layers_is_not_loaded);
   tcase_add_test(i, archive_the_engine_refuses_says_why);
-  suite_add_tcase(s, i);
 
-  TCase *r = tcase_create("registry");
-  tcase_add_checked_fixture(r, setup, fake_teardown);
+  TCase *r = kt_tcase(s, "registry", setup, fake_teardown);
   tcase_add_test(r, push_refused_credentials_say_what_to_do);
   tcase_add_test(r, push_to_an_unreachable_registry_says_so);
   tcase_add_test(r, push_refused_before_the_stream_says_so);
   tcase_add_test(r, push_never_moves_a_local_name);
-  suite_add_tcase(s, r);
 
-  TCase *t = tcase_create("tarballs");
-  tcase_add_checked_fixture(t, setup, fake_teardown);
+  TCase *t = kt_tcase(s, "tarballs", setup, fake_teardown);
   tcase_add_test(t, tar_list_of_a_missing_folder_names_it);
   tcase_add_test(t, tar_delete_of_nothing_is_an_error);
   tcase_add_test(t, sync_of_a_truncated_tarball_fails_that_image);
-  suite_add_tcase(s, t);
   return s;
 }
 

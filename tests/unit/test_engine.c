@@ -879,8 +879,7 @@ END_TEST
 
 static Suite *engine_suite(void) {
   Suite *s = suite_create("engine");
-  TCase *conn = tcase_create("connect");
-  tcase_add_checked_fixture(conn, fake_setup, fake_teardown);
+  TCase *conn = kt_tcase(s, "connect", fake_setup, fake_teardown);
   tcase_add_test(conn, negotiates_down_to_what_kiln_knows);
   tcase_add_test(conn, uses_an_older_engines_version);
   tcase_add_test(conn, a_newer_engine_is_asked_its_minimum);
@@ -892,10 +891,8 @@ static Suite *engine_suite(void) {
   tcase_add_test(conn, a_socket_nobody_listens_on_is_refused);
   tcase_add_test(conn, unknown_host_scheme_is_a_usage_error);
   tcase_add_test(conn, a_refused_socket_option_stops_the_request);
-  suite_add_tcase(s, conn);
 
-  TCase *ans = tcase_create("answers");
-  tcase_add_checked_fixture(ans, fake_setup, fake_teardown);
+  TCase *ans = kt_tcase(s, "answers", fake_setup, fake_teardown);
   tcase_add_test(ans, error_status_carries_the_engines_message);
   tcase_add_test(ans, error_status_with_plain_text_keeps_the_text);
   tcase_add_test(ans, null_answer_is_a_json_null);
@@ -906,10 +903,8 @@ static Suite *engine_suite(void) {
   tcase_add_test(ans, over_long_line_is_refused);
   tcase_add_test(ans, stream_reader_accepts_a_line_at_the_cap);
   tcase_add_test(ans, streamed_body_is_sent_chunked_with_its_content_type);
-  suite_add_tcase(s, ans);
 
-  TCase *b = tcase_create("build");
-  tcase_add_checked_fixture(b, build_setup, fake_teardown);
+  TCase *b = kt_tcase(s, "build", build_setup, fake_teardown);
   tcase_add_test(b, error_detail_in_a_200_build_stream_fails_the_build);
   tcase_add_test(b, build_succeeds_with_the_aux_image_id);
   tcase_add_test(b, podman_step_lines_are_steps);
@@ -920,17 +915,14 @@ static Suite *engine_suite(void) {
   tcase_add_test(b, unchanged_image_is_up_to_date_without_a_build);
   tcase_add_test(b, changed_spec_or_force_builds_and_drops_the_old_image);
   tcase_add_test(b, build_with_an_existing_answer_without_id_is_refused);
-  suite_add_tcase(s, b);
 
-  TCase *r = tcase_create("retire");
-  tcase_add_checked_fixture(r, fake_setup, fake_teardown);
+  TCase *r = kt_tcase(s, "retire", fake_setup, fake_teardown);
   tcase_add_test(r, retire_never_touches_someone_elses_image);
   tcase_add_test(r, deploy_of_an_image_answer_without_id_is_refused);
   tcase_add_test(r, retire_refuses_while_containers_use_it);
   tcase_add_test(r, retire_force_removes_own_containers_then_the_image);
   tcase_add_test(r, retire_force_stops_at_someone_elses_container);
   tcase_add_test(r, retire_of_a_missing_image_says_so);
-  suite_add_tcase(s, r);
   return s;
 }
 

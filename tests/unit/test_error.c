@@ -118,14 +118,12 @@ END_TEST
 
 static Suite *suite(void) {
   Suite *s = suite_create("error");
-  TCase *tc = tcase_create("error");
-  tcase_add_checked_fixture(tc, NULL, teardown);
+  TCase *tc = kt_tcase(s, "error", NULL, teardown);
   tcase_add_test(tc, set_without_memory_still_sets);
   tcase_add_test(tc, message_without_memory);
   tcase_add_test(tc, out_of_memory_after_a_real_error);
   tcase_add_test(tc, keep_keeps_the_first_and_the_second);
   tcase_add_test(tc, a_second_error_is_not_dropped);
-  suite_add_tcase(s, tc);
   return s;
 }
 

@@ -144,11 +144,9 @@ END_TEST
 
 static Suite *suite(void) {
   Suite *s = suite_create("golden");
-  TCase *tc = tcase_create("golden");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  TCase *tc = kt_tcase(s, "golden", setup, teardown);
   tcase_add_test(tc, examples_match_goldens);
   tcase_add_test(tc, every_golden_has_an_example);
-  suite_add_tcase(s, tc);
   return s;
 }
 

@@ -263,8 +263,7 @@ END_TEST
 
 static Suite *suite(void) {
   Suite *s = suite_create("render");
-  TCase *tc = tcase_create("render");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  TCase *tc = kt_tcase(s, "render", setup, teardown);
   tcase_add_test(tc, json_filter_makes_a_json_string);
   tcase_add_test(tc, dq_filter_escapes_dockerfile_expansion);
   tcase_add_test(tc, sh_filter_single_quotes);
@@ -284,7 +283,6 @@ static Suite *suite(void) {
   tcase_add_test(tc, template_size_is_capped);
   tcase_add_test(tc, render_file_reads_templates_dir);
   tcase_add_test(tc, empty_template_renders_empty);
-  suite_add_tcase(s, tc);
   return s;
 }
 
