@@ -18,27 +18,7 @@ command -v strace >/dev/null || { echo "strace is missing (scripts/lib.sh instal
 
 user=ktdc$$
 home=$KT_TMP/home
-if getent passwd "$KT_UID" >/dev/null || getent group "$KT_GID" >/dev/null; then
-  echo "uid/gid $KT_UID is taken on this host; this test needs it free" >&2
-  exit 1
-fi
-dc_cleanup() {
-  userdel "$user" >/dev/null 2>&1
-  getent group "$user" >/dev/null && groupdel "$user" >/dev/null 2>&1
-  kt_cleanup
-}
-trap dc_cleanup EXIT
-# useradd fails while another process holds the passwd lock: retry.
-for try in 1 2 3 4 5 6; do
-  groupadd -g "$KT_GID" "$user" 2>/dev/null || getent group "$user" >/dev/null
-  useradd -M -u "$KT_UID" -g "$KT_GID" -d "$home" -s /usr/sbin/nologin "$user" && break
-  [ "$try" -eq 6 ] && { echo "useradd $user failed" >&2; exit 1; }
-  sleep 1
-done
-export SUDO_USER=$user
-mkdir -p "$home"
-chown "$KT_UID:$KT_GID" "$home"
-chmod 0700 "$home"
+kt_make_user "$user" "$KT_UID" "$KT_GID" "$home"
 cache=$home/.cache/kiln/context-digests
 
 dir=$(project dcache 'version: 1

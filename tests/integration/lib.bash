@@ -55,9 +55,44 @@ kt_cleanup() {
   for img in $("$DOCKER" images --format '{{.Repository}}:{{.Tag}}' | grep "^$KT_PREFIX-"); do
     "$DOCKER" rmi -f "$img" >/dev/null 2>&1
   done
+  kt_remove_user
   rm -rf "$KT_TMP"
 }
 trap kt_cleanup EXIT
+
+# kt_make_user NAME UID GID HOME: a real user NAME (uid UID; its own group
+# NAME with gid GID; home HOME, made here, theirs, mode 0700; no login
+# shell), for tests that need the caller in the user database (sudo mode
+# takes the caller's home from it). NAME becomes the caller (SUDO_*). A UID
+# or GID already taken on the host ends the test. useradd fails while
+# another process holds the passwd lock: retried. kt_cleanup removes the
+# user and the group.
+KT_MADE_USER=
+kt_make_user() {
+  local name=$1 uid=$2 gid=$3 home=$4 try
+  if getent passwd "$uid" >/dev/null || getent group "$gid" >/dev/null; then
+    echo "uid $uid or gid $gid is taken on this host; this test needs them free" >&2
+    exit 1
+  fi
+  KT_MADE_USER=$name
+  for try in 1 2 3 4 5 6; do
+    groupadd -g "$gid" "$name" 2>/dev/null || getent group "$name" >/dev/null
+    useradd -M -u "$uid" -g "$gid" -d "$home" -s /usr/sbin/nologin "$name" && break
+    [ "$try" -eq 6 ] && { echo "useradd $name failed" >&2; exit 1; }
+    sleep 1
+  done
+  export SUDO_USER=$name SUDO_UID=$uid SUDO_GID=$gid
+  mkdir -p "$home"
+  chown "$uid:$gid" "$home"
+  chmod 0700 "$home"
+}
+# The user (and group) kt_make_user made, if any.
+kt_remove_user() {
+  [ -n "$KT_MADE_USER" ] || return 0
+  userdel "$KT_MADE_USER" >/dev/null 2>&1
+  getent group "$KT_MADE_USER" >/dev/null && groupdel "$KT_MADE_USER" >/dev/null 2>&1
+  KT_MADE_USER=
+}
 
 # Ends the test: exit 1 when anything failed.
 kt_finish() {

@@ -17,24 +17,7 @@ REG=$KILN_TEST_REGISTRY
 
 user=ktch$$
 home=$KT_TMP/home
-if getent passwd "$KT_UID" >/dev/null || getent group "$KT_GID" >/dev/null; then
-  echo "uid/gid $KT_UID is taken on this host; this test needs it free" >&2
-  exit 1
-fi
-ch_cleanup() {
-  userdel "$user" >/dev/null 2>&1
-  getent group "$user" >/dev/null && groupdel "$user" >/dev/null 2>&1
-  dist_cleanup
-}
-trap ch_cleanup EXIT
-# useradd fails while another process holds the passwd lock: retry.
-for try in 1 2 3 4 5 6; do
-  groupadd -g "$KT_GID" "$user" 2>/dev/null || getent group "$user" >/dev/null
-  useradd -M -u "$KT_UID" -g "$KT_GID" -d "$home" -s /usr/sbin/nologin "$user" && break
-  [ "$try" -eq 6 ] && { echo "useradd $user failed" >&2; exit 1; }
-  sleep 1
-done
-export SUDO_USER=$user
+kt_make_user "$user" "$KT_UID" "$KT_GID" "$home"
 
 # The caller's home: the helper in ~/bin (on the helper's PATH in sudo
 # mode), its state in ~/.kilntest, docker's config in ~/.docker.
@@ -42,7 +25,6 @@ state=$home/.kilntest
 mkdir -p "$home/bin" "$home/.docker" "$state"
 install -m 0755 "$KILN_ROOT/tests/integration/docker-credential-kilntest" "$home/bin/"
 chown -R "$KT_UID:$KT_GID" "$home"
-chmod 0700 "$home"
 # config JSON / answer USER PASSWORD / server ADDRESS / mode MODE: the state.
 config() { printf '%s\n' "$1" >"$home/.docker/config.json" && give_to_caller "$home/.docker"; }
 answer() {

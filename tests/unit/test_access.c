@@ -13,6 +13,8 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
+#include "kt_check.h"
+
 static gid_t alice_groups[] = {1000, 2000};
 
 /* A non-admin caller, uid 1000, gid 1000, also in group 2000. */
@@ -386,7 +388,7 @@ END_TEST
 
 static Suite *access_suite(void) {
   Suite *s = suite_create("access");
-  TCase *t = tcase_create("decisions");
+  TCase *t = kt_tcase(s, "decisions", NULL, NULL);
   tcase_add_test(t, namespace_ref_is_the_one_name_rule);
   tcase_add_test(t, tags_only_in_own_namespace);
   tcase_add_test(t, namespace_with_a_slash_owns_nothing);
@@ -398,21 +400,15 @@ static Suite *access_suite(void) {
   tcase_add_test(t, privileged_host_ports_for_admins);
   tcase_add_test(t, workspace_refuses_system_and_foreign_folders);
   tcase_add_test(t, tarballs_by_manifest_owner);
-  suite_add_tcase(s, t);
-  TCase *cfg = tcase_create("config");
+  TCase *cfg = kt_tcase(s, "config", NULL, NULL);
   tcase_add_test(cfg, config_keys_for_access);
   tcase_add_test(cfg, config_bad_access_keys);
   tcase_add_test(cfg, site_file_must_be_roots_and_not_writable);
   tcase_add_test(cfg, environment_is_trusted_only_for_admins);
   tcase_add_test(cfg, sudo_caller_and_admin_group);
-  suite_add_tcase(s, cfg);
   return s;
 }
 
 int main(void) {
-  SRunner *r = srunner_create(access_suite());
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(access_suite());
 }

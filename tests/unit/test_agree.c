@@ -22,6 +22,8 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 
+#include "kt_check.h"
+
 static char project[64];
 static kiln_catalog *catalog;
 static kiln_identity identity;
@@ -246,20 +248,15 @@ END_TEST
 
 static Suite *agree_suite(void) {
   Suite *s = suite_create("agree");
-  TCase *tc = tcase_create("core");
+  TCase *tc = kt_tcase(s, "core", NULL, NULL);
   tcase_set_timeout(tc, 60);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_loop_test(tc, validate_generate_and_context_agree, 0,
                       (int)(3 * sizeof sources / sizeof *sources));
   tcase_add_test(tc, the_corpus_covers_every_stage);
-  suite_add_tcase(s, tc);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(agree_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(agree_suite());
 }

@@ -15,6 +15,8 @@
 #include "kiln/context.h"
 #include "util/cleanup.h"
 
+#include "kt_check.h"
+
 #define PULL        (64u << 10)
 #define FIXED_MTIME 946684800
 #define BIG_SIZE    (200ull << 20)
@@ -90,12 +92,6 @@ static kiln_context *new_context(void) {
 static void add(kiln_context *ctx, const char *rel) {
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_msg(kiln_context_add(ctx, rel, &err) == 0, "%s", err ? err->message : "");
-}
-
-static void assert_error(const kiln_error *err, int code, const char *text) {
-  ck_assert_ptr_nonnull(err);
-  ck_assert_msg(err->code == code, "code %d, expected %d: %s", err->code, code, err->message);
-  ck_assert_msg(strstr(err->message, text), "expected \"%s\" in: %s", text, err->message);
 }
 
 /* ---- listing ---- */
@@ -217,16 +213,16 @@ START_TEST(special_files_in_a_copied_folder_are_refused_by_name) {
   kiln_context *ctx = new_context();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_context_add(ctx, "conf", &err), -1);
-  assert_error(err, KILN_EXIT_USAGE,
-               "build context: conf/sub/pipe is a FIFO (named pipe), not a regular file, folder "
-               "or symlink; remove it or exclude it in .dockerignore");
+  kt_assert_error(err, KILN_EXIT_USAGE,
+                  "build context: conf/sub/pipe is a FIFO (named pipe), not a regular file, folder "
+                  "or symlink; remove it or exclude it in .dockerignore");
   kiln_context_free(ctx);
   kiln_error_free(err);
   err = NULL;
   ctx = new_context();
   ck_assert_int_eq(kiln_context_add(ctx, "conf/sub/pipe", &err), -1);
-  assert_error(err, KILN_EXIT_USAGE,
-               "\"conf/sub/pipe\" is a FIFO (named pipe), not a regular file");
+  kt_assert_error(err, KILN_EXIT_USAGE,
+                  "\"conf/sub/pipe\" is a FIFO (named pipe), not a regular file");
   kiln_context_free(ctx);
   append(".dockerignore", "conf/sub/pipe\n");
   ctx = new_context();
@@ -429,9 +425,9 @@ START_TEST(escaping_symlinks_are_refused_by_name) {
   kiln_context *ctx = new_context();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_context_add(ctx, "conf", &err), -1);
-  assert_error(err, KILN_EXIT_USAGE,
-               "build context: symlink conf/sub/up points outside the project (to "
-               "../../../outside)");
+  kt_assert_error(err, KILN_EXIT_USAGE,
+                  "build context: symlink conf/sub/up points outside the project (to "
+                  "../../../outside)");
   kiln_context_free(ctx);
 }
 END_TEST
@@ -441,8 +437,8 @@ START_TEST(absolute_symlinks_are_refused) {
   kiln_context *ctx = new_context();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_context_add(ctx, "conf", &err), -1);
-  assert_error(err, KILN_EXIT_USAGE,
-               "symlink conf/abs points outside the project (to /etc/passwd)");
+  kt_assert_error(err, KILN_EXIT_USAGE,
+                  "symlink conf/abs points outside the project (to /etc/passwd)");
   kiln_context_free(ctx);
 }
 END_TEST
@@ -454,7 +450,7 @@ START_TEST(symlink_chains_leaving_the_project_are_refused) {
   kiln_context *ctx = new_context();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_context_add(ctx, "conf", &err), -1);
-  assert_error(err, KILN_EXIT_USAGE, "symlink conf/hop points outside the project");
+  kt_assert_error(err, KILN_EXIT_USAGE, "symlink conf/hop points outside the project");
   kiln_context_free(ctx);
 }
 END_TEST
@@ -463,11 +459,11 @@ START_TEST(missing_paths_are_errors) {
   kiln_context *ctx = new_context();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_context_add(ctx, "nope.txt", &err), -1);
-  assert_error(err, KILN_EXIT_USAGE, "build context path \"nope.txt\" does not exist");
+  kt_assert_error(err, KILN_EXIT_USAGE, "build context path \"nope.txt\" does not exist");
   kiln_context_free(ctx);
   kiln_error *err2 = NULL;
   ck_assert_ptr_null(kiln_context_new("/nonexistent/kiln", "x", 1, &err2));
-  assert_error(err2, KILN_EXIT_FAILURE, "project folder /nonexistent/kiln");
+  kt_assert_error(err2, KILN_EXIT_FAILURE, "project folder /nonexistent/kiln");
   kiln_error_free(err2);
 }
 END_TEST
@@ -476,7 +472,7 @@ START_TEST(bad_dockerignore_is_an_error) {
   write_file(".dockerignore", "ok\n[oops\n", 0644);
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_ptr_null(kiln_context_new(project, "x", 1, &err));
-  assert_error(err, KILN_EXIT_USAGE, ".dockerignore line 2: bad pattern \"[oops\"");
+  kt_assert_error(err, KILN_EXIT_USAGE, ".dockerignore line 2: bad pattern \"[oops\"");
 }
 END_TEST
 
@@ -494,12 +490,12 @@ START_TEST(a_file_changed_after_listing_is_an_error_not_a_corrupt_tar) {
   add(ctx, "conf/a.conf");
   append("conf/a.conf", "more\n");
   ck_assert_int_eq(drain(ctx, SIZE_MAX), -1);
-  assert_error(kiln_context_error(ctx), KILN_EXIT_FAILURE,
-               "build context: conf/a.conf changed while the context was being read");
+  kt_assert_error(kiln_context_error(ctx), KILN_EXIT_FAILURE,
+                  "build context: conf/a.conf changed while the context was being read");
   ck_assert_int_eq(kiln_context_read(ctx, (char[8]){0}, 8), -1); /* stays failed */
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_context_take_error(ctx, &err), -1);
-  assert_error(err, KILN_EXIT_FAILURE, "conf/a.conf changed");
+  kt_assert_error(err, KILN_EXIT_FAILURE, "conf/a.conf changed");
   ck_assert_ptr_null(kiln_context_error(ctx));
   kiln_context_free(ctx);
 }
@@ -518,7 +514,7 @@ START_TEST(a_file_growing_while_streamed_is_an_error) {
   ck_assert_int_eq(pwrite(fd, "tail", 4, 1 << 20), 4);
   close(fd);
   ck_assert_int_eq(drain(ctx, SIZE_MAX), -1);
-  assert_error(kiln_context_error(ctx), KILN_EXIT_FAILURE, "grow.bin changed while");
+  kt_assert_error(kiln_context_error(ctx), KILN_EXIT_FAILURE, "grow.bin changed while");
   kiln_context_free(ctx);
 }
 END_TEST
@@ -530,15 +526,14 @@ START_TEST(digest_of_a_changed_file_is_an_error) {
   char out[65];
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_context_digest(ctx, out, &err), -1);
-  assert_error(err, KILN_EXIT_FAILURE, "tool.sh changed while");
+  kt_assert_error(err, KILN_EXIT_FAILURE, "tool.sh changed while");
   kiln_context_free(ctx);
 }
 END_TEST
 
 static Suite *context_suite(void) {
   Suite *s = suite_create("context");
-  TCase *tc = tcase_create("core");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  TCase *tc = kt_tcase(s, "core", setup, teardown);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, sends_named_paths_with_dockerignore_applied_below_them);
   tcase_add_test(tc, a_named_path_is_sent_even_when_ignored);
@@ -558,14 +553,9 @@ static Suite *context_suite(void) {
   tcase_add_test(tc, a_file_changed_after_listing_is_an_error_not_a_corrupt_tar);
   tcase_add_test(tc, a_file_growing_while_streamed_is_an_error);
   tcase_add_test(tc, digest_of_a_changed_file_is_an_error);
-  suite_add_tcase(s, tc);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(context_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(context_suite());
 }

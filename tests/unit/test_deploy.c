@@ -15,6 +15,8 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
+#include "kt_check.h"
+
 static char ident_name[] = "alice", ident_shell[] = "/bin/bash", config_ns[] = "kiln";
 static kiln_caller caller = {.id = {ident_name, 1722830498u, 1000, ident_shell}};
 static kiln_config config = {
@@ -687,7 +689,7 @@ END_TEST
 
 static Suite *deploy_suite(void) {
   Suite *s = suite_create("deploy");
-  TCase *body = tcase_create("create body");
+  TCase *body = kt_tcase(s, "create body", NULL, NULL);
   tcase_add_test(body, body_basics);
   tcase_add_test(body, volume_grammar_is_strict);
   tcase_add_test(body, body_command_defaults);
@@ -702,12 +704,10 @@ static Suite *deploy_suite(void) {
   tcase_add_test(body, body_container_sudo_site);
   tcase_add_test(body, temp_body_mounts_nothing);
   tcase_add_test(body, adapted_user_moves_home);
-  suite_add_tcase(s, body);
-  TCase *owner = tcase_create("ownership");
+  TCase *owner = kt_tcase(s, "ownership", NULL, NULL);
   tcase_add_test(owner, ownership_through_access);
   tcase_add_test(owner, label_ids);
-  suite_add_tcase(s, owner);
-  TCase *other = tcase_create("labels, config, streams");
+  TCase *other = kt_tcase(s, "labels, config, streams", NULL, NULL);
   tcase_add_test(other, setup_labels);
   tcase_add_test(other, config_parse);
   tcase_add_test(other, config_errors);
@@ -717,14 +717,9 @@ static Suite *deploy_suite(void) {
   tcase_add_test(other, volume_engine_names);
   tcase_add_test(other, body_volume_per_user_nocopy);
   tcase_add_test(other, volume_prepare_body_minimal);
-  suite_add_tcase(s, other);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(deploy_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(deploy_suite());
 }

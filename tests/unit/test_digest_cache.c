@@ -16,6 +16,8 @@
 #include "sanitize/limits.h"
 #include "util/cleanup.h"
 
+#include "kt_check.h"
+
 #define DOCKERFILE "FROM scratch\nCOPY data /data\n"
 
 static char dir[64];         /* the project */
@@ -372,8 +374,7 @@ END_TEST
 
 static Suite *digest_cache_suite(void) {
   Suite *s = suite_create("digest_cache");
-  TCase *tc = tcase_create("core");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  TCase *tc = kt_tcase(s, "core", setup, teardown);
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, unchanged_files_are_not_read_again);
   tcase_add_test(tc, a_hit_uses_the_recorded_digest);
@@ -384,14 +385,9 @@ static Suite *digest_cache_suite(void) {
   tcase_add_test(tc, a_damaged_cache_is_ignored_and_rebuilt);
   tcase_add_test(tc, a_cache_file_of_someone_else_is_ignored);
   tcase_add_test(tc, the_cache_is_bounded_keeping_the_last_used);
-  suite_add_tcase(s, tc);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(digest_cache_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(digest_cache_suite());
 }

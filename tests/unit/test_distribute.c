@@ -19,6 +19,8 @@
 #include "util/json_cleanup.h"
 #include "util/sha256.h"
 
+#include "kt_check.h"
+
 static void free_error(kiln_error *e) {
   kiln_error_free(e);
 }
@@ -911,25 +913,22 @@ END_TEST
 
 static Suite *distribute_suite(void) {
   Suite *s = suite_create("distribute");
-  TCase *names = tcase_create("names");
+  TCase *names = kt_tcase(s, "names", NULL, NULL);
   tcase_add_test(names, file_name_is_safe_and_timestamped);
   tcase_add_test(names, file_time_matches_only_the_same_image);
   tcase_add_test(names, policy_checks_the_image_name);
-  suite_add_tcase(s, names);
-  TCase *manifest = tcase_create("manifest");
+  TCase *manifest = kt_tcase(s, "manifest", NULL, NULL);
   tcase_add_test(manifest, manifest_records_checksum_image_and_labels);
   tcase_add_test(manifest, manifest_without_labels_has_null_spec);
   tcase_add_test(manifest, sidecar_absent_is_not_an_error);
   tcase_add_test(manifest, sidecar_unreadable_is_an_error);
   tcase_add_test(manifest, gzip_magic_detected);
   tcase_add_test(manifest, compressions_by_magic_name_and_suffix);
-  suite_add_tcase(s, manifest);
-  TCase *keep = tcase_create("keep");
+  TCase *keep = kt_tcase(s, "keep", NULL, NULL);
   tcase_add_test(keep, keep_selects_all_but_the_newest);
   tcase_add_test(keep, keep_more_than_there_are_prunes_nothing);
   tcase_add_test(keep, keep_ties_keep_exactly_n);
-  suite_add_tcase(s, keep);
-  TCase *reg = tcase_create("registry");
+  TCase *reg = kt_tcase(s, "registry", NULL, NULL);
   tcase_add_test(reg, registry_ref_uses_sub_path_and_last_component);
   tcase_add_test(reg, registry_split_parts);
   tcase_add_test(reg, base64_round_trip_and_url_alphabet);
@@ -940,13 +939,12 @@ static Suite *distribute_suite(void) {
   tcase_add_test(reg, cred_helper_answer_is_parsed);
   tcase_add_test(reg, cred_helper_is_chosen_like_docker);
   tcase_add_test(reg, cred_helper_runs_and_is_bounded);
-  suite_add_tcase(s, reg);
-  TCase *access = tcase_create("access");
+  TCase *access = kt_tcase(s, "access", NULL, NULL);
   tcase_add_test(access, import_tag_moves_into_the_callers_namespace);
   tcase_add_test(access, rewritten_manifest_names_only_the_callers_namespace);
   tcase_add_test(access, archive_paths_are_cleaned_like_the_engine);
   tcase_add_test(access, tar_delete_leaves_other_users_tarballs);
-  TCase *archive = tcase_create("archive");
+  TCase *archive = kt_tcase(s, "archive", NULL, NULL);
   tcase_add_test(archive, oci_layout_archive_is_read);
   tcase_add_test(archive, classic_and_podman_archives_are_read);
   tcase_add_test(archive, config_not_matching_its_name_is_refused);
@@ -957,15 +955,9 @@ static Suite *distribute_suite(void) {
   tcase_add_test(archive, load_filter_drops_index_names_it_cannot_rename);
   tcase_add_test(archive, load_filter_refuses_index_json_link);
   tcase_add_test(archive, load_filter_keeps_classic_layout);
-  suite_add_tcase(s, archive);
-  suite_add_tcase(s, access);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(distribute_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(distribute_suite());
 }

@@ -11,6 +11,8 @@
 #include "sanitize/limits.h"
 #include "util/cleanup.h"
 
+#include "kt_check.h"
+
 typedef struct {
   const char *file; /* .dockerignore text */
   const char *path;
@@ -244,7 +246,7 @@ END_TEST
 
 static Suite *dockerignore_suite(void) {
   Suite *s = suite_create("dockerignore");
-  TCase *tc = tcase_create("core");
+  TCase *tc = kt_tcase(s, "core", NULL, NULL);
   tcase_add_loop_test(tc, matches_like_docker, 0, (int)(sizeof cases / sizeof *cases));
   tcase_add_test(tc, excluded_folder_is_walked_only_for_a_literal_exception);
   tcase_add_test(tc, bad_patterns_are_errors_naming_the_line);
@@ -252,14 +254,9 @@ static Suite *dockerignore_suite(void) {
   tcase_add_test(tc, walk_carries_parent_results_like_docker);
   tcase_add_loop_test(tc, table_holds_for_the_walk, 0, (int)(sizeof cases / sizeof *cases));
   tcase_add_test(tc, null_matcher_excludes_nothing);
-  suite_add_tcase(s, tc);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(dockerignore_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(dockerignore_suite());
 }

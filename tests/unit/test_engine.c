@@ -1,16 +1,14 @@
 /* The engine client, the JSON-lines reader and the build/retire logic,
- * against a tiny fake Docker engine: an HTTP/1.1 server on a unix socket in
- * a thread of the test process. Each test scripts the raw answers (status,
- * headers, body, cut connections) and then checks what the user would see:
- * error code and message, events, and which requests reached the "engine". */
+ * against the shared fake Docker engine (tests/support/fake_engine.h): an
+ * HTTP/1.1 server on a unix socket in a thread of the test process. Each test scripts the raw
+ * answers (status, headers, body, cut connections) and then checks what the user would see: error
+ * code and message, events, and which requests reached the "engine". */
 #include <check.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -29,336 +27,104 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
-/* ---- the fake engine ---- */
-
-#define MAX_ROUTES 16
-#define MAX_SEEN   32
-
-typedef struct {
-  const char *method; /* "GET", ... */
-  const char *match;  /* substring of the request target */
-  char *answer;       /* raw HTTP answer, sent as is; the connection then closes */
-  size_t answer_len;
-} route;
-
-typedef struct {
-  char method[16];
-  char target[4096];
-  char content_type[128];
-  bool chunked;
-  size_t body_bytes; /* after de-chunking */
-} seen_request;
-
-static struct {
-  char dir[64], sock[96];
-  int listen_fd;
-  pthread_t thread;
-  route routes[MAX_ROUTES];
-  size_t n_routes;
-  seen_request seen[MAX_SEEN];
-  size_t n_seen;
-} fake;
-
-/* A complete answer with Content-Length; body may be NULL. */
-static void answer(const char *method, const char *match, int status, const char *body) {
-  ck_assert_uint_lt(fake.n_routes, MAX_ROUTES);
-  route *r = &fake.routes[fake.n_routes++];
-  r->method = method;
-  r->match = match;
-  size_t n = body ? strlen(body) : 0;
-  ck_assert_int_ge(asprintf(&r->answer,
-                            "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                            "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                            status, n, body ? body : ""),
-                   0);
-  r->answer_len = strlen(r->answer);
-}
-
-/* An answer whose body ends when the connection closes (no length). */
-static void answer_until_close(const char *method, const char *match, const char *body,
-                               size_t body_len) {
-  route *r = &fake.routes[fake.n_routes++];
-  r->method = method;
-  r->match = match;
-  const char *head =
-      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
-  r->answer_len = strlen(head) + body_len;
-  r->answer = malloc(r->answer_len);
-  ck_assert_ptr_nonnull(r->answer);
-  memcpy(r->answer, head, strlen(head));
-  memcpy(r->answer + strlen(head), body, body_len);
-}
-
-static void raw_answer(const char *method, const char *match, const char *raw) {
-  route *r = &fake.routes[fake.n_routes++];
-  r->method = method;
-  r->match = match;
-  r->answer = strdup(raw);
-  r->answer_len = strlen(raw);
-}
-
-/* /_ping as the engine answers it: its maximum API version in a header. */
-static void answer_ping(const char *api_version) {
-  _cleanup_free_ char *raw = NULL;
-  ck_assert_int_ge(asprintf(&raw,
-                            "HTTP/1.1 200 OK\r\nApi-Version: %s\r\nOstype: linux\r\n"
-                            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n"
-                            "Connection: close\r\n\r\nOK",
-                            api_version),
-                   0);
-  raw_answer("GET", "/_ping", raw);
-}
-
-static void answer_version(const char *api_version, const char *min) {
-  _cleanup_free_ char *v = NULL;
-  ck_assert_int_ge(
-      asprintf(&v, "{\"ApiVersion\":\"%s\",\"MinAPIVersion\":\"%s\"}", api_version, min), 0);
-  answer("GET", "/version", 200, v);
-}
-
-static void answer_engine(const char *api_version) {
-  answer_ping(api_version);
-  answer_version(api_version, "1.12");
-}
-
-static size_t count_seen(const char *method, const char *match) {
-  size_t n = 0;
-  for (size_t i = 0; i < fake.n_seen; i++)
-    n += !strcmp(fake.seen[i].method, method) && strstr(fake.seen[i].target, match);
-  return n;
-}
-
-static const seen_request *find_seen(const char *method, const char *match) {
-  for (size_t i = 0; i < fake.n_seen; i++)
-    if (!strcmp(fake.seen[i].method, method) && strstr(fake.seen[i].target, match))
-      return &fake.seen[i];
-  return NULL;
-}
-
-/* Reads one byte-exact line ("...\r\n") from fd. */
-static bool read_line(int fd, char *out, size_t cap) {
-  size_t n = 0;
-  char c;
-  while (read(fd, &c, 1) == 1) {
-    if (c == '\n') {
-      if (n && out[n - 1] == '\r') n--;
-      out[n] = '\0';
-      return true;
-    }
-    if (n + 1 < cap) out[n++] = c;
-  }
-  return false;
-}
-
-static size_t drain(int fd, size_t n) {
-  char buf[4096];
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = read(fd, buf, n - got < sizeof buf ? n - got : sizeof buf);
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
-  return got;
-}
-
-static size_t read_chunked(int fd) {
-  char line[64];
-  size_t total = 0;
-  while (read_line(fd, line, sizeof line)) {
-    size_t n = strtoul(line, NULL, 16);
-    if (!n) {
-      read_line(fd, line, sizeof line);
-      break;
-    }
-    total += drain(fd, n);
-    read_line(fd, line, sizeof line);
-  }
-  return total;
-}
-
-static void serve_one(int fd) {
-  seen_request req = {0};
-  char line[8192];
-  size_t length = 0;
-  if (!read_line(fd, line, sizeof line)) return;
-  sscanf(line, "%15s %4095s", req.method, req.target);
-  while (read_line(fd, line, sizeof line) && line[0]) {
-    if (!strncasecmp(line, "Content-Length:", 15)) length = strtoul(line + 15, NULL, 10);
-    if (!strncasecmp(line, "Transfer-Encoding: chunked", 26)) req.chunked = true;
-    if (!strncasecmp(line, "Content-Type: ", 14))
-      snprintf(req.content_type, sizeof req.content_type, "%.127s", line + 14);
-  }
-  req.body_bytes = req.chunked ? read_chunked(fd) : drain(fd, length);
-  if (fake.n_seen < MAX_SEEN) fake.seen[fake.n_seen++] = req;
-  for (size_t i = 0; i < fake.n_routes; i++) {
-    const route *r = &fake.routes[i];
-    if (strcmp(r->method, req.method) || !strstr(req.target, r->match)) continue;
-    ssize_t w = write(fd, r->answer, r->answer_len);
-    (void)w;
-    return;
-  }
-  const char *none = "HTTP/1.1 404 X\r\nContent-Length: 27\r\nConnection: close\r\n\r\n"
-                     "{\"message\":\"no such route\"}";
-  ssize_t w = write(fd, none, strlen(none));
-  (void)w;
-}
-
-static void *serve(void *unused) {
-  (void)unused;
-  for (;;) {
-    int fd = accept(fake.listen_fd, NULL, NULL);
-    if (fd < 0) return NULL; /* shut down by teardown */
-    serve_one(fd);
-    close(fd);
-  }
-}
-
-static void start_fake(void) {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", fake.sock);
-  fake.listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  ck_assert_int_ge(fake.listen_fd, 0);
-  ck_assert_int_eq(bind(fake.listen_fd, (struct sockaddr *)&addr, sizeof addr), 0);
-  ck_assert_int_eq(listen(fake.listen_fd, 8), 0);
-  ck_assert_int_eq(pthread_create(&fake.thread, NULL, serve, NULL), 0);
-}
-
-static char host[160];
-
-static void setup(void) {
-  memset(&fake, 0, sizeof fake);
-  fake.listen_fd = -1;
-  snprintf(fake.dir, sizeof fake.dir, "/tmp/kiln-test-engine.XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(fake.dir));
-  snprintf(fake.sock, sizeof fake.sock, "%s/docker.sock", fake.dir);
-  snprintf(host, sizeof host, "unix://%s", fake.sock);
-  unsetenv("DOCKER_API_VERSION");
-  unsetenv("DOCKER_HOST");
-}
-
-static void teardown(void) {
-  if (fake.listen_fd >= 0) {
-    shutdown(fake.listen_fd, SHUT_RDWR);
-    pthread_join(fake.thread, NULL);
-    close(fake.listen_fd);
-  }
-  for (size_t i = 0; i < fake.n_routes; i++)
-    free(fake.routes[i].answer);
-  _cleanup_free_ char *cmd = NULL;
-  if (asprintf(&cmd, "rm -rf '%s'", fake.dir) >= 0 && system(cmd) != 0) return;
-}
-
-static kiln_engine *open_fake(void) {
-  start_fake();
-  kiln_engine_options opts = KILN_ENGINE_OPTIONS_INIT;
-  opts.host = host;
-  _cleanup_error_ kiln_error *err = NULL;
-  kiln_engine *e = kiln_engine_open(&opts, &err);
-  ck_assert_msg(e, "open: %s", err ? err->message : "?");
-  return e;
-}
-
-static void assert_error(const kiln_error *err, int code, const char *text) {
-  ck_assert_ptr_nonnull(err);
-  ck_assert_msg(err->code == code, "code %d, expected %d: %s", err->code, code, err->message);
-  ck_assert_msg(strstr(err->message, text), "expected \"%s\" in: %s", text, err->message);
-}
+#include "fake_engine.h"
+#include "kt_check.h"
 
 /* ---- connecting ---- */
 
 START_TEST(negotiates_down_to_what_kiln_knows) {
-  answer_engine("1.45");
-  answer("GET", "/info", 200, "{}");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.45");
+  fake_answer("GET", "/info", 200, "{}");
+  kiln_engine *e = fake_open();
   ck_assert_str_eq(kiln_engine_api_version(e), "1.43");
   _cleanup_error_ kiln_error *err = NULL;
   _cleanup_json_ json_t *info = kiln_engine_json(e, "GET", "/info", NULL, NULL, NULL, &err);
   ck_assert_ptr_nonnull(info);
-  ck_assert_ptr_nonnull(find_seen("GET", "/v1.43/info"));
-  ck_assert_ptr_nonnull(find_seen("GET", "/_ping"));
+  ck_assert_ptr_nonnull(fake_find_seen("GET", "/v1.43/info"));
+  ck_assert_ptr_nonnull(fake_find_seen("GET", "/_ping"));
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(uses_an_older_engines_version) {
-  answer_engine("1.41");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  kiln_engine *e = fake_open();
   ck_assert_str_eq(kiln_engine_api_version(e), "1.41");
-  ck_assert_str_eq(kiln_engine_host(e), host);
+  ck_assert_str_eq(kiln_engine_host(e), fake_host());
   /* the ping's Api-Version header was enough: no second round trip */
-  ck_assert_uint_eq(count_seen("GET", "/version"), 0);
-  ck_assert_uint_eq(count_seen("GET", "/_ping"), 1);
+  ck_assert_uint_eq(fake_count_seen("GET", "/version"), 0);
+  ck_assert_uint_eq(fake_count_seen("GET", "/_ping"), 1);
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(a_newer_engine_is_asked_its_minimum) {
-  answer_ping("1.52"); /* engine 29.0: minimum 1.44, above what kiln knows */
-  answer_version("1.52", "1.44");
-  kiln_engine *e = open_fake();
+  fake_answer_ping("1.52"); /* engine 29.0: minimum 1.44, above what kiln knows */
+  fake_answer_version("1.52", "1.44");
+  kiln_engine *e = fake_open();
   ck_assert_str_eq(kiln_engine_api_version(e), "1.44");
-  ck_assert_uint_eq(count_seen("GET", "/version"), 1);
+  ck_assert_uint_eq(fake_count_seen("GET", "/version"), 1);
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(a_ping_without_the_header_falls_back_to_version) {
-  answer("GET", "/_ping", 200, "OK");
-  answer_version("1.40", "1.12");
-  kiln_engine *e = open_fake();
+  fake_answer("GET", "/_ping", 200, "OK");
+  fake_answer_version("1.40", "1.12");
+  kiln_engine *e = fake_open();
   ck_assert_str_eq(kiln_engine_api_version(e), "1.40");
-  ck_assert_uint_eq(count_seen("GET", "/version"), 1);
+  ck_assert_uint_eq(fake_count_seen("GET", "/version"), 1);
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(docker_host_is_honoured_and_api_version_pinned) {
-  answer("GET", "/_ping", 200, "OK");
-  start_fake();
-  setenv("DOCKER_HOST", host, 1);
+  fake_answer("GET", "/_ping", 200, "OK");
+  fake_start();
+  setenv("DOCKER_HOST", fake_host(), 1);
   setenv("DOCKER_API_VERSION", "1.40", 1);
   _cleanup_error_ kiln_error *err = NULL;
   kiln_engine *e = kiln_engine_open(NULL, &err);
   ck_assert_msg(e, "%s", err ? err->message : "");
   ck_assert_str_eq(kiln_engine_api_version(e), "1.40");
-  ck_assert_uint_eq(count_seen("GET", "/version"), 0);
+  ck_assert_uint_eq(fake_count_seen("GET", "/version"), 0);
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(missing_socket_names_it_and_how_to_start_the_engine) {
   kiln_engine_options opts = KILN_ENGINE_OPTIONS_INIT;
-  opts.host = host; /* nothing listens: the socket file does not exist */
+  opts.host = fake_host(); /* nothing listens: the socket file does not exist */
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_ptr_null(kiln_engine_open(&opts, &err));
-  assert_error(err, KILN_EXIT_ENGINE, "cannot reach the Docker engine at unix://");
-  assert_error(err, KILN_EXIT_ENGINE, "docker.sock: no such file");
-  assert_error(err, KILN_EXIT_ENGINE, "systemctl start docker");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "cannot reach the Docker engine at unix://");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "docker.sock: no such file");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "systemctl start docker");
 }
 END_TEST
 
 START_TEST(a_file_that_is_not_a_socket_says_so) {
-  FILE *f = fopen(fake.sock, "w");
+  FILE *f = fopen(fake_sock(), "w");
   ck_assert_ptr_nonnull(f);
   fclose(f);
   kiln_engine_options opts = KILN_ENGINE_OPTIONS_INIT;
-  opts.host = host;
+  opts.host = fake_host();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_ptr_null(kiln_engine_open(&opts, &err));
-  assert_error(err, KILN_EXIT_ENGINE, "docker.sock is not a socket");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "docker.sock is not a socket");
 }
 END_TEST
 
 START_TEST(a_socket_nobody_listens_on_is_refused) {
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", fake.sock);
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", fake_sock());
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);
   ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0); /* no listen() */
   kiln_engine_options opts = KILN_ENGINE_OPTIONS_INIT;
-  opts.host = host;
+  opts.host = fake_host();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_ptr_null(kiln_engine_open(&opts, &err));
-  assert_error(err, KILN_EXIT_ENGINE, "(Connection refused): is dockerd running?");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "(Connection refused): is dockerd running?");
   close(fd);
 }
 END_TEST
@@ -380,7 +146,7 @@ START_TEST(a_refused_socket_option_stops_the_request) {
   ck_assert_ptr_nonnull(err);
   ck_assert_msg(strlen(err->message) < 200 && err->code == KILN_EXIT_FAILURE, "code %d: %.200s",
                 err->code, err->message);
-  assert_error(err, KILN_EXIT_FAILURE, "libcurl refused CURLOPT_UNIX_SOCKET_PATH");
+  kt_assert_error(err, KILN_EXIT_FAILURE, "libcurl refused CURLOPT_UNIX_SOCKET_PATH");
 }
 END_TEST
 
@@ -389,23 +155,23 @@ START_TEST(unknown_host_scheme_is_a_usage_error) {
   opts.host = "ssh://somewhere";
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_ptr_null(kiln_engine_open(&opts, &err));
-  assert_error(err, KILN_EXIT_USAGE, "engine address \"ssh://somewhere\" is not supported");
+  kt_assert_error(err, KILN_EXIT_USAGE, "engine address \"ssh://somewhere\" is not supported");
 }
 END_TEST
 
 /* ---- answers ---- */
 
 START_TEST(error_status_carries_the_engines_message) {
-  answer_engine("1.41");
-  answer("POST", "/containers/create", 500, "{\"message\":\"disk full on /var/lib/docker\"}");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("POST", "/containers/create", 500, "{\"message\":\"disk full on /var/lib/docker\"}");
+  kiln_engine *e = fake_open();
   _cleanup_error_ kiln_error *err = NULL;
   long status = 0;
   _cleanup_json_ json_t *body = json_pack("{s:s}", "Image", "x");
   ck_assert_ptr_null(kiln_engine_json(e, "POST", "/containers/create", NULL, body, &status, &err));
   ck_assert_int_eq(status, 500);
-  assert_error(err, KILN_EXIT_ENGINE, "engine: disk full on /var/lib/docker (HTTP 500)");
-  ck_assert_str_eq(find_seen("POST", "/containers/create")->content_type, "application/json");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "engine: disk full on /var/lib/docker (HTTP 500)");
+  ck_assert_str_eq(fake_find_seen("POST", "/containers/create")->content_type, "application/json");
   kiln_engine_free(e);
 }
 END_TEST
@@ -413,9 +179,9 @@ END_TEST
 /* A never-started container's /changes is the JSON value null (Docker
  * 20.10): a value, not an error. */
 START_TEST(null_answer_is_a_json_null) {
-  answer_engine("1.41");
-  answer("GET", "/containers/c1/changes", 200, "null");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/containers/c1/changes", 200, "null");
+  kiln_engine *e = fake_open();
   _cleanup_error_ kiln_error *err = NULL;
   _cleanup_json_ json_t *v =
       kiln_engine_json(e, "GET", "/containers/c1/changes", NULL, NULL, NULL, &err);
@@ -426,13 +192,13 @@ START_TEST(null_answer_is_a_json_null) {
 END_TEST
 
 START_TEST(error_status_with_plain_text_keeps_the_text) {
-  answer_engine("1.41");
-  raw_answer("GET", "/images/json",
-             "HTTP/1.1 400 X\r\nContent-Length: 9\r\nConnection: close\r\n\r\nbad thing");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_raw_answer("GET", "/images/json",
+                  "HTTP/1.1 400 X\r\nContent-Length: 9\r\nConnection: close\r\n\r\nbad thing");
+  kiln_engine *e = fake_open();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_ptr_null(kiln_engine_json(e, "GET", "/images/json", NULL, NULL, NULL, &err));
-  assert_error(err, KILN_EXIT_ENGINE, "engine: bad thing (HTTP 400)");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "engine: bad thing (HTTP 400)");
   kiln_engine_free(e);
 }
 END_TEST
@@ -463,12 +229,12 @@ static int stream_call(kiln_engine *e, const char *path, collected *c, kiln_erro
 }
 
 START_TEST(json_lines_split_and_coalesced) {
-  answer_engine("1.41");
+  fake_answer_engine("1.41");
   /* CRLF endings, two objects on one line, an empty line, no final newline */
   const char body[] = "{\"stream\":\"a\"}\r\n{\"stream\":\"b\"}{\"stream\":\"c\"}\r\n\r\n"
                       "{\"stream\":\"d\"}";
-  answer_until_close("POST", "/load", body, sizeof body - 1);
-  kiln_engine *e = open_fake();
+  fake_answer_until_close("POST", "/load", body, sizeof body - 1);
+  kiln_engine *e = fake_open();
   collected c = {0};
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(stream_call(e, "/load", &c, &err), 0);
@@ -479,62 +245,62 @@ START_TEST(json_lines_split_and_coalesced) {
 END_TEST
 
 START_TEST(stream_cut_inside_an_object_is_an_error) {
-  answer_engine("1.41");
+  fake_answer_engine("1.41");
   const char body[] = "{\"stream\":\"Step 1/2 : FROM x\"}\r\n{\"stream\":\"Step 2/";
-  answer_until_close("POST", "/load", body, sizeof body - 1);
-  kiln_engine *e = open_fake();
+  fake_answer_until_close("POST", "/load", body, sizeof body - 1);
+  kiln_engine *e = fake_open();
   collected c = {0};
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(stream_call(e, "/load", &c, &err), -1);
-  assert_error(err, KILN_EXIT_ENGINE, "the engine's answer ended inside a JSON object");
-  assert_error(err, KILN_EXIT_ENGINE, "{\"stream\":\"Step 2/");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "the engine's answer ended inside a JSON object");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "{\"stream\":\"Step 2/");
   ck_assert_uint_eq(c.lines, 1);
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(stream_shorter_than_announced_is_an_error) {
-  answer_engine("1.41");
-  raw_answer("POST", "/load",
-             "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n"
-             "{\"stream\":\"a\"}\r\n");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_raw_answer("POST", "/load",
+                  "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n"
+                  "{\"stream\":\"a\"}\r\n");
+  kiln_engine *e = fake_open();
   collected c = {0};
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(stream_call(e, "/load", &c, &err), -1);
-  assert_error(err, KILN_EXIT_ENGINE, "lost the connection to the Docker engine at unix://");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "lost the connection to the Docker engine at unix://");
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(malformed_line_is_quoted) {
-  answer_engine("1.41");
+  fake_answer_engine("1.41");
   const char body[] = "{\"stream\":\"a\"}\n{not json}\n";
-  answer_until_close("POST", "/load", body, sizeof body - 1);
-  kiln_engine *e = open_fake();
+  fake_answer_until_close("POST", "/load", body, sizeof body - 1);
+  kiln_engine *e = fake_open();
   collected c = {0};
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(stream_call(e, "/load", &c, &err), -1);
-  assert_error(err, KILN_EXIT_ENGINE, "the engine sent a malformed line");
-  assert_error(err, KILN_EXIT_ENGINE, "{not json}");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "the engine sent a malformed line");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "{not json}");
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(over_long_line_is_refused) {
-  answer_engine("1.41");
+  fake_answer_engine("1.41");
   size_t n = KILN_MAX_STREAM_LINE + 100;
   char *body = malloc(n);
   ck_assert_ptr_nonnull(body);
   memcpy(body, "{\"stream\":\"", 11);
   memset(body + 11, 'x', n - 11);
-  answer_until_close("POST", "/load", body, n);
+  fake_answer_until_close("POST", "/load", body, n);
   free(body);
-  kiln_engine *e = open_fake();
+  kiln_engine *e = fake_open();
   collected c = {0};
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(stream_call(e, "/load", &c, &err), -1);
-  assert_error(err, KILN_EXIT_ENGINE, "the engine sent a line longer than 1048576 bytes");
+  kt_assert_error(err, KILN_EXIT_ENGINE, "the engine sent a line longer than 1048576 bytes");
   ck_assert_uint_eq(c.lines, 0);
   kiln_engine_free(e);
 }
@@ -578,9 +344,9 @@ static ssize_t produce(void *user, char *buf, size_t n) {
 }
 
 START_TEST(streamed_body_is_sent_chunked_with_its_content_type) {
-  answer_engine("1.41");
-  answer("POST", "/images/load", 200, "{\"stream\":\"Loaded\"}\n");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("POST", "/images/load", 200, "{\"stream\":\"Loaded\"}\n");
+  kiln_engine *e = fake_open();
   producer p = {.left = 300000};
   kiln_engine_request req = KILN_ENGINE_REQUEST_INIT;
   kiln_engine_response resp;
@@ -592,7 +358,7 @@ START_TEST(streamed_body_is_sent_chunked_with_its_content_type) {
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_engine_call(e, &req, &resp, &err), 0);
   kiln_engine_response_clear(&resp);
-  const seen_request *s = find_seen("POST", "/v1.41/images/load");
+  const fake_request *s = fake_find_seen("POST", "/v1.41/images/load");
   ck_assert_ptr_nonnull(s);
   ck_assert(s->chunked);
   ck_assert_str_eq(s->content_type, "application/x-tar");
@@ -643,10 +409,12 @@ static char dockerfile[] = "FROM debian:bookworm-slim\nRUN false\n";
 static char image_name[] = "kilntest-1000/p:latest";
 
 static void build_setup(void) {
-  setup();
+  fake_setup();
   memset(&spec, 0, sizeof spec);
   memset(&gen, 0, sizeof gen);
-  spec.dir = fake.dir;
+  static char project_dir[64];
+  snprintf(project_dir, sizeof project_dir, "%s", fake_dir());
+  spec.dir = project_dir;
   spec.path = spec_path;
   spec.project = project;
   spec.base_image = base;
@@ -679,21 +447,22 @@ static const char failing_stream[] =
     "1\"}\r\n";
 
 START_TEST(error_detail_in_a_200_build_stream_fails_the_build) {
-  answer_engine("1.41");
-  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
-  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404, "{\"message\":\"No such image\"}");
-  answer_until_close("POST", "/build", failing_stream, sizeof failing_stream - 1);
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  fake_answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404,
+              "{\"message\":\"No such image\"}");
+  fake_answer_until_close("POST", "/build", failing_stream, sizeof failing_stream - 1);
+  kiln_engine *e = fake_open();
   events ev = {0};
   kiln_build_result res;
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(build(e, &ev, false, &res, &err), -1);
-  assert_error(err, KILN_EXIT_FAILURE,
-               "build step 2/2 (RUN false) failed: the command returned a non-zero code: 1");
+  kt_assert_error(err, KILN_EXIT_FAILURE,
+                  "build step 2/2 (RUN false) failed: the command returned a non-zero code: 1");
   /* the step's last output, line by line, without the engine's colour codes */
-  assert_error(err, KILN_EXIT_FAILURE,
-               "last output of the step:\n  | Reading package lists...\n  | Building tree\n"
-               "  | E: Unable to locate package kiln-no-such-pkg");
+  kt_assert_error(err, KILN_EXIT_FAILURE,
+                  "last output of the step:\n  | Reading package lists...\n  | Building tree\n"
+                  "  | E: Unable to locate package kiln-no-such-pkg");
   ck_assert_ptr_null(strchr(err->message, '\033'));
   ck_assert_int_eq(ev.steps, 2);
   ck_assert_int_eq(ev.errors, 1);
@@ -701,7 +470,7 @@ START_TEST(error_detail_in_a_200_build_stream_fails_the_build) {
   ck_assert_int_eq(ev.results, 0);
   ck_assert_ptr_null(res.image_id);
 
-  const seen_request *s = find_seen("POST", "/v1.41/build");
+  const fake_request *s = fake_find_seen("POST", "/v1.41/build");
   ck_assert_ptr_nonnull(s);
   ck_assert_str_eq(s->content_type, "application/x-tar");
   ck_assert(s->chunked);
@@ -716,14 +485,15 @@ START_TEST(error_detail_in_a_200_build_stream_fails_the_build) {
 END_TEST
 
 START_TEST(build_succeeds_with_the_aux_image_id) {
-  answer_engine("1.41");
-  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
-  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404, "{\"message\":\"No such image\"}");
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  fake_answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404,
+              "{\"message\":\"No such image\"}");
   const char ok[] = "{\"stream\":\"Step 1/1 : FROM debian:bookworm-slim\"}\r\n"
                     "{\"aux\":{\"ID\":\"sha256:new\"}}\r\n"
                     "{\"stream\":\"Successfully built 0123\\n\"}\r\n";
-  answer_until_close("POST", "/build", ok, sizeof ok - 1);
-  kiln_engine *e = open_fake();
+  fake_answer_until_close("POST", "/build", ok, sizeof ok - 1);
+  kiln_engine *e = fake_open();
   events ev = {0};
   kiln_build_result res;
   _cleanup_error_ kiln_error *err = NULL;
@@ -742,9 +512,10 @@ END_TEST
 /* Podman's compat API streams buildah's own lines: "STEP n/m: ...",
  * "--> id", "COMMIT name". */
 START_TEST(podman_step_lines_are_steps) {
-  answer_engine("1.41");
-  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
-  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404, "{\"message\":\"No such image\"}");
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  fake_answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404,
+              "{\"message\":\"No such image\"}");
   const char ok[] = "{\"stream\":\"STEP 1/3: FROM debian:bookworm-slim\\n\"}\r\n"
                     "{\"stream\":\"STEP 2/3: RUN echo hello\\n\"}\r\n"
                     "{\"stream\":\"hello\\n\"}\r\n"
@@ -756,8 +527,8 @@ START_TEST(podman_step_lines_are_steps) {
                     "{\"stream\":\"5ec9d16326850e156ff8ec5f46ae501a662b7dabbbcfef1acb46a9cb1b662e1d"
                     "\\n\"}\r\n"
                     "{\"aux\":{\"ID\":\"sha256:new\"}}\r\n";
-  answer_until_close("POST", "/build", ok, sizeof ok - 1);
-  kiln_engine *e = open_fake();
+  fake_answer_until_close("POST", "/build", ok, sizeof ok - 1);
+  kiln_engine *e = fake_open();
   events ev = {0};
   kiln_build_result res;
   _cleanup_error_ kiln_error *err = NULL;
@@ -771,9 +542,10 @@ START_TEST(podman_step_lines_are_steps) {
 END_TEST
 
 START_TEST(podman_failure_names_its_step) {
-  answer_engine("1.41");
-  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
-  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404, "{\"message\":\"No such image\"}");
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  fake_answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404,
+              "{\"message\":\"No such image\"}");
   const char failing[] =
       "{\"stream\":\"STEP 1/2: FROM debian:bookworm-slim\\n\"}\r\n"
       "{\"stream\":\"STEP 2/2: RUN false\\n\"}\r\n"
@@ -781,17 +553,17 @@ START_TEST(podman_failure_names_its_step) {
       "{\"errorDetail\":{\"message\":\"building at STEP \\\"RUN /bin/sh -c false\\\": while "
       "running runtime: exit status 1\\n\"},\"error\":\"building at STEP \\\"RUN /bin/sh -c "
       "false\\\": while running runtime: exit status 1\\n\"}\r\n";
-  answer_until_close("POST", "/build", failing, sizeof failing - 1);
-  kiln_engine *e = open_fake();
+  fake_answer_until_close("POST", "/build", failing, sizeof failing - 1);
+  kiln_engine *e = fake_open();
   events ev = {0};
   kiln_build_result res;
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(build(e, &ev, false, &res, &err), -1);
-  assert_error(err, KILN_EXIT_FAILURE,
-               "build step 2/2 (RUN false) failed: the command returned a non-zero code: 1\n"
-               "last output of the step:\n");
-  assert_error(err, KILN_EXIT_FAILURE,
-               "last output of the step:\n  | E: Unable to locate package kiln-no-such-pkg");
+  kt_assert_error(err, KILN_EXIT_FAILURE,
+                  "build step 2/2 (RUN false) failed: the command returned a non-zero code: 1\n"
+                  "last output of the step:\n");
+  kt_assert_error(err, KILN_EXIT_FAILURE,
+                  "last output of the step:\n  | E: Unable to locate package kiln-no-such-pkg");
   ck_assert_int_eq(ev.steps, 2);
   ck_assert_int_eq(ev.error_step, 2);
   kiln_engine_free(e);
@@ -799,53 +571,55 @@ START_TEST(podman_failure_names_its_step) {
 END_TEST
 
 START_TEST(build_without_an_image_id_is_not_a_success) {
-  answer_engine("1.41");
-  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
-  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404, "{\"message\":\"No such image\"}");
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  fake_answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404,
+              "{\"message\":\"No such image\"}");
   const char cut[] = "{\"stream\":\"Step 1/2 : FROM debian:bookworm-slim\"}\r\n";
-  answer_until_close("POST", "/build", cut, sizeof cut - 1);
-  kiln_engine *e = open_fake();
+  fake_answer_until_close("POST", "/build", cut, sizeof cut - 1);
+  kiln_engine *e = fake_open();
   events ev = {0};
   kiln_build_result res;
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(build(e, &ev, false, &res, &err), -1);
-  assert_error(err, KILN_EXIT_ENGINE,
-               "the engine ended the build of kilntest-1000/p:latest without an image id "
-               "(step 1/2)");
+  kt_assert_error(err, KILN_EXIT_ENGINE,
+                  "the engine ended the build of kilntest-1000/p:latest without an image id "
+                  "(step 1/2)");
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(early_build_error_is_the_engines_message) {
-  answer_engine("1.41");
-  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
-  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404, "{\"message\":\"No such image\"}");
-  answer("POST", "/build", 400,
-         "{\"message\":\"dockerfile parse error line 2: unknown instruction: FOOBAR\"}");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  fake_answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404,
+              "{\"message\":\"No such image\"}");
+  fake_answer("POST", "/build", 400,
+              "{\"message\":\"dockerfile parse error line 2: unknown instruction: FOOBAR\"}");
+  kiln_engine *e = fake_open();
   events ev = {0};
   kiln_build_result res;
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(build(e, &ev, false, &res, &err), -1);
-  assert_error(err, KILN_EXIT_ENGINE,
-               "build: engine: dockerfile parse error line 2: unknown instruction: FOOBAR "
-               "(HTTP 400)");
+  kt_assert_error(err, KILN_EXIT_ENGINE,
+                  "build: engine: dockerfile parse error line 2: unknown instruction: FOOBAR "
+                  "(HTTP 400)");
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(missing_base_image_is_not_pulled) {
-  answer_engine("1.41");
-  answer("GET", "/images/debian%3Abookworm-slim/json", 404, "{\"message\":\"No such image\"}");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 404, "{\"message\":\"No such image\"}");
+  kiln_engine *e = fake_open();
   events ev = {0};
   kiln_build_result res;
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(build(e, &ev, false, &res, &err), -1);
-  assert_error(err, KILN_EXIT_FAILURE,
-               "base image debian:bookworm-slim is not present locally, and kiln does not pull");
-  assert_error(err, KILN_EXIT_FAILURE, "kiln image import");
-  ck_assert_uint_eq(count_seen("POST", "/build"), 0);
+  kt_assert_error(err, KILN_EXIT_FAILURE,
+                  "base image debian:bookworm-slim is not present locally, and kiln does not pull");
+  kt_assert_error(err, KILN_EXIT_FAILURE, "kiln image import");
+  ck_assert_uint_eq(fake_count_seen("POST", "/build"), 0);
   kiln_engine_free(e);
 }
 END_TEST
@@ -866,11 +640,11 @@ static char *existing_image_json(const char *spec_sha) {
 }
 
 START_TEST(unchanged_image_is_up_to_date_without_a_build) {
-  answer_engine("1.41");
-  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
   _cleanup_free_ char *img = existing_image_json(gen.spec_sha256);
-  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 200, img);
-  kiln_engine *e = open_fake();
+  fake_answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 200, img);
+  kiln_engine *e = fake_open();
   events ev = {0};
   kiln_build_result res;
   _cleanup_error_ kiln_error *err = NULL;
@@ -878,33 +652,33 @@ START_TEST(unchanged_image_is_up_to_date_without_a_build) {
   ck_assert(res.up_to_date);
   ck_assert_str_eq(res.image_id, "sha256:old");
   ck_assert_int_eq(ev.up_to_date, 1);
-  ck_assert_uint_eq(count_seen("POST", "/build"), 0);
+  ck_assert_uint_eq(fake_count_seen("POST", "/build"), 0);
   kiln_build_result_clear(&res);
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(changed_spec_or_force_builds_and_drops_the_old_image) {
-  answer_engine("1.41");
-  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
   _cleanup_free_ char *img = existing_image_json(gen.spec_sha256);
-  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 200, img);
+  fake_answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 200, img);
   const char ok[] = "{\"aux\":{\"ID\":\"sha256:new\"}}\r\n";
-  answer_until_close("POST", "/build", ok, sizeof ok - 1);
-  answer("DELETE", "/images/sha256%3Aold", 200, "[{\"Deleted\":\"sha256:old\"}]");
-  kiln_engine *e = open_fake();
+  fake_answer_until_close("POST", "/build", ok, sizeof ok - 1);
+  fake_answer("DELETE", "/images/sha256%3Aold", 200, "[{\"Deleted\":\"sha256:old\"}]");
+  kiln_engine *e = fake_open();
   events ev = {0};
   kiln_build_result res;
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(build(e, &ev, true, &res, &err), 0); /* --force */
   ck_assert(!res.up_to_date);
-  ck_assert_uint_eq(count_seen("POST", "/build"), 1);
-  ck_assert_uint_eq(count_seen("DELETE", "/images/sha256%3Aold"), 1);
+  ck_assert_uint_eq(fake_count_seen("POST", "/build"), 1);
+  ck_assert_uint_eq(fake_count_seen("DELETE", "/images/sha256%3Aold"), 1);
   kiln_build_result_clear(&res);
 
   snprintf(gen.spec_sha256, sizeof gen.spec_sha256, "%064d", 8); /* the spec changed */
   ck_assert_int_eq(build(e, &ev, false, &res, &err), 0);
-  ck_assert_uint_eq(count_seen("POST", "/build"), 2);
+  ck_assert_uint_eq(fake_count_seen("POST", "/build"), 2);
   kiln_build_result_clear(&res);
   kiln_engine_free(e);
 }
@@ -921,16 +695,16 @@ static const kiln_caller *caller_1000(void) {
 }
 
 START_TEST(retire_never_touches_someone_elses_image) {
-  answer_engine("1.41");
-  answer("GET", "/images/kiln-2000%2Fp%3Alatest/json", 200,
-         "{\"Id\":\"sha256:x\",\"Config\":{\"Labels\":{\"kiln.owner-uid\":\"2000\"}}}");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/kiln-2000%2Fp%3Alatest/json", 200,
+              "{\"Id\":\"sha256:x\",\"Config\":{\"Labels\":{\"kiln.owner-uid\":\"2000\"}}}");
+  kiln_engine *e = fake_open();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_image_retire(e, "kiln-2000/p:latest", caller_1000(), "kiln", true, &err),
                    -1);
-  assert_error(err, KILN_EXIT_FAILURE,
-               "kiln-2000/p:latest is not yours (its owner label is not uid 1000)");
-  ck_assert_uint_eq(count_seen("DELETE", "/"), 0);
+  kt_assert_error(err, KILN_EXIT_FAILURE,
+                  "kiln-2000/p:latest is not yours (its owner label is not uid 1000)");
+  ck_assert_uint_eq(fake_count_seen("DELETE", "/"), 0);
   kiln_engine_free(e);
 }
 END_TEST
@@ -939,19 +713,19 @@ static const char mine[] =
     "{\"Id\":\"sha256:x\",\"Config\":{\"Labels\":{\"kiln.owner-uid\":\"1000\"}}}";
 
 START_TEST(retire_refuses_while_containers_use_it) {
-  answer_engine("1.41");
-  answer("GET", "/images/kiln-1000%2Fp%3Alatest/json", 200, mine);
-  answer("GET", "/containers/json", 200,
-         "[{\"Id\":\"c1\",\"Names\":[\"/p-dev\"],\"Labels\":{\"kiln.owner-uid\":\"1000\"}}]");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/kiln-1000%2Fp%3Alatest/json", 200, mine);
+  fake_answer("GET", "/containers/json", 200,
+              "[{\"Id\":\"c1\",\"Names\":[\"/p-dev\"],\"Labels\":{\"kiln.owner-uid\":\"1000\"}}]");
+  kiln_engine *e = fake_open();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_image_retire(e, "kiln-1000/p:latest", caller_1000(), "kiln", false, &err),
                    -1);
-  assert_error(err, KILN_EXIT_FAILURE,
-               "kiln-1000/p:latest is used by 1 container(s): p-dev; remove them first or pass "
-               "--force");
-  ck_assert_uint_eq(count_seen("DELETE", "/"), 0);
-  const seen_request *s = find_seen("GET", "/containers/json");
+  kt_assert_error(err, KILN_EXIT_FAILURE,
+                  "kiln-1000/p:latest is used by 1 container(s): p-dev; remove them first or pass "
+                  "--force");
+  ck_assert_uint_eq(fake_count_seen("DELETE", "/"), 0);
+  const fake_request *s = fake_find_seen("GET", "/containers/json");
   ck_assert_ptr_nonnull(strstr(s->target, "all=1"));
   ck_assert_ptr_nonnull(strstr(s->target, "ancestor"));
   kiln_engine_free(e);
@@ -959,48 +733,48 @@ START_TEST(retire_refuses_while_containers_use_it) {
 END_TEST
 
 START_TEST(retire_force_removes_own_containers_then_the_image) {
-  answer_engine("1.41");
-  answer("GET", "/images/kiln-1000%2Fp%3Alatest/json", 200, mine);
-  answer("GET", "/containers/json", 200,
-         "[{\"Id\":\"c1\",\"Names\":[\"/p-dev\"],\"Labels\":{\"kiln.owner-uid\":\"1000\"}}]");
-  answer("DELETE", "/containers/c1", 204, NULL);
-  answer("DELETE", "/images/kiln-1000%2Fp%3Alatest", 200, "[{\"Untagged\":\"x\"}]");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/kiln-1000%2Fp%3Alatest/json", 200, mine);
+  fake_answer("GET", "/containers/json", 200,
+              "[{\"Id\":\"c1\",\"Names\":[\"/p-dev\"],\"Labels\":{\"kiln.owner-uid\":\"1000\"}}]");
+  fake_answer("DELETE", "/containers/c1", 204, NULL);
+  fake_answer("DELETE", "/images/kiln-1000%2Fp%3Alatest", 200, "[{\"Untagged\":\"x\"}]");
+  kiln_engine *e = fake_open();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_msg(kiln_image_retire(e, "kiln-1000/p:latest", caller_1000(), "kiln", true, &err) == 0,
                 "%s", err ? err->message : "");
-  ck_assert_ptr_nonnull(strstr(find_seen("DELETE", "/containers/c1")->target, "force=1"));
-  ck_assert_uint_eq(count_seen("DELETE", "/images/kiln-1000%2Fp%3Alatest"), 1);
+  ck_assert_ptr_nonnull(strstr(fake_find_seen("DELETE", "/containers/c1")->target, "force=1"));
+  ck_assert_uint_eq(fake_count_seen("DELETE", "/images/kiln-1000%2Fp%3Alatest"), 1);
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(retire_force_stops_at_someone_elses_container) {
-  answer_engine("1.41");
-  answer("GET", "/images/kiln-1000%2Fp%3Alatest/json", 200, mine);
-  answer("GET", "/containers/json", 200,
-         "[{\"Id\":\"c1\",\"Names\":[\"/mine\"],\"Labels\":{\"kiln.owner-uid\":\"1000\"}},"
-         "{\"Id\":\"c2\",\"Names\":[\"/theirs\"],\"Labels\":{\"kiln.owner-uid\":\"2000\"}}]");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/kiln-1000%2Fp%3Alatest/json", 200, mine);
+  fake_answer("GET", "/containers/json", 200,
+              "[{\"Id\":\"c1\",\"Names\":[\"/mine\"],\"Labels\":{\"kiln.owner-uid\":\"1000\"}},"
+              "{\"Id\":\"c2\",\"Names\":[\"/theirs\"],\"Labels\":{\"kiln.owner-uid\":\"2000\"}}]");
+  kiln_engine *e = fake_open();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_image_retire(e, "kiln-1000/p:latest", caller_1000(), "kiln", true, &err),
                    -1);
-  assert_error(err, KILN_EXIT_FAILURE,
-               "is used by container theirs, which is not yours (kiln.owner-uid=2000); not "
-               "removing anything");
-  ck_assert_uint_eq(count_seen("DELETE", "/"), 0);
+  kt_assert_error(err, KILN_EXIT_FAILURE,
+                  "is used by container theirs, which is not yours (kiln.owner-uid=2000); not "
+                  "removing anything");
+  ck_assert_uint_eq(fake_count_seen("DELETE", "/"), 0);
   kiln_engine_free(e);
 }
 END_TEST
 
 START_TEST(retire_of_a_missing_image_says_so) {
-  answer_engine("1.41");
-  answer("GET", "/images/kiln-1000%2Fq%3Alatest/json", 404, "{\"message\":\"No such image\"}");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/kiln-1000%2Fq%3Alatest/json", 404, "{\"message\":\"No such image\"}");
+  kiln_engine *e = fake_open();
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(kiln_image_retire(e, "kiln-1000/q:latest", caller_1000(), "kiln", false, &err),
                    -1);
-  assert_error(err, KILN_EXIT_FAILURE, "there is no image kiln-1000/q:latest");
+  kt_assert_error(err, KILN_EXIT_FAILURE, "there is no image kiln-1000/q:latest");
   ck_assert_int_eq(kiln_error_count(err), 1);
   kiln_engine_free(e);
 }
@@ -1011,14 +785,14 @@ END_TEST
 /* A labeled image for uid 1000 whose inspect answer has no Id: refused
  * with the engine's fault, never strdup(NULL). */
 START_TEST(deploy_of_an_image_answer_without_id_is_refused) {
-  answer_engine("1.41");
-  answer("GET", "/images/kiln-1000%2Fp%3Alatest/json", 200,
-         "{\"Config\":{\"Labels\":{\"kiln.owner-uid\":\"1000\",\"kiln.user-setup\":\"true\","
-         "\"kiln.uid\":\"1000\",\"kiln.gid\":\"1000\",\"kiln.user\":\"u\","
-         "\"kiln.home\":\"/home/u\",\"kiln.workspace\":\"/workspace\"}}}");
-  answer("GET", "/containers/json", 200, "[]");
-  answer("POST", "/containers/create", 201, "{\"Id\":\"c1\"}");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/kiln-1000%2Fp%3Alatest/json", 200,
+              "{\"Config\":{\"Labels\":{\"kiln.owner-uid\":\"1000\",\"kiln.user-setup\":\"true\","
+              "\"kiln.uid\":\"1000\",\"kiln.gid\":\"1000\",\"kiln.user\":\"u\","
+              "\"kiln.home\":\"/home/u\",\"kiln.workspace\":\"/workspace\"}}}");
+  fake_answer("GET", "/containers/json", 200, "[]");
+  fake_answer("POST", "/containers/create", 201, "{\"Id\":\"c1\"}");
+  kiln_engine *e = fake_open();
   _cleanup_error_ kiln_error *err = NULL;
   kiln_config cfg;
   ck_assert_int_eq(kiln_config_defaults(&cfg, &err), 0);
@@ -1031,8 +805,8 @@ START_TEST(deploy_of_an_image_answer_without_id_is_refused) {
   o.no_start = true;
   kiln_deploy_result res;
   ck_assert_int_eq(kiln_deploy(e, &o, &res, &err), -1);
-  assert_error(err, KILN_EXIT_ENGINE, "no Id");
-  ck_assert_uint_eq(count_seen("POST", "/containers/create"), 0);
+  kt_assert_error(err, KILN_EXIT_ENGINE, "no Id");
+  ck_assert_uint_eq(fake_count_seen("POST", "/containers/create"), 0);
   kiln_deploy_result_clear(&res);
   kiln_config_clear(&cfg);
   kiln_engine_free(e);
@@ -1042,10 +816,10 @@ END_TEST
 /* The caller's inspect answer stands in for deploy's own: one request
  * fewer, the same checks (the image is the caller's and labeled). */
 START_TEST(deploy_uses_the_callers_inspect_answer) {
-  answer_engine("1.41");
-  answer("GET", "/containers/json", 200, "[]");
-  answer("POST", "/containers/create", 201, "{\"Id\":\"c1\"}");
-  kiln_engine *e = open_fake();
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/containers/json", 200, "[]");
+  fake_answer("POST", "/containers/create", 201, "{\"Id\":\"c1\"}");
+  kiln_engine *e = fake_open();
   _cleanup_error_ kiln_error *err = NULL;
   _cleanup_json_ json_t *img = json_loads(
       "{\"Id\":\"sha256:1\",\"Config\":{\"Labels\":{\"kiln.owner-uid\":\"1000\","
@@ -1065,15 +839,15 @@ START_TEST(deploy_uses_the_callers_inspect_answer) {
   o.no_start = true;
   kiln_deploy_result res;
   ck_assert_msg(kiln_deploy(e, &o, &res, &err) == 0, "%s", err ? err->message : "");
-  ck_assert_uint_eq(count_seen("GET", "/images/"), 0);
-  ck_assert_uint_eq(count_seen("POST", "/containers/create"), 1);
+  ck_assert_uint_eq(fake_count_seen("GET", "/images/"), 0);
+  ck_assert_uint_eq(fake_count_seen("POST", "/containers/create"), 1);
   ck_assert_str_eq(res.image_id, "sha256:1");
   /* another user's image is refused all the same */
   kiln_deploy_result_clear(&res);
   json_object_set_new(json_object_get(json_object_get(img, "Config"), "Labels"), "kiln.owner-uid",
                       json_string("2000"));
   ck_assert_int_eq(kiln_deploy(e, &o, &res, &err), -1);
-  ck_assert_uint_eq(count_seen("POST", "/containers/create"), 1);
+  ck_assert_uint_eq(fake_count_seen("POST", "/containers/create"), 1);
   kiln_deploy_result_clear(&res);
   kiln_config_clear(&cfg);
   kiln_engine_free(e);
@@ -1083,21 +857,21 @@ END_TEST
 /* The tag exists with the current labels but no Id: not "up to date" with
  * a NULL id, and not a build on top of an answer kiln cannot use. */
 START_TEST(build_with_an_existing_answer_without_id_is_refused) {
-  answer_engine("1.41");
-  answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
   _cleanup_free_ char *img = existing_image_json(gen.spec_sha256);
   json_t *parsed = json_loads(img, 0, NULL);
   json_object_del(parsed, "Id");
   _cleanup_free_ char *no_id = json_dumps(parsed, JSON_COMPACT);
   json_decref(parsed);
-  answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 200, no_id);
-  kiln_engine *e = open_fake();
+  fake_answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 200, no_id);
+  kiln_engine *e = fake_open();
   events ev = {0};
   kiln_build_result res;
   _cleanup_error_ kiln_error *err = NULL;
   ck_assert_int_eq(build(e, &ev, false, &res, &err), -1);
-  assert_error(err, KILN_EXIT_ENGINE, "no Id");
-  ck_assert_uint_eq(count_seen("POST", "/build"), 0);
+  kt_assert_error(err, KILN_EXIT_ENGINE, "no Id");
+  ck_assert_uint_eq(fake_count_seen("POST", "/build"), 0);
   kiln_build_result_clear(&res);
   kiln_engine_free(e);
 }
@@ -1105,8 +879,7 @@ END_TEST
 
 static Suite *engine_suite(void) {
   Suite *s = suite_create("engine");
-  TCase *conn = tcase_create("connect");
-  tcase_add_checked_fixture(conn, setup, teardown);
+  TCase *conn = kt_tcase(s, "connect", fake_setup, fake_teardown);
   tcase_add_test(conn, negotiates_down_to_what_kiln_knows);
   tcase_add_test(conn, uses_an_older_engines_version);
   tcase_add_test(conn, a_newer_engine_is_asked_its_minimum);
@@ -1118,10 +891,8 @@ static Suite *engine_suite(void) {
   tcase_add_test(conn, a_socket_nobody_listens_on_is_refused);
   tcase_add_test(conn, unknown_host_scheme_is_a_usage_error);
   tcase_add_test(conn, a_refused_socket_option_stops_the_request);
-  suite_add_tcase(s, conn);
 
-  TCase *ans = tcase_create("answers");
-  tcase_add_checked_fixture(ans, setup, teardown);
+  TCase *ans = kt_tcase(s, "answers", fake_setup, fake_teardown);
   tcase_add_test(ans, error_status_carries_the_engines_message);
   tcase_add_test(ans, error_status_with_plain_text_keeps_the_text);
   tcase_add_test(ans, null_answer_is_a_json_null);
@@ -1132,10 +903,8 @@ static Suite *engine_suite(void) {
   tcase_add_test(ans, over_long_line_is_refused);
   tcase_add_test(ans, stream_reader_accepts_a_line_at_the_cap);
   tcase_add_test(ans, streamed_body_is_sent_chunked_with_its_content_type);
-  suite_add_tcase(s, ans);
 
-  TCase *b = tcase_create("build");
-  tcase_add_checked_fixture(b, build_setup, teardown);
+  TCase *b = kt_tcase(s, "build", build_setup, fake_teardown);
   tcase_add_test(b, error_detail_in_a_200_build_stream_fails_the_build);
   tcase_add_test(b, build_succeeds_with_the_aux_image_id);
   tcase_add_test(b, podman_step_lines_are_steps);
@@ -1146,24 +915,17 @@ static Suite *engine_suite(void) {
   tcase_add_test(b, unchanged_image_is_up_to_date_without_a_build);
   tcase_add_test(b, changed_spec_or_force_builds_and_drops_the_old_image);
   tcase_add_test(b, build_with_an_existing_answer_without_id_is_refused);
-  suite_add_tcase(s, b);
 
-  TCase *r = tcase_create("retire");
-  tcase_add_checked_fixture(r, setup, teardown);
+  TCase *r = kt_tcase(s, "retire", fake_setup, fake_teardown);
   tcase_add_test(r, retire_never_touches_someone_elses_image);
   tcase_add_test(r, deploy_of_an_image_answer_without_id_is_refused);
   tcase_add_test(r, retire_refuses_while_containers_use_it);
   tcase_add_test(r, retire_force_removes_own_containers_then_the_image);
   tcase_add_test(r, retire_force_stops_at_someone_elses_container);
   tcase_add_test(r, retire_of_a_missing_image_says_so);
-  suite_add_tcase(s, r);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(engine_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(engine_suite());
 }

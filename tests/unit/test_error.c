@@ -9,6 +9,8 @@
 #include "util/cleanup.h"
 #include "util/error_private.h"
 
+#include "kt_check.h"
+
 /* Allocations through kiln_error_alloc fail from the n-th one on (0: all). */
 static int allocs_before_failure;
 
@@ -116,21 +118,15 @@ END_TEST
 
 static Suite *suite(void) {
   Suite *s = suite_create("error");
-  TCase *tc = tcase_create("error");
-  tcase_add_checked_fixture(tc, NULL, teardown);
+  TCase *tc = kt_tcase(s, "error", NULL, teardown);
   tcase_add_test(tc, set_without_memory_still_sets);
   tcase_add_test(tc, message_without_memory);
   tcase_add_test(tc, out_of_memory_after_a_real_error);
   tcase_add_test(tc, keep_keeps_the_first_and_the_second);
   tcase_add_test(tc, a_second_error_is_not_dropped);
-  suite_add_tcase(s, tc);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(suite());
 }

@@ -19,6 +19,8 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
+#include "kt_check.h"
+
 #define HOSTILE "x\" $(touch /pwned) `id` '; \\ RUN rm -rf / #"
 
 /* Every allocation of a test spec, freed in teardown. */
@@ -736,8 +738,7 @@ END_TEST
 
 static Suite *suite(void) {
   Suite *s = suite_create("generate");
-  TCase *tc = tcase_create("generate");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  TCase *tc = kt_tcase(s, "generate", setup, teardown);
   tcase_add_test(tc, layers_come_in_order);
   tcase_add_test(tc, apt_packages_are_sorted_unique_with_ssh_and_sudo);
   tcase_add_test(tc, no_apt_layer_without_packages);
@@ -759,14 +760,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, catalog_errors_name_file_and_entry);
   tcase_add_test(tc, templates_dir_prefers_environment);
   tcase_add_test(tc, lint_rules_hold_for_every_example);
-  suite_add_tcase(s, tc);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(suite());
 }

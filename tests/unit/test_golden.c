@@ -15,6 +15,8 @@
 #include "templates/render.h"
 #include "util/cleanup.h"
 
+#include "kt_check.h"
+
 #define MAX_EXAMPLES 64
 
 static char *examples_dir, *golden_dir, *templates_dir;
@@ -142,18 +144,12 @@ END_TEST
 
 static Suite *suite(void) {
   Suite *s = suite_create("golden");
-  TCase *tc = tcase_create("golden");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  TCase *tc = kt_tcase(s, "golden", setup, teardown);
   tcase_add_test(tc, examples_match_goldens);
   tcase_add_test(tc, every_golden_has_an_example);
-  suite_add_tcase(s, tc);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(suite());
 }

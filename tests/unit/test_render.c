@@ -12,6 +12,8 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
+#include "kt_check.h"
+
 static json_t *model;
 static char dir[] = "/tmp/kiln-render-XXXXXX";
 
@@ -261,8 +263,7 @@ END_TEST
 
 static Suite *suite(void) {
   Suite *s = suite_create("render");
-  TCase *tc = tcase_create("render");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  TCase *tc = kt_tcase(s, "render", setup, teardown);
   tcase_add_test(tc, json_filter_makes_a_json_string);
   tcase_add_test(tc, dq_filter_escapes_dockerfile_expansion);
   tcase_add_test(tc, sh_filter_single_quotes);
@@ -282,14 +283,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, template_size_is_capped);
   tcase_add_test(tc, render_file_reads_templates_dir);
   tcase_add_test(tc, empty_template_renders_empty);
-  suite_add_tcase(s, tc);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(suite());
 }

@@ -11,6 +11,8 @@
 #include "util/cleanup.h"
 #include "util/sha256.h"
 
+#include "kt_check.h"
+
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Asserts a failed check: rc < 0, code `code`, and every needle (NULL-ended)
@@ -887,7 +889,7 @@ END_TEST
 
 static Suite *sanitize_suite(void) {
   Suite *s = suite_create("sanitize");
-  TCase *names = tcase_create("names");
+  TCase *names = kt_tcase(s, "names", NULL, NULL);
   tcase_add_test(names, username_rule);
   tcase_add_test(names, username_refused);
   tcase_add_test(names, username_long_names_stay_apart);
@@ -899,29 +901,24 @@ static Suite *sanitize_suite(void) {
   tcase_add_test(names, apt_packages);
   tcase_add_test(names, pip_packages);
   tcase_add_test(names, index_urls);
-  suite_add_tcase(s, names);
 
-  TCase *refs = tcase_create("refs");
+  TCase *refs = kt_tcase(s, "refs", NULL, NULL);
   tcase_add_test(refs, image_refs);
   tcase_add_test(refs, tags);
   tcase_add_test(refs, familiar_refs);
   tcase_add_test(refs, cleanup_then_reuse);
-  suite_add_tcase(s, refs);
 
-  TCase *text_case = tcase_create("text");
+  TCase *text_case = kt_tcase(s, "text", NULL, NULL);
   tcase_add_test(text_case, text);
   tcase_add_test(text_case, run_commands);
   tcase_add_test(text_case, image_paths);
   tcase_add_test(text_case, mount_targets);
-  suite_add_tcase(s, text_case);
 
-  TCase *paths = tcase_create("project paths");
-  tcase_add_checked_fixture(paths, make_project, remove_project);
+  TCase *paths = kt_tcase(s, "project paths", make_project, remove_project);
   tcase_add_test(paths, project_paths_inside);
   tcase_add_test(paths, project_paths_refused);
-  suite_add_tcase(s, paths);
 
-  TCase *numbers = tcase_create("numbers");
+  TCase *numbers = kt_tcase(s, "numbers", NULL, NULL);
   tcase_add_test(numbers, ids);
   tcase_add_test(numbers, ports);
   tcase_add_test(numbers, port_bindings);
@@ -929,20 +926,15 @@ static Suite *sanitize_suite(void) {
   tcase_add_test(numbers, sizes);
   tcase_add_test(numbers, cpus);
   tcase_add_test(numbers, gpus);
-  suite_add_tcase(s, numbers);
 
-  TCase *misc = tcase_create("quote and suggest");
+  TCase *misc = kt_tcase(s, "quote and suggest", NULL, NULL);
   tcase_add_test(misc, shell_quote_round_trip);
   tcase_add_test(misc, did_you_mean);
-  suite_add_tcase(s, misc);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(sanitize_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  int status = kt_run_suite(sanitize_suite());
   kiln_sanitize_cleanup();
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }

@@ -14,6 +14,8 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 
+#include "kt_check.h"
+
 static kiln_catalog *catalog;
 static char project_dir[64];
 static kiln_identity identity;
@@ -716,8 +718,7 @@ END_TEST
 
 static Suite *spec_suite(void) {
   Suite *s = suite_create("spec");
-  TCase *good = tcase_create("good");
-  tcase_add_checked_fixture(good, setup, teardown);
+  TCase *good = kt_tcase(s, "good", setup, teardown);
   tcase_add_test(good, minimal_spec_takes_defaults_from_identity);
   tcase_add_test(good, every_key);
   tcase_add_test(good, command_string_runs_through_sh);
@@ -725,42 +726,31 @@ static Suite *spec_suite(void) {
   tcase_add_test(good, nulls_are_absent);
   tcase_add_test(good, uid_in_range_and_root_with_allow_root);
   tcase_add_test(good, unusable_identity_shell_falls_back_to_bash);
-  suite_add_tcase(s, good);
 
-  TCase *bad = tcase_create("bad");
-  tcase_add_checked_fixture(bad, setup, teardown);
+  TCase *bad = kt_tcase(s, "bad", setup, teardown);
   tcase_add_loop_test(bad, bad_spec, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
   tcase_add_test(bad, symlink_out_of_project_refused);
   tcase_add_test(bad, fifo_and_devices_as_copy_sources_refused);
   tcase_add_test(bad, many_errors_reported_together_in_file_order);
   tcase_add_test(bad, error_count_is_capped);
-  suite_add_tcase(s, bad);
 
-  TCase *caps = tcase_create("caps");
-  tcase_add_checked_fixture(caps, setup, teardown);
+  TCase *caps = kt_tcase(s, "caps", setup, teardown);
   tcase_add_test(caps, billion_laughs_refused_at_first_anchor);
   tcase_add_test(caps, nesting_depth_capped);
   tcase_add_test(caps, list_length_capped);
   tcase_add_test(caps, scalar_size_capped);
   tcase_add_test(caps, spec_size_capped);
-  suite_add_tcase(s, caps);
 
-  TCase *caller = tcase_create("caller");
-  tcase_add_checked_fixture(caller, setup, teardown);
+  TCase *caller = kt_tcase(s, "caller", setup, teardown);
   tcase_add_test(caller, root_without_sudo_must_name_the_user);
   tcase_add_test(caller, name_policy_applies_to_project_and_user);
   tcase_add_test(caller, identity_from_sudo_env);
   tcase_add_test(caller, identity_without_sudo);
   tcase_add_test(caller, locate_file_folder_and_yml);
   tcase_add_test(caller, load_resolves_the_project_folder);
-  suite_add_tcase(s, caller);
   return s;
 }
 
 int main(void) {
-  SRunner *runner = srunner_create(spec_suite());
-  srunner_run_all(runner, CK_NORMAL);
-  int failed = srunner_ntests_failed(runner);
-  srunner_free(runner);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(spec_suite());
 }

@@ -9,6 +9,8 @@
 #include "util/cleanup.h"
 #include "util/sha256.h"
 
+#include "kt_check.h"
+
 /* ---- sha256 (FIPS 180-2 appendix B / NIST CAVP examples) ---- */
 
 START_TEST(sha256_short_vectors) {
@@ -157,28 +159,21 @@ END_TEST
 
 static Suite *util_suite(void) {
   Suite *s = suite_create("util");
-  TCase *sha = tcase_create("sha256");
+  TCase *sha = kt_tcase(s, "sha256", NULL, NULL);
   tcase_add_test(sha, sha256_short_vectors);
   tcase_add_test(sha, sha256_million_a_in_uneven_chunks);
   tcase_add_test(sha, sha256_raw_matches_hex);
-  suite_add_tcase(s, sha);
-  TCase *buf = tcase_create("buf");
+  TCase *buf = kt_tcase(s, "buf", NULL, NULL);
   tcase_add_test(buf, buf_cap);
   tcase_add_test(buf, buf_huge_append_fails_without_overflow);
   tcase_add_test(buf, buf_consume_and_reset);
   tcase_add_test(buf, buf_steal);
-  suite_add_tcase(s, buf);
-  TCase *error = tcase_create("error");
+  TCase *error = kt_tcase(s, "error", NULL, NULL);
   tcase_add_test(error, error_chain);
   tcase_add_test(error, error_errno_and_null);
-  suite_add_tcase(s, error);
   return s;
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(util_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return kt_run_suite(util_suite());
 }
