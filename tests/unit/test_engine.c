@@ -374,7 +374,7 @@ static kiln_spec spec;
 static kiln_generated gen;
 
 typedef struct {
-  int steps, outputs, errors, results, up_to_date;
+  int steps, outputs, errors, results, up_to_date, warnings;
   char error_text[256];
   int error_step;
 } events;
@@ -400,6 +400,7 @@ static void on_event(void *user, const kiln_build_event *ev) {
     snprintf(x->error_text, sizeof x->error_text, "%s", ev->text);
     break;
   case KILN_BUILD_WARNING:
+    x->warnings++;
     break;
   }
 }
@@ -585,6 +586,55 @@ START_TEST(build_without_an_image_id_is_not_a_success) {
   kt_assert_error(err, KILN_EXIT_ENGINE,
                   "the engine ended the build of kilntest-1000/p:latest without an image id "
                   "(step 1/2)");
+  kiln_engine_free(e);
+}
+END_TEST
+
+/* The classic builder's answer when the layer a step took from the cache
+ * was pruned (another user removed the last image built on it). */
+static const char vanished_stream[] =
+    "{\"stream\":\"Step 1/2 : FROM debian:bookworm-slim\"}\r\n"
+    "{\"stream\":\"Step 2/2 : RUN false\"}\r\n"
+    "{\"errorDetail\":{\"message\":\"unable to find image \\\"sha256:0020861b\\\"\"},"
+    "\"error\":\"unable to find image \\\"sha256:0020861b\\\"\"}\r\n";
+
+START_TEST(a_cached_layer_removed_under_the_build_is_built_again) {
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  fake_answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404,
+              "{\"message\":\"No such image\"}");
+  fake_answer_until_close("POST", "/build", vanished_stream, sizeof vanished_stream - 1);
+  fake_times(1);
+  const char ok[] = "{\"aux\":{\"ID\":\"sha256:new\"}}\r\n";
+  fake_answer_until_close("POST", "/build", ok, sizeof ok - 1);
+  kiln_engine *e = fake_open();
+  events ev = {0};
+  kiln_build_result res;
+  _cleanup_error_ kiln_error *err = NULL;
+  ck_assert_msg(build(e, &ev, false, &res, &err) == 0, "%s", err ? err->message : "");
+  ck_assert_str_eq(res.image_id, "sha256:new");
+  ck_assert_uint_eq(fake_count_seen("POST", "/build"), 2);
+  ck_assert_int_eq(ev.warnings, 1);
+  ck_assert_int_eq(ev.errors, 0);
+  kiln_build_result_clear(&res);
+  kiln_engine_free(e);
+}
+END_TEST
+
+START_TEST(a_cached_layer_removed_twice_fails_saying_to_run_again) {
+  fake_answer_engine("1.41");
+  fake_answer("GET", "/images/debian%3Abookworm-slim/json", 200, base_json);
+  fake_answer("GET", "/images/kilntest-1000%2Fp%3Alatest/json", 404,
+              "{\"message\":\"No such image\"}");
+  fake_answer_until_close("POST", "/build", vanished_stream, sizeof vanished_stream - 1);
+  kiln_engine *e = fake_open();
+  events ev = {0};
+  kiln_build_result res;
+  _cleanup_error_ kiln_error *err = NULL;
+  ck_assert_int_eq(build(e, &ev, false, &res, &err), -1);
+  kt_assert_error(err, KILN_EXIT_ENGINE, "cached layers were removed under the build twice");
+  ck_assert_uint_eq(fake_count_seen("POST", "/build"), 2);
+  ck_assert_int_eq(ev.warnings, 2);
   kiln_engine_free(e);
 }
 END_TEST
@@ -914,6 +964,8 @@ static Suite *engine_suite(void) {
   tcase_add_test(b, missing_base_image_is_not_pulled);
   tcase_add_test(b, unchanged_image_is_up_to_date_without_a_build);
   tcase_add_test(b, changed_spec_or_force_builds_and_drops_the_old_image);
+  tcase_add_test(b, a_cached_layer_removed_under_the_build_is_built_again);
+  tcase_add_test(b, a_cached_layer_removed_twice_fails_saying_to_run_again);
   tcase_add_test(b, build_with_an_existing_answer_without_id_is_refused);
 
   TCase *r = kt_tcase(s, "retire", fake_setup, fake_teardown);
