@@ -141,6 +141,14 @@ static const char *const env_overrides[] = {
     NULL,
 };
 
+char *kiln_caller_cache_dir(void) {
+  const char *xdg = current_caller && current_caller->sudo ? NULL : getenv("XDG_CACHE_HOME");
+  if (xdg && xdg[0] == '/') return strdup(xdg); /* the XDG rule: a relative value is ignored */
+  _cleanup_free_ char *home = kiln_caller_home();
+  char *out = NULL;
+  return home && asprintf(&out, "%s/.cache", home) >= 0 ? out : NULL;
+}
+
 char *kiln_docker_config_dir(void) {
   const char *dir = kiln_env("DOCKER_CONFIG");
   if (dir && *dir) return strdup(dir);

@@ -63,16 +63,10 @@ bool kiln_file_key_equal(const kiln_file_key *a, const kiln_file_key *b) {
 
 /* ---- where it lives ---- */
 
-/* The home folder the user database gives uid (new string), or NULL. */
 char *kiln_digest_cache_path(void) {
-  const kiln_caller *c = kiln_access_caller();
+  _cleanup_free_ char *dir = kiln_caller_cache_dir();
   char *path = NULL;
-  const char *xdg = c && c->sudo ? NULL : getenv("XDG_CACHE_HOME"); /* sudo's, not the caller's */
-  if (xdg && xdg[0] == '/') /* the XDG rule: a relative value is ignored */
-    return asprintf(&path, "%s/kiln/" KILN_DIGEST_CACHE_FILE, xdg) < 0 ? NULL : path;
-  _cleanup_free_ char *home = kiln_caller_home();
-  if (!home || asprintf(&path, "%s/.cache/kiln/" KILN_DIGEST_CACHE_FILE, home) < 0) return NULL;
-  return path;
+  return dir && asprintf(&path, "%s/kiln/" KILN_DIGEST_CACHE_FILE, dir) >= 0 ? path : NULL;
 }
 
 /* ---- the table ---- */

@@ -66,6 +66,11 @@ const kiln_caller *kiln_access_caller(void);
  * NULL when there is none. */
 char *kiln_caller_home(void);
 
+/* The caller's cache folder (XDG): $XDG_CACHE_HOME when it is an absolute
+ * path and kiln runs as the caller (in sudo mode it is sudo's), else
+ * kiln_caller_home()/.cache. New string, or NULL. */
+char *kiln_caller_cache_dir(void);
+
 /* Docker's config folder for this caller: $DOCKER_CONFIG (trusted
  * environment only, see kiln_env), else kiln_caller_home()/.docker. New
  * string; NULL when there is no home (or no memory). */
