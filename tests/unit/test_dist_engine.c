@@ -29,7 +29,7 @@ static kiln_caller caller;
 
 /* Formatted strings, kept for the whole test (routes borrow them). */
 #define MAX_FORMATTED 64
-static char formatted[MAX_FORMATTED][512];
+static char formatted[MAX_FORMATTED][8 * 257]; /* holds 8 names of 256 bytes (listing) */
 static size_t n_formatted;
 
 __attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...) {
