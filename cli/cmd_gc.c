@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "json_out.h"
+#include "options.h"
 #include "session.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
@@ -74,28 +75,30 @@ static int parse_age(kiln_cli *cli, const char *text, long *age) {
   return 0;
 }
 
+typedef struct {
+  bool dry_run, all;
+  const char *min_age;
+} gc_args;
+
+static const cli_opt gc_opts[] = {
+    CLI_FLAG("dry-run", 'n', gc_args, dry_run),
+    CLI_FLAG("all-users", 0, gc_args, all),
+    CLI_VALUE("min-age", 0, gc_args, min_age),
+    {0},
+};
+
 int cmd_gc(kiln_cli *cli, int argc, char **argv) {
-  bool dry_run = false, all = false;
+  gc_args a = {0};
+  cli_parsed parsed;
+  int rc = cli_parse(cli, &(cli_parser){.cmd = "gc", .opts = gc_opts}, argc, argv, &a, &parsed);
+  if (rc) return rc;
+  if (parsed.help) return fputs(gc_help, stdout), 0;
   long age = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "-n"))
-      dry_run = true;
-    else if (!strcmp(argv[i], "--all-users"))
-      all = true;
-    else if (!strcmp(argv[i], "--json"))
-      cli->json = true;
-    else if (!strcmp(argv[i], "--min-age")) {
-      int rc = parse_age(cli, i + 1 < argc ? argv[++i] : NULL, &age);
-      if (rc) return rc;
-    } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-      return fputs(gc_help, stdout), 0;
-    else
-      return cli_usage(cli, "gc", "unexpected argument '%s'", argv[i]);
-  }
+  if (a.min_age && (rc = parse_age(cli, a.min_age, &age))) return rc;
+  bool dry_run = a.dry_run, all = a.all;
   if (age && !all) return cli_usage(cli, "gc", "--min-age goes with --all-users");
   session s;
   kiln_error *err = NULL;
-  int rc = KILN_EXIT_OK;
   _cleanup_json_ json_t *items = json_array();
   gc_print p = {cli, dry_run, 0, items};
   if (session_open(cli, &s, all, &err) < 0 || kiln_gc(s.engine,

@@ -1,11 +1,11 @@
 /* kiln image create|update|list|retire, kiln context ls. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 #include "json_out.h"
 #include "kiln/image.h"
 #include "sanitize/sanitize.h"
@@ -156,46 +156,25 @@ out:
   return code;
 }
 
-/* Options every image subcommand accepts after its name too. */
-enum { OPT_JSON = 256 };
+static const cli_opt build_opts[] = {
+    CLI_FLAG("no-cache", 0, kiln_build_options, nocache),
+    CLI_FLAG("pull", 0, kiln_build_options, pull),
+    CLI_FLAG("force", 'f', kiln_build_options, force),
+    CLI_VALUE("tag", 't', kiln_build_options, tag),
+    {0},
+};
 
+/* image create|update [PATH]: argv[0] names which. */
 static int image_build(kiln_cli *cli, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"help", no_argument, NULL, 'h'},      {"no-cache", no_argument, NULL, 'n'},
-      {"pull", no_argument, NULL, 'p'},      {"force", no_argument, NULL, 'f'},
-      {"tag", required_argument, NULL, 't'}, {"json", no_argument, NULL, OPT_JSON},
-      {"quiet", no_argument, NULL, 'q'},     {NULL, 0, NULL, 0},
-  };
   kiln_build_options bo = KILN_BUILD_OPTIONS_INIT;
-  int c;
-  while ((c = getopt_long(argc, argv, "hfqt:", opts, NULL)) != -1) {
-    switch (c) {
-    case 'h':
-      return fputs(build_help, stdout), KILN_EXIT_OK;
-    case 'n':
-      bo.nocache = true;
-      break;
-    case 'p':
-      bo.pull = true;
-      break;
-    case 'f':
-      bo.force = true;
-      break;
-    case 't':
-      bo.tag = optarg;
-      break;
-    case 'q':
-      cli->quiet = true;
-      break;
-    case OPT_JSON:
-      cli->json = true;
-      break;
-    default:
-      return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (argc - optind > 1) return cli_usage(cli, "image", "expected at most one PATH");
-  return cli_build(cli, optind < argc ? argv[optind] : NULL, &bo);
+  char cmd[32];
+  snprintf(cmd, sizeof cmd, "image %s", argv[0]);
+  cli_parsed p;
+  int rc = cli_parse(cli, &(cli_parser){.cmd = cmd, .opts = build_opts, .max_args = 1}, argc, argv,
+                     &bo, &p);
+  if (rc) return rc;
+  if (p.help) return fputs(build_help, stdout), KILN_EXIT_OK;
+  return cli_build(cli, p.n_args ? p.args[0] : NULL, &bo);
 }
 
 /* ---- list ---- */
@@ -236,22 +215,15 @@ static void list_row(kiln_cli *cli, kiln_engine *engine, json_t *img, json_t *ou
 }
 
 static int image_list(kiln_cli *cli, int argc, char **argv) {
-  static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
-                                       {"all", no_argument, NULL, 'a'},
-                                       {"json", no_argument, NULL, OPT_JSON},
-                                       {NULL, 0, NULL, 0}};
-  bool all = false;
-  int c;
-  while ((c = getopt_long(argc, argv, "ha", opts, NULL)) != -1) {
-    if (c == 'h') return fputs(list_help, stdout), KILN_EXIT_OK;
-    if (c == 'a')
-      all = true;
-    else if (c == OPT_JSON)
-      cli->json = true;
-    else
-      return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
-  }
-  if (optind < argc) return cli_usage(cli, "image", "list takes no arguments");
+  struct list_args {
+    bool all;
+  } a = {0};
+  static const cli_opt opts[] = {CLI_FLAG("all", 'a', struct list_args, all), {0}};
+  cli_parsed p;
+  int rc = cli_parse(cli, &(cli_parser){.cmd = "image list", .opts = opts}, argc, argv, &a, &p);
+  if (rc) return rc;
+  if (p.help) return fputs(list_help, stdout), KILN_EXIT_OK;
+  bool all = a.all;
   kiln_error *err = NULL;
   if (all && kiln_access_all_users(cli->caller, &err) < 0) return cli_fail(cli, err);
   uint32_t caller = cli->caller->id.uid;
@@ -288,24 +260,19 @@ static const char retire_help[] =
     "  --force  remove your containers of the image, then the image\n";
 
 static int image_retire(kiln_cli *cli, int argc, char **argv) {
-  static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
-                                       {"force", no_argument, NULL, 'f'},
-                                       {"json", no_argument, NULL, OPT_JSON},
-                                       {NULL, 0, NULL, 0}};
-  bool force = false;
-  int c;
-  while ((c = getopt_long(argc, argv, "hf", opts, NULL)) != -1) {
-    if (c == 'h') return fputs(retire_help, stdout), KILN_EXIT_OK;
-    if (c == OPT_JSON)
-      cli->json = true;
-    else if (c == 'f')
-      force = true;
-    else
-      return cli_usage(cli, "image", "unknown option '%s'", argv[optind - 1]);
-  }
-  if (argc - optind != 1) return cli_usage(cli, "image", "retire needs one PROJECT or IMAGE");
+  struct retire_args {
+    bool force;
+  } a = {0};
+  static const cli_opt opts[] = {CLI_FLAG("force", 'f', struct retire_args, force), {0}};
+  cli_parsed p;
+  int rc = cli_parse(cli, &(cli_parser){.cmd = "image retire", .opts = opts, .max_args = 1}, argc,
+                     argv, &a, &p);
+  if (rc) return rc;
+  if (p.help) return fputs(retire_help, stdout), KILN_EXIT_OK;
+  if (p.n_args != 1) return cli_usage(cli, "image retire", "name one PROJECT or IMAGE");
+  bool force = a.force;
   kiln_error *err = NULL;
-  _cleanup_free_ char *ref = cli_image_ref(cli, argv[optind]);
+  _cleanup_free_ char *ref = cli_image_ref(cli, p.args[0]);
   if (!ref) return cli_fail(cli, (kiln_error_oom(&err), err));
   kiln_engine *engine = cli_engine_open(cli, &err);
   int r = engine ? kiln_image_retire(engine, ref, cli->caller, cli->ns, force, &err) : -1;
@@ -371,17 +338,10 @@ static int print_entry(void *user, const kiln_context_entry *e) {
 }
 
 static int context_ls(kiln_cli *cli, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, OPT_JSON}, {NULL, 0, NULL, 0}};
-  int c;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    if (c == 'h') return fputs(context_help, stdout), KILN_EXIT_OK;
-    if (c == OPT_JSON)
-      cli->json = true;
-    else
-      return cli_usage(cli, "context", "unknown option '%s'", argv[optind - 1]);
-  }
-  if (argc - optind > 1) return cli_usage(cli, "context", "expected at most one PATH");
+  cli_parsed p;
+  int rc = cli_parse(cli, &(cli_parser){.cmd = "context ls", .max_args = 1}, argc, argv, NULL, &p);
+  if (rc) return rc;
+  if (p.help) return fputs(context_help, stdout), KILN_EXIT_OK;
   kiln_error *err = NULL;
   cli_spec_context ctx;
   kiln_generated gen = {0};
@@ -389,7 +349,7 @@ static int context_ls(kiln_cli *cli, int argc, char **argv) {
   kiln_generate_options gopts = KILN_GENERATE_OPTIONS_INIT;
   listing l = {cli, 0, 0, json_array()};
   int code = KILN_EXIT_OK;
-  if (cli_load_spec(cli, optind < argc ? argv[optind] : NULL, &ctx, &err) < 0) goto out;
+  if (cli_load_spec(cli, p.n_args ? p.args[0] : NULL, &ctx, &err) < 0) goto out;
   gopts.templates_dir = ctx.templates_dir;
   gopts.catalog = ctx.catalog;
   gopts.ns = cli->ns;

@@ -4,38 +4,22 @@
 
 #include "cli.h"
 #include "json_out.h"
+#include "options.h"
 #include "session.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
 typedef struct {
-  bool all_users, force, help;
-  const char *names[64];
-  int n_names;
+  bool all_users, force;
+  cli_parsed p; /* the NAMEs */
 } volume_args;
 
-/* NAME... [--force] [--all-users] [--json]. Returns 0 or an exit code. */
-static int parse_volume_args(kiln_cli *cli, const char *cmd, int argc, char **argv,
-                             volume_args *a) {
-  memset(a, 0, sizeof *a);
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--all-users"))
-      a->all_users = true;
-    else if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
-      a->force = true;
-    else if (!strcmp(argv[i], "--json"))
-      cli->json = true;
-    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-      a->help = true;
-    else if (argv[i][0] == '-')
-      return cli_usage(cli, cmd, "unknown option '%s'", argv[i]);
-    else if (a->n_names >= (int)(sizeof a->names / sizeof a->names[0]))
-      return cli_usage(cli, cmd, "too many names");
-    else
-      a->names[a->n_names++] = argv[i];
-  }
-  return 0;
-}
+/* NAME... [--force] [--all-users] [--json]. */
+static const cli_opt volume_opts[] = {
+    CLI_FLAG("all-users", 0, volume_args, all_users),
+    CLI_FLAG("force", 'f', volume_args, force),
+    {0},
+};
 
 /* fn appends its result object to out (--json). */
 typedef int (*volume_fn)(kiln_cli *cli, session *s, const volume_args *a, const char *name,
@@ -45,17 +29,18 @@ typedef int (*volume_fn)(kiln_cli *cli, session *s, const volume_args *a, const 
  * the results, or the error object alone. */
 static int for_each_name(kiln_cli *cli, const char *cmd, const char *help, int argc, char **argv,
                          volume_fn fn) {
-  volume_args a;
-  int r = parse_volume_args(cli, cmd, argc, argv, &a);
+  volume_args a = {0};
+  cli_parser parser = {.cmd = cmd, .opts = volume_opts, .max_args = CLI_MAX_ARGS};
+  int r = cli_parse(cli, &parser, argc, argv, &a, &a.p);
   if (r) return r;
-  if (a.help) return fputs(help, stdout), KILN_EXIT_OK;
-  if (!a.n_names) return cli_usage(cli, cmd, "name the volume");
+  if (a.p.help) return fputs(help, stdout), KILN_EXIT_OK;
+  if (!a.p.n_args) return cli_usage(cli, cmd, "name the volume");
   session s;
   kiln_error *err = NULL;
   _cleanup_json_ json_t *out = json_array();
   int rc = session_open(cli, &s, a.all_users, &err);
-  for (int i = 0; rc == 0 && i < a.n_names; i++)
-    rc = fn(cli, &s, &a, a.names[i], out, &err);
+  for (int i = 0; rc == 0 && i < a.p.n_args; i++)
+    rc = fn(cli, &s, &a, a.p.args[i], out, &err);
   if (rc < 0)
     rc = cli_fail(cli, err);
   else if (cli->json)
@@ -140,14 +125,15 @@ static void print_volumes(kiln_cli *cli, json_t *list) {
 }
 
 static int cmd_list(kiln_cli *cli, int argc, char **argv) {
-  volume_args a;
-  int r = parse_volume_args(cli, "volume list", argc, argv, &a);
+  volume_args a = {0};
+  static const cli_opt opts[] = {CLI_FLAG("all-users", 0, volume_args, all_users), {0}};
+  cli_parser parser = {.cmd = "volume list", .opts = opts};
+  int r = cli_parse(cli, &parser, argc, argv, &a, &a.p);
   if (r) return r;
-  if (a.help)
+  if (a.p.help)
     return puts("usage: kiln volume list [--all-users] [--json]\n\nYour volumes and the "
                 "containers using them."),
            KILN_EXIT_OK;
-  if (a.n_names) return cli_usage(cli, "volume list", "unexpected argument '%s'", a.names[0]);
   session s;
   kiln_error *err = NULL;
   int rc = KILN_EXIT_OK;
