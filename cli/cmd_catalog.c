@@ -3,10 +3,10 @@
  * (templates/catalog.json), so the listing and the spec rules cannot
  * disagree. With --json: one JSON array, an object per entry, each with
  * "kind" ("framework" or "group"): frameworks first, then groups. */
-#include <getopt.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "kiln/generate.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
@@ -108,20 +108,12 @@ static int show(catalog_args *a) {
   return KILN_EXIT_OK;
 }
 
-/* Parses [--json] [--help] after the subcommand; -1 to go on. */
+/* Parses the common options after the subcommand; -1 to go on. */
 static int parse(kiln_cli *cli, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-  int c;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    if (c == 'h') return fputs(catalog_help, stdout), KILN_EXIT_OK;
-    if (c == 'j')
-      cli->json = true;
-    else
-      return cli_usage(cli, "catalog", "unknown option '%s'", argv[optind - 1]);
-  }
-  if (optind < argc) return cli_usage(cli, "catalog", "unexpected argument '%s'", argv[optind]);
-  return -1;
+  cli_parsed p;
+  int rc = cli_parse(cli, &(cli_parser){.cmd = "catalog"}, argc, argv, NULL, &p);
+  if (rc) return rc;
+  return p.help ? (fputs(catalog_help, stdout), KILN_EXIT_OK) : -1;
 }
 
 static int catalog_frameworks(kiln_cli *cli, int argc, char **argv) {
@@ -143,7 +135,6 @@ static const kiln_command catalog_commands[] = {
 int cmd_catalog(kiln_cli *cli, int argc, char **argv) {
   /* No subcommand (or only options): both lists. */
   if (argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "-h") && strcmp(argv[1], "--help"))) {
-    optind = 0;
     int rc = parse(cli, argc, argv);
     return rc >= 0 ? rc : show(&(catalog_args){cli, true, true});
   }

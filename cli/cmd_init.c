@@ -6,7 +6,6 @@
  * existing file. Every value enters the YAML as a JSON-quoted string, and
  * the spec rules (sanitize/) check it again on the way back in. */
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 #include "kiln/generate.h"
 #include "kiln/spec.h"
 #include "sanitize/limits.h"
@@ -23,7 +23,7 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
-#define MAX_INIT_PACKAGES 64 /* --group, --apt, --pip each */
+#define MAX_INIT_PACKAGES CLI_MAX_LIST /* --group, --apt, --pip each */
 #define MAX_ANSWER        1024
 #define MAX_TRIES         5
 #define SSH_PORT          2222 /* sshd runs as the user: no port below 1024 */
@@ -53,14 +53,12 @@ static const char init_help[] =
     "  --no-input         never ask, even on a terminal\n"
     "  --json             one JSON object: what was written (docs/json.md); never asks\n";
 
-typedef struct {
-  const char *v[MAX_INIT_PACKAGES];
-  size_t n;
-} word_list;
+typedef cli_list word_list;
 
 typedef struct {
   const char *dir;
-  char *project; /* owned */
+  const char *project_arg; /* --project */
+  char *project;           /* owned */
   const char *framework, *version, *base;
   const char *python; /* base.python with --base: debian, conda or local */
   word_list groups, apt, pip;
@@ -80,94 +78,34 @@ static void init_args_clear(init_args *a) {
     free(a->owned[i]);
 }
 
-static int push_word(kiln_cli *cli, word_list *l, const char *w) {
-  if (l->n >= MAX_INIT_PACKAGES)
-    return cli_usage(cli, "init", "more than %d of one option", MAX_INIT_PACKAGES);
-  l->v[l->n++] = w;
-  return 0;
-}
-
-enum {
-  OPT_PROJECT = 256,
-  OPT_FRAMEWORK,
-  OPT_VERSION,
-  OPT_BASE,
-  OPT_GROUP,
-  OPT_APT,
-  OPT_PIP,
-  OPT_SSH,
-  OPT_NO_INPUT,
-  OPT_PYTHON,
-  OPT_JSON
+static const cli_opt init_opts[] = {
+    CLI_VALUE("project", 0, init_args, project_arg),
+    CLI_VALUE("framework", 0, init_args, framework),
+    CLI_VALUE("version", 0, init_args, version),
+    CLI_VALUE("base", 0, init_args, base),
+    CLI_LIST("group", 0, init_args, groups),
+    CLI_LIST("apt", 0, init_args, apt),
+    CLI_LIST("pip", 0, init_args, pip),
+    CLI_FLAG("ssh", 0, init_args, ssh),
+    CLI_FLAG("no-input", 0, init_args, no_input),
+    CLI_VALUE("python", 0, init_args, python),
+    {0},
 };
 
 static int parse_init(kiln_cli *cli, init_args *a, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"help", no_argument, NULL, 'h'},
-      {"project", required_argument, NULL, OPT_PROJECT},
-      {"framework", required_argument, NULL, OPT_FRAMEWORK},
-      {"version", required_argument, NULL, OPT_VERSION},
-      {"base", required_argument, NULL, OPT_BASE},
-      {"group", required_argument, NULL, OPT_GROUP},
-      {"apt", required_argument, NULL, OPT_APT},
-      {"pip", required_argument, NULL, OPT_PIP},
-      {"ssh", no_argument, NULL, OPT_SSH},
-      {"no-input", no_argument, NULL, OPT_NO_INPUT},
-      {"python", required_argument, NULL, OPT_PYTHON},
-      {"json", no_argument, NULL, OPT_JSON},
-      {NULL, 0, NULL, 0},
-  };
-  int c, r = 0;
-  while (!r && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    a->flags |= c != OPT_NO_INPUT && c != OPT_PROJECT && c != OPT_JSON && c != 'h';
-    switch (c) {
-    case 'h':
-      return fputs(init_help, stdout), KILN_EXIT_OK;
-    case OPT_PROJECT:
-      free(a->project);
-      if (!(a->project = strdup(optarg))) return KILN_EXIT_FAILURE;
-      break;
-    case OPT_FRAMEWORK:
-      a->framework = optarg;
-      break;
-    case OPT_VERSION:
-      a->version = optarg;
-      break;
-    case OPT_BASE:
-      a->base = optarg;
-      break;
-    case OPT_GROUP:
-      r = push_word(cli, &a->groups, optarg);
-      break;
-    case OPT_APT:
-      r = push_word(cli, &a->apt, optarg);
-      break;
-    case OPT_PIP:
-      r = push_word(cli, &a->pip, optarg);
-      break;
-    case OPT_SSH:
-      a->ssh = true;
-      break;
-    case OPT_PYTHON:
-      a->python = optarg;
-      break;
-    case OPT_NO_INPUT:
-      a->no_input = true;
-      break;
-    case OPT_JSON:
-      cli->json = true;
-      break;
-    default:
-      return cli_usage(cli, "init", "unknown option '%s'", argv[optind - 1]);
-    }
-  }
+  cli_parsed p;
+  int r = cli_parse(cli, &(cli_parser){.cmd = "init", .opts = init_opts, .max_args = 1}, argc, argv,
+                    a, &p);
   if (r) return r;
-  if (argc - optind > 1) return cli_usage(cli, "init", "expected at most one DIR");
+  if (p.help) return fputs(init_help, stdout), KILN_EXIT_OK;
+  if (a->project_arg && !(a->project = strdup(a->project_arg))) return KILN_EXIT_FAILURE;
+  a->flags = a->framework || a->version || a->base || a->python || a->ssh || a->groups.n ||
+             a->apt.n || a->pip.n;
   if (a->base && (a->framework || a->version))
     return cli_usage(cli, "init", "--base and --framework/--version exclude each other");
   if (a->python && !a->base) return cli_usage(cli, "init", "--python goes with --base");
   if (a->version && !a->framework) return cli_usage(cli, "init", "--version goes with --framework");
-  a->dir = optind < argc ? argv[optind] : ".";
+  a->dir = p.n_args ? p.args[0] : ".";
   return -1;
 }
 

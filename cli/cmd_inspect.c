@@ -3,12 +3,12 @@
  * addresses, state). Who may look is the access module's decision
  * (kiln_access_image for images; the NAME rule of every container command
  * for containers). With --json: one JSON object. */
-#include <getopt.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "json_out.h"
 #include "kiln/deploy.h"
 #include "kiln/labels.h"
@@ -37,8 +37,6 @@ static const char container_help[] =
     "\n"
     "  --all-users  (admins) anyone's container, by NAME or engine name\n"
     "  --json       one JSON object (docs/json.md)\n";
-
-enum { OPT_JSON = 256, OPT_ALL_USERS };
 
 /* The login name of uid from the user database; the caller's own name for
  * the caller (sudo mode: SUDO_USER); null when unknown. */
@@ -207,33 +205,32 @@ static json_t *image_view(kiln_cli *cli, kiln_engine *engine, const char *ref, j
 /* Options of both inspects. Returns -1 to go on (*at: the NAME's index),
  * else the exit code (help, usage). */
 static int parse_inspect(kiln_cli *cli, const char *cmd, const char *help, int argc, char **argv,
-                         bool *all_users, int *at) {
-  static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
-                                       {"json", no_argument, NULL, OPT_JSON},
-                                       {"all-users", no_argument, NULL, OPT_ALL_USERS},
-                                       {NULL, 0, NULL, 0}};
-  int c;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    if (c == 'h') return fputs(help, stdout), KILN_EXIT_OK;
-    if (c == OPT_JSON)
-      cli->json = true;
-    else if (c == OPT_ALL_USERS && all_users)
-      *all_users = true;
-    else
-      return cli_usage(cli, cmd, "unknown option '%s'", argv[optind - 1]);
-  }
-  if (argc - optind != 1)
+                         bool *all_users, const char **name) {
+  struct inspect_args {
+    bool all_users;
+  } a = {0};
+  static const cli_opt container_opts[] = {CLI_FLAG("all-users", 0, struct inspect_args, all_users),
+                                           {0}};
+  cli_parsed p;
+  int rc = cli_parse(
+      cli, &(cli_parser){.cmd = cmd, .opts = all_users ? container_opts : NULL, .max_args = 1},
+      argc, argv, &a, &p);
+  if (rc) return rc;
+  if (p.help) return fputs(help, stdout), KILN_EXIT_OK;
+  if (p.n_args != 1)
     return cli_usage(cli, cmd, "%s",
                      all_users ? "name one container" : "name one PROJECT or IMAGE");
-  *at = optind;
+  if (all_users) *all_users = a.all_users;
+  *name = p.args[0];
   return -1;
 }
 
 int cmd_image_inspect(kiln_cli *cli, int argc, char **argv) {
-  int at = 0, rc = parse_inspect(cli, "image inspect", image_help, argc, argv, NULL, &at);
+  const char *name = NULL;
+  int rc = parse_inspect(cli, "image inspect", image_help, argc, argv, NULL, &name);
   if (rc >= 0) return rc;
   kiln_error *err = NULL;
-  _cleanup_free_ char *ref = cli_image_ref(cli, argv[at]);
+  _cleanup_free_ char *ref = cli_image_ref(cli, name);
   if (!ref) return cli_fail(cli, (kiln_error_oom(&err), err));
   kiln_engine *engine = cli_engine_open(cli, &err);
   _cleanup_json_ json_t *img = engine ? engine_image(engine, ref, &err) : NULL;
@@ -253,13 +250,14 @@ int cmd_image_inspect(kiln_cli *cli, int argc, char **argv) {
 
 int cmd_container_inspect(kiln_cli *cli, int argc, char **argv) {
   bool all = false;
-  int at = 0, rc = parse_inspect(cli, "container inspect", container_help, argc, argv, &all, &at);
+  const char *name = NULL;
+  int rc = parse_inspect(cli, "container inspect", container_help, argc, argv, &all, &name);
   if (rc >= 0) return rc;
   session s;
   kiln_error *err = NULL;
   _cleanup_json_ json_t *view = NULL;
   if (session_open(cli, &s, all, &err) == 0 &&
-      (view = kiln_container_inspect(s.engine, argv[at], &s.owner, ns_of(cli, &s), &err))) {
+      (view = kiln_container_inspect(s.engine, name, &s.owner, ns_of(cli, &s), &err))) {
     json_t *labels = json_object_get(view, "labels");
     _cleanup_json_ json_t *run_as = json_incref(json_object_get(view, "run_as"));
     json_t *created = cli_json_time_text(json_string_value(json_object_get(view, "created")));

@@ -1,7 +1,6 @@
 /* kiln generate / kiln validate: everything that needs no engine. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "options.h"
 #include "json_out.h"
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
@@ -32,37 +32,31 @@ static const char validate_help[] =
     "folder) and prints every problem as FILE:LINE:COL: message.\n"
     "Exit 0 when the spec is good, 2 when it is not.\n";
 
-static const struct option path_opts[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"output", required_argument, NULL, 'o'},
-    {"json", no_argument, NULL, 'j'},
-    {NULL, 0, NULL, 0},
-};
+typedef struct {
+  const char *output;
+} path_args;
 
-/* Parses "[PATH] [-o FILE]"; returns 0, 1 for --help, or an exit code < 0. */
-static int parse_path_args(kiln_cli *cli, const char *cmd, const char *shortopts, int argc,
-                           char **argv, const char **path, const char **output) {
-  int c;
-  while ((c = getopt_long(argc, argv, shortopts, path_opts, NULL)) != -1) {
-    if (c == 'h') return 1;
-    if (c == 'j') {
-      cli->json = true;
-      continue;
-    }
-    if (c == 'o' && output) {
-      *output = optarg;
-      continue;
-    }
-    return -cli_usage(cli, cmd, "unknown option '%s'", argv[optind - 1]);
-  }
-  if (argc - optind > 1) return -cli_usage(cli, cmd, "expected at most one PATH");
-  *path = optind < argc ? argv[optind] : NULL;
+static const cli_opt output_opts[] = {CLI_VALUE("output", 'o', path_args, output), {0}};
+
+/* Parses "[PATH] [-o FILE]" (output NULL: no -o); returns 0, 1 for --help,
+ * or an exit code < 0. */
+static int parse_path_args(kiln_cli *cli, const char *cmd, int argc, char **argv, const char **path,
+                           const char **output) {
+  path_args a = {0};
+  cli_parsed p;
+  int rc =
+      cli_parse(cli, &(cli_parser){.cmd = cmd, .opts = output ? output_opts : NULL, .max_args = 1},
+                argc, argv, &a, &p);
+  if (rc) return -rc;
+  if (p.help) return 1;
+  *path = p.n_args ? p.args[0] : NULL;
+  if (output) *output = a.output;
   return 0;
 }
 
 int cmd_generate(kiln_cli *cli, int argc, char **argv) {
   const char *path = NULL, *output = NULL;
-  int r = parse_path_args(cli, "generate", "ho:", argc, argv, &path, &output);
+  int r = parse_path_args(cli, "generate", argc, argv, &path, &output);
   if (r == 1) return fputs(generate_help, stdout), KILN_EXIT_OK;
   if (r < 0) return -r;
 
@@ -108,7 +102,7 @@ static void print_valid(kiln_cli *cli, const cli_spec_context *ctx) {
 
 int cmd_validate(kiln_cli *cli, int argc, char **argv) {
   const char *path = NULL;
-  int r = parse_path_args(cli, "validate", "h", argc, argv, &path, NULL);
+  int r = parse_path_args(cli, "validate", argc, argv, &path, NULL);
   if (r == 1) return fputs(validate_help, stdout), KILN_EXIT_OK;
   if (r < 0) return -r;
 
