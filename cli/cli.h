@@ -83,6 +83,9 @@ void cli_spec_context_clear(cli_spec_context *ctx);
  * name fits; -1 with *err (code KILN_EXIT_USAGE) otherwise. */
 int cli_check_name(const char *name, const char *what, kiln_error **err);
 
+/* Whether argv (after argv[0], up to a "--") asks for --help or -h. */
+bool cli_wants_help(int argc, char **argv);
+
 /* Opens the engine named by --host / DOCKER_HOST, watching cli_interrupted.
  * NULL with *err set. */
 struct kiln_engine *cli_engine_open(kiln_cli *cli, kiln_error **err);
@@ -134,9 +137,11 @@ int cmd_init(kiln_cli *cli, int argc, char **argv);      /* cmd_init.c */
 int cmd_image(kiln_cli *cli, int argc, char **argv);     /* cmd_image.c */
 int cmd_context(kiln_cli *cli, int argc, char **argv);   /* cmd_image.c */
 int cmd_container(kiln_cli *cli, int argc, char **argv); /* cmd_container.c */
-int cmd_volume(kiln_cli *cli, int argc, char **argv);    /* cmd_volume.c */
-int cmd_gc(kiln_cli *cli, int argc, char **argv);        /* cmd_gc.c */
-int cmd_catalog(kiln_cli *cli, int argc, char **argv);   /* cmd_catalog.c */
+int cmd_deploy(kiln_cli *cli, int argc,
+               char **argv); /* cmd_deploy.c; the container table lists it */
+int cmd_volume(kiln_cli *cli, int argc, char **argv);  /* cmd_volume.c */
+int cmd_gc(kiln_cli *cli, int argc, char **argv);      /* cmd_gc.c */
+int cmd_catalog(kiln_cli *cli, int argc, char **argv); /* cmd_catalog.c */
 /* Distribution (cmd_distribute.c); the image/container tables list them. */
 int cmd_image_export(kiln_cli *cli, int argc, char **argv);
 int cmd_image_import(kiln_cli *cli, int argc, char **argv);

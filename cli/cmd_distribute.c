@@ -1,5 +1,7 @@
-/* kiln image export|import|push|pull|delete-remote, kiln container commit,
- * kiln tar list|delete|sync. */
+/* kiln image export|import, and what the distribution commands share:
+ * their option parser, progress lines and set-up (cmd_distribute.h; push,
+ * pull, delete-remote and container commit are in cmd_registry.c, tar in
+ * cmd_tar.c). */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_distribute.h"
 #include "json_out.h"
 #include "kiln/distribute.h"
 #include "sanitize/sanitize.h"
@@ -15,25 +18,10 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
-#define MAX_PASSWORD 4096
-
 /* ---- options: a tiny table-driven parser ---- */
 
-typedef struct {
-  const char *name;  /* "--keep" */
-  const char *alias; /* "-o" or NULL */
-  bool takes_value;
-} opt_def;
-
-typedef struct {
-  const char *values[16]; /* by index into the definitions; "" for flags */
-  const char *args[4];
-  int n_args;
-  bool help;
-} opt_result;
-
-static int parse_opts(kiln_cli *cli, const char *cmd, const opt_def *defs, int max_args, int argc,
-                      char **argv, opt_result *r) {
+int dist_parse_opts(kiln_cli *cli, const char *cmd, const opt_def *defs, int max_args, int argc,
+                    char **argv, opt_result *r) {
   memset(r, 0, sizeof *r);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -69,7 +57,7 @@ static int parse_opts(kiln_cli *cli, const char *cmd, const opt_def *defs, int m
 
 /* ---- progress ---- */
 
-static void human_bytes(char *out, size_t n, double bytes) {
+void dist_human_bytes(char *out, size_t n, double bytes) {
   static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;
   while (bytes >= 1024 && u < 4)
@@ -77,27 +65,27 @@ static void human_bytes(char *out, size_t n, double bytes) {
   snprintf(out, n, "%.1f %s", bytes, units[u]);
 }
 
-static void on_progress(void *user, uint64_t bytes, double seconds, bool done) {
+void dist_on_progress(void *user, uint64_t bytes, double seconds, bool done) {
   kiln_cli *cli = user;
   bool tty = isatty(STDERR_FILENO);
   if (!done && !tty) return;
   char amount[32], rate[32];
-  human_bytes(amount, sizeof amount, (double)bytes);
-  human_bytes(rate, sizeof rate, seconds > 0 ? (double)bytes / seconds : 0);
+  dist_human_bytes(amount, sizeof amount, (double)bytes);
+  dist_human_bytes(rate, sizeof rate, seconds > 0 ? (double)bytes / seconds : 0);
   cli_info(cli, "%s%s in %.1f s (%s/s)%s", tty ? "\r\033[K" : "", amount, seconds, rate,
            done ? "\n" : "");
 }
 
-static void on_layer(void *user, const char *layer, const char *status, uint64_t current,
-                     uint64_t total) {
+void dist_on_layer(void *user, const char *layer, const char *status, uint64_t current,
+                   uint64_t total) {
   kiln_cli *cli = user;
   bool tty = isatty(STDERR_FILENO);
   bool final = !total; /* "Pushed", "Layer already exists", "Pull complete" */
   if (!final && !tty) return;
   if (total) {
     char a[32], b[32];
-    human_bytes(a, sizeof a, (double)current);
-    human_bytes(b, sizeof b, (double)total);
+    dist_human_bytes(a, sizeof a, (double)current);
+    dist_human_bytes(b, sizeof b, (double)total);
     cli_info(cli, "%s%.12s: %s %s/%s", tty ? "\r\033[K" : "", layer, status, a, b);
   } else {
     cli_info(cli, "%s%.12s: %s\n", tty ? "\r\033[K" : "", layer, status);
@@ -106,12 +94,12 @@ static void on_layer(void *user, const char *layer, const char *status, uint64_t
 
 /* ---- common set-up ---- */
 
-static int open_session(kiln_cli *cli, session *s, kiln_error **err) {
+int dist_open_session(kiln_cli *cli, session *s, kiln_error **err) {
   return session_open(cli, s, false, err);
 }
 
 /* PROJECT → the caller's image name (cli_image_ref); IMAGE as is. */
-static char *image_arg(kiln_cli *cli, const char *arg, kiln_error **err) {
+char *dist_image_arg(kiln_cli *cli, const char *arg, kiln_error **err) {
   char *ref = cli_image_ref(cli, arg);
   if (!ref) kiln_error_oom(err);
   return ref;
@@ -144,7 +132,6 @@ static const char export_help[] =
     "default is plain tar, or what the suffix of -o FILE says. zstd is several times\n"
     "faster than gzip at a similar size; kiln image import reads all three.\n";
 
-enum { EXPORT_OUT, EXPORT_GZIP, EXPORT_KEEP, EXPORT_COMPRESS };
 static const opt_def export_opts[] = {{"--output", "-o", true},
                                       {"--gzip", "-z", false},
                                       {"--keep", NULL, true},
@@ -167,8 +154,8 @@ static int parse_compression(kiln_cli *cli, const opt_result *o, kiln_compressio
 
 /* Exports image_ref; with --json the result object goes to *json_out when
  * given (a part of commit's result), else it is printed. */
-static int do_export(kiln_cli *cli, session *s, const opt_result *o, const char *image_ref,
-                     json_t **json_out, kiln_error **err) {
+int dist_do_export(kiln_cli *cli, session *s, const opt_result *o, const char *image_ref,
+                   json_t **json_out, kiln_error **err) {
   kiln_export_options eo = KILN_EXPORT_OPTIONS_INIT;
   kiln_export_result res;
   eo.caller = s->caller;
@@ -177,7 +164,7 @@ static int do_export(kiln_cli *cli, session *s, const opt_result *o, const char 
   eo.output = o->values[EXPORT_OUT] ? o->values[EXPORT_OUT] : kiln_dist_shared_dir(s->config);
   if (parse_compression(cli, o, &eo.compression)) return KILN_EXIT_USAGE;
   eo.mode = kiln_dist_tar_mode();
-  eo.on_progress = on_progress;
+  eo.on_progress = dist_on_progress;
   eo.user = cli;
   eo.interrupted = &cli_interrupted;
   if (parse_keep(cli, "image export", o->values[EXPORT_KEEP], &eo.keep)) return KILN_EXIT_USAGE;
@@ -201,16 +188,16 @@ static int do_export(kiln_cli *cli, session *s, const opt_result *o, const char 
 
 int cmd_image_export(kiln_cli *cli, int argc, char **argv) {
   opt_result o;
-  int rc = parse_opts(cli, "image export", export_opts, 1, argc, argv, &o);
+  int rc = dist_parse_opts(cli, "image export", export_opts, 1, argc, argv, &o);
   if (rc) return rc;
   if (o.help) return fputs(export_help, stdout), KILN_EXIT_OK;
   if (o.n_args != 1) return cli_usage(cli, "image export", "name the project or image");
   session s;
   kiln_error *err = NULL;
   _cleanup_free_ char *ref = NULL;
-  rc = open_session(cli, &s, &err);
-  if (rc == 0 && !(ref = image_arg(cli, o.args[0], &err))) rc = -1;
-  if (rc == 0) rc = do_export(cli, &s, &o, ref, NULL, &err);
+  rc = dist_open_session(cli, &s, &err);
+  if (rc == 0 && !(ref = dist_image_arg(cli, o.args[0], &err))) rc = -1;
+  if (rc == 0) rc = dist_do_export(cli, &s, &o, ref, NULL, &err);
   if (rc < 0) rc = cli_fail(cli, err);
   session_clear(&s);
   return rc;
@@ -251,7 +238,7 @@ static void print_import(kiln_cli *cli, const char *path, const kiln_import_resu
 
 int cmd_image_import(kiln_cli *cli, int argc, char **argv) {
   opt_result o;
-  int rc = parse_opts(cli, "image import", import_opts, 1, argc, argv, &o);
+  int rc = dist_parse_opts(cli, "image import", import_opts, 1, argc, argv, &o);
   if (rc) return rc;
   if (o.help) return fputs(import_help, stdout), KILN_EXIT_OK;
   if (o.n_args != 1) return cli_usage(cli, "image import", "name the tarball");
@@ -265,405 +252,15 @@ int cmd_image_import(kiln_cli *cli, int argc, char **argv) {
   io.retag = o.values[IMPORT_TAG];
   io.skip_checksum = o.values[IMPORT_NO_VERIFY] != NULL;
   io.name_policy = kiln_dist_name_policy();
-  io.on_progress = on_progress;
+  io.on_progress = dist_on_progress;
   io.user = cli;
   io.interrupted = &cli_interrupted;
   cli_catch_interrupts();
-  rc = open_session(cli, &s, &err);
+  rc = dist_open_session(cli, &s, &err);
   if (rc == 0) rc = kiln_image_import(s.engine, &io, &res, &err);
   if (rc == 0) print_import(cli, io.path, &res);
   if (rc < 0) rc = cli_fail(cli, err);
   kiln_import_result_clear(&res);
   session_clear(&s);
   return rc;
-}
-
-/* ---- registry ---- */
-
-enum { REG_REGISTRY, REG_TEAM, REG_USER, REG_PASSWORD_STDIN, REG_AS, REG_EXPORT, REG_PUSH };
-static const opt_def registry_opts[] = {
-    {"--registry", NULL, true},        {"--team", NULL, true}, {"--username", "-u", true},
-    {"--password-stdin", NULL, false}, {"--as", NULL, true},   {"--export", NULL, true},
-    {"--push", NULL, false},           {NULL, NULL, false}};
-
-/* Credentials: --username with --password-stdin, else config.json. */
-static int read_auth(const opt_result *o, const char *server, kiln_registry_auth *auth,
-                     kiln_error **err) {
-  memset(auth, 0, sizeof *auth);
-  if (!(auth->server = strdup(server))) return kiln_error_oom(err);
-  if (o->values[REG_PASSWORD_STDIN] && !o->values[REG_USER])
-    return kiln_error_set(err, KILN_EXIT_USAGE, "--password-stdin needs --username");
-  if (!o->values[REG_USER]) return kiln_registry_auth_from_config(NULL, server, auth, err);
-  auth->username = strdup(o->values[REG_USER]);
-  _cleanup_buf_ kiln_buf pw = KILN_BUF_INIT(MAX_PASSWORD);
-  char chunk[512];
-  size_t n;
-  while (o->values[REG_PASSWORD_STDIN] && (n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-    if (kiln_buf_append(&pw, chunk, n) < 0)
-      return kiln_error_set(err, KILN_EXIT_USAGE, "the password is longer than %d bytes",
-                            MAX_PASSWORD);
-  while (pw.len && (pw.data[pw.len - 1] == '\n' || pw.data[pw.len - 1] == '\r'))
-    pw.data[--pw.len] = '\0';
-  auth->password = strdup(pw.data ? pw.data : "");
-  return 0;
-}
-
-static const char *registry_of(const opt_result *o) {
-  return o->values[REG_REGISTRY] ? o->values[REG_REGISTRY] : kiln_dist_registry();
-}
-
-/* The team, else the caller's sanitized name: the registry sub-path. */
-static char *sub_path(const opt_result *o, const session *s, kiln_error **err) {
-  if (o->values[REG_TEAM]) return strdup(o->values[REG_TEAM]);
-  return kiln_sanitize_username(s->identity->name ? s->identity->name : "user", err);
-}
-
-/* A remote reference: as given when it names a registry, else
- * REGISTRY/<team or user>/<project>:latest. */
-static char *remote_arg(kiln_cli *cli, session *s, const opt_result *o, const char *arg,
-                        kiln_error **err) {
-  _cleanup_free_ char *server = NULL, *path = NULL, *reference = NULL;
-  /* An image reference must name its registry; a project gets the default. */
-  if (strpbrk(arg, "/:"))
-    return kiln_registry_split(arg, &server, &path, &reference, err) < 0 ? NULL : strdup(arg);
-  const char *reg = registry_of(o);
-  if (!reg)
-    return kiln_error_set(err, KILN_EXIT_USAGE,
-                          "no registry: give --registry HOST[:PORT] or set KILN_REGISTRY"),
-           NULL;
-  _cleanup_free_ char *local = image_arg(cli, arg, err);
-  _cleanup_free_ char *sub = local ? sub_path(o, s, err) : NULL;
-  return sub ? kiln_registry_ref(reg, sub, local, err) : NULL;
-}
-
-/* Pushes local; with --json the result object goes to *json_out when given
- * (a part of commit's result), else it is printed. */
-static int push_to(kiln_cli *cli, session *s, const opt_result *o, const char *local,
-                   json_t **json_out, kiln_error **err) {
-  cli_catch_interrupts(); /* the temporary registry tag is removed */
-  _cleanup_free_ char *remote = NULL, *server = NULL, *path = NULL, *reference = NULL;
-  const char *reg = registry_of(o);
-  if (!reg)
-    return kiln_error_set(err, KILN_EXIT_USAGE,
-                          "no registry: give --registry HOST[:PORT] or set KILN_REGISTRY");
-  _cleanup_free_ char *sub = sub_path(o, s, err);
-  if (!sub || !(remote = kiln_registry_ref(reg, sub, local, err))) return -1;
-  if (kiln_registry_split(remote, &server, &path, &reference, err) < 0) return -1;
-  kiln_registry_auth auth;
-  int r = read_auth(o, server, &auth, err);
-  if (r == 0) {
-    kiln_transfer_options to = {
-        .caller = s->caller, .ns = ns_of(cli, s), .auth = &auth, .on_layer = on_layer, .user = cli};
-    r = kiln_image_push(s->engine, local, remote, &to, err);
-  }
-  kiln_registry_auth_clear(&auth);
-  if (r < 0) return -1;
-  if (cli->json) {
-    json_t *j = json_pack("{s:s, s:s}", "image", local, "remote", remote);
-    if (json_out)
-      *json_out = j;
-    else
-      cli_json_line(j);
-  } else if (!cli->quiet) {
-    printf("pushed %s\n", remote);
-  }
-  return 0;
-}
-
-static int push_one(kiln_cli *cli, session *s, const opt_result *o, const char *local,
-                    kiln_error **err) {
-  return push_to(cli, s, o, local, NULL, err);
-}
-
-static const char push_help[] =
-    "usage: kiln image push PROJECT|IMAGE [--registry HOST[:PORT]] [--team TEAM]\n"
-    "                       [--username USER --password-stdin]\n"
-    "\n"
-    "Pushes the image as REGISTRY/<team or your user name>/<project>:<tag>. The\n"
-    "registry defaults to $KILN_REGISTRY; credentials come from --username with the\n"
-    "password on stdin, else from your ~/.docker/config.json (auths; under sudo the\n"
-    "home directory of your account, read with your rights). Another user's image is\n"
-    "refused; so is a push whose registry name is already a different local image.\n";
-
-/* Runs fn with an open session for the single argument. */
-typedef int (*session_fn)(kiln_cli *cli, session *s, const opt_result *o, const char *arg,
-                          kiln_error **err);
-
-static int with_session(kiln_cli *cli, const char *cmd, const char *help, const opt_def *defs,
-                        int argc, char **argv, bool image, session_fn fn) {
-  opt_result o;
-  int rc = parse_opts(cli, cmd, defs, 2, argc, argv, &o);
-  if (rc) return rc;
-  if (o.help) return fputs(help, stdout), KILN_EXIT_OK;
-  if (o.n_args < 1) return cli_usage(cli, cmd, "missing argument; see --help");
-  session s;
-  kiln_error *err = NULL;
-  _cleanup_free_ char *ref = NULL;
-  rc = open_session(cli, &s, &err);
-  if (rc == 0 && image && !(ref = image_arg(cli, o.args[0], &err))) rc = -1;
-  if (rc == 0) rc = fn(cli, &s, &o, ref ? ref : o.args[0], &err);
-  if (rc < 0) rc = cli_fail(cli, err);
-  session_clear(&s);
-  return rc;
-}
-
-int cmd_image_push(kiln_cli *cli, int argc, char **argv) {
-  return with_session(cli, "image push", push_help, registry_opts, argc, argv, true, push_one);
-}
-
-static int pull_one(kiln_cli *cli, session *s, const opt_result *o, const char *arg,
-                    kiln_error **err) {
-  cli_catch_interrupts(); /* the remote name is put back */
-  _cleanup_free_ char *remote = remote_arg(cli, s, o, arg, err);
-  _cleanup_free_ char *server = NULL, *path = NULL, *reference = NULL, *local = NULL, *id = NULL;
-  if (!remote || kiln_registry_split(remote, &server, &path, &reference, err) < 0) return -1;
-  const char *last = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-  local = o->values[REG_AS]
-              ? strdup(o->values[REG_AS])
-              : kiln_namespace_ref(ns_of(cli, s), s->identity->uid, last,
-                                   strncmp(reference, "sha256:", 7) ? reference : "latest");
-  if (!local) return kiln_error_oom(err);
-  if (cli_check_name(local, "image name", err) < 0) return -1;
-  kiln_registry_auth auth;
-  kiln_transfer_options to = {
-      .caller = s->caller, .ns = ns_of(cli, s), .auth = &auth, .on_layer = on_layer, .user = cli};
-  int r = read_auth(o, server, &auth, err);
-  if (r == 0) r = kiln_image_pull(s->engine, remote, local, &to, &id, err);
-  kiln_registry_auth_clear(&auth);
-  if (r < 0) return -1;
-  if (cli->json)
-    cli_json_line(json_pack("{s:s, s:s, s:s}", "remote", remote, "image", local, "image_id", id));
-  else if (!cli->quiet)
-    printf("pulled %s as %s (%.19s)\n", remote, local, id);
-  return 0;
-}
-
-static const char pull_help[] =
-    "usage: kiln image pull REF|PROJECT [--as IMAGE] [--registry HOST[:PORT]] [--team TEAM]\n"
-    "                       [--username USER --password-stdin]\n"
-    "\n"
-    "Pulls REF (HOST[:PORT]/PATH[:TAG]), or REGISTRY/<team or user>/PROJECT:latest,\n"
-    "and names it <ns>-<uid>/<project>:<tag> (or IMAGE, in your namespace) locally;\n"
-    "you become its owner (as with image import).\n";
-
-int cmd_image_pull(kiln_cli *cli, int argc, char **argv) {
-  return with_session(cli, "image pull", pull_help, registry_opts, argc, argv, false, pull_one);
-}
-
-static int delete_remote_one(kiln_cli *cli, session *s, const opt_result *o, const char *arg,
-                             kiln_error **err) {
-  _cleanup_free_ char *remote = remote_arg(cli, s, o, arg, err);
-  _cleanup_free_ char *server = NULL, *path = NULL, *reference = NULL, *digest = NULL;
-  if (!remote || kiln_registry_split(remote, &server, &path, &reference, err) < 0) return -1;
-  kiln_registry_auth auth;
-  int r = read_auth(o, server, &auth, err);
-  if (r == 0) r = kiln_registry_delete(remote, &auth, &digest, err);
-  kiln_registry_auth_clear(&auth);
-  if (r < 0) return kiln_error_prefix(err, "deleting %s", remote);
-  if (cli->json)
-    cli_json_line(json_pack("{s:s, s:s, s:b}", "remote", remote, "digest", digest, "deleted", 1));
-  else if (!cli->quiet)
-    printf("deleted %s (%s)\n", remote, digest);
-  return 0;
-}
-
-static const char delete_remote_help[] =
-    "usage: kiln image delete-remote REF|PROJECT [--registry HOST[:PORT]] [--team TEAM]\n"
-    "                                [--username USER --password-stdin]\n"
-    "\n"
-    "Deletes the manifest REF points at from the registry (HTTP API v2: digest\n"
-    "lookup, then DELETE), where the registry allows deletes.\n";
-
-int cmd_image_delete_remote(kiln_cli *cli, int argc, char **argv) {
-  return with_session(cli, "image delete-remote", delete_remote_help, registry_opts, argc, argv,
-                      false, delete_remote_one);
-}
-
-/* ---- container commit ---- */
-
-static const char commit_help[] =
-    "usage: kiln container commit NAME [IMAGE] [--export DIR|FILE] [--push --registry R]\n"
-    "\n"
-    "Commits your container NAME into IMAGE (default <ns>-<uid>/NAME:latest; IMAGE\n"
-    "must be in your namespace), its labels carried over; then optionally exports or\n"
-    "pushes the image.\n";
-
-static int commit_one(kiln_cli *cli, session *s, const opt_result *o, const char *name,
-                      kiln_error **err) {
-  _cleanup_free_ char *ref = image_arg(cli, o->n_args > 1 ? o->args[1] : name, err);
-  _cleanup_free_ char *id = NULL;
-  kiln_commit_options co = {
-      .caller = s->caller, .ns = ns_of(cli, s), .owner = &s->owner, .name = name, .ref = ref};
-  if (!ref || cli_check_name(ref, "image name", err) < 0 ||
-      kiln_container_commit(s->engine, &co, &id, err) < 0)
-    return -1;
-  if (!cli->json && !cli->quiet) printf("committed %s to %s (%.19s)\n", name, ref, id);
-  _cleanup_json_ json_t *exported = NULL, *pushed = NULL;
-  if (o->values[REG_EXPORT]) {
-    opt_result eo = {0};
-    eo.values[EXPORT_OUT] = o->values[REG_EXPORT];
-    if (do_export(cli, s, &eo, ref, &exported, err) != 0) return -1;
-  }
-  if (o->values[REG_PUSH] && push_to(cli, s, o, ref, &pushed, err) < 0) return -1;
-  if (cli->json)
-    cli_json_line(json_pack("{s:s, s:s, s:s, s:O?, s:O?}", "container", name, "image", ref,
-                            "image_id", id, "export", exported, "push", pushed));
-  return 0;
-}
-
-int cmd_container_commit(kiln_cli *cli, int argc, char **argv) {
-  return with_session(cli, "container commit", commit_help, registry_opts, argc, argv, false,
-                      commit_one);
-}
-
-/* ---- tar list / delete / sync ---- */
-
-enum { TAR_DIR };
-static const opt_def tar_opts[] = {{"--dir", "-d", true}, {NULL, NULL, false}};
-
-static const char tar_help[] =
-    "usage: kiln tar list [NAME] [--dir DIR] [--json]\n"
-    "       kiln tar delete NAME|FILE [--dir DIR] [--json]\n"
-    "       kiln tar sync [NAME] [--dir DIR] [--json]\n"
-    "\n"
-    "The image tarballs in DIR (default the site's shared_dir, " KILN_DEFAULT_SHARED_DIR "\n"
-    "unless configured; admins: $KILN_SHARED_DIR), read with your rights. list shows\n"
-    "name, time, size and whether this engine has the image; delete removes your\n"
-    "tarballs of an image (or one FILE of yours); sync loads each image whose newest\n"
-    "tarball of yours holds another image id than the local one, as image import\n"
-    "does (in your namespace). Other users' tarballs are never deleted or synced.\n"
-    "NAME is a project or image. --json: list prints one array, delete one object,\n"
-    "sync one object per line ending with {\"state\":\"done\",...} (docs/json.md).\n";
-
-/* The library's entries with the contract's names and types: file the
- * path, manifest the sidecar's path or null, created in UTC. */
-static json_t *tar_list_json(json_t *items) {
-  json_t *out = json_array();
-  size_t i;
-  json_t *it;
-  json_array_foreach(items, i, it) {
-    const char *path = json_string_value(json_object_get(it, "path"));
-    _cleanup_free_ char *side = NULL;
-    if (json_is_true(json_object_get(it, "manifest")) && asprintf(&side, "%s.json", path) < 0)
-      side = NULL;
-    json_array_append_new(
-        out,
-        json_pack("{s:s?, s:O, s:O, s:o, s:O, s:O, s:s?, s:O, s:O, s:O}", "file", path, "image",
-                  json_object_get(it, "image"), "image_id", json_object_get(it, "image_id"),
-                  "created", cli_json_time(json_integer_value(json_object_get(it, "time"))), "size",
-                  json_object_get(it, "size"), "sha256", json_object_get(it, "sha256"), "manifest",
-                  side, "owner_uid", json_object_get(it, "owner_uid"), "file_uid",
-                  json_object_get(it, "file_uid"), "local", json_object_get(it, "local")));
-  }
-  return out;
-}
-
-static void print_tar_list(kiln_cli *cli, json_t *items) {
-  size_t i;
-  json_t *it;
-  if (cli->json) {
-    cli_json_line(tar_list_json(items));
-    return;
-  }
-  printf("%-48s %-20s %10s  %s\n", "IMAGE", "TIME", "SIZE", "LOCAL");
-  json_array_foreach(items, i, it) {
-    const char *img = json_string_value(json_object_get(it, "image"));
-    time_t t = (time_t)json_integer_value(json_object_get(it, "time"));
-    char when[32], size[32];
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
-    human_bytes(size, sizeof size, (double)json_integer_value(json_object_get(it, "size")));
-    json_t *local = json_object_get(it, "local");
-    printf("%-48s %-20s %10s  %s\n", img ? img : json_string_value(json_object_get(it, "file")),
-           when, size,
-           json_is_true(local)    ? "yes"
-           : json_is_false(local) ? "no"
-                                  : "?");
-  }
-}
-
-static const char *const sync_words[] = {[KILN_SYNC_CURRENT] = "current",
-                                         [KILN_SYNC_LOADING] = "loading",
-                                         [KILN_SYNC_LOADED] = "loaded",
-                                         [KILN_SYNC_SKIPPED] = "skipped",
-                                         [KILN_SYNC_FAILED] = "failed"};
-
-static void on_sync(void *user, kiln_sync_state state, const char *image, const char *file,
-                    const char *message) {
-  kiln_cli *cli = user;
-  if (cli->json) {
-    cli_json_line(json_pack("{s:s, s:s?, s:s?, s:s?}", "state", sync_words[state], "image", image,
-                            "file", file, "message", message));
-    return;
-  }
-  if (state == KILN_SYNC_FAILED) {
-    fprintf(stderr, "kiln: %s: %s\n", image ? image : file, message ? message : "failed");
-    return;
-  }
-  if (!cli->quiet && state != KILN_SYNC_LOADING)
-    printf("%s %s%s%s\n", sync_words[state], image ? image : file, message ? ": " : "",
-           message ? message : "");
-}
-
-typedef enum { TAR_LIST, TAR_DELETE, TAR_SYNC } tar_action;
-
-static int tar_run(kiln_cli *cli, tar_action action, const opt_result *o, kiln_error **err) {
-  const char *dir = o->values[TAR_DIR] ? o->values[TAR_DIR] : kiln_dist_shared_dir(cli->config);
-  session s;
-  int rc = open_session(cli, &s, err);
-  _cleanup_free_ char *name = NULL;
-  const char *arg = o->n_args ? o->args[0] : NULL;
-  bool is_file = arg && strstr(arg, ".tar");
-  if (rc == 0 && arg && !is_file && !(name = image_arg(cli, arg, err))) rc = -1;
-  if (rc == 0 && action == TAR_LIST) {
-    _cleanup_json_ json_t *items = kiln_tar_list(s.engine, dir, name, err);
-    if (items) print_tar_list(cli, items);
-    rc = items ? 0 : -1;
-  } else if (rc == 0 && action == TAR_DELETE) {
-    unsigned removed = 0;
-    rc = kiln_tar_delete(s.caller, dir, name ? name : arg, &removed, err);
-    if (rc == 0 && cli->json)
-      cli_json_line(
-          json_pack("{s:s, s:i}", "target", name ? name : arg, "tarballs_removed", (int)removed));
-    else if (rc == 0 && !cli->quiet)
-      printf("removed %u tarball(s)\n", removed);
-  } else if (rc == 0) {
-    unsigned loaded = 0, failed = 0;
-    cli_catch_interrupts();
-    kiln_sync_options so = {.caller = s.caller,
-                            .ns = ns_of(cli, &s),
-                            .dir = dir,
-                            .image = name,
-                            .on_state = on_sync,
-                            .on_progress = on_progress,
-                            .user = cli,
-                            .interrupted = &cli_interrupted};
-    rc = kiln_tar_sync(s.engine, &so, &loaded, &failed, err);
-    if (rc == 0 && cli->json)
-      cli_json_line(json_pack("{s:s, s:i, s:i}", "state", "done", "loaded", (int)loaded, "failed",
-                              (int)failed));
-    else if (!cli->quiet && !cli->json)
-      printf("%u image(s) loaded\n", loaded);
-  }
-  session_clear(&s);
-  return rc;
-}
-
-int cmd_tar(kiln_cli *cli, int argc, char **argv) {
-  static const char *const actions[] = {
-      [TAR_LIST] = "list", [TAR_DELETE] = "delete", [TAR_SYNC] = "sync"};
-  if (argc < 2 && cli->json) return cli_usage(cli, "tar", "name an action (list, delete, sync)");
-  if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-    return fputs(tar_help, stdout), argc < 2 ? KILN_EXIT_USAGE : KILN_EXIT_OK;
-  int action = -1;
-  for (int i = 0; i < 3; i++)
-    if (!strcmp(argv[1], actions[i])) action = i;
-  if (action < 0) return cli_usage(cli, "tar", "unknown action '%s' (list, delete, sync)", argv[1]);
-  opt_result o;
-  int rc = parse_opts(cli, "tar", tar_opts, 1, argc - 1, argv + 1, &o);
-  if (rc) return rc;
-  if (o.help) return fputs(tar_help, stdout), KILN_EXIT_OK;
-  if (action == TAR_DELETE && !o.n_args)
-    return cli_usage(cli, "tar delete", "name the image or file");
-  kiln_error *err = NULL;
-  return tar_run(cli, (tar_action)action, &o, &err) < 0 ? cli_fail(cli, err) : KILN_EXIT_OK;
 }

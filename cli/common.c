@@ -268,3 +268,11 @@ void cli_human_size(json_int_t bytes, char *out, size_t n) {
     v /= 1000, u++;
   snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
+
+bool cli_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--")) return false;
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
+  }
+  return false;
+}

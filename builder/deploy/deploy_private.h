@@ -89,13 +89,42 @@ int kiln_workspace_mount_check(kiln_engine *engine, const char *id, const char *
 
 /* METHOD /containers/ID/WHAT, the whole request bounded by timeout_ms (0:
  * the engine's default); *out (may be NULL) gets the JSON answer or NULL.
- * 0, or -1 with *err set. (deploy.c) */
+ * 0, or -1 with *err set. (container_call.c) */
 int kiln_container_call(kiln_engine *engine, const char *method, const char *id, const char *what,
                         const char *query, long timeout_ms, json_t **out, kiln_error **err);
 
 /* The last `lines` lines of container id's output, demultiplexed, trailing
- * newlines dropped: a new string, or NULL when there is none. (deploy.c) */
+ * newlines dropped: a new string, or NULL when there is none.
+ * (container_call.c) */
 char *kiln_container_log_tail(kiln_engine *engine, const char *id, unsigned lines);
+
+/* GET /images/REF/json: a new object, or NULL with *err (a missing image
+ * is an error). (container_call.c) */
+json_t *kiln_deploy_inspect_image(kiln_engine *engine, const char *ref, kiln_error **err);
+/* Removes container id with its anonymous volumes, as an undo call: runs
+ * (bounded) after an interrupt too. Best effort. (container_call.c) */
+void kiln_deploy_remove_container(kiln_engine *engine, const char *id);
+
+/* ---- deploy's steps, shared by its files (deploy.c, create_body.c, adapt.c) ---- */
+
+/* The image namespace of this deploy (opts->ns, else the config's).
+ * Borrowed. */
+const char *kiln_deploy_ns_of(const kiln_deploy_options *o);
+/* Reports an event to opts->on_event (when set), formatted like printf and
+ * cut at 511 bytes. */
+__attribute__((format(printf, 3, 4))) void
+kiln_deploy_emit(const kiln_deploy_options *o, kiln_deploy_event_kind kind, const char *fmt, ...);
+/* Where an image wants the workspace mounted: its kiln.workspace label,
+ * else /workspace. Borrowed from image_config. (create_body.c) */
+const char *kiln_deploy_workspace_of(json_t *image_config);
+/* Whether s is a non-empty run of decimal digits. (create_body.c) */
+bool kiln_deploy_all_digits(const char *s);
+/* Adapts the legacy image base_id (its Config in base_config, borrowed)
+ * for opts->caller, or reuses an earlier adaptation (result->reused);
+ * sets result->adapted and result->adapted_image. Returns the adapted
+ * image's id (new string), or NULL with *err. (adapt.c) */
+char *kiln_deploy_adapt(kiln_engine *engine, const kiln_deploy_options *o, const char *base_id,
+                        json_t *base_config, kiln_deploy_result *result, kiln_error **err);
 
 /* ---- lock files (lock.c) ---- */
 

@@ -1,15 +1,20 @@
-/* What export, tarstore, registry and commit share and nobody else needs:
- * file access with the caller's rights for reading a folder, and the
- * engine calls on image names. Internal to builder/. */
+/* What export, import, tarstore, registry and commit share and nobody else
+ * needs: file access with the caller's rights for reading a folder, the
+ * engine calls on image names, the compression table, the progress
+ * throttle and what import's two passes hand each other. Internal to
+ * builder/. */
 #ifndef KILN_BUILDER_DIST_PRIVATE_H
 #define KILN_BUILDER_DIST_PRIVATE_H
 
+#include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
 
 #include "kiln/access.h"
+#include "kiln/distribute.h"
 #include "kiln/engine.h"
 #include "kiln/error.h"
 
@@ -41,7 +46,71 @@ void kiln_dist_untag(kiln_engine *engine, const char *ref);
  * calls); any refusal (a container or a child image uses it) is ignored. */
 void kiln_dist_remove_if_untagged(kiln_engine *engine, const char *image_id);
 
-/* ---- import, pass 1 (export.c) ---- */
+#define KILN_DIST_IO_CHUNK (256u << 10) /* bytes read or written at a time */
+
+/* ---- compressions: one row each (compression.c) ---- */
+
+struct archive;
+
+typedef struct {
+  const char *name, *suffix;
+  unsigned char magic[4];
+  size_t magic_len;
+  int (*add_write)(struct archive *);
+  int (*add_read)(struct archive *);
+} kiln_dist_compression;
+
+/* Indexed by kiln_compression. */
+extern const kiln_dist_compression kiln_dist_compressions[KILN_COMPRESS_ZSTD + 1];
+#define KILN_DIST_N_COMPRESSIONS (sizeof kiln_dist_compressions / sizeof *kiln_dist_compressions)
+
+/* Every compression's reader, for an archive read as tar. */
+int kiln_dist_support_compressions(struct archive *a);
+
+/* ---- progress throttle shared by export and import (progress.c) ---- */
+
+typedef struct {
+  kiln_progress_fn fn;
+  void *user;
+  double start, last;
+  uint64_t bytes;
+} kiln_dist_progress;
+
+void kiln_dist_progress_start(kiln_dist_progress *p, kiln_progress_fn fn, void *user);
+/* Counts n more bytes; calls fn at most every quarter second. */
+void kiln_dist_progress_add(kiln_dist_progress *p, size_t n);
+/* The last call, with done set. */
+void kiln_dist_progress_done(kiln_dist_progress *p);
+
+/* ---- import, pass 1 (archive_check.c) ---- */
+
+/* What pass 1 learned. */
+typedef struct {
+  char sha256[65];
+  kiln_compression compression;
+  json_t *save_manifest; /* docker save's manifest.json */
+  json_t *entries;       /* object: entry name → true */
+  json_t *digests;       /* object: config-named plain file → "sha256:<hex>" of its content */
+  json_t *refs;   /* object: digest of an OCI manifest or index blob → [digests it names] */
+  char *image_id; /* the first image's, from its config blob */
+} kiln_archive_facts;
+
+void kiln_archive_facts_clear(kiln_archive_facts *f);
+/* Reads the whole archive on fd (plain or compressed) into *f: its sha256,
+ * its entries, the config blobs' digests, and checks that it is complete
+ * (every file manifest.json names is in it, every config blob hashes to its
+ * name). interrupted (borrowed, may be NULL) is checked every chunk.
+ * Returns 0, or -1 with *err; clear *f either way. */
+int kiln_import_read_archive(int fd, kiln_archive_facts *f, volatile sig_atomic_t *interrupted,
+                             kiln_error **err);
+/* The sidecar manifest side (borrowed) names the archive's sha256 and its
+ * first image; 0, or -1 with *err. */
+int kiln_import_check_sidecar(const json_t *side, const kiln_archive_facts *f, kiln_error **err);
+/* Whether id is the image whose config blob has the id config_id: the
+ * config's digest, or (OCI layout) the digest of a manifest or index of
+ * the archive naming it. Call with depth 0. */
+bool kiln_import_same_image(const kiln_archive_facts *f, const char *id, const char *config_id,
+                            unsigned depth);
 
 /* What kiln_image_import does first: reads the whole archive on fd (a
  * docker save tar, plain or gzip; either layout: Engine ≤ 24 and Podman's

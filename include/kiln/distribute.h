@@ -28,7 +28,7 @@
  * replaced and removed with the caller's rights (kiln_fs_*); tarballs are
  * deleted or synced only when kiln_access_tarball allows. */
 
-/* ---- settings ----
+/* ---- settings (settings.c) ----
  * shared_dir: $KILN_SHARED_DIR for admins (kiln_env), else cfg->shared_dir
  * (cfg may be NULL), else KILN_DEFAULT_SHARED_DIR. tar_mode: $KILN_TAR_MODE
  * for admins (octal), else 0640 (readable by the team). registry:
@@ -92,7 +92,7 @@ int kiln_image_export(kiln_engine *engine, const kiln_export_options *opts,
                       kiln_export_result *result, kiln_error **err);
 void kiln_export_result_clear(kiln_export_result *result);
 
-/* ---- import (export.c) ---- */
+/* ---- import (import.c, archive_check.c) ---- */
 
 typedef struct {
   const kiln_caller *caller; /* borrowed; required: who imports (becomes the owner) */
@@ -161,7 +161,7 @@ int kiln_image_adopt(kiln_engine *engine, const kiln_caller *c, const char *ns,
                      const char *image_id, json_t *tags, char **new_id, bool *adopted,
                      kiln_error **err);
 
-/* ---- pure helpers (export.c), exposed for tests ---- */
+/* ---- pure helpers (export_names.c, compression.c), exposed for tests ---- */
 
 /* The tarball's base name: every character outside [A-Za-z0-9._-] of the
  * reference becomes '_', a missing tag is ":latest". Then "-<time>.tar" or

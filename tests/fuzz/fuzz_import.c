@@ -1,4 +1,4 @@
-/* libFuzzer target for the import archive readers (export.c, loadfilter.c):
+/* libFuzzer target for the import archive readers (archive_check.c, loadfilter.c):
  * the input is the file `kiln image import` would read (a docker save tar,
  * plain or gzip). Pass 1 (kiln_import_check_archive) must accept it or say
  * why; the non-admin load filter must stream a tar or fail saying why; the
