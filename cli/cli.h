@@ -84,7 +84,6 @@ void cli_spec_context_clear(cli_spec_context *ctx);
 int cli_check_name(const char *name, const char *what, kiln_error **err);
 
 /* Whether argv (after argv[0], up to a "--") asks for --help or -h. */
-bool cli_wants_help(int argc, char **argv);
 
 /* Opens the engine named by --host / DOCKER_HOST, watching cli_interrupted.
  * NULL with *err set. */

@@ -1,6 +1,5 @@
 /* kiln container list|start|stop|shell|logs|retire (deploy: cmd_deploy.c) */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -10,6 +9,7 @@
 
 #include "cli.h"
 #include "json_out.h"
+#include "options.h"
 #include "sanitize/limits.h"
 #include "session.h"
 #include "kiln/config.h"
@@ -69,37 +69,35 @@ static void keep_running(json_t *list) {
   }
 }
 
+typedef struct {
+  bool all, all_users, running;
+} list_args;
+
+static const cli_opt list_opts[] = {
+    CLI_FLAG("all", 'a', list_args, all),
+    CLI_FLAG("all-users", 0, list_args, all_users),
+    CLI_FLAG("running", 0, list_args, running),
+    {0},
+};
+
 static int cmd_list(kiln_cli *cli, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"all", no_argument, NULL, 'a'},     {"all-users", no_argument, NULL, 'a'},
-      {"running", no_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
-      {"help", no_argument, NULL, 'h'},    {NULL, 0, NULL, 0}};
-  bool all = false, running = false;
-  int c;
-  while ((c = getopt_long(argc, argv, "ajh", opts, NULL)) != -1) {
-    if (c == 'a')
-      all = true;
-    else if (c == 'r')
-      running = true;
-    else if (c == 'j')
-      cli->json = true;
-    else if (c == 'h')
-      return puts("usage: kiln container list [--all] [--running] [--json]\n\nYour containers "
-                  "(running or not): name, project, image, status, STALE when the project's "
-                  "image was rebuilt since the deploy, and PORTS (published addresses).\n"
-                  "--running: only running ones. --all (admins): everyone's.\n"
-                  "--json: one JSON array, an object per container (docs/json.md).\n"
-                  "Through DS01's container-list: running ones, --all (-a) includes stopped "
-                  "ones, --all-users is everyone's."),
-             KILN_EXIT_OK;
-    else
-      return cli_usage(cli, "container list", "unknown option");
-  }
-  if (optind < argc)
-    return cli_usage(cli, "container list", "unexpected argument '%s'", argv[optind]);
+  list_args a = {0};
+  cli_parsed p;
+  int rc =
+      cli_parse(cli, &(cli_parser){.cmd = "container list", .opts = list_opts}, argc, argv, &a, &p);
+  if (rc) return rc;
+  bool all = a.all || a.all_users, running = a.running;
+  if (p.help)
+    return puts("usage: kiln container list [--all] [--running] [--json]\n\nYour containers "
+                "(running or not): name, project, image, status, STALE when the project's "
+                "image was rebuilt since the deploy, and PORTS (published addresses).\n"
+                "--running: only running ones. --all (admins): everyone's.\n"
+                "--json: one JSON array, an object per container (docs/json.md).\n"
+                "Through DS01's container-list: running ones, --all (-a) includes stopped "
+                "ones, --all-users is everyone's."),
+           KILN_EXIT_OK;
   session s;
   kiln_error *err = NULL;
-  int rc = KILN_EXIT_OK;
   if (session_open(cli, &s, all, &err) < 0) {
     rc = cli_fail(cli, err);
   } else {
@@ -116,109 +114,52 @@ static int cmd_list(kiln_cli *cli, int argc, char **argv) {
 
 /* ---- start / stop / retire / shell ---- */
 
-typedef int (*name_action)(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
-                           kiln_error **err);
-
-/* The options each NAME command takes besides --all-users (a value-taking
- * one also as --opt=VALUE); anything else starting with '-' is refused
- * before anything is done. Commands not listed parse their own extras. */
+/* What the NAME commands take; each one's table says which of them. */
 typedef struct {
-  const char *name, *alias;
-  bool value;
-} name_opt;
+  bool all_users, force;
+  const char *time; /* stop --time */
+  const char *save; /* retire --save: "" alone, IMAGE with --save=IMAGE */
+  cli_parsed p;     /* NAME [IMAGE] [-- COMMAND...] */
+} name_args;
 
-static const struct {
-  const char *cmd;
-  const name_opt *opts;
-} name_opts[] = {
-    {"container start", (const name_opt[]){{NULL, NULL, false}}},
-    {"container stop", (const name_opt[]){{"--time", "-t", true}, {NULL, NULL, false}}},
-    {"container retire",
-     (const name_opt[]){{"--save", NULL, false}, {"--force", "-f", false}, {NULL, NULL, false}}},
-    {"container shell", (const name_opt[]){{NULL, NULL, false}}},
-};
+typedef int (*name_action)(kiln_cli *cli, session *s, const name_args *a, kiln_error **err);
 
-static const name_opt *opts_of(const char *cmd) {
-  for (size_t i = 0; i < sizeof name_opts / sizeof name_opts[0]; i++)
-    if (!strcmp(name_opts[i].cmd, cmd)) return name_opts[i].opts;
-  return NULL;
-}
+#define ALL_USERS CLI_FLAG("all-users", 0, name_args, all_users)
+static const cli_opt start_opts[] = {ALL_USERS, {0}};
+static const cli_opt stop_opts[] = {ALL_USERS, CLI_VALUE("time", 't', name_args, time), {0}};
+static const cli_opt retire_opts[] = {ALL_USERS,
+                                      CLI_FLAG("force", 'f', name_args, force),
+                                      CLI_MAYBE("save", 0, name_args, save),
+                                      {0}};
+static const cli_opt shell_opts[] = {ALL_USERS, {0}};
 
-/* argv[i] among opts: 1 (and *i past a separate value), 0 when unknown. */
-static int known_opt(const name_opt *opts, int argc, char **argv, int *i) {
-  for (const name_opt *o = opts; o->name; o++) {
-    size_t n = strlen(o->name);
-    if (o->value && !strncmp(argv[*i], o->name, n) && argv[*i][n] == '=') return 1;
-    if (!strcmp(argv[*i], o->name) || (o->alias && !strcmp(argv[*i], o->alias))) {
-      if (o->value && *i + 1 < argc) (*i)++;
-      return 1;
-    }
-    if (!strcmp(o->name, "--save") && !strncmp(argv[*i], "--save=", 7)) return 1;
-  }
-  return 0;
-}
-
-/* NAME [--all-users] [options] [extra...]: opens a session and runs act. */
-static int with_name(kiln_cli *cli, const char *cmd, const char *help, int argc, char **argv,
-                     bool extra_ok, name_action act) {
-  if (cli_wants_help(argc, argv)) return printf("%s", help), KILN_EXIT_OK;
-  const name_opt *opts = opts_of(cmd);
-  bool all = false;
-  const char *name = NULL;
-  int i = 1;
-  for (; i < argc && strcmp(argv[i], "--"); i++) {
-    if (!strcmp(argv[i], "--all-users"))
-      all = true;
-    else if (!strcmp(argv[i], "--json"))
-      cli->json = true;
-    else if (opts && argv[i][0] == '-') {
-      if (!known_opt(opts, argc, argv, &i))
-        return cli_usage(cli, cmd, "unknown option '%s'", argv[i]);
-    } else if (!name && argv[i][0] != '-')
-      name = argv[i];
-    else if (!extra_ok)
-      return cli_usage(cli, cmd, "unexpected argument '%s'", argv[i]);
-  }
-  if (!name) return cli_usage(cli, cmd, "name the container");
+/* NAME [options]: opens a session and runs act. */
+static int with_name(kiln_cli *cli, const cli_parser *parser, const char *help, int argc,
+                     char **argv, name_action act) {
+  name_args a = {0};
+  int rc = cli_parse(cli, parser, argc, argv, &a, &a.p);
+  if (rc) return rc;
+  if (a.p.help) return printf("%s", help), KILN_EXIT_OK;
+  if (!a.p.n_args) return cli_usage(cli, parser->cmd, "name the container");
   session s;
   kiln_error *err = NULL;
-  int rc = session_open(cli, &s, all, &err);
-  if (rc == 0) rc = act(cli, &s, name, argc, argv, &err);
+  rc = session_open(cli, &s, a.all_users, &err);
+  if (rc == 0) rc = act(cli, &s, &a, &err);
   if (rc < 0) rc = cli_fail(cli, err);
   session_clear(&s);
   return rc;
 }
 
-static int do_start(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
-                    kiln_error **err) {
-  (void)argc, (void)argv;
+static int do_start(kiln_cli *cli, session *s, const name_args *a, kiln_error **err) {
+  const char *name = a->p.args[0];
   if (kiln_container_start(s->engine, name, &s->owner, err) < 0) return -1;
   if (cli->json) cli_json_line(json_pack("{s:s, s:b}", "name", name, "started", 1));
   cli_info(cli, "started %s\n", name);
   return 0;
 }
 
-/* The value of option opt (or its alias): "--opt V", "-a V" or "--opt=V";
- * NULL when absent. Borrowed from argv. */
-static const char *opt_value(int argc, char **argv, const char *opt, const char *alias) {
-  size_t n = strlen(opt);
-  for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-    if (!strncmp(argv[i], opt, n) && argv[i][n] == '=') return argv[i] + n + 1;
-    if ((!strcmp(argv[i], opt) || (alias && !strcmp(argv[i], alias))) && i + 1 < argc)
-      return argv[i + 1];
-  }
-  return NULL;
-}
-
-static bool has_flag(int argc, char **argv, const char *flag, const char *alias) {
-  for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-    if (!strcmp(argv[i], flag) || (alias && !strcmp(argv[i], alias))) return true;
-  return false;
-}
-
-static int do_stop(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
-                   kiln_error **err) {
-  const char *t = opt_value(argc, argv, "--time", "-t");
+static int do_stop(kiln_cli *cli, session *s, const name_args *a, kiln_error **err) {
+  const char *name = a->p.args[0], *t = a->time;
   char *end = NULL;
   long secs = t ? strtol(t, &end, 10) : -1;
   if (t && (!*t || *end || secs < 0 || secs > KILN_MAX_STOP_TIMEOUT_S))
@@ -255,26 +196,16 @@ static int confirm_loss(session *s, const char *name, kiln_error **err) {
 }
 
 /* --save, --save=IMAGE, or --save IMAGE (the positional after NAME). */
-static int do_retire(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
-                     kiln_error **err) {
-  bool save = false;
-  const char *save_as = NULL;
-  bool seen_name = false;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--save"))
-      save = true;
-    else if (!strncmp(argv[i], "--save=", 7))
-      save = true, save_as = argv[i] + 7;
-    else if (argv[i][0] != '-' && seen_name)
-      save_as = argv[i];
-    else if (argv[i][0] != '-')
-      seen_name = true;
-  }
-  if (save_as && !save)
+static int do_retire(kiln_cli *cli, session *s, const name_args *a, kiln_error **err) {
+  const char *name = a->p.args[0];
+  bool save = a->save != NULL;
+  const char *save_as = a->save && *a->save ? a->save : NULL;
+  if (a->p.n_args == 2 && (!save || save_as))
     return kiln_error_set(err, KILN_EXIT_USAGE, "container retire: unexpected argument '%s'",
-                          save_as);
+                          a->p.args[1]);
+  if (a->p.n_args == 2) save_as = a->p.args[1];
   if (save && cli_check_name(save_as ? save_as : name, "image name", err) < 0) return -1;
-  if (!save && !has_flag(argc, argv, "--force", "-f") && confirm_loss(s, name, err) < 0) return -1;
+  if (!save && !a->force && confirm_loss(s, name, err) < 0) return -1;
   _cleanup_free_ char *saved = NULL;
   if (kiln_container_retire(s->engine, name, &s->owner, save, save_as, ns_of(cli, s), &saved, err) <
       0)
@@ -287,17 +218,12 @@ static int do_retire(kiln_cli *cli, session *s, const char *name, int argc, char
   return 0;
 }
 
-static int do_shell(kiln_cli *cli, session *s, const char *name, int argc, char **argv,
-                    kiln_error **err) {
+static int do_shell(kiln_cli *cli, session *s, const name_args *a, kiln_error **err) {
   (void)cli;
-  int dash = 0;
-  for (int i = 1; i < argc && !dash; i++)
-    if (!strcmp(argv[i], "--")) dash = i;
-  const char *const *cmd = dash ? (const char *const *)argv + dash + 1 : NULL;
-  size_t n = dash ? (size_t)(argc - dash - 1) : 0;
+  const char *const *cmd = a->p.n_rest ? (const char *const *)a->p.rest : NULL;
   int code = 0;
-  if (kiln_container_shell(s->engine, name, &s->owner, cmd, n, STDIN_FILENO, STDOUT_FILENO,
-                           STDERR_FILENO, &code, err) < 0)
+  if (kiln_container_shell(s->engine, a->p.args[0], &s->owner, cmd, (size_t)a->p.n_rest,
+                           STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, &code, err) < 0)
     return -1;
   return code;
 }
@@ -320,6 +246,7 @@ static void end_follow(int sig) {
 
 typedef struct {
   const char *name;
+  const char *tail; /* --tail */
   bool all_users;
   kiln_logs_options o;
 } logs_args;
@@ -336,35 +263,23 @@ static int parse_tail(kiln_cli *cli, const char *t, long *out) {
   return 0;
 }
 
-static int parse_logs(kiln_cli *cli, logs_args *a, int argc, char **argv) {
-  static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
-                                       {"tail", required_argument, NULL, 'n'},
-                                       {"all-users", no_argument, NULL, 'a'},
-                                       {NULL, 0, NULL, 0}};
-  int c, r = 0;
-  while (!r && (c = getopt_long(argc, argv, "fn:", opts, NULL)) != -1) {
-    if (c == 'f')
-      a->o.follow = true;
-    else if (c == 'n')
-      r = parse_tail(cli, optarg, &a->o.tail);
-    else if (c == 'a')
-      a->all_users = true;
-    else
-      r = cli_usage(cli, "container logs", "unknown option");
-  }
-  if (r) return r;
-  if (optind >= argc) return cli_usage(cli, "container logs", "name the container");
-  if (argc - optind > 1)
-    return cli_usage(cli, "container logs", "unexpected argument '%s'", argv[optind + 1]);
-  a->name = argv[optind];
-  return 0;
-}
+static const cli_opt logs_opts[] = {
+    CLI_FLAG("follow", 'f', logs_args, o.follow),
+    CLI_VALUE("tail", 'n', logs_args, tail),
+    CLI_FLAG("all-users", 0, logs_args, all_users),
+    {0},
+};
 
 static int cmd_logs(kiln_cli *cli, int argc, char **argv) {
-  if (cli_wants_help(argc, argv)) return fputs(logs_help, stdout), KILN_EXIT_OK;
   logs_args a = {.o = {.tail = -1, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO}};
-  int r = parse_logs(cli, &a, argc, argv);
+  cli_parsed p;
+  int r = cli_parse(cli, &(cli_parser){.cmd = "container logs", .opts = logs_opts, .max_args = 1},
+                    argc, argv, &a, &p);
   if (r) return r;
+  if (p.help) return fputs(logs_help, stdout), KILN_EXIT_OK;
+  if (!p.n_args) return cli_usage(cli, "container logs", "name the container");
+  if (a.tail && (r = parse_tail(cli, a.tail, &a.o.tail))) return r;
+  a.name = p.args[0];
   if (a.o.follow) signal(SIGINT, end_follow);
   session s;
   kiln_error *err = NULL;
@@ -378,39 +293,40 @@ static int cmd_logs(kiln_cli *cli, int argc, char **argv) {
 }
 
 static int cmd_start(kiln_cli *cli, int argc, char **argv) {
-  return with_name(cli, "container start",
-                   "usage: kiln container start NAME [--all-users] [--json]\n", argc, argv, false,
+  return with_name(cli, &(cli_parser){.cmd = "container start", .opts = start_opts, .max_args = 1},
+                   "usage: kiln container start NAME [--all-users] [--json]\n", argc, argv,
                    do_start);
 }
 
 static int cmd_stop(kiln_cli *cli, int argc, char **argv) {
-  return with_name(cli, "container stop",
+  return with_name(cli, &(cli_parser){.cmd = "container stop", .opts = stop_opts, .max_args = 1},
                    "usage: kiln container stop NAME [--time SECONDS] [--all-users] [--json]\n\n"
                    "Stops NAME: its stop signal first (containers run under an init, and\n"
                    "kiln's default shell stops on SIGHUP, so this takes about a second), then a\n"
                    "kill after --time seconds (default 10).\n",
-                   argc, argv, false, do_stop);
+                   argc, argv, do_stop);
 }
 
 static int cmd_retire(kiln_cli *cli, int argc, char **argv) {
   return with_name(
-      cli, "container retire",
+      cli, &(cli_parser){.cmd = "container retire", .opts = retire_opts, .max_args = 2},
       "usage: kiln container retire NAME [--save [IMAGE] | --force] [--all-users] [--json]\n\n"
       "Stops and removes NAME. --save first commits it to IMAGE (default\n"
       "<ns>-<uid>/NAME-saved:latest), keeping its labels. A running container\n"
       "whose own filesystem changed (not the workspace or volumes) would lose\n"
       "those changes: kiln asks on a terminal and refuses elsewhere unless --save\n"
       "or --force says what to do. Unknown options are refused (exit 2).\n",
-      argc, argv, true, do_retire);
+      argc, argv, do_retire);
 }
 
 static int cmd_shell(kiln_cli *cli, int argc, char **argv) {
-  return with_name(cli, "container shell",
-                   "usage: kiln container shell NAME [--all-users] [-- COMMAND...]\n\n"
-                   "A shell (or COMMAND) in the running container, as you. With a terminal it\n"
-                   "is interactive; piped input works too: echo id | kiln container shell NAME.\n"
-                   "The exit code is the command's.\n",
-                   argc, argv, false, do_shell);
+  return with_name(
+      cli, &(cli_parser){.cmd = "container shell", .opts = shell_opts, .max_args = 1, .rest = true},
+      "usage: kiln container shell NAME [--all-users] [-- COMMAND...]\n\n"
+      "A shell (or COMMAND) in the running container, as you. With a terminal it\n"
+      "is interactive; piped input works too: echo id | kiln container shell NAME.\n"
+      "The exit code is the command's.\n",
+      argc, argv, do_shell);
 }
 
 static const kiln_command container_commands[] = {
@@ -429,9 +345,6 @@ static const kiln_command container_commands[] = {
 int cmd_container(kiln_cli *cli, int argc, char **argv) {
   /* DS01 aliases arrive as {"deploy", ...}: the subcommand is argv[0]. */
   for (const kiln_command *c = container_commands; c->name; c++)
-    if (!strcmp(argv[0], c->name)) {
-      optind = 0;
-      return c->fn(cli, argc, argv);
-    }
+    if (!strcmp(argv[0], c->name)) return c->fn(cli, argc, argv);
   return cli_dispatch(cli, "container", container_commands, argc, argv);
 }

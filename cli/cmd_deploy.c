@@ -2,7 +2,6 @@
  * environment, volumes), the image to run and the deployed container's
  * summary. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 #include "json_out.h"
 #include "sanitize/limits.h"
 #include "session.h"
@@ -72,145 +72,80 @@ typedef struct {
   bool update;        /* --update: build the project first */
   bool shell;         /* --shell: a shell in it once started */
   bool no_gpus;       /* --no-gpus: none, whatever deploy.gpus says */
+  cli_list volume_flags, env_flags, port_flags; /* -v, -e, -p */
+  const char *memory, *cpus, *shm_size, *pids;  /* checked into o */
 } deploy_args;
 
-static int push_arg(kiln_cli *cli, const char **list, size_t *n, const char *value) {
-  if (*n >= MAX_REPEATED)
+static const cli_opt deploy_opts[] = {
+    CLI_VALUE("name", 0, deploy_args, o.name),
+    CLI_VALUE("workspace", 0, deploy_args, o.workspace_dir),
+    CLI_LIST("volume", 'v', deploy_args, volume_flags),
+    CLI_FLAG("create-volumes", 0, deploy_args, o.create_volumes),
+    CLI_LIST("env", 'e', deploy_args, env_flags),
+    CLI_LIST("publish", 'p', deploy_args, port_flags),
+    CLI_VALUE("memory", 0, deploy_args, memory),
+    CLI_VALUE("cpus", 0, deploy_args, cpus),
+    CLI_VALUE("shm-size", 0, deploy_args, shm_size),
+    CLI_VALUE("pids-limit", 0, deploy_args, pids),
+    CLI_VALUE("gpus", 0, deploy_args, o.gpus),
+    CLI_VALUE("gpu-memory", 0, deploy_args, o.gpu_memory),
+    CLI_VALUE("runtime", 0, deploy_args, o.runtime),
+    CLI_FLAG("no-start", 0, deploy_args, o.no_start),
+    CLI_FLAG("update", 0, deploy_args, update),
+    CLI_FLAG("shell", 0, deploy_args, shell),
+    CLI_FLAG("no-gpus", 0, deploy_args, no_gpus),
+    CLI_FLAG("all-users", 0, deploy_args, o.all_users),
+    {0},
+};
+
+/* The -v, -e and -p values into the arrays the spec's own are added to. */
+static int take_list(kiln_cli *cli, const cli_list *flags, const char **list, size_t *n) {
+  if (*n + flags->n > MAX_REPEATED)
     return cli_usage(cli, "container deploy", "more than %d of one option", MAX_REPEATED);
-  list[(*n)++] = value;
+  for (size_t i = 0; i < flags->n; i++)
+    list[(*n)++] = flags->v[i];
   return 0;
 }
 
-enum {
-  OPT_NAME = 256,
-  OPT_WORKSPACE,
-  OPT_CREATE_VOLUMES,
-  OPT_MEMORY,
-  OPT_CPUS,
-  OPT_SHM,
-  OPT_PIDS,
-  OPT_GPUS,
-  OPT_GPU_MEMORY,
-  OPT_RUNTIME,
-  OPT_NO_START,
-  OPT_ALL_USERS,
-  OPT_UPDATE,
-  OPT_SHELL,
-  OPT_NO_GPUS,
-};
-
-static const struct option deploy_opts[] = {
-    {"name", required_argument, NULL, OPT_NAME},
-    {"workspace", required_argument, NULL, OPT_WORKSPACE},
-    {"volume", required_argument, NULL, 'v'},
-    {"create-volumes", no_argument, NULL, OPT_CREATE_VOLUMES},
-    {"env", required_argument, NULL, 'e'},
-    {"publish", required_argument, NULL, 'p'},
-    {"memory", required_argument, NULL, OPT_MEMORY},
-    {"cpus", required_argument, NULL, OPT_CPUS},
-    {"shm-size", required_argument, NULL, OPT_SHM},
-    {"pids-limit", required_argument, NULL, OPT_PIDS},
-    {"gpus", required_argument, NULL, OPT_GPUS},
-    {"gpu-memory", required_argument, NULL, OPT_GPU_MEMORY},
-    {"runtime", required_argument, NULL, OPT_RUNTIME},
-    {"no-start", no_argument, NULL, OPT_NO_START},
-    {"update", no_argument, NULL, OPT_UPDATE},
-    {"shell", no_argument, NULL, OPT_SHELL},
-    {"no-gpus", no_argument, NULL, OPT_NO_GPUS},
-    {"all-users", no_argument, NULL, OPT_ALL_USERS},
-    {NULL, 0, NULL, 0},
-};
-
 /* Numbers given on the command line, checked by the sanitize rules. */
-static int parse_number_opt(int c, const char *arg, kiln_deploy_options *o, kiln_error **err) {
-  switch (c) {
-  case OPT_MEMORY:
-    return kiln_parse_size(arg, &o->memory, err);
-  case OPT_SHM:
-    return kiln_parse_size(arg, &o->shm_size, err);
-  case OPT_CPUS:
-    return kiln_parse_cpus(arg, &o->nano_cpus, err);
-  default: {
-    char *end = NULL;
-    long long v = strtoll(arg, &end, 10);
-    if (!*arg || *end || v < -1 || v == 0)
-      return kiln_error_set(err, KILN_EXIT_USAGE, "--pids-limit: expected a positive number or -1");
-    o->pids_limit = v;
-    return 0;
-  }
-  }
+static int parse_numbers(const deploy_args *a, kiln_deploy_options *o, kiln_error **err) {
+  if (a->memory && kiln_parse_size(a->memory, &o->memory, err) < 0) return -1;
+  if (a->shm_size && kiln_parse_size(a->shm_size, &o->shm_size, err) < 0) return -1;
+  if (a->cpus && kiln_parse_cpus(a->cpus, &o->nano_cpus, err) < 0) return -1;
+  if (!a->pids) return 0;
+  char *end = NULL;
+  long long v = strtoll(a->pids, &end, 10);
+  if (!*a->pids || *end || v < -1 || v == 0)
+    return kiln_error_set(err, KILN_EXIT_USAGE, "--pids-limit: expected a positive number or -1");
+  o->pids_limit = v;
+  return 0;
 }
 
-static int parse_deploy(kiln_cli *cli, deploy_args *a, int argc, char **argv) {
-  int c;
+/* Returns 0, or an exit code (usage); *help for --help. */
+static int parse_deploy(kiln_cli *cli, deploy_args *a, int argc, char **argv, bool *help) {
   kiln_deploy_options *o = &a->o;
-  while ((c = getopt_long(argc, argv, "v:e:p:", deploy_opts, NULL)) != -1) {
-    kiln_error *err = NULL;
-    int r = 0;
-    switch (c) {
-    case OPT_NAME:
-      o->name = optarg;
-      break;
-    case OPT_WORKSPACE:
-      o->workspace_dir = optarg;
-      break;
-    case 'v':
-      r = push_arg(cli, a->volumes, &o->n_volumes, optarg);
-      break;
-    case 'e':
-      r = push_arg(cli, a->env, &o->n_env, optarg);
-      break;
-    case 'p':
-      r = push_arg(cli, a->ports, &o->n_ports, optarg);
-      break;
-    case OPT_CREATE_VOLUMES:
-      o->create_volumes = true;
-      break;
-    case OPT_MEMORY:
-    case OPT_CPUS:
-    case OPT_SHM:
-    case OPT_PIDS:
-      if (parse_number_opt(c, optarg, o, &err) < 0) {
-        r = cli_usage(cli, "container deploy", "%s", err->message);
-        kiln_error_free(err);
-      }
-      break;
-    case OPT_GPUS:
-      o->gpus = optarg;
-      break;
-    case OPT_GPU_MEMORY:
-      o->gpu_memory = optarg;
-      break;
-    case OPT_RUNTIME:
-      o->runtime = optarg;
-      break;
-    case OPT_NO_START:
-      o->no_start = true;
-      break;
-    case OPT_ALL_USERS:
-      o->all_users = true;
-      break;
-    case OPT_UPDATE:
-      a->update = true;
-      break;
-    case OPT_SHELL:
-      a->shell = true;
-      break;
-    case OPT_NO_GPUS:
-      a->no_gpus = true;
-      break;
-    default:
-      return cli_usage(cli, "container deploy", "unknown option");
-    }
-    if (r) return r;
+  cli_parsed p;
+  int r = cli_parse(
+      cli,
+      &(cli_parser){.cmd = "container deploy", .opts = deploy_opts, .max_args = cli->ds01 ? 2 : 1},
+      argc, argv, a, &p);
+  if (r || (*help = p.help)) return r;
+  kiln_error *err = NULL;
+  if (parse_numbers(a, o, &err) < 0) {
+    r = cli_usage(cli, "container deploy", "%s", err->message);
+    kiln_error_free(err);
+    return r;
   }
+  if ((r = take_list(cli, &a->volume_flags, a->volumes, &o->n_volumes)) ||
+      (r = take_list(cli, &a->env_flags, a->env, &o->n_env)) ||
+      (r = take_list(cli, &a->port_flags, a->ports, &o->n_ports)))
+    return r;
   /* DS01's container-deploy NAME IMAGE: the first is the container's name. */
-  if (cli->ds01 && argc - optind == 2) {
-    if (!o->name) o->name = argv[optind];
-    optind++;
+  int at = 0;
+  if (p.n_args == 2) {
+    if (!o->name) o->name = p.args[0];
+    at = 1;
   }
-  if (argc - optind > 1)
-    return cli_usage(cli, "container deploy", "unexpected argument '%s'", argv[optind + 1]);
   if (a->no_gpus && o->gpus)
     return cli_usage(cli, "container deploy", "--no-gpus and --gpus exclude each other");
   if (a->shell && o->no_start)
@@ -218,7 +153,7 @@ static int parse_deploy(kiln_cli *cli, deploy_args *a, int argc, char **argv) {
   if (a->shell && cli->json) /* stdout holds the one JSON document */
     return cli_usage(cli, "container deploy",
                      "--shell does not go with --json (deploy, then 'kiln container shell')");
-  a->target = optind < argc ? argv[optind] : NULL;
+  a->target = at < p.n_args ? p.args[at] : NULL;
   o->volumes = a->volumes;
   o->env = a->env;
   o->ports = a->ports;
@@ -485,16 +420,17 @@ static const char deploy_ds01_help[] =
     "(--no-gpus), --open (--shell), --background (the default), -w DIR (--workspace).\n";
 
 int cmd_deploy(kiln_cli *cli, int argc, char **argv) {
-  if (cli_wants_help(argc, argv)) {
+  deploy_args a;
+  memset(&a, 0, sizeof a);
+  a.o = (kiln_deploy_options)KILN_DEPLOY_OPTIONS_INIT;
+  bool help = false;
+  int r = parse_deploy(cli, &a, argc, argv, &help);
+  if (r) return r;
+  if (help) {
     fputs(deploy_help, stdout);
     if (cli->ds01) fputs(deploy_ds01_help, stdout);
     return KILN_EXIT_OK;
   }
-  deploy_args a;
-  memset(&a, 0, sizeof a);
-  a.o = (kiln_deploy_options)KILN_DEPLOY_OPTIONS_INIT;
-  int r = parse_deploy(cli, &a, argc, argv);
-  if (r) return r;
   kiln_error *err = NULL;
   cli_spec_context spec;
   memset(&spec, 0, sizeof spec);

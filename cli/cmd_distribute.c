@@ -18,41 +18,13 @@
 #include "util/cleanup.h"
 #include "util/json_cleanup.h"
 
-/* ---- options: a tiny table-driven parser ---- */
+/* ---- options ---- */
 
-int dist_parse_opts(kiln_cli *cli, const char *cmd, const opt_def *defs, int max_args, int argc,
+int dist_parse_opts(kiln_cli *cli, const char *cmd, const cli_opt *defs, int max_args, int argc,
                     char **argv, opt_result *r) {
   memset(r, 0, sizeof *r);
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      r->help = true;
-      continue;
-    }
-    if (!strcmp(a, "--json")) {
-      cli->json = true;
-      continue;
-    }
-    if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-      cli->quiet = true;
-      continue;
-    }
-    int k = 0;
-    for (; defs[k].name; k++)
-      if (!strcmp(a, defs[k].name) || (defs[k].alias && !strcmp(a, defs[k].alias))) break;
-    if (defs[k].name) {
-      if (defs[k].takes_value && i + 1 >= argc)
-        return cli_usage(cli, cmd, "%s needs a value", defs[k].name);
-      r->values[k] = defs[k].takes_value ? argv[++i] : "";
-    } else if (a[0] == '-' && a[1]) {
-      return cli_usage(cli, cmd, "unknown option '%s'", a);
-    } else if (r->n_args >= max_args) {
-      return cli_usage(cli, cmd, "unexpected argument '%s'", a);
-    } else {
-      r->args[r->n_args++] = a;
-    }
-  }
-  return 0;
+  return cli_parse(cli, &(cli_parser){.cmd = cmd, .opts = defs, .max_args = max_args}, argc, argv,
+                   r, &r->p);
 }
 
 /* ---- progress ---- */
@@ -132,21 +104,23 @@ static const char export_help[] =
     "default is plain tar, or what the suffix of -o FILE says. zstd is several times\n"
     "faster than gzip at a similar size; kiln image import reads all three.\n";
 
-static const opt_def export_opts[] = {{"--output", "-o", true},
-                                      {"--gzip", "-z", false},
-                                      {"--keep", NULL, true},
-                                      {"--compress", NULL, true},
-                                      {NULL, NULL, false}};
+static const cli_opt export_opts[] = {
+    CLI_VALUE("output", 'o', opt_result, output),
+    CLI_FLAG("gzip", 'z', opt_result, gzip),
+    CLI_VALUE("keep", 0, opt_result, keep),
+    CLI_VALUE("compress", 0, opt_result, compress),
+    {0},
+};
 
 /* --compress NAME, or --gzip; not both unless they agree. */
 static int parse_compression(kiln_cli *cli, const opt_result *o, kiln_compression *out) {
-  const char *name = o->values[EXPORT_COMPRESS];
-  *out = o->values[EXPORT_GZIP] ? KILN_COMPRESS_GZIP : KILN_COMPRESS_NONE;
+  const char *name = o->compress;
+  *out = o->gzip ? KILN_COMPRESS_GZIP : KILN_COMPRESS_NONE;
   kiln_compression c;
   if (!name) return 0;
   if (kiln_compression_parse(name, &c) < 0)
     return cli_usage(cli, "image export", "--compress expects gzip, zstd or none, got '%s'", name);
-  if (o->values[EXPORT_GZIP] && c != KILN_COMPRESS_GZIP)
+  if (o->gzip && c != KILN_COMPRESS_GZIP)
     return cli_usage(cli, "image export", "--gzip and --compress %s contradict each other", name);
   *out = c;
   return 0;
@@ -161,13 +135,13 @@ int dist_do_export(kiln_cli *cli, session *s, const opt_result *o, const char *i
   eo.caller = s->caller;
   eo.ns = ns_of(cli, s);
   eo.image = image_ref;
-  eo.output = o->values[EXPORT_OUT] ? o->values[EXPORT_OUT] : kiln_dist_shared_dir(s->config);
+  eo.output = o->output ? o->output : kiln_dist_shared_dir(s->config);
   if (parse_compression(cli, o, &eo.compression)) return KILN_EXIT_USAGE;
   eo.mode = kiln_dist_tar_mode();
   eo.on_progress = dist_on_progress;
   eo.user = cli;
   eo.interrupted = &cli_interrupted;
-  if (parse_keep(cli, "image export", o->values[EXPORT_KEEP], &eo.keep)) return KILN_EXIT_USAGE;
+  if (parse_keep(cli, "image export", o->keep, &eo.keep)) return KILN_EXIT_USAGE;
   cli_catch_interrupts();
   if (kiln_image_export(s->engine, &eo, &res, err) < 0) return -1;
   if (cli->json) {
@@ -190,13 +164,13 @@ int cmd_image_export(kiln_cli *cli, int argc, char **argv) {
   opt_result o;
   int rc = dist_parse_opts(cli, "image export", export_opts, 1, argc, argv, &o);
   if (rc) return rc;
-  if (o.help) return fputs(export_help, stdout), KILN_EXIT_OK;
-  if (o.n_args != 1) return cli_usage(cli, "image export", "name the project or image");
+  if (o.p.help) return fputs(export_help, stdout), KILN_EXIT_OK;
+  if (o.p.n_args != 1) return cli_usage(cli, "image export", "name the project or image");
   session s;
   kiln_error *err = NULL;
   _cleanup_free_ char *ref = NULL;
   rc = dist_open_session(cli, &s, &err);
-  if (rc == 0 && !(ref = dist_image_arg(cli, o.args[0], &err))) rc = -1;
+  if (rc == 0 && !(ref = dist_image_arg(cli, o.p.args[0], &err))) rc = -1;
   if (rc == 0) rc = dist_do_export(cli, &s, &o, ref, NULL, &err);
   if (rc < 0) rc = cli_fail(cli, err);
   session_clear(&s);
@@ -218,9 +192,11 @@ static const char import_help[] =
     "owner: an image labelled for someone else gets your kiln.owner-uid label (a\n"
     "label-only image on top, no new layer). Admins keep the archive's tags and labels.\n";
 
-enum { IMPORT_TAG, IMPORT_NO_VERIFY };
-static const opt_def import_opts[] = {
-    {"--tag", "-t", true}, {"--no-verify", NULL, false}, {NULL, NULL, false}};
+static const cli_opt import_opts[] = {
+    CLI_VALUE("tag", 't', opt_result, tag),
+    CLI_FLAG("no-verify", 0, opt_result, no_verify),
+    {0},
+};
 
 static void print_import(kiln_cli *cli, const char *path, const kiln_import_result *res) {
   if (cli->json) {
@@ -240,17 +216,17 @@ int cmd_image_import(kiln_cli *cli, int argc, char **argv) {
   opt_result o;
   int rc = dist_parse_opts(cli, "image import", import_opts, 1, argc, argv, &o);
   if (rc) return rc;
-  if (o.help) return fputs(import_help, stdout), KILN_EXIT_OK;
-  if (o.n_args != 1) return cli_usage(cli, "image import", "name the tarball");
+  if (o.p.help) return fputs(import_help, stdout), KILN_EXIT_OK;
+  if (o.p.n_args != 1) return cli_usage(cli, "image import", "name the tarball");
   session s;
   kiln_error *err = NULL;
   kiln_import_result res = {0};
   kiln_import_options io = KILN_IMPORT_OPTIONS_INIT;
   io.caller = cli->caller;
   io.ns = cli->ns;
-  io.path = o.args[0];
-  io.retag = o.values[IMPORT_TAG];
-  io.skip_checksum = o.values[IMPORT_NO_VERIFY] != NULL;
+  io.path = o.p.args[0];
+  io.retag = o.tag;
+  io.skip_checksum = o.no_verify;
   io.name_policy = kiln_dist_name_policy();
   io.on_progress = dist_on_progress;
   io.user = cli;

@@ -12,25 +12,25 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "options.h"
 #include "session.h"
 
+/* The distribution commands' options; each command's table (cli_opt, in
+ * its file) says which of them it takes. */
 typedef struct {
-  const char *name;  /* "--keep" */
-  const char *alias; /* "-o" or NULL */
-  bool takes_value;
-} opt_def;
-
-typedef struct {
-  const char *values[16]; /* by index into the definitions; "" for flags */
-  const char *args[4];
-  int n_args;
-  bool help;
+  const char *output, *keep, *compress; /* image export */
+  bool gzip;
+  const char *tag; /* image import */
+  bool no_verify;
+  const char *registry, *team, *username, *as, *export_to; /* registry, container commit */
+  bool password_stdin, push;
+  const char *dir; /* tar */
+  cli_parsed p;    /* the arguments */
 } opt_result;
 
-/* Parses argv (after argv[0]) against defs (ended by a NULL name): --help,
- * --json and --quiet everywhere, at most max_args arguments. 0, or the exit
- * code of a usage error (printed). */
-int dist_parse_opts(kiln_cli *cli, const char *cmd, const opt_def *defs, int max_args, int argc,
+/* cli_parse of argv with defs into *r, at most max_args arguments. 0, or
+ * the exit code of a usage error (printed). */
+int dist_parse_opts(kiln_cli *cli, const char *cmd, const cli_opt *defs, int max_args, int argc,
                     char **argv, opt_result *r);
 
 /* Progress of a transfer (kiln_progress_fn) and of one layer
@@ -47,9 +47,6 @@ int dist_open_session(kiln_cli *cli, session *s, kiln_error **err);
  * string, or NULL with *err. */
 char *dist_image_arg(kiln_cli *cli, const char *arg, kiln_error **err);
 
-/* kiln image export's options; container commit's --export fills
- * EXPORT_OUT. */
-enum { EXPORT_OUT, EXPORT_GZIP, EXPORT_KEEP, EXPORT_COMPRESS };
 /* Exports image_ref; with --json the result object goes to *json_out when
  * given (a part of commit's result), else it is printed. */
 int dist_do_export(kiln_cli *cli, session *s, const opt_result *o, const char *image_ref,

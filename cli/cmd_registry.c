@@ -19,25 +19,30 @@
 
 /* ---- registry ---- */
 
-enum { REG_REGISTRY, REG_TEAM, REG_USER, REG_PASSWORD_STDIN, REG_AS, REG_EXPORT, REG_PUSH };
-static const opt_def registry_opts[] = {
-    {"--registry", NULL, true},        {"--team", NULL, true}, {"--username", "-u", true},
-    {"--password-stdin", NULL, false}, {"--as", NULL, true},   {"--export", NULL, true},
-    {"--push", NULL, false},           {NULL, NULL, false}};
+static const cli_opt registry_opts[] = {
+    CLI_VALUE("registry", 0, opt_result, registry),
+    CLI_VALUE("team", 0, opt_result, team),
+    CLI_VALUE("username", 'u', opt_result, username),
+    CLI_FLAG("password-stdin", 0, opt_result, password_stdin),
+    CLI_VALUE("as", 0, opt_result, as),
+    CLI_VALUE("export", 0, opt_result, export_to),
+    CLI_FLAG("push", 0, opt_result, push),
+    {0},
+};
 
 /* Credentials: --username with --password-stdin, else config.json. */
 static int read_auth(const opt_result *o, const char *server, kiln_registry_auth *auth,
                      kiln_error **err) {
   memset(auth, 0, sizeof *auth);
   if (!(auth->server = strdup(server))) return kiln_error_oom(err);
-  if (o->values[REG_PASSWORD_STDIN] && !o->values[REG_USER])
+  if (o->password_stdin && !o->username)
     return kiln_error_set(err, KILN_EXIT_USAGE, "--password-stdin needs --username");
-  if (!o->values[REG_USER]) return kiln_registry_auth_from_config(NULL, server, auth, err);
-  auth->username = strdup(o->values[REG_USER]);
+  if (!o->username) return kiln_registry_auth_from_config(NULL, server, auth, err);
+  auth->username = strdup(o->username);
   _cleanup_buf_ kiln_buf pw = KILN_BUF_INIT(MAX_PASSWORD);
   char chunk[512];
   size_t n;
-  while (o->values[REG_PASSWORD_STDIN] && (n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+  while (o->password_stdin && (n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
     if (kiln_buf_append(&pw, chunk, n) < 0)
       return kiln_error_set(err, KILN_EXIT_USAGE, "the password is longer than %d bytes",
                             MAX_PASSWORD);
@@ -48,12 +53,12 @@ static int read_auth(const opt_result *o, const char *server, kiln_registry_auth
 }
 
 static const char *registry_of(const opt_result *o) {
-  return o->values[REG_REGISTRY] ? o->values[REG_REGISTRY] : kiln_dist_registry();
+  return o->registry ? o->registry : kiln_dist_registry();
 }
 
 /* The team, else the caller's sanitized name: the registry sub-path. */
 static char *sub_path(const opt_result *o, const session *s, kiln_error **err) {
-  if (o->values[REG_TEAM]) return strdup(o->values[REG_TEAM]);
+  if (o->team) return strdup(o->team);
   return kiln_sanitize_username(s->identity->name ? s->identity->name : "user", err);
 }
 
@@ -131,19 +136,19 @@ static const char push_help[] =
 typedef int (*session_fn)(kiln_cli *cli, session *s, const opt_result *o, const char *arg,
                           kiln_error **err);
 
-static int with_session(kiln_cli *cli, const char *cmd, const char *help, const opt_def *defs,
+static int with_session(kiln_cli *cli, const char *cmd, const char *help, const cli_opt *defs,
                         int argc, char **argv, bool image, session_fn fn) {
   opt_result o;
   int rc = dist_parse_opts(cli, cmd, defs, 2, argc, argv, &o);
   if (rc) return rc;
-  if (o.help) return fputs(help, stdout), KILN_EXIT_OK;
-  if (o.n_args < 1) return cli_usage(cli, cmd, "missing argument; see --help");
+  if (o.p.help) return fputs(help, stdout), KILN_EXIT_OK;
+  if (o.p.n_args < 1) return cli_usage(cli, cmd, "missing argument; see --help");
   session s;
   kiln_error *err = NULL;
   _cleanup_free_ char *ref = NULL;
   rc = dist_open_session(cli, &s, &err);
-  if (rc == 0 && image && !(ref = dist_image_arg(cli, o.args[0], &err))) rc = -1;
-  if (rc == 0) rc = fn(cli, &s, &o, ref ? ref : o.args[0], &err);
+  if (rc == 0 && image && !(ref = dist_image_arg(cli, o.p.args[0], &err))) rc = -1;
+  if (rc == 0) rc = fn(cli, &s, &o, ref ? ref : o.p.args[0], &err);
   if (rc < 0) rc = cli_fail(cli, err);
   session_clear(&s);
   return rc;
@@ -160,10 +165,9 @@ static int pull_one(kiln_cli *cli, session *s, const opt_result *o, const char *
   _cleanup_free_ char *server = NULL, *path = NULL, *reference = NULL, *local = NULL, *id = NULL;
   if (!remote || kiln_registry_split(remote, &server, &path, &reference, err) < 0) return -1;
   const char *last = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-  local = o->values[REG_AS]
-              ? strdup(o->values[REG_AS])
-              : kiln_namespace_ref(ns_of(cli, s), s->identity->uid, last,
-                                   strncmp(reference, "sha256:", 7) ? reference : "latest");
+  local = o->as ? strdup(o->as)
+                : kiln_namespace_ref(ns_of(cli, s), s->identity->uid, last,
+                                     strncmp(reference, "sha256:", 7) ? reference : "latest");
   if (!local) return kiln_error_oom(err);
   if (cli_check_name(local, "image name", err) < 0) return -1;
   kiln_registry_auth auth;
@@ -235,7 +239,7 @@ static const char commit_help[] =
 
 static int commit_one(kiln_cli *cli, session *s, const opt_result *o, const char *name,
                       kiln_error **err) {
-  _cleanup_free_ char *ref = dist_image_arg(cli, o->n_args > 1 ? o->args[1] : name, err);
+  _cleanup_free_ char *ref = dist_image_arg(cli, o->p.n_args > 1 ? o->p.args[1] : name, err);
   _cleanup_free_ char *id = NULL;
   kiln_commit_options co = {
       .caller = s->caller, .ns = ns_of(cli, s), .owner = &s->owner, .name = name, .ref = ref};
@@ -244,12 +248,12 @@ static int commit_one(kiln_cli *cli, session *s, const opt_result *o, const char
     return -1;
   if (!cli->json && !cli->quiet) printf("committed %s to %s (%.19s)\n", name, ref, id);
   _cleanup_json_ json_t *exported = NULL, *pushed = NULL;
-  if (o->values[REG_EXPORT]) {
+  if (o->export_to) {
     opt_result eo = {0};
-    eo.values[EXPORT_OUT] = o->values[REG_EXPORT];
+    eo.output = o->export_to;
     if (dist_do_export(cli, s, &eo, ref, &exported, err) != 0) return -1;
   }
-  if (o->values[REG_PUSH] && push_to(cli, s, o, ref, &pushed, err) < 0) return -1;
+  if (o->push && push_to(cli, s, o, ref, &pushed, err) < 0) return -1;
   if (cli->json)
     cli_json_line(json_pack("{s:s, s:s, s:s, s:O?, s:O?}", "container", name, "image", ref,
                             "image_id", id, "export", exported, "push", pushed));

@@ -17,8 +17,7 @@
 
 /* ---- tar list / delete / sync ---- */
 
-enum { TAR_DIR };
-static const opt_def tar_opts[] = {{"--dir", "-d", true}, {NULL, NULL, false}};
+static const cli_opt tar_opts[] = {CLI_VALUE("dir", 'd', opt_result, dir), {0}};
 
 static const char tar_help[] =
     "usage: kiln tar list [NAME] [--dir DIR] [--json]\n"
@@ -106,11 +105,11 @@ static void on_sync(void *user, kiln_sync_state state, const char *image, const 
 typedef enum { TAR_LIST, TAR_DELETE, TAR_SYNC } tar_action;
 
 static int tar_run(kiln_cli *cli, tar_action action, const opt_result *o, kiln_error **err) {
-  const char *dir = o->values[TAR_DIR] ? o->values[TAR_DIR] : kiln_dist_shared_dir(cli->config);
+  const char *dir = o->dir ? o->dir : kiln_dist_shared_dir(cli->config);
   session s;
   int rc = dist_open_session(cli, &s, err);
   _cleanup_free_ char *name = NULL;
-  const char *arg = o->n_args ? o->args[0] : NULL;
+  const char *arg = o->p.n_args ? o->p.args[0] : NULL;
   bool is_file = arg && strstr(arg, ".tar");
   if (rc == 0 && arg && !is_file && !(name = dist_image_arg(cli, arg, err))) rc = -1;
   if (rc == 0 && action == TAR_LIST) {
@@ -160,8 +159,8 @@ int cmd_tar(kiln_cli *cli, int argc, char **argv) {
   opt_result o;
   int rc = dist_parse_opts(cli, "tar", tar_opts, 1, argc - 1, argv + 1, &o);
   if (rc) return rc;
-  if (o.help) return fputs(tar_help, stdout), KILN_EXIT_OK;
-  if (action == TAR_DELETE && !o.n_args)
+  if (o.p.help) return fputs(tar_help, stdout), KILN_EXIT_OK;
+  if (action == TAR_DELETE && !o.p.n_args)
     return cli_usage(cli, "tar delete", "name the image or file");
   kiln_error *err = NULL;
   return tar_run(cli, (tar_action)action, &o, &err) < 0 ? cli_fail(cli, err) : KILN_EXIT_OK;

@@ -1,6 +1,5 @@
 /* Shared CLI plumbing: group dispatch, error printing, spec loading. */
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,7 +53,6 @@ int cli_dispatch(kiln_cli *cli, const char *group, const kiln_command *table, in
   }
   for (const kiln_command *c = table; c->name; c++) {
     if (strcmp(c->name, argv[1])) continue;
-    optind = 0; /* each subcommand parses its own options from argv[1] */
     return c->fn(cli, argc - 1, argv + 1);
   }
   return cli_unknown_command(cli, group, argv[1], table, NULL);
@@ -267,12 +265,4 @@ void cli_human_size(json_int_t bytes, char *out, size_t n) {
   while (v >= 1000 && u < 4)
     v /= 1000, u++;
   snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
-bool cli_wants_help(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--")) return false;
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
-  }
-  return false;
 }

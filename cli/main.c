@@ -1,7 +1,6 @@
 /* kiln: the entry point. Global options, the top-level command table and
  * DS01's hyphenated names (also honoured when kiln runs through a symlink
  * named after one). */
-#include <getopt.h>
 #include <stdbool.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 
 #include "cli.h"
 #include "complete.h"
+#include "options.h"
 #include "kiln/config.h"
 #include "sanitize/sanitize.h"
 
@@ -264,48 +264,18 @@ static int run_as_caller(kiln_cli *cli, int argc, char **argv) {
   return code;
 }
 
-enum { OPT_NO_COLOR = 256, OPT_HOST, OPT_NAMESPACE };
+typedef struct {
+  bool no_color, version;
+  const char *host, *ns;
+} global_args;
 
-static int parse_global(kiln_cli *cli, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"json", no_argument, NULL, 'j'},
-      {"quiet", no_argument, NULL, 'q'},
-      {"no-color", no_argument, NULL, OPT_NO_COLOR},
-      {"host", required_argument, NULL, OPT_HOST},
-      {"namespace", required_argument, NULL, OPT_NAMESPACE},
-      {"help", no_argument, NULL, 'h'},
-      {"version", no_argument, NULL, 'V'},
-      {NULL, 0, NULL, 0},
-  };
-  int c;
-  /* '+' stops at the command name so commands parse their own options. */
-  while ((c = getopt_long(argc, argv, "+jqhV", opts, NULL)) != -1) {
-    switch (c) {
-    case 'j':
-      cli->json = true;
-      break;
-    case 'q':
-      cli->quiet = true;
-      break;
-    case OPT_NO_COLOR:
-      cli->color = false;
-      break;
-    case OPT_HOST:
-      cli->host = optarg;
-      break;
-    case OPT_NAMESPACE:
-      cli->ns = optarg;
-      break;
-    case 'h':
-      return -'h';
-    case 'V':
-      return -'V';
-    default:
-      return -'?';
-    }
-  }
-  return optind;
-}
+static const cli_opt global_opts[] = {
+    CLI_FLAG("no-color", 0, global_args, no_color),
+    CLI_VALUE("host", 0, global_args, host),
+    CLI_VALUE("namespace", 0, global_args, ns),
+    CLI_FLAG("version", 'V', global_args, version),
+    {0},
+};
 
 int main(int argc, char **argv) {
   kiln_cli cli = {0};
@@ -322,15 +292,21 @@ int main(int argc, char **argv) {
     return run_as_caller(&cli, argc, argv);
   }
 
-  int first = parse_global(&cli, argc, argv);
-  if (first == -'h') return cmd_help(&cli, 0, NULL);
-  if (first == -'V') return cmd_version(&cli, 1, argv);
-  if (first < 0) return cli_usage(&cli, NULL, "unknown option (see 'kiln --help')");
-  if (first >= argc && cli.json) return cli_usage(&cli, NULL, "name a command");
-  if (first >= argc) {
+  /* Global options stop at the command name: commands parse their own. */
+  global_args g = {0};
+  cli_parsed p;
+  int rc =
+      cli_parse(&cli, &(cli_parser){.opts = global_opts, .stop_at_arg = true}, argc, argv, &g, &p);
+  if (rc) return rc;
+  if (p.help) return cmd_help(&cli, 0, NULL);
+  if (g.version) return cmd_version(&cli, 1, argv);
+  if (g.no_color) cli.color = false;
+  if (g.host) cli.host = g.host;
+  if (g.ns) cli.ns = g.ns;
+  if (!p.n_rest && cli.json) return cli_usage(&cli, NULL, "name a command");
+  if (!p.n_rest) {
     cmd_help(&cli, 0, NULL);
     return KILN_EXIT_USAGE;
   }
-  optind = 0; /* reset getopt for the command's own parsing */
-  return run_as_caller(&cli, argc - first, argv + first);
+  return run_as_caller(&cli, p.n_rest, p.rest);
 }

@@ -50,8 +50,8 @@ static int store(kiln_cli *cli, const cli_parser *parser, const cli_opt *o, cons
   char *field = (char *)out + o->offset;
   if (o->kind == CLI_OPT_FLAG) {
     *(bool *)(void *)field = true;
-  } else if (o->kind == CLI_OPT_VALUE) {
-    *(const char **)(void *)field = value;
+  } else if (o->kind == CLI_OPT_VALUE || o->kind == CLI_OPT_MAYBE) {
+    *(const char **)(void *)field = value ? value : "";
   } else {
     cli_list *l = (cli_list *)(void *)field;
     if (l->n >= CLI_MAX_LIST)
@@ -70,7 +70,7 @@ static int long_option(kiln_cli *cli, const cli_parser *parser, int argc, char *
   if (o->kind == CLI_OPT_FLAG)
     return eq ? cli_usage(cli, parser->cmd, "--%s takes no value", o->name)
               : store(cli, parser, o, NULL, out);
-  if (eq) return store(cli, parser, o, eq + 1, out);
+  if (eq || o->kind == CLI_OPT_MAYBE) return store(cli, parser, o, eq ? eq + 1 : NULL, out);
   if (*i + 1 >= argc) return cli_usage(cli, parser->cmd, "--%s needs a value", o->name);
   return store(cli, parser, o, argv[++*i], out);
 }
@@ -82,7 +82,7 @@ static int short_options(kiln_cli *cli, const cli_parser *parser, int argc, char
   for (const char *c = word + 1; *c; c++) {
     const cli_opt *o = find_short(parser->opts, *c);
     if (!o) return unknown_option(cli, parser, word);
-    if (o->kind == CLI_OPT_FLAG) {
+    if (o->kind == CLI_OPT_FLAG || o->kind == CLI_OPT_MAYBE) {
       int r = store(cli, parser, o, NULL, out);
       if (r) return r;
       continue;
@@ -101,9 +101,20 @@ static int argument(kiln_cli *cli, const cli_parser *parser, const char *a, cli_
   return 0;
 }
 
+/* --help or -h before "--" (before the first argument with stop_at_arg):
+ * the command prints its usage, whatever else the line says. */
+static bool wants_help(const cli_parser *parser, int argc, char **argv) {
+  for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
+    if (parser->stop_at_arg && (argv[i][0] != '-' || !argv[i][1])) return false;
+  }
+  return false;
+}
+
 int cli_parse(kiln_cli *cli, const cli_parser *parser, int argc, char **argv, void *out,
               cli_parsed *p) {
   memset(p, 0, sizeof *p);
+  if ((p->help = wants_help(parser, argc, argv))) return 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int r = 0;

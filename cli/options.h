@@ -17,9 +17,10 @@ typedef enum {
   CLI_OPT_FLAG,  /* bool, set to true */
   CLI_OPT_VALUE, /* const char *, the last one given wins */
   CLI_OPT_LIST,  /* cli_list, every one given, in order */
+  CLI_OPT_MAYBE, /* const char *: "" for --name alone, V for --name=V (never the next word) */
 } cli_opt_kind;
 
-#define CLI_MAX_LIST 64 /* values of one repeated option */
+#define CLI_MAX_LIST 256 /* values of one repeated option */
 
 typedef struct {
   const char *v[CLI_MAX_LIST]; /* borrowed from argv */
@@ -39,6 +40,8 @@ typedef struct {
   { name, short_name, CLI_OPT_VALUE, offsetof(type, field) }
 #define CLI_LIST(name, short_name, type, field)                                                    \
   { name, short_name, CLI_OPT_LIST, offsetof(type, field) }
+#define CLI_MAYBE(name, short_name, type, field)                                                   \
+  { name, short_name, CLI_OPT_MAYBE, offsetof(type, field) }
 
 #define CLI_MAX_ARGS 64 /* positional arguments of one command */
 
@@ -60,8 +63,9 @@ typedef struct {
 
 /* Parses argv[1..argc) with parser: options into *out (the struct the table's
  * offsets point into), the rest into *p. Sets cli->json and cli->quiet for
- * --json and --quiet. Returns 0, or the exit code of the usage error it
- * printed (KILN_EXIT_USAGE). */
+ * --json and --quiet. --help or -h anywhere before "--" wins: p->help is set
+ * and nothing else is read. Returns 0, or the exit code of the usage error
+ * it printed (KILN_EXIT_USAGE). */
 int cli_parse(kiln_cli *cli, const cli_parser *parser, int argc, char **argv, void *out,
               cli_parsed *p);
 
