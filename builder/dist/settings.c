@@ -9,11 +9,6 @@
 #include "kiln/kiln.h"
 #include "sanitize/sanitize.h"
 
-static const char *env_or(const char *name, const char *fallback) {
-  const char *v = getenv(name);
-  return v && *v ? v : fallback;
-}
-
 const char *kiln_dist_shared_dir(const kiln_config *cfg) {
   const char *v = kiln_env("KILN_SHARED_DIR");
   if (v && *v) return v;
@@ -28,10 +23,11 @@ unsigned kiln_dist_tar_mode(void) {
 }
 
 const char *kiln_dist_registry(void) {
-  return env_or("KILN_REGISTRY", NULL);
+  const char *v = kiln_env("KILN_REGISTRY");
+  return v && *v ? v : NULL;
 }
 
 bool kiln_dist_name_policy(void) {
-  const char *v = getenv("KILN_NAME_POLICY");
+  const char *v = kiln_env("KILN_NAME_POLICY");
   return v && (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"));
 }

@@ -79,7 +79,9 @@ char *kiln_docker_config_dir(void);
 /* Whether the environment is trusted: an admin, or no caller recorded. */
 bool kiln_env_trusted(void);
 
-/* getenv(name) when the environment is trusted, else NULL. For every
+/* The library's one door to the environment. KILN_NAMESPACE,
+ * KILN_NAME_POLICY and KILN_REGISTRY are anyone's to set; everything else
+ * is getenv(name) when the environment is trusted, else NULL. For every
  * override: KILN_CONFIG, KILN_TEMPLATES_DIR, KILN_SHARED_DIR, DOCKER_HOST,
  * DOCKER_CONTEXT, DOCKER_TLS_VERIFY, DOCKER_TLS, DOCKER_CERT_PATH,
  * DOCKER_API_VERSION, DOCKER_CONFIG, KILN_TAR_MODE,
