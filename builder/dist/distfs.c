@@ -9,33 +9,35 @@
 #include "builder/dist/dist_private.h"
 #include "kiln/access.h"
 
+/* Takes on the caller's rights; false (errno EPERM) when it cannot. */
+static bool as_caller(kiln_fs_rights *saved) {
+  kiln_error *e = NULL;
+  if (kiln_fs_drop(saved, &e) == 0) return true;
+  kiln_error_free(e);
+  errno = EPERM;
+  return false;
+}
+
+/* Back to kiln's own rights, errno kept. */
+static void back(kiln_fs_rights *saved) {
+  int saved_errno = errno;
+  kiln_fs_restore(saved);
+  errno = saved_errno;
+}
+
 int kiln_dist_open_read(const char *path, int flags) {
   kiln_fs_rights saved;
-  kiln_error *e = NULL;
-  if (kiln_fs_drop(&saved, &e) < 0) {
-    kiln_error_free(e);
-    errno = EPERM;
-    return -1;
-  }
+  if (!as_caller(&saved)) return -1;
   int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
-  int saved_errno = errno;
-  kiln_fs_restore(&saved);
-  errno = saved_errno;
+  back(&saved);
   return fd;
 }
 
 int kiln_dist_stat(const char *path, struct stat *st, bool follow) {
   kiln_fs_rights saved;
-  kiln_error *e = NULL;
-  if (kiln_fs_drop(&saved, &e) < 0) {
-    kiln_error_free(e);
-    errno = EPERM;
-    return -1;
-  }
+  if (!as_caller(&saved)) return -1;
   int r = follow ? stat(path, st) : lstat(path, st);
-  int saved_errno = errno;
-  kiln_fs_restore(&saved);
-  errno = saved_errno;
+  back(&saved);
   return r;
 }
 
