@@ -197,11 +197,17 @@ const char *kiln_env(const char *name) {
 
 /* ---- images and tags ---- */
 
-char *kiln_namespace_ref(const char *ns, uint32_t uid, const char *project, const char *tag) {
-  char *ref = NULL;
-  if (asprintf(&ref, "%s-%" PRIu32 "/%s:%s", ns ? ns : KILN_DEFAULT_NAMESPACE, uid, project,
-               tag ? tag : "latest") < 0)
+char *kiln_namespace_repo(const char *ns, uint32_t uid, const char *project) {
+  char *repo = NULL;
+  if (asprintf(&repo, "%s-%" PRIu32 "/%s", ns ? ns : KILN_DEFAULT_NAMESPACE, uid, project) < 0)
     return NULL;
+  return repo;
+}
+
+char *kiln_namespace_ref(const char *ns, uint32_t uid, const char *project, const char *tag) {
+  _cleanup_free_ char *repo = kiln_namespace_repo(ns, uid, project);
+  char *ref = NULL;
+  if (!repo || asprintf(&ref, "%s:%s", repo, tag ? tag : "latest") < 0) return NULL;
   return ref;
 }
 

@@ -243,11 +243,8 @@ static int adaptation_init(adaptation *a, kiln_engine *engine, const kiln_deploy
   a->base_config = base_config;
   const char *hex = strncmp(base_id, "sha256:", 7) ? base_id : base_id + 7;
   snprintf(a->id12, sizeof a->id12, "%.12s", hex);
-  if (asprintf(&a->repo, "%s-%" PRIu32 "/" ADAPTED_REPO, kiln_deploy_ns_of(o), o->caller->id.uid) <
-      0) {
-    a->repo = NULL;
+  if (!(a->repo = kiln_namespace_repo(kiln_deploy_ns_of(o), o->caller->id.uid, ADAPTED_REPO)))
     return kiln_error_oom(err);
-  }
   if (asprintf(&a->tag, "%s-%" PRIu32, a->id12, o->caller->id.gid) < 0) {
     a->tag = NULL;
     return kiln_error_oom(err);

@@ -99,6 +99,8 @@ const char *kiln_env_ignored(void);
 /* The image name rule, "<ns>-<uid>/<project>:<tag>" (ns NULL: the default
  * namespace, tag NULL: "latest"). New string, or NULL when out of memory. */
 char *kiln_namespace_ref(const char *ns, uint32_t uid, const char *project, const char *tag);
+/* The same repository without a tag, "<ns>-<uid>/<project>". New or NULL. */
+char *kiln_namespace_repo(const char *ns, uint32_t uid, const char *project);
 
 /* ---- decisions ---- */
 
