@@ -220,11 +220,11 @@ static int do_retire(kiln_cli *cli, session *s, const name_args *a, kiln_error *
 
 static int do_shell(kiln_cli *cli, session *s, const name_args *a, kiln_error **err) {
   (void)cli;
-  const char *const *cmd = a->p.n_rest ? (const char *const *)a->p.rest : NULL;
+  kiln_shell_options so = KILN_SHELL_OPTIONS_INIT;
+  so.argv = a->p.n_rest ? (const char *const *)a->p.rest : NULL;
+  so.argc = (size_t)a->p.n_rest;
   int code = 0;
-  if (kiln_container_shell(s->engine, a->p.args[0], &s->owner, cmd, (size_t)a->p.n_rest,
-                           STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, &code, err) < 0)
-    return -1;
+  if (kiln_container_shell(s->engine, a->p.args[0], &s->owner, &so, &code, err) < 0) return -1;
   return code;
 }
 

@@ -405,9 +405,8 @@ static int deploy_with_session(kiln_cli *cli, deploy_args *a, session *s, cli_sp
   if (rc == 0 && a->shell) {    /* --shell: the shell's exit code is deploy's */
     fflush(stdout);
     int code = 0;
-    if (kiln_container_shell(s->engine, a->o.name, &s->owner, NULL, 0, STDIN_FILENO, STDOUT_FILENO,
-                             STDERR_FILENO, &code, err) < 0)
-      return -1;
+    kiln_shell_options so = KILN_SHELL_OPTIONS_INIT;
+    if (kiln_container_shell(s->engine, a->o.name, &s->owner, &so, &code, err) < 0) return -1;
     return code;
   }
   return rc;

@@ -444,8 +444,8 @@ static int exec_exit_code(kiln_engine *engine, const char *exec_id, int *code, k
 }
 
 int kiln_container_shell(kiln_engine *engine, const char *name, const kiln_owner *owner,
-                         const char *const *argv, size_t argc, int in_fd, int out_fd, int err_fd,
-                         int *exit_code, kiln_error **err) {
+                         const kiln_shell_options *opts, int *exit_code, kiln_error **err) {
+  int in_fd = opts->in_fd, out_fd = opts->out_fd;
   _cleanup_json_ json_t *c = find_owned(engine, name, owner, err);
   if (!c) return -1;
   if (!json_is_true(json_object_get(json_object_get(c, "State"), "Running")))
@@ -453,7 +453,7 @@ int kiln_container_shell(kiln_engine *engine, const char *name, const kiln_owner
                           "container '%s' is not running; start it with 'kiln container start %s'",
                           name, name);
   bool tty = isatty(in_fd) && isatty(out_fd);
-  _cleanup_json_ json_t *body = exec_body(c, argv, argc, tty);
+  _cleanup_json_ json_t *body = exec_body(c, opts->argv, opts->argc, tty);
   char path[128];
   snprintf(path, sizeof path, "/containers/%s/exec", json_string_value(json_object_get(c, "Id")));
   _cleanup_json_ json_t *r =
@@ -467,7 +467,7 @@ int kiln_container_shell(kiln_engine *engine, const char *name, const kiln_owner
     cfmakeraw(&t);
     tcsetattr(in_fd, TCSANOW, &t);
   }
-  int rc = kiln_exec_attach(engine, exec_id, tty, in_fd, out_fd, err_fd, err);
+  int rc = kiln_exec_attach(engine, exec_id, tty, in_fd, out_fd, opts->err_fd, err);
   if (raw) tcsetattr(in_fd, TCSANOW, &saved);
   if (rc < 0) return -1;
   return exec_exit_code(engine, exec_id, exit_code, err);

@@ -184,13 +184,21 @@ int kiln_container_stop(kiln_engine *engine, const char *name, const kiln_owner 
 int kiln_container_changes(kiln_engine *engine, const char *name, const kiln_owner *owner,
                            bool *running, size_t *changed, kiln_error **err);
 
-/* Runs argv (NULL/0 = the user's login shell, from the image's kiln.user
- * label's passwd entry, falling back to /bin/sh) in the running container
- * NAME as owner uid:gid, wired to in_fd/out_fd/err_fd. A TTY is used when
- * in_fd is a terminal. *exit_code gets the command's exit status. */
+/* What `container shell` runs and where it is wired. */
+typedef struct {
+  const char *const *argv; /* borrowed; NULL (argc 0): the user's login shell, from the
+                              image's kiln.user label's passwd entry, else /bin/sh */
+  size_t argc;
+  int in_fd, out_fd, err_fd; /* a TTY is used when in_fd and out_fd are terminals */
+} kiln_shell_options;
+
+#define KILN_SHELL_OPTIONS_INIT                                                                    \
+  { .in_fd = 0, .out_fd = 1, .err_fd = 2 }
+
+/* Runs opts->argv in the running container NAME as owner uid:gid.
+ * *exit_code gets the command's exit status. 0, or -1 with *err set. */
 int kiln_container_shell(kiln_engine *engine, const char *name, const kiln_owner *owner,
-                         const char *const *argv, size_t argc, int in_fd, int out_fd, int err_fd,
-                         int *exit_code, kiln_error **err);
+                         const kiln_shell_options *opts, int *exit_code, kiln_error **err);
 
 typedef struct {
   bool follow; /* keep streaming new output until the container stops (or a signal) */
