@@ -151,4 +151,37 @@ void kiln_load_filter_free(kiln_load_filter *f);
 /* "./a//b/../c" → "a/c"; NULL when the name climbs out. New string. */
 char *kiln_load_clean_path(const char *name);
 
+/* ---- pure helpers (export_names.c, compression.c; unit-tested) ---- */
+
+/* The tarball's base name: every character outside [A-Za-z0-9._-] of the
+ * reference becomes '_', a missing tag is ":latest". Then "-<time>.tar" or
+ * ".tar.gz" or ".tar.zst". New string or NULL (out of memory). */
+char *kiln_export_safe_name(const char *image);
+char *kiln_export_file_name(const char *image, int64_t unix_time, kiln_compression c);
+/* When base (a file name, no folder) is "<safe>-<digits>.tar[.gz|.zst]"
+ * for this safe name, returns the time, else -1. */
+int64_t kiln_export_file_time(const char *base, const char *safe);
+/* The sidecar object: {sha256, size, image, image_id, labels, spec_sha256,
+ * created, kiln_version, file, compression, owner_uid}. labels may be NULL.
+ * New reference or NULL. */
+json_t *kiln_export_manifest(const char *sha256, uint64_t size, const char *image,
+                             const char *image_id, json_t *labels, int64_t created,
+                             const char *file, kiln_compression c, uint32_t owner_uid);
+/* The sidecar "<tar_path>.json" (read with the caller's rights) as a new
+ * object; NULL with *err unset when there is none, NULL with *err set when
+ * it is unreadable. */
+json_t *kiln_export_manifest_load(const char *tar_path, kiln_error **err);
+/* Which of n tarball times to remove so that the newest `keep` stay:
+ * prune[i] set for those; returns how many. */
+size_t kiln_keep_select(const int64_t *times, size_t n, unsigned keep, bool *prune);
+/* gzip magic (1f 8b) at the start of data. */
+bool kiln_is_gzip(const unsigned char *data, size_t n);
+/* The compression whose magic starts data (gzip 1f 8b, zstd 28 b5 2f fd). */
+kiln_compression kiln_compression_of_magic(const unsigned char *data, size_t n);
+/* By a tarball name's suffix (".tar", ".tar.gz", ".tar.zst"); 0, or -1
+ * for a name without one. */
+int kiln_compression_of_file(const char *name, kiln_compression *out);
+/* The repository name's last component under the policy; 0 or -1 (code 2). */
+int kiln_check_ref_policy(const char *ref, bool policy, kiln_error **err);
+
 #endif
