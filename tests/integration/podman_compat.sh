@@ -55,7 +55,7 @@ equals "$(on_podman "/images/$KT_BASE/json" | jq -r .Id)" "$(image_id "$KT_BASE"
 pass "a kiln export from Docker imports into Podman"
 
 # ---- build: progress, result, list ----
-user="user: {name: ktpod, uid: $KT_UID, gid: $KT_GID}"
+user="user: {name: ktpod, uid: $SUDO_UID, gid: $SUDO_GID}"
 dir=$(project podc "version: 1
 project: podc
 $user
@@ -64,7 +64,7 @@ files:
   - {src: data, dest: /opt/data}")
 mkdir -p "$dir/data"
 echo podman >"$dir/data/a.txt"
-img=$KT_PREFIX-$KT_UID/podc:latest
+img=$KT_PREFIX-$SUDO_UID/podc:latest
 expect 0 pk image create "$dir"
 contains "$out" "built $img"
 contains "$errout" "Step 1/"
@@ -92,7 +92,7 @@ expect 1 pk image create "$bad"
 contains "$errout" "failed: the command returned a non-zero code: 3"
 contains "$errout" "kiln-podman-boom"
 grep -qE "build step [0-9]+/[0-9]+ \(RUN" <<<"$errout" || fail "the failing step is not named: $errout"
-equals "$(on_podman "/images/$KT_PREFIX-$KT_UID/podbad:latest/json" >/dev/null && echo tagged)" "" \
+equals "$(on_podman "/images/$KT_PREFIX-$SUDO_UID/podbad:latest/json" >/dev/null && echo tagged)" "" \
   "a failed build on Podman tagged its image"
 pass "a failing RUN names its step and exit code"
 
